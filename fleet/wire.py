@@ -1,0 +1,168 @@
+"""OCPP-J framing and schema checks: the hot path every frame goes through.
+
+Frames are encoded and decoded with orjson and sent as UTF-8 text frames without a round trip
+through ``str``. Payloads are checked against the JSON schemas the ``ocpp`` package ships, compiled
+once per (version, action, direction) with fastjsonschema and shared by every station in the
+process: the ``ocpp`` library instead interprets the schema with jsonschema for every message
+(optionally in a thread pool), which costs more than the rest of a round trip together.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Literal
+
+import fastjsonschema
+import ocpp
+import orjson
+
+Version = Literal["1.6", "2.0.1"]
+VERSIONS: Final[tuple[Version, ...]] = ("1.6", "2.0.1")
+SUBPROTOCOLS: Final[dict[str, str]] = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
+
+CALL: Final = 2
+CALLRESULT: Final = 3
+CALLERROR: Final = 4
+
+Direction = Literal["request", "response"]
+
+_SCHEMA_DIRS: Final = {"1.6": "v16", "2.0.1": "v201"}
+
+
+class FrameError(Exception):
+    """A frame is not valid OCPP-J RPC. ``code`` is the CallError code to answer with, if any."""
+
+    def __init__(self, code: str, description: str, unique_id: str | None = None) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+        self.unique_id = unique_id
+
+
+@dataclass(slots=True, frozen=True)
+class Frame:
+    """A decoded OCPP-J message: CALL has ``action``; CALLERROR has ``error_code``/``description``."""
+
+    message_type: int
+    unique_id: str
+    action: str | None
+    payload: Any
+    error_code: str | None = None
+    description: str | None = None
+
+
+def encode_call(unique_id: str, action: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([CALL, unique_id, action, payload])
+
+
+def encode_result(unique_id: str, payload: dict[str, Any]) -> bytes:
+    return orjson.dumps([CALLRESULT, unique_id, payload])
+
+
+def encode_error(
+    unique_id: str, code: str, description: str = "", details: dict[str, Any] | None = None
+) -> bytes:
+    return orjson.dumps([CALLERROR, unique_id, code, description, details or {}])
+
+
+def decode(raw: bytes | str, rpc_error_code: str) -> Frame:
+    """Decode one frame; raise FrameError (with the unique id when one could be read).
+
+    ``rpc_error_code`` is the version's code for a broken RPC frame (1.6 has no dedicated code
+    and uses ProtocolError; 2.0.1 has RpcFrameworkError).
+    """
+    try:
+        msg = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise FrameError(rpc_error_code, f"frame is not JSON: {exc}") from None
+    if not isinstance(msg, list) or len(msg) < 3:
+        raise FrameError(rpc_error_code, "frame is not a JSON array of at least 3 elements")
+    mtype, uid = msg[0], msg[1]
+    if not isinstance(uid, str) or not uid or len(uid) > 36:
+        raise FrameError(rpc_error_code, f"invalid unique id {uid!r}")
+    if mtype == CALL:
+        if len(msg) != 4 or not isinstance(msg[2], str) or not isinstance(msg[3], dict):
+            raise FrameError(rpc_error_code, "CALL must be [2, id, action, {payload}]", uid)
+        return Frame(CALL, uid, msg[2], msg[3])
+    if mtype == CALLRESULT:
+        if len(msg) != 3 or not isinstance(msg[2], dict):
+            raise FrameError(rpc_error_code, "CALLRESULT must be [3, id, {payload}]", uid)
+        return Frame(CALLRESULT, uid, None, msg[2])
+    if mtype == CALLERROR:
+        if len(msg) != 5 or not isinstance(msg[2], str) or not isinstance(msg[3], str):
+            raise FrameError(rpc_error_code, "CALLERROR must be [4, id, code, text, {details}]", uid)
+        return Frame(CALLERROR, uid, None, msg[4], error_code=msg[2], description=msg[3])
+    raise FrameError("MessageTypeNotSupported", f"unknown message type {mtype!r}", uid)
+
+
+def schema_path(version: str, action: str, direction: Direction) -> str:
+    base = os.path.join(os.path.dirname(ocpp.__file__), _SCHEMA_DIRS[version], "schemas")
+    if direction == "response":
+        name = f"{action}Response.json"
+    else:
+        name = f"{action}Request.json" if version != "1.6" else f"{action}.json"
+    return os.path.join(base, name)
+
+
+@functools.cache
+def load_schema(version: str, action: str, direction: Direction) -> dict[str, Any] | None:
+    """The ocpp package's JSON schema for one message, or None when the action has none."""
+    try:
+        with open(schema_path(version, action, direction), "rb") as f:
+            raw = f.read()
+    except FileNotFoundError:
+        return None
+    if raw.startswith(b"\xef\xbb\xbf"):  # some 2.0.1 schemas start with a UTF-8 BOM
+        raw = raw[3:]
+    schema: dict[str, Any] = orjson.loads(raw)
+    return schema
+
+
+@functools.cache
+def _compiled(version: str, action: str, direction: Direction) -> Callable[[Any], Any] | None:
+    schema = load_schema(version, action, direction)
+    if schema is None:
+        return None
+    schema = dict(schema)
+    # The schema's "$id"/"id" would make fastjsonschema try to resolve refs remotely.
+    schema.pop("$id", None)
+    schema.pop("id", None)
+    return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
+
+
+# fastjsonschema rule -> (1.6 code, 2.0.1 code), mirroring the ocpp library's mapping.
+_RULE_CODES: Final[dict[str, tuple[str, str]]] = {
+    "type": ("TypeConstraintViolation", "TypeConstraintViolation"),
+    "maxLength": ("TypeConstraintViolation", "TypeConstraintViolation"),
+    "required": ("ProtocolError", "OccurrenceConstraintViolation"),
+    "additionalProperties": ("FormationViolation", "FormatViolation"),
+    "enum": ("PropertyConstraintViolation", "PropertyConstraintViolation"),
+}
+
+
+class SchemaViolation(Exception):
+    """A payload does not match its JSON schema. ``code`` is the CallError code for it."""
+
+    def __init__(self, code: str, description: str) -> None:
+        super().__init__(description)
+        self.code = code
+        self.description = description
+
+
+def validate(version: str, action: str, direction: Direction, payload: Any) -> None:
+    """Raise SchemaViolation if ``payload`` breaks the schema; do nothing for unknown actions."""
+    check = _compiled(version, action, direction)
+    if check is None:
+        return
+    try:
+        check(payload)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        codes = _RULE_CODES.get(exc.rule or "", ("FormationViolation", "FormatViolation"))
+        raise SchemaViolation(codes[0] if version == "1.6" else codes[1], exc.message) from None
+
+
+def has_schema(version: str, action: str, direction: Direction) -> bool:
+    return load_schema(version, action, direction) is not None
