@@ -1,0 +1,312 @@
+"""The embedded reference CSMS: a real websocket server built on the ``ocpp`` library's
+central-system side, for demos, tests and benchmarks that need a CSMS on loopback.
+
+It negotiates ocpp1.6 / ocpp2.0.1 by subprotocol, takes the station id from the last path
+segment, validates every incoming message against the ocpp package's schemas (the library's own
+jsonschema validators, independent of fleet's compiled ones), and keeps a per-station ledger of
+messages received per action. ``GET /ledger`` returns the ledger as JSON, so a test in another
+process can read it; ``GET /health`` answers 200.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import http
+import logging
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+import ocpp.messages
+import orjson
+import websockets
+from ocpp.exceptions import OCPPError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.datastructures import Headers
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from fleet.wire import SUBPROTOCOLS, VERSIONS
+
+logger = logging.getLogger("fleet.csms")
+
+# One validation per message on the loop thread, not a thread-pool hop per message.
+ocpp.messages.ASYNC_VALIDATION = False
+
+BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass
+class StationRecord:
+    """What the CSMS knows of one station."""
+
+    version: str
+    received: Counter[str] = field(default_factory=Counter)
+    errors: Counter[str] = field(default_factory=Counter)  # CallErrors the CSMS answered with
+    connections: int = 0
+    connected: bool = False
+    first_boot_at: float | None = None
+    boot_status: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": self.version,
+            "received": dict(self.received),
+            "errors": dict(self.errors),
+            "connections": self.connections,
+            "connected": self.connected,
+            "boot_status": self.boot_status,
+        }
+
+
+class _Central:
+    """Behaviour shared by both versions' central-system classes."""
+
+    csms: Csms
+    id: str
+    _ocpp_version: str
+
+    async def route_message(self, raw_msg: str) -> None:
+        if self.csms.capture is not None:
+            self.csms.capture.append((self.id, self._ocpp_version, raw_msg))
+        await super().route_message(raw_msg)  # type: ignore[misc]
+
+    async def _handle_call(self, msg: Any) -> Any:
+        record = self.csms.ledger[self.id]
+        record.received[msg.action] += 1
+        try:
+            return await super()._handle_call(msg)  # type: ignore[misc]
+        except OCPPError as exc:
+            record.errors[exc.code] += 1
+            logger.warning("%s: %s answered with CallError %s", self.id, msg.action, exc.code)
+            raise
+
+    def boot_answer(self) -> tuple[str, int]:
+        status, interval = self.csms.boot_decision(self.id)
+        self.csms.ledger[self.id].boot_status = status
+        logger.info("%s boot %s (interval %d s)", self.id, status, interval)
+        return status, interval
+
+
+class Central16(_Central, ChargePoint16):
+    @on(Action16.boot_notification)
+    def on_boot(self, **_: Any) -> result16.BootNotification:
+        status, interval = self.boot_answer()
+        return result16.BootNotification(current_time=_now(), interval=interval, status=status)
+
+    @on(Action16.heartbeat)
+    def on_heartbeat(self, **_: Any) -> result16.Heartbeat:
+        return result16.Heartbeat(current_time=_now())
+
+    @on(Action16.status_notification)
+    def on_status(self, **_: Any) -> result16.StatusNotification:
+        return result16.StatusNotification()
+
+    @on(Action16.authorize)
+    def on_authorize(self, **_: Any) -> result16.Authorize:
+        return result16.Authorize(id_tag_info={"status": "Accepted"})
+
+    @on(Action16.start_transaction)
+    def on_start(self, **_: Any) -> result16.StartTransaction:
+        return result16.StartTransaction(
+            transaction_id=self.csms.next_transaction_id(), id_tag_info={"status": "Accepted"}
+        )
+
+    @on(Action16.stop_transaction)
+    def on_stop(self, **_: Any) -> result16.StopTransaction:
+        return result16.StopTransaction()
+
+    @on(Action16.meter_values)
+    def on_meter_values(self, **_: Any) -> result16.MeterValues:
+        return result16.MeterValues()
+
+
+class Central201(_Central, ChargePoint201):
+    @on(Action201.boot_notification)
+    def on_boot(self, **_: Any) -> result201.BootNotification:
+        status, interval = self.boot_answer()
+        return result201.BootNotification(current_time=_now(), interval=interval, status=status)
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self, **_: Any) -> result201.Heartbeat:
+        return result201.Heartbeat(current_time=_now())
+
+    @on(Action201.status_notification)
+    def on_status(self, **_: Any) -> result201.StatusNotification:
+        return result201.StatusNotification()
+
+    @on(Action201.authorize)
+    def on_authorize(self, **_: Any) -> result201.Authorize:
+        return result201.Authorize(id_token_info={"status": "Accepted"})
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, **_: Any) -> result201.TransactionEvent:
+        return result201.TransactionEvent()
+
+    @on(Action201.notify_report)
+    def on_notify_report(self, **_: Any) -> result201.NotifyReport:
+        return result201.NotifyReport()
+
+    @on(Action201.meter_values)
+    def on_meter_values(self, **_: Any) -> result201.MeterValues:
+        return result201.MeterValues()
+
+
+_CENTRAL: dict[str, type[_Central]] = {"1.6": Central16, "2.0.1": Central201}
+
+
+class Csms:
+    """The reference CSMS. ``boot_status`` answers every BootNotification, except that with
+    ``accept_after_s`` a station is Accepted on the first boot that many seconds after its first.
+    ``interval_s`` is the interval sent with every boot answer (heartbeat or retry wait)."""
+
+    def __init__(
+        self,
+        boot_status: str = "Accepted",
+        interval_s: int = 300,
+        accept_after_s: float | None = None,
+        versions: Sequence[str] = VERSIONS,
+        capture: bool = False,
+    ) -> None:
+        if boot_status not in BOOT_STATUSES:
+            raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
+        self.boot_status = boot_status
+        self.interval_s = interval_s
+        self.accept_after_s = accept_after_s
+        self.versions = tuple(versions)
+        self.ledger: dict[str, StationRecord] = {}
+        self.connections: dict[str, _Central] = {}
+        self.capture: list[tuple[str, str, str]] | None = [] if capture else None
+        self._transaction_id = 0
+        self._server: Server | None = None
+        self.url = ""
+
+    # --- decisions -------------------------------------------------------------------------------
+
+    def boot_decision(self, station_id: str) -> tuple[str, int]:
+        record = self.ledger[station_id]
+        now = time.monotonic()
+        if record.first_boot_at is None:
+            record.first_boot_at = now
+        status = self.boot_status
+        if self.accept_after_s is not None and now - record.first_boot_at >= self.accept_after_s:
+            status = "Accepted"
+        return status, self.interval_s
+
+    def next_transaction_id(self) -> int:
+        self._transaction_id += 1
+        return self._transaction_id
+
+    def ledger_json(self) -> dict[str, Any]:
+        return {station: record.to_json() for station, record in sorted(self.ledger.items())}
+
+    # --- server ----------------------------------------------------------------------------------
+
+    async def start(self, host: str = "127.0.0.1", port: int = 9000, path: str = "/ocpp") -> str:
+        self._server = await websockets.serve(
+            self._serve,
+            host,
+            port,
+            subprotocols=[SUBPROTOCOLS[v] for v in self.versions],  # type: ignore[misc]
+            compression=None,
+            process_request=self._http,
+            ping_interval=None,
+            max_queue=4,
+        )
+        bound = self._server.sockets[0].getsockname()
+        self.url = f"ws://{bound[0]}:{bound[1]}{path}"
+        return self.url
+
+    async def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+            self._server = None
+
+    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path == "/health":
+            return _json_response(http.HTTPStatus.OK, {"ok": True, "stations": len(self.ledger)})
+        if request.path == "/ledger":
+            return _json_response(http.HTTPStatus.OK, self.ledger_json())
+        station_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+        if not station_id or request.path.count("/") < 1:
+            return connection.respond(http.HTTPStatus.NOT_FOUND, "no station id in path\n")
+        return None
+
+    async def _serve(self, ws: ServerConnection) -> None:
+        assert ws.request is not None
+        station_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
+        version = "1.6" if ws.subprotocol == "ocpp1.6" else "2.0.1"
+        record = self.ledger.get(station_id)
+        if record is None or record.version != version:
+            record = self.ledger[station_id] = StationRecord(version)
+        if station_id in self.connections:
+            logger.warning("%s connected again while connected; closing the old connection", station_id)
+            await self.connections[station_id]._connection.close(1000, "replaced")
+        central = _CENTRAL[version](station_id, ws)
+        central.csms = self
+        self.connections[station_id] = central
+        record.connections += 1
+        record.connected = True
+        logger.info("%s connected (OCPP %s)", station_id, version)
+        try:
+            await central.start()  # type: ignore[attr-defined]
+        except ConnectionClosed:
+            pass
+        finally:
+            if self.connections.get(station_id) is central:
+                del self.connections[station_id]
+                record.connected = False
+            logger.info("%s disconnected", station_id)
+
+    async def call(self, station_id: str, payload: Any, timeout_s: float = 10) -> Any:
+        """Send a CSMS-initiated call (an ``ocpp`` call dataclass) and return the station's answer;
+        raises the OCPPError the station answered with, or TimeoutError."""
+        central = self.connections[station_id]
+        central._response_timeout = timeout_s  # type: ignore[attr-defined]
+        return await central.call(payload, suppress=False)  # type: ignore[attr-defined]
+
+
+def _json_response(status: http.HTTPStatus, body: Any) -> Response:
+    data = orjson.dumps(body)
+    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
+    return Response(status.value, status.phrase, headers, data)
+
+
+@contextlib.asynccontextmanager
+async def running_csms(host: str = "127.0.0.1", port: int = 0, **options: Any) -> AsyncIterator[Csms]:
+    """A started CSMS on an ephemeral loopback port, stopped on exit (tests, benchmarks)."""
+    csms = Csms(**options)
+    await csms.start(host, port)
+    try:
+        yield csms
+    finally:
+        await csms.stop()
+
+
+async def serve_forever(csms: Csms, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+    url = await csms.start(host, port)
+    versions = ", ".join(csms.versions)
+    print(f"fleet csms listening on {url} (OCPP {versions}; boot {csms.boot_status}, "
+          f"interval {csms.interval_s} s)", flush=True)
+    if ready is not None:
+        ready.set()
+    try:
+        await asyncio.Future()
+    finally:
+        await csms.stop()

@@ -1,0 +1,175 @@
+"""What leaves a station: plain samples and state changes, through one small interface (a Sink).
+
+Station code never knows who listens. The headless runner plugs in ``Summary`` (percentile
+tables, JSON summary); the Locust bridge plugs in a sink that hands samples to gevent and fires
+``events.request``. A sample is the wire round trip only: the clock starts when the frame is
+handed to the socket, not when the station first wanted to send it.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final, Protocol
+
+from hdrh.histogram import HdrHistogram
+
+CSMS_TO_CP: Final = "CSMS→CP"
+CONNECT: Final = "connect"
+BOOT_ACCEPTED: Final = "boot→accepted"
+MAX_FAILURES_KEPT: Final = 100
+
+
+class State(enum.Enum):
+    """Where a station is in its life; what the progress line and the summary count."""
+
+    OFFLINE = "offline"  # no websocket (not started yet, or between reconnects)
+    CONNECTING = "connecting"  # TCP + websocket handshake under way
+    BOOTING = "booting"  # connected, BootNotification not answered yet
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+CONNECTED_STATES: Final = frozenset({State.BOOTING, State.PENDING, State.ACCEPTED, State.REJECTED})
+
+
+class Sink(Protocol):
+    """Receives every measurement a station makes. Calls come from the event loop's thread and
+    must not block: a sink that needs another thread queues the values."""
+
+    def record(
+        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        """One exchange. ``kind``: "OCPP1.6", "OCPP2.0.1", CONNECT, BOOT_ACCEPTED or CSMS_TO_CP;
+        ``name``: the action; ``size``: bytes received; ``error``: None or a one-line reason."""
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        """A station moved from ``old`` to ``new``."""
+
+
+class NullSink:
+    """Discards everything (micro-benchmarks, tests of behaviour alone)."""
+
+    def record(
+        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        pass
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        pass
+
+
+def _new_histogram() -> HdrHistogram:
+    # Microseconds, 1 µs .. 10 min, 2 significant digits: ~10 KB per row, whatever the count.
+    return HdrHistogram(1, 600_000_000, 2)
+
+
+@dataclass(slots=True)
+class Row:
+    """Aggregate for one summary row."""
+
+    count: int = 0
+    failures: int = 0
+    histogram: HdrHistogram = field(default_factory=_new_histogram)
+
+    def add(self, rtt_ms: float, failed: bool) -> None:
+        self.count += 1
+        if failed:
+            self.failures += 1
+        else:
+            self.histogram.record_value(max(1, min(int(rtt_ms * 1000), 600_000_000)))
+
+    def percentile_ms(self, percent: float) -> float | None:
+        if self.histogram.get_total_count() == 0:
+            return None
+        return round(self.histogram.get_value_at_percentile(percent) / 1000, 3)
+
+
+def row_key(kind: str, name: str) -> str:
+    """Summary rows are keyed by action; CSMS-initiated calls get their own rows."""
+    return f"{CSMS_TO_CP} {name}" if kind == CSMS_TO_CP else name
+
+
+class Summary:
+    """A Sink that aggregates a whole run: rows per action, station states, first failures."""
+
+    def __init__(self) -> None:
+        self.rows: dict[str, Row] = {}
+        self.states: Counter[State] = Counter()
+        self.versions: dict[str, str] = {}
+        self.failures: list[dict[str, str]] = []
+        self.failure_reasons: Counter[str] = Counter()
+        self.messages = 0
+
+    def record(
+        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        key = row_key(kind, name)
+        row = self.rows.get(key)
+        if row is None:
+            row = self.rows[key] = Row()
+        row.add(rtt_ms, error is not None)
+        if kind != CONNECT and kind != BOOT_ACCEPTED:
+            self.messages += 1
+        if error is not None:
+            self.failure_reasons[f"{key}: {error}"] += 1
+            if len(self.failures) < MAX_FAILURES_KEPT:
+                self.failures.append({"station": station, "action": key, "reason": error})
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        if station not in self.versions:
+            self.versions[station] = version
+            self.states[old] += 1
+        self.states[old] -= 1
+        self.states[new] += 1
+
+    @property
+    def failure_count(self) -> int:
+        return sum(row.failures for row in self.rows.values())
+
+    def station_counts(self) -> dict[str, int]:
+        """Final states as the summary reports them: never answered counts as offline."""
+        counts = {
+            "total": sum(self.states.values()),
+            "accepted": self.states[State.ACCEPTED],
+            "pending": self.states[State.PENDING],
+            "rejected": self.states[State.REJECTED],
+        }
+        counts["offline"] = counts["total"] - counts["accepted"] - counts["pending"]
+        counts["offline"] -= counts["rejected"]
+        return counts
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stations": self.station_counts(),
+            "actions": {
+                key: {
+                    "count": row.count,
+                    "failures": row.failures,
+                    "p50_ms": row.percentile_ms(50),
+                    "p95_ms": row.percentile_ms(95),
+                    "p99_ms": row.percentile_ms(99),
+                }
+                for key, row in sorted(self.rows.items())
+            },
+            "failures": self.failures,
+        }
+
+
+class Fanout:
+    """Sends everything to several sinks (e.g. a summary and a progress counter)."""
+
+    def __init__(self, *sinks: Sink) -> None:
+        self.sinks = sinks
+
+    def record(
+        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        for sink in self.sinks:
+            sink.record(station, kind, name, rtt_ms, size, error)
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        for sink in self.sinks:
+            sink.state(station, version, old, new)

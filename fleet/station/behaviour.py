@@ -1,0 +1,133 @@
+"""What a station decides, with no sockets and no clocks of its own: boot outcomes, intervals,
+configuration rules. The station (``core.py``) carries the decisions out; tests check the rules
+directly. Shared by OCPP 1.6 and 2.0.1: the version modules only translate message shapes.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Final
+
+from fleet.scenario import Heartbeat
+
+
+@dataclass(slots=True, frozen=True)
+class Heartbeats:
+    """Boot accepted: heartbeat every ``every_s`` seconds."""
+
+    every_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class BootAgain:
+    """Boot not accepted: wait ``after_s`` seconds (sending nothing but answers), then boot again.
+    ``answer_csms`` is False while Rejected (1.6 §4.2: no answer to any CSMS-initiated call)."""
+
+    after_s: float
+    answer_csms: bool
+
+
+def heartbeat_interval(csms_interval_s: float, rules: Heartbeat) -> float:
+    """The interval a station heartbeats at: the scenario's fixed override, else the CSMS's, unless
+    the CSMS's is outside [min_s, max_s] (0, negative, absurd), then the scenario's fallback."""
+    if rules.interval_s is not None:
+        return rules.interval_s
+    if rules.min_s <= csms_interval_s <= rules.max_s:
+        return float(csms_interval_s)
+    return rules.fallback_s
+
+
+def after_boot(status: str, interval_s: float, rules: Heartbeat, retry_s: float) -> Heartbeats | BootAgain:
+    """Decide what follows a BootNotification answer (1.6 §4.2, 2.0.1 B01-B03).
+
+    For Pending/Rejected the interval is the minimum wait before the next boot; "if that interval
+    is zero, the Charge Point chooses a waiting interval on its own, in a way that avoids flooding
+    the Central System": the scenario's ``retry_s``. An absurdly long one is capped the same way.
+    """
+    if status == "Accepted":
+        return Heartbeats(heartbeat_interval(interval_s, rules))
+    wait_s = float(interval_s) if 0 < interval_s <= rules.max_s else retry_s
+    return BootAgain(after_s=wait_s, answer_csms=status != "Rejected")
+
+
+def parse_csms_time(text: str) -> datetime | None:
+    """An OCPP dateTime (RFC 3339) as an aware datetime, or None if the CSMS sent garbage."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except (TypeError, ValueError):
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def clock_offset_s(csms_time: str, local_now: float) -> float | None:
+    """Seconds to add to the local clock so the station's clock equals the CSMS's."""
+    moment = parse_csms_time(csms_time)
+    return None if moment is None else moment.timestamp() - local_now
+
+
+def format_time(epoch_s: float) -> str:
+    """OCPP dateTime in UTC with millisecond precision and a Z suffix."""
+    moment = datetime.fromtimestamp(epoch_s, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+
+# --- configuration -------------------------------------------------------------------------------
+
+
+@dataclass(slots=True, frozen=True)
+class Setting:
+    """One configuration key as OCPP 1.6 names it (2.0.1 variables map onto these)."""
+
+    default: str
+    readonly: bool = False
+    kind: type = int
+    minimum: int = 0
+
+
+HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
+
+SETTINGS: Final[dict[str, Setting]] = {
+    HEARTBEAT_INTERVAL: Setting("0", minimum=1),  # the live value comes from the station
+    "ConnectionTimeOut": Setting("60"),
+    "MeterValueSampleInterval": Setting("60"),
+    "ClockAlignedDataInterval": Setting("0"),
+    "ResetRetries": Setting("3"),
+    "WebSocketPingInterval": Setting("0"),
+    "AuthorizeRemoteTxRequests": Setting("false", kind=bool),
+    "LocalPreAuthorize": Setting("false", kind=bool),
+    "NumberOfConnectors": Setting("1", readonly=True),
+    "SupportedFeatureProfiles": Setting("Core,RemoteTrigger", readonly=True, kind=str),
+    "GetConfigurationMaxKeys": Setting("50", readonly=True),
+}
+
+
+class ChangeResult:
+    """Outcomes of changing a setting, in 1.6 words (2.0.1 maps them to attribute statuses)."""
+
+    ACCEPTED: Final = "Accepted"
+    REJECTED: Final = "Rejected"
+    NOT_SUPPORTED: Final = "NotSupported"
+
+
+def check_change(key: str, value: str) -> tuple[str, str | None]:
+    """(result, normalised value) for setting ``key`` to ``value``; the value only if Accepted."""
+    setting = SETTINGS.get(key)
+    if setting is None:
+        return ChangeResult.NOT_SUPPORTED, None
+    if setting.readonly:
+        return ChangeResult.REJECTED, None
+    if setting.kind is int:
+        try:
+            number = int(value.strip())
+        except ValueError:
+            return ChangeResult.REJECTED, None
+        if number < setting.minimum:
+            return ChangeResult.REJECTED, None
+        return ChangeResult.ACCEPTED, str(number)
+    if setting.kind is bool:
+        lowered = value.strip().lower()
+        if lowered not in ("true", "false"):
+            return ChangeResult.REJECTED, None
+        return ChangeResult.ACCEPTED, lowered
+    return ChangeResult.ACCEPTED, value

@@ -1,0 +1,562 @@
+"""One simulated charging station, shared by OCPP 1.6 and 2.0.1.
+
+``Station`` sits on the ``ocpp`` library's ChargePoint: handlers are ``@on(Action)`` methods in the
+version modules, answers are ``ocpp`` call_result dataclasses, CallError codes are the library's.
+What it replaces are the parts that do not scale to thousands of stations in one process:
+
+* the route table is built once per class (``__init_subclass__``), not by introspection for every
+  instance;
+* outgoing CALLs go through a visible pending slot and a bounded outbox (OCPP-J: one CALL in
+  flight) instead of a lock and a queue per instance, so the round trip is timed from the moment
+  the frame is handed to the socket, not from when the station first wanted to send;
+* frames are orjson, schemas are compiled once (``fleet.wire``), nothing is logged per frame.
+
+A station lives across connections (its id, configuration and counters persist); ``run()`` is
+one connection's life: boot, heartbeats, answers, until the transport closes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import enum
+import logging
+import time
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass
+from typing import Any, ClassVar, Final
+
+from ocpp.charge_point import (
+    ChargePoint,
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import OCPPError
+from ocpp.routing import create_route_map
+
+from fleet import wire
+from fleet.errors import (
+    CallErrorReceived,
+    CallFailed,
+    CallTimeout,
+    ConnectionLost,
+    InvalidResponse,
+    OutboxFull,
+)
+from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, Sink, State
+from fleet.scenario import Scenario
+from fleet.station import behaviour
+from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
+from fleet.station.transport import Transport, TransportClosed
+
+logger = logging.getLogger("fleet.station")
+
+OUTBOX_LIMIT: Final = 32
+
+
+class Ending(enum.Enum):
+    """Why ``Station.run`` returned: decides whether the session reconnects, and how fast."""
+
+    LOST = "lost"  # the CSMS or the network ended the connection: back off, reconnect
+    REBOOT = "reboot"  # the station reboots (Reset): reconnect at once and boot again
+    STOPPED = "stopped"  # we were asked to stop: do not reconnect
+
+
+@dataclass(slots=True, frozen=True)
+class Route:
+    on: Callable[..., Any]
+    skip_validation: bool
+
+
+@dataclass(slots=True)
+class _InFlight:
+    unique_id: str
+    action: str
+    sent_at: float
+    reply: asyncio.Future[tuple[wire.Frame, int, float]]
+
+
+class Station(ChargePoint):
+    """Behaviour common to both versions. Subclasses set the class attributes and supply message
+    shapes through the ``*_payload`` methods and ``@on`` handlers."""
+
+    version: ClassVar[str]
+    kind: ClassVar[str]  # request_type in reports: "OCPP1.6" / "OCPP2.0.1"
+    routes: ClassVar[dict[str, Route]] = {}
+    known_actions: ClassVar[frozenset[str]] = frozenset()
+    rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        routes = create_route_map(cls)
+        cls.routes = {
+            action: Route(handlers["_on_action"], handlers.get("_skip_schema_validation", False))
+            for action, handlers in routes.items()
+            if "_on_action" in handlers
+        }
+
+    def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
+        # ChargePoint.__init__ is not called on purpose: it builds a route map, a lock and a
+        # queue per instance. Its attributes that the library's helpers read are set here.
+        self.id = station_id
+        self._ocpp_version = self.version
+        self.logger = logger
+        self.scenario = scenario
+        self.sink = sink
+        self.state = State.OFFLINE
+        self.clock_offset_s = 0.0
+        self.heartbeat_s = scenario.heartbeat.fallback_s
+        self.settings: dict[str, str] = {}  # only keys changed from behaviour.SETTINGS defaults
+        self.unavailable: set[int] = set()  # connector numbers set Inoperative
+        self.boot_reason = "PowerUp"
+        self._transport: Transport | None = None
+        self._inflight: _InFlight | None = None
+        self._outbox: collections.deque[tuple[str, asyncio.Future[None]]] = collections.deque()
+        self._next_id = 0
+        self._wake: asyncio.Future[bool] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._followup: Callable[[], Coroutine[Any, Any, None]] | None = None
+        self._boot_started: float | None = None
+        self._ending: Ending | None = None
+        self.close_reason = ""  # why the last connection ended, for the session's report
+        self.accepted_on_connection = False  # the session resets its back-off only after this
+
+    # --- version-specific shapes (overridden) ----------------------------------------------------
+
+    def boot_payload(self) -> dict[str, Any]:
+        raise NotImplementedError
+
+    def status_payloads(self, connectors: list[int]) -> list[dict[str, Any]]:
+        """StatusNotification payloads for these connectors (1.6: 0 = whole station)."""
+        raise NotImplementedError
+
+    def all_connectors(self) -> list[int]:
+        raise NotImplementedError
+
+    # --- clocks ----------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        """The station's wall clock: local time corrected to the CSMS's (synced at boot)."""
+        return time.time() + self.clock_offset_s
+
+    def timestamp(self) -> str:
+        return behaviour.format_time(self.now())
+
+    def _sync_clock(self, current_time: Any) -> None:
+        offset = behaviour.clock_offset_s(current_time, time.time())
+        if offset is not None:
+            self.clock_offset_s = offset
+
+    # --- state -----------------------------------------------------------------------------------
+
+    def set_state(self, new: State) -> None:
+        old, self.state = self.state, new
+        if old is not new:
+            self.sink.state(self.id, self.version, old, new)
+
+    # --- one connection --------------------------------------------------------------------------
+
+    async def run(self, transport: Transport) -> Ending:
+        """Boot and serve on ``transport`` until it closes; say why it ended."""
+        self._transport = transport
+        self._ending = None
+        self._boot_started = None
+        self.accepted_on_connection = False
+        self.set_state(State.BOOTING)
+        life = self._spawn(self._life())
+        reason = ""
+        try:
+            while True:
+                raw = await transport.recv()
+                await self._on_frame(raw)
+        except TransportClosed as exc:
+            reason = exc.reason
+        finally:
+            self._transport = None
+            if self._ending is None:
+                self._ending = Ending.LOST
+            self._abort_inflight(reason)
+            life.cancel()
+            for task in list(self._tasks):
+                task.cancel()
+            if self._tasks:
+                await asyncio.gather(*self._tasks, return_exceptions=True)
+            self.set_state(State.OFFLINE)
+        self.close_reason = reason
+        if self._ending is Ending.LOST:
+            logger.info("%s connection lost: %s", self.id, reason)
+        return self._ending
+
+    async def stop(self) -> None:
+        """End the connection cleanly (close code 1000) and tell the session not to reconnect."""
+        self._ending = Ending.STOPPED
+        if self._transport is not None:
+            await self._transport.close(1000, "station stopped")
+
+    async def reboot(self) -> None:
+        """Close and reconnect at once, booting again (what a Reset does to a real station)."""
+        self._ending = Ending.REBOOT
+        if self._transport is not None:
+            await self._transport.close(1000, "rebooting")
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any]) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: internal error", self.id, exc_info=task.exception())
+
+    # --- life: boot, then heartbeats -------------------------------------------------------------
+
+    async def _life(self) -> None:
+        while True:
+            decision = await self.boot()
+            if isinstance(decision, Heartbeats):
+                break
+            await self._sleep_until(asyncio.get_running_loop().time() + decision.after_s)
+        await self.send_status(self.all_connectors())
+        await self._heartbeats()
+
+    async def boot(self) -> Heartbeats | BootAgain:
+        """Send BootNotification and apply the answer (state, clock, heartbeat interval)."""
+        rules = self.scenario.heartbeat
+        retry_s = self.scenario.boot.retry_s
+        if self._boot_started is None:
+            self._boot_started = time.perf_counter()
+        try:
+            answer = await self.call("BootNotification", self.boot_payload(), judge=_judge_boot)
+        except CallFailed:
+            return BootAgain(retry_s, answer_csms=True)
+        decision = behaviour.after_boot(answer["status"], answer["interval"], rules, retry_s)
+        if isinstance(decision, Heartbeats):
+            self._sync_clock(answer["currentTime"])
+            self.heartbeat_s = decision.every_s
+            if self.state is not State.ACCEPTED:
+                waited_ms = (time.perf_counter() - self._boot_started) * 1000
+                self.sink.record(self.id, BOOT_ACCEPTED, BOOT_ACCEPTED, waited_ms, 0, None)
+                logger.info("%s accepted (heartbeat every %g s)", self.id, decision.every_s)
+            self.set_state(State.ACCEPTED)
+            self.accepted_on_connection = True
+            self.boot_reason = "PowerUp"
+        else:
+            self.set_state(State.PENDING if decision.answer_csms else State.REJECTED)
+            logger.info("%s %s, booting again in %g s", self.id, answer["status"], decision.after_s)
+        return decision
+
+    async def _heartbeats(self) -> None:
+        loop = asyncio.get_running_loop()
+        due = loop.time() + self.heartbeat_s
+        while True:
+            if await self._sleep_until(due):
+                # HeartbeatInterval changed: the next beat is one new interval from now.
+                due = loop.time() + self.heartbeat_s
+                continue
+            try:
+                answer = await self.call("Heartbeat", {})
+            except CallFailed:
+                pass
+            else:
+                self._sync_clock(answer.get("currentTime"))
+            # Schedule by intended time; after a stall, skip missed beats rather than burst.
+            due = max(due + self.heartbeat_s, loop.time())
+
+    async def _sleep_until(self, due: float) -> bool:
+        """Sleep until ``due`` (loop time); True if ``wake()`` cut it short. No task is created."""
+        loop = asyncio.get_running_loop()
+        wake = self._wake = loop.create_future()
+        timer = loop.call_at(due, _resolve, wake, False)
+        try:
+            return await wake
+        finally:
+            timer.cancel()
+            self._wake = None
+
+    def wake(self) -> None:
+        """Cut the current wait short: boot now (Pending) or re-plan heartbeats (Accepted)."""
+        if self._wake is not None and not self._wake.done():
+            self._wake.set_result(True)
+
+    async def send_status(self, connectors: list[int]) -> None:
+        for payload in self.status_payloads(connectors):
+            try:
+                await self.call("StatusNotification", payload)
+            except CallFailed:
+                pass
+
+    # --- outgoing CALLs --------------------------------------------------------------------------
+
+    async def call(  # type: ignore[override]
+        self,
+        action: str,
+        payload: dict[str, Any],
+        judge: Callable[[dict[str, Any]], str | None] | None = None,
+    ) -> dict[str, Any]:
+        """Send a CALL, wait for its answer and return the CALLRESULT payload.
+
+        Exactly one sample is recorded per call: the wire round trip, or the failure. ``judge``
+        may turn a well-formed answer into a counted failure (a Rejected boot). Raises CallFailed.
+        """
+        loop = asyncio.get_running_loop()
+        if self._inflight is not None or self._outbox:
+            if len(self._outbox) >= OUTBOX_LIMIT:
+                self._record(action, 0.0, 0, "outbox full: the CSMS is not answering")
+                raise OutboxFull(f"{len(self._outbox)} CALLs already waiting")
+            turn: asyncio.Future[None] = loop.create_future()
+            entry = (action, turn)
+            self._outbox.append(entry)
+            try:
+                await turn
+            except asyncio.CancelledError:
+                if entry in self._outbox:
+                    self._outbox.remove(entry)
+                elif turn.done() and not turn.cancelled():
+                    self._pass_turn()  # the turn was ours but we are leaving: hand it on
+                raise
+        transport = self._transport
+        if transport is None:
+            self._pass_turn()
+            raise ConnectionLost("not connected")
+        self._next_id += 1
+        unique_id = str(self._next_id)
+        reply: asyncio.Future[tuple[wire.Frame, int, float]] = loop.create_future()
+        sent_at = time.perf_counter()
+        self._inflight = _InFlight(unique_id, action, sent_at, reply)
+        try:
+            await transport.send(wire.encode_call(unique_id, action, payload))
+            async with asyncio.timeout(self.scenario.csms.call_timeout_s):
+                frame, size, received_at = await reply
+        except TimeoutError:
+            reason = f"no answer within {self.scenario.csms.call_timeout_s:g} s"
+            self._record(action, (time.perf_counter() - sent_at) * 1000, 0, reason)
+            raise CallTimeout(reason) from None
+        except TransportClosed as exc:
+            self._record(action, (time.perf_counter() - sent_at) * 1000, 0, exc.reason)
+            raise ConnectionLost(exc.reason) from None
+        finally:
+            self._inflight = None
+            self._pass_turn()
+        rtt_ms = (received_at - sent_at) * 1000
+        if frame.message_type == wire.CALLERROR:
+            error = CallErrorReceived(frame.error_code or "", frame.description or "")
+            self._record(action, rtt_ms, size, error.reason)
+            raise error
+        try:
+            wire.validate(self.version, action, "response", frame.payload)
+        except wire.SchemaViolation as exc:
+            reason = f"invalid {action} response: {exc.description}"
+            self._record(action, rtt_ms, size, reason)
+            raise InvalidResponse(reason) from None
+        self._record(action, rtt_ms, size, judge(frame.payload) if judge else None)
+        result: dict[str, Any] = frame.payload
+        return result
+
+    def _pass_turn(self) -> None:
+        while self._outbox:
+            _, turn = self._outbox.popleft()
+            if not turn.done():
+                turn.set_result(None)
+                return
+
+    def _abort_inflight(self, reason: str) -> None:
+        """The connection ended with a CALL outstanding. Its task is about to be cancelled, so the
+        failure is recorded here; a CALL cut off by our own stop or reboot is not a failure."""
+        inflight = self._inflight
+        if inflight is None or inflight.reply.done():
+            return
+        if self._ending is Ending.LOST:
+            elapsed_ms = (time.perf_counter() - inflight.sent_at) * 1000
+            self._record(inflight.action, elapsed_ms, 0, f"connection lost: {reason or 'closed'}")
+        inflight.reply.cancel()
+
+    def _record(self, action: str, rtt_ms: float, size: int, error: str | None) -> None:
+        self.sink.record(self.id, self.kind, action, rtt_ms, size, error)
+
+    # --- incoming frames -------------------------------------------------------------------------
+
+    async def _on_frame(self, raw: bytes | str) -> None:
+        received_at = time.perf_counter()
+        try:
+            frame = wire.decode(raw, self.rpc_error_code)
+        except wire.FrameError as exc:
+            self.sink.record(self.id, CSMS_TO_CP, "(malformed)", 0.0, len(raw), exc.description)
+            if exc.unique_id is not None and self.state is not State.REJECTED:
+                await self._send(wire.encode_error(exc.unique_id, exc.code, exc.description))
+            return
+        if frame.message_type == wire.CALL:
+            await self._on_call(frame, received_at, len(raw))
+            return
+        inflight = self._inflight
+        if inflight is None or inflight.unique_id != frame.unique_id or inflight.reply.done():
+            self.sink.record(
+                self.id, CSMS_TO_CP, "(unexpected reply)", 0.0, len(raw),
+                f"reply to unknown message id {frame.unique_id!r}",
+            )
+            return
+        inflight.reply.set_result((frame, len(raw), received_at))
+
+    async def _on_call(self, frame: wire.Frame, received_at: float, size: int) -> None:
+        action = frame.action or ""
+        if self.state is State.REJECTED:
+            return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
+        route = self.routes.get(action)
+        if route is None:
+            code = "NotImplemented" if action in self.known_actions else "NotSupported"
+            await self._answer_error(frame, received_at, code, f"{action} is not supported")
+            return
+        if not route.skip_validation:
+            try:
+                wire.validate(self.version, action, "request", frame.payload)
+            except wire.SchemaViolation as exc:
+                await self._answer_error(frame, received_at, exc.code, exc.description)
+                return
+        try:
+            result = route.on(self, **camel_to_snake_case(frame.payload))
+            payload = _to_payload(result)
+            wire.validate(self.version, action, "response", payload)
+        except OCPPError as exc:
+            await self._answer_error(frame, received_at, exc.code, exc.description)
+            return
+        except Exception as exc:
+            logger.exception("%s: handler for %s failed", self.id, action)
+            await self._answer_error(frame, received_at, "InternalError", type(exc).__name__)
+            return
+        await self._send(wire.encode_result(frame.unique_id, payload))
+        handled_ms = (time.perf_counter() - received_at) * 1000
+        self.sink.record(self.id, CSMS_TO_CP, action, handled_ms, size, None)
+        followup, self._followup = self._followup, None
+        if followup is not None:
+            self._spawn(followup())
+
+    async def _answer_error(
+        self, frame: wire.Frame, received_at: float, code: str, description: str
+    ) -> None:
+        await self._send(wire.encode_error(frame.unique_id, code, description))
+        handled_ms = (time.perf_counter() - received_at) * 1000
+        self.sink.record(
+            self.id, CSMS_TO_CP, frame.action or "?", handled_ms, 0, f"{code}: {description}"
+        )
+
+    async def _send(self, frame: bytes) -> None:
+        if self._transport is not None:
+            await self._transport.send(frame)
+
+    def then(self, followup: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run ``followup`` once the answer to the current CSMS call has been sent (a triggered
+        message must follow its TriggerMessage answer on the wire, not precede it)."""
+        self._followup = followup
+
+    # --- shared answers --------------------------------------------------------------------------
+
+    def status_for(self, action: str) -> str:
+        status = self.scenario.status_for(self.version, action)
+        assert status is not None, action
+        return status
+
+    def get_setting(self, key: str) -> str | None:
+        """A configuration value as the station reports it, or None for an unknown key."""
+        if key == HEARTBEAT_INTERVAL:
+            return str(round(self.heartbeat_s))
+        if key == "NumberOfConnectors":
+            return str(self.scenario.stations.connectors)
+        setting = behaviour.SETTINGS.get(key)
+        if setting is None:
+            return None
+        return self.settings.get(key, setting.default)
+
+    def change_setting(self, key: str, value: str, action: str) -> str:
+        """Apply a configuration change if the scenario lets ``action`` accept it; the result."""
+        chosen = self.status_for(action)
+        if chosen != "Accepted":
+            return chosen
+        result, normalised = behaviour.check_change(key, value)
+        if normalised is None:
+            return result
+        if key == HEARTBEAT_INTERVAL:
+            self.heartbeat_s = float(normalised)
+            self.wake()
+        else:
+            self.settings[key] = normalised
+        return result
+
+    def trigger(self, requested: str, connectors: list[int] | None) -> str:
+        """Answer a TriggerMessage for ``requested`` and schedule the triggered message."""
+        chosen = self.status_for("TriggerMessage")
+        if chosen != "Accepted":
+            return chosen
+        if requested == "BootNotification":
+            if self.state is State.PENDING:
+                self.boot_reason = "Triggered"
+                self.then(_as_coroutine(self.wake))
+            else:
+                self.then(self._triggered_boot)
+        elif requested == "Heartbeat":
+            self.then(self._triggered_heartbeat)
+        elif requested == "StatusNotification":
+            targets = connectors if connectors is not None else self.all_connectors()
+            self.then(lambda: self.send_status(targets))
+        else:
+            return "NotImplemented"
+        return "Accepted"
+
+    async def _triggered_boot(self) -> None:
+        self.boot_reason = "Triggered"
+        await self.boot()
+
+    async def _triggered_heartbeat(self) -> None:
+        try:
+            answer = await self.call("Heartbeat", {})
+        except CallFailed:
+            return
+        self._sync_clock(answer.get("currentTime"))
+
+    def set_availability(self, connectors: list[int], operative: bool) -> str:
+        """Answer ChangeAvailability and report the connectors' new status."""
+        chosen = self.status_for("ChangeAvailability")
+        if chosen != "Accepted":
+            return chosen
+        if operative:
+            self.unavailable.difference_update(connectors)
+        else:
+            self.unavailable.update(connectors)
+        self.then(lambda: self.send_status(connectors))
+        return chosen
+
+    def answer_reset(self) -> str:
+        chosen = self.status_for("Reset")
+        if chosen == "Accepted":
+            self.boot_reason = "RemoteReset"
+            self.then(self.reboot)
+        return chosen
+
+    def connector_status(self, connector: int) -> str:
+        return "Unavailable" if connector in self.unavailable else "Available"
+
+
+def _resolve(future: asyncio.Future[bool], value: bool) -> None:
+    if not future.done():
+        future.set_result(value)
+
+
+def _as_coroutine(fn: Callable[[], None]) -> Callable[[], Coroutine[Any, Any, None]]:
+    async def run() -> None:
+        fn()
+
+    return run
+
+
+def _judge_boot(payload: dict[str, Any]) -> str | None:
+    return "boot Rejected by the CSMS" if payload.get("status") == "Rejected" else None
+
+
+def _to_payload(result: Any) -> dict[str, Any]:
+    """An ``ocpp`` call_result dataclass (or a dict) as a camelCase JSON payload."""
+    if isinstance(result, dict):
+        return result
+    payload: dict[str, Any] = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
+    return payload

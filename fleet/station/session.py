@@ -1,0 +1,84 @@
+"""Keep one station connected: connect, run, and reconnect after a loss with back-off.
+
+Thin on purpose: decisions come from ``Station`` (why a connection ended) and from
+``fleet.policies`` (how long to wait); this module only performs them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import time
+
+from fleet.errors import ConnectionFailed
+from fleet.metrics import CONNECT, State
+from fleet.policies import backoff
+from fleet.scenario import Scenario
+from fleet.station.core import Ending, Station
+from fleet.station.transport import connect
+from fleet.station.v16 import StationV16
+from fleet.station.v201 import StationV201
+
+logger = logging.getLogger("fleet.station")
+
+STATION_CLASSES: dict[str, type[Station]] = {"1.6": StationV16, "2.0.1": StationV201}
+
+
+def make_station(scenario: Scenario, index: int, sink: object) -> Station:
+    """The station with 1-based ``index`` in the scenario: its id and version are deterministic."""
+    cls = STATION_CLASSES[scenario.version_for(index)]
+    return cls(scenario.station_id(index), scenario, sink)  # type: ignore[arg-type]
+
+
+async def keep_connected(
+    station: Station, url: str, stop: asyncio.Event, rng: random.Random | None = None
+) -> None:
+    """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses."""
+    rules = station.scenario.reconnect
+    delays = backoff(rules.min_s, rules.max_s, rules.factor, rng)
+    open_timeout_s = station.scenario.csms.call_timeout_s
+    while not stop.is_set():
+        station.set_state(State.CONNECTING)
+        started = time.perf_counter()
+        try:
+            transport = await connect(url, station.id, station.version, open_timeout_s)
+        except ConnectionFailed as exc:
+            elapsed_ms = (time.perf_counter() - started) * 1000
+            station.sink.record(station.id, CONNECT, CONNECT, elapsed_ms, 0, exc.reason)
+            station.set_state(State.OFFLINE)
+            logger.info("%s: %s", station.id, exc.reason)
+            await _wait(stop, next(delays))
+            continue
+        connected_at = time.perf_counter()
+        station.sink.record(station.id, CONNECT, CONNECT, (connected_at - started) * 1000, 0, None)
+        if stop.is_set():
+            await transport.close(1000, "station stopped")
+            break
+        watcher = asyncio.get_running_loop().create_task(_stop_on(stop, station))
+        try:
+            ending = await station.run(transport)
+        finally:
+            watcher.cancel()
+        if ending is Ending.STOPPED:
+            break
+        if station.accepted_on_connection:
+            delays = backoff(rules.min_s, rules.max_s, rules.factor, rng)
+        if ending is Ending.REBOOT:
+            continue
+        lifetime_ms = (time.perf_counter() - connected_at) * 1000
+        reason = f"connection lost: {station.close_reason or 'closed'}"
+        station.sink.record(station.id, CONNECT, "connection", lifetime_ms, 0, reason)
+        await _wait(stop, next(delays))
+
+
+async def _stop_on(stop: asyncio.Event, station: Station) -> None:
+    await stop.wait()
+    await station.stop()
+
+
+async def _wait(stop: asyncio.Event, delay_s: float) -> None:
+    try:
+        await asyncio.wait_for(stop.wait(), delay_s)
+    except TimeoutError:
+        pass

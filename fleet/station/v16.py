@@ -1,0 +1,133 @@
+"""OCPP 1.6-J: message shapes and the handlers for CSMS-initiated calls.
+
+Each handler translates the 1.6 shape and delegates the decision to the shared ``Station``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16.enums import Action
+
+from fleet.metrics import State
+from fleet.station import behaviour
+from fleet.station.core import Station
+
+
+class StationV16(Station, ChargePoint):
+    version = "1.6"
+    kind = "OCPP1.6"
+    known_actions = frozenset(a.value for a in Action)
+    rpc_error_code = "ProtocolError"  # 1.6 has no RpcFrameworkError
+
+    # --- shapes ----------------------------------------------------------------------------------
+
+    def boot_payload(self) -> dict[str, Any]:
+        stations = self.scenario.stations
+        return {
+            "chargePointVendor": stations.vendor,
+            "chargePointModel": stations.model,
+            "firmwareVersion": stations.firmware,
+        }
+
+    def all_connectors(self) -> list[int]:
+        # Connector 0 is the Charge Point as a whole (§4.9).
+        return list(range(self.scenario.stations.connectors + 1))
+
+    def status_payloads(self, connectors: list[int]) -> list[dict[str, Any]]:
+        stamp = self.timestamp()
+        return [
+            {
+                "connectorId": connector,
+                "errorCode": "NoError",
+                "status": self.connector_status(connector),
+                "timestamp": stamp,
+            }
+            for connector in connectors
+        ]
+
+    def _connectors(self, connector_id: int) -> list[int] | None:
+        """Connector 0 means all; an unknown connector gives None."""
+        if connector_id == 0:
+            return self.all_connectors()
+        return [connector_id] if connector_id <= self.scenario.stations.connectors else None
+
+    # --- CSMS-initiated calls --------------------------------------------------------------------
+
+    @on(Action.reset)
+    def on_reset(self, type: str, **_: Any) -> call_result.Reset:
+        return call_result.Reset(status=self.answer_reset())
+
+    @on(Action.change_configuration)
+    def on_change_configuration(
+        self, key: str, value: str, **_: Any
+    ) -> call_result.ChangeConfiguration:
+        return call_result.ChangeConfiguration(
+            status=self.change_setting(key, value, "ChangeConfiguration")
+        )
+
+    @on(Action.get_configuration)
+    def on_get_configuration(
+        self, key: list[str] | None = None, **_: Any
+    ) -> call_result.GetConfiguration:
+        wanted = key if key else list(behaviour.SETTINGS)
+        known, unknown = [], []
+        for name in wanted:
+            value = self.get_setting(name)
+            if value is None:
+                unknown.append(name)
+            else:
+                known.append(
+                    {"key": name, "readonly": behaviour.SETTINGS[name].readonly, "value": value}
+                )
+        return call_result.GetConfiguration(
+            configuration_key=known or None, unknown_key=unknown or None
+        )
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.TriggerMessage:
+        connectors = None if connector_id is None else self._connectors(connector_id)
+        if connector_id is not None and connectors is None:
+            return call_result.TriggerMessage(status="Rejected")
+        return call_result.TriggerMessage(status=self.trigger(requested_message, connectors))
+
+    @on(Action.remote_start_transaction)
+    def on_remote_start_transaction(self, **_: Any) -> call_result.RemoteStartTransaction:
+        # §4.2: not allowed while Pending; a station that is not Accepted refuses.
+        if self.state is not State.ACCEPTED:
+            return call_result.RemoteStartTransaction(status="Rejected")
+        return call_result.RemoteStartTransaction(status=self.status_for("RemoteStartTransaction"))
+
+    @on(Action.remote_stop_transaction)
+    def on_remote_stop_transaction(self, **_: Any) -> call_result.RemoteStopTransaction:
+        if self.state is not State.ACCEPTED:
+            return call_result.RemoteStopTransaction(status="Rejected")
+        return call_result.RemoteStopTransaction(status=self.status_for("RemoteStopTransaction"))
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, connector_id: int, type: str, **_: Any
+    ) -> call_result.ChangeAvailability:
+        connectors = self._connectors(connector_id)
+        if connectors is None:
+            return call_result.ChangeAvailability(status="Rejected")
+        status = self.set_availability(connectors, operative=type == "Operative")
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(self, connector_id: int, **_: Any) -> call_result.UnlockConnector:
+        if not 0 < connector_id <= self.scenario.stations.connectors:
+            return call_result.UnlockConnector(status="NotSupported")
+        return call_result.UnlockConnector(status=self.status_for("UnlockConnector"))
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
+        return call_result.ClearCache(status=self.status_for("ClearCache"))
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
+        return call_result.DataTransfer(status=self.status_for("DataTransfer"))

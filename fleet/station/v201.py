@@ -1,0 +1,192 @@
+"""OCPP 2.0.1: message shapes, the device-model mapping, and handlers for CSMS-initiated calls.
+
+Stations have N EVSEs with one connector each. Device-model variables map onto the same
+settings 1.6 stations keep (``behaviour.SETTINGS``), so the rules for changing them are shared.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from ocpp.routing import on
+from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201.enums import Action
+
+from fleet.metrics import State
+from fleet.station.behaviour import ChangeResult
+from fleet.station.core import Station
+
+# (component, variable) -> the setting it reads and writes.
+VARIABLES: Final[dict[tuple[str, str], str]] = {
+    ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
+    ("OCPPCommCtrlr", "WebSocketPingInterval"): "WebSocketPingInterval",
+    ("OCPPCommCtrlr", "ResetRetries"): "ResetRetries",
+    ("TxCtrlr", "EVConnectionTimeOut"): "ConnectionTimeOut",
+    ("SampledDataCtrlr", "TxUpdatedInterval"): "MeterValueSampleInterval",
+    ("AlignedDataCtrlr", "Interval"): "ClockAlignedDataInterval",
+    ("AuthCtrlr", "AuthorizeRemoteStart"): "AuthorizeRemoteTxRequests",
+    ("AuthCtrlr", "LocalPreAuthorize"): "LocalPreAuthorize",
+}
+COMPONENTS: Final = frozenset(component for component, _ in VARIABLES)
+
+_SET_STATUS: Final = {
+    ChangeResult.ACCEPTED: "Accepted",
+    ChangeResult.REJECTED: "Rejected",
+    ChangeResult.NOT_SUPPORTED: "UnknownVariable",
+}
+
+
+class StationV201(Station, ChargePoint):
+    version = "2.0.1"
+    kind = "OCPP2.0.1"
+    known_actions = frozenset(a.value for a in Action)
+    rpc_error_code = "RpcFrameworkError"
+
+    # --- shapes ----------------------------------------------------------------------------------
+
+    def boot_payload(self) -> dict[str, Any]:
+        stations = self.scenario.stations
+        return {
+            "reason": self.boot_reason,
+            "chargingStation": {
+                "model": stations.model,
+                "vendorName": stations.vendor,
+                "firmwareVersion": stations.firmware,
+            },
+        }
+
+    def all_connectors(self) -> list[int]:
+        return list(range(1, self.scenario.stations.connectors + 1))  # EVSE ids
+
+    def status_payloads(self, connectors: list[int]) -> list[dict[str, Any]]:
+        stamp = self.timestamp()
+        return [
+            {
+                "timestamp": stamp,
+                "connectorStatus": self.connector_status(evse),
+                "evseId": evse,
+                "connectorId": 1,
+            }
+            for evse in connectors
+        ]
+
+    def _evses(self, evse: dict[str, Any] | None) -> list[int] | None:
+        """No EVSE means all; an unknown EVSE or connector gives None."""
+        if evse is None or evse.get("id", 0) == 0:
+            return self.all_connectors()
+        evse_id, connector = evse["id"], evse.get("connector_id", 1)
+        if evse_id > self.scenario.stations.connectors or connector != 1:
+            return None
+        return [evse_id]
+
+    def _lookup(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
+        """(setting key, failure status) for a GetVariables/SetVariables item."""
+        component = item["component"]["name"]
+        variable = item["variable"]["name"]
+        if component not in COMPONENTS:
+            return None, "UnknownComponent"
+        key = VARIABLES.get((component, variable))
+        if key is None:
+            return None, "UnknownVariable"
+        if item.get("attribute_type", "Actual") != "Actual":
+            return None, "NotSupportedAttributeType"
+        return key, None
+
+    # --- CSMS-initiated calls --------------------------------------------------------------------
+
+    @on(Action.reset)
+    def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:
+        if evse_id is not None:  # resetting one EVSE does not reboot the station
+            return call_result.Reset(status=self.status_for("Reset"))
+        return call_result.Reset(status=self.answer_reset())
+
+    @on(Action.get_variables)
+    def on_get_variables(
+        self, get_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.GetVariables:
+        results = []
+        for item in get_variable_data:
+            key, failure = self._lookup(item)
+            result: dict[str, Any] = {
+                "attribute_status": failure or "Accepted",
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if "attribute_type" in item:
+                result["attribute_type"] = item["attribute_type"]
+            if key is not None:
+                result["attribute_value"] = self.get_setting(key)
+            results.append(result)
+        return call_result.GetVariables(get_variable_result=results)
+
+    @on(Action.set_variables)
+    def on_set_variables(
+        self, set_variable_data: list[dict[str, Any]], **_: Any
+    ) -> call_result.SetVariables:
+        results = []
+        for item in set_variable_data:
+            key, failure = self._lookup(item)
+            if key is not None:
+                outcome = self.change_setting(key, item["attribute_value"], "SetVariables")
+                failure = _SET_STATUS.get(outcome, outcome)
+            result: dict[str, Any] = {
+                "attribute_status": failure or "Accepted",
+                "component": item["component"],
+                "variable": item["variable"],
+            }
+            if "attribute_type" in item:
+                result["attribute_type"] = item["attribute_type"]
+            results.append(result)
+        return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.trigger_message)
+    def on_trigger_message(
+        self, requested_message: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.TriggerMessage:
+        # F06.FR.17: a triggered BootNotification is refused once the boot was accepted.
+        if requested_message == "BootNotification" and self.state is State.ACCEPTED:
+            return call_result.TriggerMessage(status="Rejected")
+        evses = None if evse is None else self._evses(evse)
+        if evse is not None and evses is None:
+            return call_result.TriggerMessage(status="Rejected")
+        return call_result.TriggerMessage(status=self.trigger(requested_message, evses))
+
+    @on(Action.request_start_transaction)
+    def on_request_start_transaction(self, **_: Any) -> call_result.RequestStartTransaction:
+        if self.state is not State.ACCEPTED:
+            return call_result.RequestStartTransaction(status="Rejected")
+        return call_result.RequestStartTransaction(
+            status=self.status_for("RequestStartTransaction")
+        )
+
+    @on(Action.request_stop_transaction)
+    def on_request_stop_transaction(self, **_: Any) -> call_result.RequestStopTransaction:
+        if self.state is not State.ACCEPTED:
+            return call_result.RequestStopTransaction(status="Rejected")
+        return call_result.RequestStopTransaction(status=self.status_for("RequestStopTransaction"))
+
+    @on(Action.change_availability)
+    def on_change_availability(
+        self, operational_status: str, evse: dict[str, Any] | None = None, **_: Any
+    ) -> call_result.ChangeAvailability:
+        evses = self._evses(evse)
+        if evses is None:
+            return call_result.ChangeAvailability(status="Rejected")
+        status = self.set_availability(evses, operative=operational_status == "Operative")
+        return call_result.ChangeAvailability(status=status)
+
+    @on(Action.unlock_connector)
+    def on_unlock_connector(
+        self, evse_id: int, connector_id: int, **_: Any
+    ) -> call_result.UnlockConnector:
+        if not 0 < evse_id <= self.scenario.stations.connectors or connector_id != 1:
+            return call_result.UnlockConnector(status="UnknownConnector")
+        return call_result.UnlockConnector(status=self.status_for("UnlockConnector"))
+
+    @on(Action.clear_cache)
+    def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
+        return call_result.ClearCache(status=self.status_for("ClearCache"))
+
+    @on(Action.data_transfer)
+    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
+        return call_result.DataTransfer(status=self.status_for("DataTransfer"))
