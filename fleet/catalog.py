@@ -58,7 +58,7 @@ def _resolve(schema: dict[str, Any], node: dict[str, Any]) -> dict[str, Any]:
 
 @functools.cache
 def statuses(version: str, action: str) -> tuple[str, ...]:
-    """Statuses a scenario may choose for ``action`` in ``version``; empty if none is configurable."""
+    """Statuses a scenario may choose for ``action`` in ``version`` (empty: not configurable)."""
     if action not in ANSWERED.get(version, ()):
         return ()
     location = _STATUS_LOCATION.get(action, ("status",))

@@ -1,2 +1,255 @@
-def main() -> int:
-    return 0
+"""``fleet``: run a fleet headless, serve the reference CSMS, validate scenarios, run the demo.
+
+Exit codes: 0 success, 1 the run had failures (or a scenario is invalid, for ``validate``),
+2 bad usage or an invalid scenario for ``run``. Errors are one line; ``--debug`` adds tracebacks.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import uvloop
+
+from fleet.errors import FleetError, ScenarioError, UsageError
+
+logger = logging.getLogger("fleet")
+
+EXIT_OK, EXIT_FAILURES, EXIT_USAGE = 0, 1, 2
+
+
+def _configure_logging(level: str) -> None:
+    logging.basicConfig(
+        level=level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    # The ocpp logger prints every frame at INFO and websockets every connection: keep both quiet
+    # unless asked for DEBUG.
+    quiet = logging.DEBUG if level.upper() == "DEBUG" else logging.WARNING
+    logging.getLogger("ocpp").setLevel(quiet)
+    logging.getLogger("websockets").setLevel(quiet)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="fleet", description="OCPP 1.6 / 2.0.1 charging-station fleet simulator"
+    )
+    parser.add_argument("--log-level", default="warning", help="debug, info, warning (default)")
+    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    run = sub.add_parser("run", help="run a scenario's fleet headless against a CSMS")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument("--csms", metavar="URL", help="CSMS URL (overrides csms.url, FLEET_CSMS_URL)")
+    run.add_argument("--stations", type=int, metavar="N", help="overrides stations.count")
+    run.add_argument("--duration", type=float, metavar="SECONDS", help="overrides run.duration_s")
+    run.add_argument("--summary-json", metavar="FILE", help="write the summary as JSON")
+
+    csms = sub.add_parser("csms", help="serve the embedded reference CSMS")
+    csms.add_argument("--host", default="127.0.0.1")
+    csms.add_argument("--port", type=int, default=9000, help="0 picks a free port (printed)")
+    csms.add_argument(
+        "--boot-status", choices=("Accepted", "Pending", "Rejected"), default="Accepted"
+    )
+    csms.add_argument(
+        "--interval",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="interval sent in BootNotification answers (default 300)",
+    )
+    csms.add_argument(
+        "--accept-after",
+        type=float,
+        metavar="SECONDS",
+        help="accept a Pending/Rejected station on its first boot this long after its first",
+    )
+    csms.add_argument(
+        "--ocpp-versions",
+        default="1.6,2.0.1",
+        metavar="LIST",
+        help="subprotocols offered, e.g. 1.6 (refuses 2.0.1 stations)",
+    )
+
+    validate = sub.add_parser("validate", help="check scenario files; exit 0 if all are valid")
+    validate.add_argument("files", nargs="+")
+
+    demo = sub.add_parser("demo", help="start the embedded CSMS and run a small fleet against it")
+    demo.add_argument("--scenario", default="scenarios/default.yaml")
+    demo.add_argument("--stations", type=int, default=50)
+    demo.add_argument("--duration", type=float, default=20.0)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _configure_logging(args.log_level)
+    try:
+        handler = {"run": cmd_run, "csms": cmd_csms, "validate": cmd_validate, "demo": cmd_demo}
+        return handler[args.command](args)
+    except (UsageError, ScenarioError) as exc:
+        if args.debug:
+            raise
+        print(f"fleet: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except FleetError as exc:
+        if args.debug:
+            raise
+        print(f"fleet: error: {exc}", file=sys.stderr)
+        return EXIT_FAILURES
+    except KeyboardInterrupt:
+        return 130
+
+
+# --- run -----------------------------------------------------------------------------------------
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from fleet.runner import format_report, raise_open_files_limit, run_fleet
+    from fleet.scenario import load_scenario
+
+    overrides = {
+        "csms.url": args.csms,
+        "stations.count": args.stations,
+        "run.duration_s": args.duration,
+    }
+    scenario = load_scenario(args.scenario, overrides)
+    limit = raise_open_files_limit(scenario.stations.count)
+    if scenario.stations.count + 64 > limit:
+        raise UsageError(
+            f"{scenario.stations.count} stations need that many open files; this process may open "
+            f"{limit} (ulimit -n): at most {max(limit - 64, 0)} stations"
+        )
+    print(
+        f"fleet: {scenario.stations.count} stations ({_mix(scenario.stations.ocpp)}) -> "
+        f"{scenario.csms.url} for {scenario.run.duration_s:g} s",
+        file=sys.stderr,
+        flush=True,
+    )
+    result = uvloop.run(run_fleet(scenario))
+    print(format_report(result))
+    if args.summary_json:
+        Path(args.summary_json).write_bytes(
+            orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2)
+        )
+    return EXIT_FAILURES if result.failures else EXIT_OK
+
+
+def _mix(mix: dict[str, int]) -> str:
+    total = sum(mix.values())
+    return ", ".join(f"{100 * w / total:.0f}% OCPP {v}" for v, w in mix.items() if w)
+
+
+# --- csms ----------------------------------------------------------------------------------------
+
+
+def cmd_csms(args: argparse.Namespace) -> int:
+    from fleet.csms import Csms, serve_forever
+    from fleet.wire import VERSIONS
+
+    versions = [v.strip() for v in args.ocpp_versions.split(",") if v.strip()]
+    unknown = [v for v in versions if v not in VERSIONS]
+    if unknown or not versions:
+        raise UsageError(f"--ocpp-versions: expected 1.6 and/or 2.0.1, got {args.ocpp_versions!r}")
+    if args.interval < 0:
+        raise UsageError(f"--interval: must be >= 0, got {args.interval}")
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("fleet.csms").setLevel(logging.INFO)  # one line per station event
+    csms = Csms(args.boot_status, args.interval, args.accept_after, versions)
+    try:
+        uvloop.run(serve_forever(csms, args.host, args.port))
+    except OSError as exc:
+        raise FleetError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+    except KeyboardInterrupt:
+        pass
+    return EXIT_OK
+
+
+# --- validate ------------------------------------------------------------------------------------
+
+
+def cmd_validate(args: argparse.Namespace) -> int:
+    from fleet.scenario import load_scenario
+
+    status = EXIT_OK
+    for name in args.files:
+        try:
+            scenario = load_scenario(name, environ={})
+        except ScenarioError as exc:
+            print(exc, file=sys.stderr)
+            status = EXIT_FAILURES
+            continue
+        print(f"{name}: ok ({scenario.stations.count} stations, {_mix(scenario.stations.ocpp)})")
+    return status
+
+
+# --- demo ----------------------------------------------------------------------------------------
+
+
+def cmd_demo(args: argparse.Namespace) -> int:
+    """Start ``fleet csms`` in a child process on a free port, run the fleet, show both sides."""
+    command = [sys.executable, "-m", "fleet", "csms", "--port", "0", "--interval", "10"]
+    env = dict(os.environ, PYTHONUNBUFFERED="1")
+    csms = subprocess.Popen(
+        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
+    )
+    try:
+        url = _read_url(csms)
+        print(f"demo: embedded CSMS at {url}", file=sys.stderr)
+        run_args = argparse.Namespace(
+            scenario=args.scenario,
+            csms=url,
+            stations=args.stations,
+            duration=args.duration,
+            summary_json=None,
+        )
+        status = cmd_run(run_args)
+        ledger = _fetch_ledger(url)
+        received: dict[str, int] = {}
+        for record in ledger.values():
+            for action, n in record["received"].items():
+                received[action] = received.get(action, 0) + n
+        seen = ", ".join(f"{action} {n}" for action, n in sorted(received.items()))
+        print(f"\nthe CSMS saw {len(ledger)} stations; messages received: {seen}")
+        return status
+    finally:
+        csms.terminate()
+        try:
+            csms.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            csms.kill()
+
+
+def _read_url(process: subprocess.Popen[str], timeout_s: float = 30) -> str:
+    deadline = time.monotonic() + timeout_s
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            raise FleetError("the embedded CSMS exited before it was ready")
+        if " listening on " in line:
+            return line.split(" listening on ", 1)[1].split()[0]
+    raise FleetError("the embedded CSMS did not start in time")
+
+
+def _fetch_ledger(url: str) -> dict[str, Any]:
+    http_url = urlsplit(url)._replace(scheme="http", path="/ledger").geturl()
+    with urllib.request.urlopen(http_url, timeout=10) as response:
+        ledger: dict[str, Any] = orjson.loads(response.read())
+        return ledger
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

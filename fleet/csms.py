@@ -18,7 +18,7 @@ import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import ocpp.messages
@@ -47,8 +47,23 @@ ocpp.messages.ASYNC_VALIDATION = False
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
 
 
-def _now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+def _format(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+@dataclass(slots=True, frozen=True)
+class Captured:
+    """A frame the CSMS received (with capture on): what a station really put on the wire."""
+
+    at: float  # time.monotonic()
+    station: str
+    version: str
+    raw: str
+
+    @property
+    def message(self) -> list[Any]:
+        decoded: list[Any] = orjson.loads(self.raw)
+        return decoded
 
 
 @dataclass
@@ -83,7 +98,9 @@ class _Central:
 
     async def route_message(self, raw_msg: str) -> None:
         if self.csms.capture is not None:
-            self.csms.capture.append((self.id, self._ocpp_version, raw_msg))
+            self.csms.capture.append(
+                Captured(time.monotonic(), self.id, self._ocpp_version, raw_msg)
+            )
         await super().route_message(raw_msg)  # type: ignore[misc]
 
     async def _handle_call(self, msg: Any) -> Any:
@@ -107,11 +124,13 @@ class Central16(_Central, ChargePoint16):
     @on(Action16.boot_notification)
     def on_boot(self, **_: Any) -> result16.BootNotification:
         status, interval = self.boot_answer()
-        return result16.BootNotification(current_time=_now(), interval=interval, status=status)
+        return result16.BootNotification(
+            current_time=self.csms.now(), interval=interval, status=status
+        )
 
     @on(Action16.heartbeat)
     def on_heartbeat(self, **_: Any) -> result16.Heartbeat:
-        return result16.Heartbeat(current_time=_now())
+        return result16.Heartbeat(current_time=self.csms.now())
 
     @on(Action16.status_notification)
     def on_status(self, **_: Any) -> result16.StatusNotification:
@@ -140,11 +159,13 @@ class Central201(_Central, ChargePoint201):
     @on(Action201.boot_notification)
     def on_boot(self, **_: Any) -> result201.BootNotification:
         status, interval = self.boot_answer()
-        return result201.BootNotification(current_time=_now(), interval=interval, status=status)
+        return result201.BootNotification(
+            current_time=self.csms.now(), interval=interval, status=status
+        )
 
     @on(Action201.heartbeat)
     def on_heartbeat(self, **_: Any) -> result201.Heartbeat:
-        return result201.Heartbeat(current_time=_now())
+        return result201.Heartbeat(current_time=self.csms.now())
 
     @on(Action201.status_notification)
     def on_status(self, **_: Any) -> result201.StatusNotification:
@@ -167,7 +188,8 @@ class Central201(_Central, ChargePoint201):
         return result201.MeterValues()
 
 
-_CENTRAL: dict[str, type[_Central]] = {"1.6": Central16, "2.0.1": Central201}
+# The ocpp ChargePoint classes are untyped: the central classes are handled as Any.
+_CENTRAL: dict[str, Any] = {"1.6": Central16, "2.0.1": Central201}
 
 
 class Csms:
@@ -182,6 +204,7 @@ class Csms:
         accept_after_s: float | None = None,
         versions: Sequence[str] = VERSIONS,
         capture: bool = False,
+        clock_skew_s: float = 0.0,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -190,8 +213,9 @@ class Csms:
         self.accept_after_s = accept_after_s
         self.versions = tuple(versions)
         self.ledger: dict[str, StationRecord] = {}
-        self.connections: dict[str, _Central] = {}
-        self.capture: list[tuple[str, str, str]] | None = [] if capture else None
+        self.connections: dict[str, Any] = {}  # station id -> its central ChargePoint
+        self.capture: list[Captured] | None = [] if capture else None
+        self.clock_skew_s = clock_skew_s
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""
@@ -207,6 +231,10 @@ class Csms:
         if self.accept_after_s is not None and now - record.first_boot_at >= self.accept_after_s:
             status = "Accepted"
         return status, self.interval_s
+
+    def now(self) -> str:
+        """The CSMS's clock as sent in currentTime (``clock_skew_s`` ahead of the real one)."""
+        return _format(datetime.now(UTC) + timedelta(seconds=self.clock_skew_s))
 
     def next_transaction_id(self) -> int:
         self._transaction_id += 1
@@ -256,7 +284,9 @@ class Csms:
         if record is None or record.version != version:
             record = self.ledger[station_id] = StationRecord(version)
         if station_id in self.connections:
-            logger.warning("%s connected again while connected; closing the old connection", station_id)
+            logger.warning(
+                "%s connected again while connected; closing the old connection", station_id
+            )
             await self.connections[station_id]._connection.close(1000, "replaced")
         central = _CENTRAL[version](station_id, ws)
         central.csms = self
@@ -289,7 +319,9 @@ def _json_response(status: http.HTTPStatus, body: Any) -> Response:
 
 
 @contextlib.asynccontextmanager
-async def running_csms(host: str = "127.0.0.1", port: int = 0, **options: Any) -> AsyncIterator[Csms]:
+async def running_csms(
+    host: str = "127.0.0.1", port: int = 0, **options: Any
+) -> AsyncIterator[Csms]:
     """A started CSMS on an ephemeral loopback port, stopped on exit (tests, benchmarks)."""
     csms = Csms(**options)
     await csms.start(host, port)
@@ -299,11 +331,16 @@ async def running_csms(host: str = "127.0.0.1", port: int = 0, **options: Any) -
         await csms.stop()
 
 
-async def serve_forever(csms: Csms, host: str, port: int, ready: asyncio.Event | None = None) -> None:
+async def serve_forever(
+    csms: Csms, host: str, port: int, ready: asyncio.Event | None = None
+) -> None:
     url = await csms.start(host, port)
     versions = ", ".join(csms.versions)
-    print(f"fleet csms listening on {url} (OCPP {versions}; boot {csms.boot_status}, "
-          f"interval {csms.interval_s} s)", flush=True)
+    print(
+        f"fleet csms listening on {url} (OCPP {versions}; boot {csms.boot_status}, "
+        f"interval {csms.interval_s} s)",
+        flush=True,
+    )
     if ready is not None:
         ready.set()
     try:

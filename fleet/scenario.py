@@ -278,7 +278,7 @@ def load_scenario(
     except OSError as exc:
         raise ScenarioError(source, "", f"cannot read: {exc.strerror or exc}") from None
     try:
-        data = yaml.load(text, Loader=_UniqueKeyLoader)  # noqa: S506 - a SafeLoader subclass
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
     except yaml.YAMLError as exc:
         raise ScenarioError(source, "", f"not valid YAML: {_yaml_problem(exc)}") from None
     if data is None:

@@ -44,7 +44,7 @@ class FrameError(Exception):
 
 @dataclass(slots=True, frozen=True)
 class Frame:
-    """A decoded OCPP-J message: CALL has ``action``; CALLERROR has ``error_code``/``description``."""
+    """A decoded OCPP-J message: a CALL has ``action``, a CALLERROR ``error_code``."""
 
     message_type: int
     unique_id: str
@@ -93,7 +93,9 @@ def decode(raw: bytes | str, rpc_error_code: str) -> Frame:
         return Frame(CALLRESULT, uid, None, msg[2])
     if mtype == CALLERROR:
         if len(msg) != 5 or not isinstance(msg[2], str) or not isinstance(msg[3], str):
-            raise FrameError(rpc_error_code, "CALLERROR must be [4, id, code, text, {details}]", uid)
+            raise FrameError(
+                rpc_error_code, "CALLERROR must be [4, id, code, text, {details}]", uid
+            )
         return Frame(CALLERROR, uid, None, msg[4], error_code=msg[2], description=msg[3])
     raise FrameError("MessageTypeNotSupported", f"unknown message type {mtype!r}", uid)
 

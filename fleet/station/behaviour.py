@@ -38,7 +38,9 @@ def heartbeat_interval(csms_interval_s: float, rules: Heartbeat) -> float:
     return rules.fallback_s
 
 
-def after_boot(status: str, interval_s: float, rules: Heartbeat, retry_s: float) -> Heartbeats | BootAgain:
+def after_boot(
+    status: str, interval_s: float, rules: Heartbeat, retry_s: float
+) -> Heartbeats | BootAgain:
     """Decide what follows a BootNotification answer (1.6 §4.2, 2.0.1 B01-B03).
 
     For Pending/Rejected the interval is the minimum wait before the next boot; "if that interval

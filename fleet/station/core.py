@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import contextlib
 import enum
 import logging
 import time
@@ -284,10 +285,8 @@ class Station(ChargePoint):
 
     async def send_status(self, connectors: list[int]) -> None:
         for payload in self.status_payloads(connectors):
-            try:
+            with contextlib.suppress(CallFailed):
                 await self.call("StatusNotification", payload)
-            except CallFailed:
-                pass
 
     # --- outgoing CALLs --------------------------------------------------------------------------
 
@@ -394,7 +393,11 @@ class Station(ChargePoint):
         inflight = self._inflight
         if inflight is None or inflight.unique_id != frame.unique_id or inflight.reply.done():
             self.sink.record(
-                self.id, CSMS_TO_CP, "(unexpected reply)", 0.0, len(raw),
+                self.id,
+                CSMS_TO_CP,
+                "(unexpected reply)",
+                0.0,
+                len(raw),
                 f"reply to unknown message id {frame.unique_id!r}",
             )
             return

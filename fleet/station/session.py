@@ -7,6 +7,7 @@ Thin on purpose: decisions come from ``Station`` (why a connection ended) and fr
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -78,7 +79,5 @@ async def _stop_on(stop: asyncio.Event, station: Station) -> None:
 
 
 async def _wait(stop: asyncio.Event, delay_s: float) -> None:
-    try:
+    with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay_s)
-    except TimeoutError:
-        pass

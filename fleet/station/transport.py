@@ -84,7 +84,9 @@ class WebsocketTransport:
         await self.ws.close(code, reason)
 
 
-async def connect(url: str, station_id: str, version: str, open_timeout_s: float) -> WebsocketTransport:
+async def connect(
+    url: str, station_id: str, version: str, open_timeout_s: float
+) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
     with a one-line reason a user can act on."""
     subprotocol = SUBPROTOCOLS[version]
@@ -104,16 +106,24 @@ async def connect(url: str, station_id: str, version: str, open_timeout_s: float
             raise SubprotocolRefused(
                 f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})"
             ) from None
-        phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
-        raise ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip()) from None
+        phrase = (
+            http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
+        )
+        raise ConnectionFailed(
+            f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip()
+        ) from None
     except InvalidHandshake as exc:
         if "subprotocol" in str(exc):
-            raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({exc})") from None
+            raise SubprotocolRefused(
+                f"CSMS did not accept subprotocol {subprotocol} ({exc})"
+            ) from None
         raise ConnectionFailed(f"websocket handshake failed: {exc}") from None
     except InvalidURI as exc:
         raise ConnectionFailed(f"invalid CSMS URL: {exc}") from None
     except TimeoutError:
-        raise ConnectionFailed(f"no websocket handshake from {where} within {open_timeout_s:g} s") from None
+        raise ConnectionFailed(
+            f"no websocket handshake from {where} within {open_timeout_s:g} s"
+        ) from None
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
     except OSError as exc:
@@ -130,7 +140,9 @@ async def connect(url: str, station_id: str, version: str, open_timeout_s: float
 class MemoryTransport:
     """One end of an in-memory connection: what it sends, the other end receives."""
 
-    def __init__(self, inbox: asyncio.Queue[bytes | None], peer: asyncio.Queue[bytes | None]) -> None:
+    def __init__(
+        self, inbox: asyncio.Queue[bytes | None], peer: asyncio.Queue[bytes | None]
+    ) -> None:
         self._inbox = inbox
         self._peer = peer
         self.closed: str | None = None

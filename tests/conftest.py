@@ -1,0 +1,105 @@
+"""Shared fixtures: real CSMS servers on 127.0.0.1 and real stations talking to them."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
+from typing import Any
+
+import uvloop
+from ocpp.messages import Call, _validate_payload
+
+from fleet.csms import Captured, Csms
+from fleet.metrics import Summary
+from fleet.scenario import Scenario
+from fleet.station.core import Station
+from fleet.station.session import keep_connected, make_station
+
+
+def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
+    # Stations run on uvloop in production; tests use the same loop.
+    return {"uvloop": uvloop.new_event_loop}
+
+
+def make_scenario(**sections: Any) -> Scenario:
+    """A scenario tuned for fast tests: short timeouts and back-off, no jitter."""
+    data: dict[str, Any] = {
+        "csms": {"call_timeout_s": 2},
+        "stations": {"count": 1},
+        "boot": {"ramp_per_s": 1000, "jitter_s": 0, "retry_s": 1},
+        "reconnect": {"min_s": 0.1, "max_s": 0.5},
+    }
+    for section, values in sections.items():
+        if isinstance(values, dict):
+            data.setdefault(section, {}).update(values)
+        else:
+            data[section] = values
+    return Scenario.model_validate(data)
+
+
+@dataclass
+class Fleet:
+    stations: list[Station]
+    summary: Summary
+
+    def station(self, station_id: str) -> Station:
+        return next(s for s in self.stations if s.id == station_id)
+
+
+@contextlib.asynccontextmanager
+async def fleet_running(scenario: Scenario, url: str) -> AsyncIterator[Fleet]:
+    """All of the scenario's stations connected to ``url`` until the block ends."""
+    summary = Summary()
+    stop = asyncio.Event()
+    stations = [make_station(scenario, i, summary) for i in range(1, scenario.stations.count + 1)]
+    tasks = [asyncio.create_task(keep_connected(s, url, stop)) for s in stations]
+    try:
+        yield Fleet(stations, summary)
+    finally:
+        stop.set()
+        await asyncio.wait_for(asyncio.gather(*tasks), 10)
+
+
+@contextlib.asynccontextmanager
+async def csms_running(**options: Any) -> AsyncIterator[Csms]:
+    csms = Csms(capture=True, **options)
+    await csms.start("127.0.0.1", 0)
+    try:
+        yield csms
+    finally:
+        await csms.stop()
+
+
+async def wait_until(predicate: Callable[[], Any], timeout_s: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout_s} s")
+        await asyncio.sleep(0.02)
+
+
+def calls(csms: Csms, station: str | None = None, action: str | None = None) -> list[Captured]:
+    """CALL frames the CSMS received, optionally of one station and one action."""
+    assert csms.capture is not None
+    return [
+        c
+        for c in csms.capture
+        if c.message[0] == 2
+        and (station is None or c.station == station)
+        and (action is None or c.message[2] == action)
+    ]
+
+
+def assert_schema_valid(csms: Csms) -> int:
+    """Check every CALL stations sent with the ocpp package's own (jsonschema) validators; the
+    stations' answers to CSMS calls are checked by the ocpp ChargePoint inside ``Csms.call``."""
+    checked = 0
+    for c in calls(csms):
+        message = c.message
+        _validate_payload(Call(message[1], message[2], message[3]), c.version)
+        checked += 1
+    assert checked, "no frames captured"
+    return checked

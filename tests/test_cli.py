@@ -1,0 +1,164 @@
+"""``fleet run`` against ``fleet csms``, each in its own process, as a user runs them."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import socket
+import subprocess
+import sys
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import yaml
+
+FLEET = [sys.executable, "-m", "fleet"]
+
+
+@contextlib.contextmanager
+def csms_process(*args: str) -> Iterator[str]:
+    process = subprocess.Popen(
+        [*FLEET, "csms", "--port", "0", *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        line = process.stdout.readline()
+        assert " listening on " in line, line
+        yield line.split(" listening on ", 1)[1].split()[0]
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+def fleet_run(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+    return subprocess.run(
+        [*FLEET, "run", *args], capture_output=True, text=True, timeout=timeout_s, env=env
+    )
+
+
+def ledger(url: str) -> dict:
+    http_url = url.replace("ws://", "http://").rsplit("/", 1)[0] + "/ledger"
+    with urllib.request.urlopen(http_url, timeout=5) as response:
+        return json.loads(response.read())
+
+
+def fast_scenario(tmp_path: Path, source: str = "scenarios/mixed-fleet.yaml") -> Path:
+    data = yaml.safe_load(Path(source).read_text())
+    data["run"]["progress_s"] = 1
+    data["boot"]["jitter_s"] = 0.2
+    path = tmp_path / "scenario.yaml"
+    path.write_text(yaml.safe_dump(data))
+    return path
+
+
+def test_mixed_fleet_of_50_all_accepted_and_summary_matches_the_csms(tmp_path: Path) -> None:
+    scenario = fast_scenario(tmp_path)
+    out = tmp_path / "summary.json"
+    with csms_process("--interval", "1") as url:
+        result = fleet_run(
+            str(scenario),
+            "--csms",
+            url,
+            "--stations",
+            "50",
+            "--duration",
+            "4",
+            "--summary-json",
+            str(out),
+        )
+        seen = ledger(url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "accepted 50" in result.stderr  # the progress line
+    summary = json.loads(out.read_text())
+    assert summary["stations"] == {
+        "total": 50,
+        "accepted": 50,
+        "pending": 0,
+        "rejected": 0,
+        "offline": 0,
+    }
+    assert summary["failures"] == []
+    actions = summary["actions"]
+    assert set(actions) >= {
+        "BootNotification",
+        "StatusNotification",
+        "Heartbeat",
+        "connect",
+        "boot→accepted",
+    }
+    for row in actions.values():
+        assert row["failures"] == 0
+        assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+
+    assert len(seen) == 50
+    versions = [record["version"] for record in seen.values()]
+    assert versions.count("1.6") == 35 and versions.count("2.0.1") == 15
+    total = {
+        action: sum(r["received"].get(action, 0) for r in seen.values())
+        for action in ("BootNotification", "StatusNotification", "Heartbeat")
+    }
+    assert actions["BootNotification"]["count"] == total["BootNotification"] == 50
+    # 1.6: connectors 0..2; 2.0.1: EVSEs 1..2.
+    assert actions["StatusNotification"]["count"] == total["StatusNotification"] == 35 * 3 + 15 * 2
+    # A heartbeat in flight when the run stops reaches the CSMS but is not counted as answered.
+    assert 0 <= total["Heartbeat"] - actions["Heartbeat"]["count"] <= 50
+    assert actions["Heartbeat"]["count"] >= 100
+    assert "BootNotification" in result.stdout and "p99 ms" in result.stdout
+
+
+def test_csms_refusing_the_subprotocol_counts_failures_with_the_reason(tmp_path: Path) -> None:
+    out = tmp_path / "summary.json"
+    with csms_process("--ocpp-versions", "1.6") as url:
+        result = fleet_run(
+            "scenarios/mixed-fleet.yaml",
+            "--csms",
+            url,
+            "--stations",
+            "10",
+            "--duration",
+            "2",
+            "--summary-json",
+            str(out),
+        )
+    assert result.returncode == 1
+    assert "CSMS did not accept subprotocol ocpp2.0.1" in result.stdout
+    summary = json.loads(out.read_text())
+    assert summary["stations"]["accepted"] == 7 and summary["stations"]["offline"] == 3
+    reasons = {f["reason"] for f in summary["failures"]}
+    assert reasons == {"CSMS did not accept subprotocol ocpp2.0.1 (HTTP 400)"}
+    assert {f["action"] for f in summary["failures"]} == {"connect"}
+
+
+def test_nothing_listening_is_a_clear_error_without_traceback() -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    result = fleet_run(
+        "scenarios/default.yaml",
+        "--csms",
+        f"ws://127.0.0.1:{port}/ocpp",
+        "--stations",
+        "3",
+        "--duration",
+        "1.5",
+    )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert f"connection refused by 127.0.0.1:{port} (is the CSMS running?)" in output
+    assert "Traceback" not in output
+
+
+def test_bad_usage_exits_2() -> None:
+    result = fleet_run("scenarios/default.yaml", "--stations", "-1")
+    assert result.returncode == 2
+    assert "stations.count: must be a positive integer, got -1" in result.stderr
+    bad_csms = subprocess.run(
+        [*FLEET, "csms", "--ocpp-versions", "3.0"], capture_output=True, text=True
+    )
+    assert bad_csms.returncode == 2 and "--ocpp-versions" in bad_csms.stderr
