@@ -335,7 +335,9 @@ class Station(ChargePoint):
             self._record(action, (time.perf_counter() - sent_at) * 1000, 0, reason)
             raise CallTimeout(reason) from None
         except TransportClosed as exc:
-            self._record(action, (time.perf_counter() - sent_at) * 1000, 0, exc.reason)
+            if self._ending is None or self._ending is Ending.LOST:
+                # A CALL cut off by our own stop or reboot is not a failure of the CSMS.
+                self._record(action, (time.perf_counter() - sent_at) * 1000, 0, exc.reason)
             raise ConnectionLost(exc.reason) from None
         finally:
             self._inflight = None

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import orjson
+import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection
 
@@ -168,3 +169,31 @@ async def test_csms_without_the_subprotocol_is_refused_with_a_clear_reason() -> 
         "action": "connect",
         "reason": "CSMS did not accept subprotocol ocpp2.0.1 (HTTP 400)",
     }
+
+
+@pytest.mark.parametrize("answer_heartbeats", [True, False])
+async def test_stopping_the_fleet_is_not_a_failure_even_with_calls_under_way(
+    answer_heartbeats: bool,
+) -> None:
+    """Our own stop closes sockets while heartbeats are being sent or awaited: not failures."""
+
+    def answer(message: list[Any]) -> str | None:
+        if message[2] == "BootNotification":
+            return boot_answer(message[1], interval=1)
+        if message[2] == "Heartbeat":
+            if not answer_heartbeats:
+                return None  # keep every heartbeat outstanding
+            return orjson.dumps([3, message[1], {"currentTime": "2030-01-01T00:00:00Z"}]).decode()
+        return orjson.dumps([3, message[1], {}]).decode()
+
+    async def handler(ws: ServerConnection) -> None:
+        await serve_calls(ws, answer)
+
+    scenario = make_scenario(stations={"count": 50}, heartbeat={"interval_s": 0.01, "min_s": 0.01})
+    async with raw_csms(handler) as url:
+        async with fleet_running(scenario, url) as fleet:
+            await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
+            await asyncio.sleep(0.5)
+    if answer_heartbeats:
+        assert fleet.summary.rows["Heartbeat"].count > 500
+    assert fleet.summary.failures == []
