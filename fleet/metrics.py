@@ -156,20 +156,3 @@ class Summary:
             },
             "failures": self.failures,
         }
-
-
-class Fanout:
-    """Sends everything to several sinks (e.g. a summary and a progress counter)."""
-
-    def __init__(self, *sinks: Sink) -> None:
-        self.sinks = sinks
-
-    def record(
-        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
-    ) -> None:
-        for sink in self.sinks:
-            sink.record(station, kind, name, rtt_ms, size, error)
-
-    def state(self, station: str, version: str, old: State, new: State) -> None:
-        for sink in self.sinks:
-            sink.state(station, version, old, new)

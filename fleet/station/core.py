@@ -539,6 +539,11 @@ class Station(ChargePoint):
             self.then(self.reboot)
         return chosen
 
+    def remote_transaction_status(self, action: str) -> str:
+        """Remote start/stop: refused unless Accepted (1.6 §4.2, 2.0.1 B02: a CSMS may not ask
+        a Pending station to start or stop transactions), else the scenario's status."""
+        return self.status_for(action) if self.state is State.ACCEPTED else "Rejected"
+
     def connector_status(self, connector: int) -> str:
         return "Unavailable" if connector in self.unavailable else "Available"
 

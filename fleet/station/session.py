@@ -13,7 +13,7 @@ import random
 import time
 
 from fleet.errors import ConnectionFailed
-from fleet.metrics import CONNECT, State
+from fleet.metrics import CONNECT, Sink, State
 from fleet.policies import backoff
 from fleet.scenario import Scenario
 from fleet.station.core import Ending, Station
@@ -26,10 +26,10 @@ logger = logging.getLogger("fleet.station")
 STATION_CLASSES: dict[str, type[Station]] = {"1.6": StationV16, "2.0.1": StationV201}
 
 
-def make_station(scenario: Scenario, index: int, sink: object) -> Station:
+def make_station(scenario: Scenario, index: int, sink: Sink) -> Station:
     """The station with 1-based ``index`` in the scenario: its id and version are deterministic."""
     cls = STATION_CLASSES[scenario.version_for(index)]
-    return cls(scenario.station_id(index), scenario, sink)  # type: ignore[arg-type]
+    return cls(scenario.station_id(index), scenario, sink)
 
 
 async def keep_connected(

@@ -11,7 +11,6 @@ from ocpp.routing import on
 from ocpp.v16 import ChargePoint, call_result
 from ocpp.v16.enums import Action
 
-from fleet.metrics import State
 from fleet.station import behaviour
 from fleet.station.core import Station
 
@@ -97,16 +96,13 @@ class StationV16(Station, ChargePoint):
 
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(self, **_: Any) -> call_result.RemoteStartTransaction:
-        # §4.2: not allowed while Pending; a station that is not Accepted refuses.
-        if self.state is not State.ACCEPTED:
-            return call_result.RemoteStartTransaction(status="Rejected")
-        return call_result.RemoteStartTransaction(status=self.status_for("RemoteStartTransaction"))
+        status = self.remote_transaction_status("RemoteStartTransaction")
+        return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)
     def on_remote_stop_transaction(self, **_: Any) -> call_result.RemoteStopTransaction:
-        if self.state is not State.ACCEPTED:
-            return call_result.RemoteStopTransaction(status="Rejected")
-        return call_result.RemoteStopTransaction(status=self.status_for("RemoteStopTransaction"))
+        status = self.remote_transaction_status("RemoteStopTransaction")
+        return call_result.RemoteStopTransaction(status=status)
 
     @on(Action.change_availability)
     def on_change_availability(

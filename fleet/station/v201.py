@@ -107,13 +107,7 @@ class StationV201(Station, ChargePoint):
         results = []
         for item in get_variable_data:
             key, failure = self._lookup(item)
-            result: dict[str, Any] = {
-                "attribute_status": failure or "Accepted",
-                "component": item["component"],
-                "variable": item["variable"],
-            }
-            if "attribute_type" in item:
-                result["attribute_type"] = item["attribute_type"]
+            result = _variable_result(item, failure or "Accepted")
             if key is not None:
                 result["attribute_value"] = self.get_setting(key)
             results.append(result)
@@ -129,14 +123,7 @@ class StationV201(Station, ChargePoint):
             if key is not None:
                 outcome = self.change_setting(key, item["attribute_value"], "SetVariables")
                 failure = _SET_STATUS.get(outcome, outcome)
-            result: dict[str, Any] = {
-                "attribute_status": failure or "Accepted",
-                "component": item["component"],
-                "variable": item["variable"],
-            }
-            if "attribute_type" in item:
-                result["attribute_type"] = item["attribute_type"]
-            results.append(result)
+            results.append(_variable_result(item, failure or "Accepted"))
         return call_result.SetVariables(set_variable_result=results)
 
     @on(Action.trigger_message)
@@ -153,17 +140,13 @@ class StationV201(Station, ChargePoint):
 
     @on(Action.request_start_transaction)
     def on_request_start_transaction(self, **_: Any) -> call_result.RequestStartTransaction:
-        if self.state is not State.ACCEPTED:
-            return call_result.RequestStartTransaction(status="Rejected")
-        return call_result.RequestStartTransaction(
-            status=self.status_for("RequestStartTransaction")
-        )
+        status = self.remote_transaction_status("RequestStartTransaction")
+        return call_result.RequestStartTransaction(status=status)
 
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(self, **_: Any) -> call_result.RequestStopTransaction:
-        if self.state is not State.ACCEPTED:
-            return call_result.RequestStopTransaction(status="Rejected")
-        return call_result.RequestStopTransaction(status=self.status_for("RequestStopTransaction"))
+        status = self.remote_transaction_status("RequestStopTransaction")
+        return call_result.RequestStopTransaction(status=status)
 
     @on(Action.change_availability)
     def on_change_availability(
@@ -190,3 +173,15 @@ class StationV201(Station, ChargePoint):
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
+
+
+def _variable_result(item: dict[str, Any], status: str) -> dict[str, Any]:
+    """A Get/SetVariableResult: the status, with component, variable and attribute type echoed."""
+    result: dict[str, Any] = {
+        "attribute_status": status,
+        "component": item["component"],
+        "variable": item["variable"],
+    }
+    if "attribute_type" in item:
+        result["attribute_type"] = item["attribute_type"]
+    return result
