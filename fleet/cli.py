@@ -79,9 +79,24 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="LIST",
         help="subprotocols offered, e.g. 1.6 (refuses 2.0.1 stations)",
     )
+    csms.add_argument(
+        "--error-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="answer this action with CallError InternalError (repeatable)",
+    )
 
     validate = sub.add_parser("validate", help="check scenario files; exit 0 if all are valid")
     validate.add_argument("files", nargs="+")
+
+    sub.add_parser(
+        "locust",
+        help="run Locust with fleet's options loaded (so `fleet locust --help` lists them); "
+        "-f defaults to fleet's own locustfile",
+        add_help=False,
+    )
+    sub.add_parser("locustfile", help="print the path of fleet's ready-made locustfile")
 
     demo = sub.add_parser("demo", help="start the embedded CSMS and run a small fleet against it")
     demo.add_argument("--scenario", default="scenarios/default.yaml")
@@ -91,8 +106,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if args_list[:1] == ["locust"]:
+        return run_locust(args_list[1:])
+    if args_list[:1] == ["locustfile"]:
+        print(LOCUSTFILE)
+        return EXIT_OK
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(args_list)
     _configure_logging(args.log_level)
     try:
         handler = {"run": cmd_run, "csms": cmd_csms, "validate": cmd_validate, "demo": cmd_demo}
@@ -109,6 +130,29 @@ def main(argv: Sequence[str] | None = None) -> int:
         return EXIT_FAILURES
     except KeyboardInterrupt:
         return 130
+
+
+# --- locust --------------------------------------------------------------------------------------
+
+LOCUSTFILE = str(Path(__file__).with_name("locustfile.py"))
+
+
+def run_locust(args: list[str]) -> int:
+    """Locust's own main, with fleet's listeners registered first. Locust prints --help before it
+    imports any locustfile (locustio/locust#2917), so `locust --help` cannot list fleet's options;
+    `fleet locust --help` does."""
+    import locust.main  # first: it monkey-patches the standard library for gevent
+
+    import fleet.locust_events  # noqa: F401 - registers the options and listeners
+
+    if not any(a in ("-f", "--locustfile") or a.startswith("--locustfile=") for a in args):
+        args = ["-f", LOCUSTFILE, *args]
+    sys.argv = ["locust", *args]
+    try:
+        locust.main.main()
+    except SystemExit as exc:
+        return exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    return EXIT_OK
 
 
 # --- run -----------------------------------------------------------------------------------------
@@ -165,7 +209,9 @@ def cmd_csms(args: argparse.Namespace) -> int:
         raise UsageError(f"--interval: must be >= 0, got {args.interval}")
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("fleet.csms").setLevel(logging.INFO)  # one line per station event
-    csms = Csms(args.boot_status, args.interval, args.accept_after, versions)
+    csms = Csms(
+        args.boot_status, args.interval, args.accept_after, versions, error_on=args.error_on
+    )
     try:
         uvloop.run(serve_forever(csms, args.host, args.port))
     except OSError as exc:

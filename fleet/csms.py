@@ -4,8 +4,12 @@ central-system side, for demos, tests and benchmarks that need a CSMS on loopbac
 It negotiates ocpp1.6 / ocpp2.0.1 by subprotocol, takes the station id from the last path
 segment, validates every incoming message against the ocpp package's schemas (the library's own
 jsonschema validators, independent of fleet's compiled ones), and keeps a per-station ledger of
-messages received per action. ``GET /ledger`` returns the ledger as JSON, so a test in another
-process can read it; ``GET /health`` answers 200.
+messages received per action. Over plain HTTP on the same port (loopback tooling, tests):
+
+* ``GET /health``: 200 with the number of stations seen;
+* ``GET /ledger``: the ledger as JSON;
+* ``GET /call/<station id>/<Action>?payload=<JSON>``: send a CSMS-initiated call and return the
+  station's answer (``{"ok": true, "response": {...}}`` or ``{"ok": false, "error": "..."}``).
 """
 
 from __future__ import annotations
@@ -20,16 +24,25 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import ocpp.messages
 import orjson
 import websockets
-from ocpp.exceptions import OCPPError
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
+from ocpp.exceptions import InternalError, OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import Server, ServerConnection
@@ -106,6 +119,9 @@ class _Central:
     async def _handle_call(self, msg: Any) -> Any:
         record = self.csms.ledger[self.id]
         record.received[msg.action] += 1
+        if msg.action in self.csms.error_on:
+            record.errors["InternalError"] += 1
+            raise InternalError(description=f"{msg.action} refused by fleet csms --error-on")
         try:
             return await super()._handle_call(msg)  # type: ignore[misc]
         except OCPPError as exc:
@@ -205,6 +221,7 @@ class Csms:
         versions: Sequence[str] = VERSIONS,
         capture: bool = False,
         clock_skew_s: float = 0.0,
+        error_on: Sequence[str] = (),
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -216,6 +233,7 @@ class Csms:
         self.connections: dict[str, Any] = {}  # station id -> its central ChargePoint
         self.capture: list[Captured] | None = [] if capture else None
         self.clock_skew_s = clock_skew_s
+        self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""
@@ -266,7 +284,9 @@ class Csms:
             await self._server.wait_closed()
             self._server = None
 
-    def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+    async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path.startswith("/call/"):
+            return await self._http_call(request.path)
         if request.path == "/health":
             return _json_response(http.HTTPStatus.OK, {"ok": True, "stations": len(self.ledger)})
         if request.path == "/ledger":
@@ -303,6 +323,30 @@ class Csms:
                 del self.connections[station_id]
                 record.connected = False
             logger.info("%s disconnected", station_id)
+
+    async def _http_call(self, target: str) -> Response:
+        parts = urlsplit(target)
+        _, _, station_id, action = [*parts.path.split("/"), "", ""][:4]
+        query = parse_qs(parts.query)
+        central = self.connections.get(station_id)
+        if central is None:
+            return _json_response(
+                http.HTTPStatus.NOT_FOUND, {"ok": False, "error": "not connected"}
+            )
+        module = call16 if central._ocpp_version == "1.6" else call201
+        shape = getattr(module, action, None)
+        try:
+            payload = orjson.loads(query.get("payload", ["{}"])[0])
+            request = shape(**camel_to_snake_case(payload))  # type: ignore[misc]
+            answer = await self.call(station_id, request)
+        except OCPPError as exc:
+            body = {"ok": False, "error": f"{exc.code}: {exc.description}"}
+            return _json_response(http.HTTPStatus.OK, body)
+        except (TypeError, ValueError, orjson.JSONDecodeError, TimeoutError) as exc:
+            body = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            return _json_response(http.HTTPStatus.BAD_REQUEST, body)
+        response = snake_to_camel_case(remove_nones(serialize_as_dict(answer)))
+        return _json_response(http.HTTPStatus.OK, {"ok": True, "response": response})
 
     async def call(self, station_id: str, payload: Any, timeout_s: float = 10) -> Any:
         """Send a CSMS-initiated call (an ``ocpp`` call dataclass) and return the station's answer;

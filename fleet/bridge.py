@@ -1,0 +1,192 @@
+"""The seam between Locust (gevent, one OS thread) and the stations (uvloop, another OS thread).
+
+All station sockets of a process live on one uvloop event loop in a real OS thread, started with
+gevent's original ``_thread.start_new_thread`` so gevent does not patch it. Nothing crosses the
+seam but plain values:
+
+* gevent → loop: ``loop.call_soon_threadsafe`` (start or stop a station);
+* loop → gevent: a deque of samples and callbacks, plus a thread-safe wake-up of the gevent hub
+  (``hub.loop.run_callback_threadsafe``). One greenlet drains the deque and fires
+  ``events.request``: Locust events are only ever fired from the gevent side.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from typing import Any, Final
+
+import gevent
+import gevent.event
+import gevent.monkey
+import uvloop
+
+from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, State
+from fleet.station.core import Station
+from fleet.station.session import keep_connected
+from fleet.wire import VERSIONS
+
+logger = logging.getLogger("fleet.bridge")
+
+# The original threading.Thread is not enough: its start() waits on threading.Event, which
+# gevent patches, and a real thread cannot wake a greenlet that way. Start a raw OS thread.
+_start_os_thread = gevent.monkey.get_original("_thread", "start_new_thread")
+
+# Locust rows are (request type, name). OCPP calls use the station's "OCPP1.6"/"OCPP2.0.1".
+_REQUEST_TYPES: Final = {CONNECT: "WS", BOOT_ACCEPTED: "OCPP", CSMS_TO_CP: CSMS_TO_CP}
+
+
+class OcppFailure(Exception):
+    """What Locust records for a failed exchange. Its repr is the reason itself, so Locust's
+    failure table reads "CallError InternalError: database down", grouped per reason."""
+
+    def __repr__(self) -> str:
+        return str(self.args[0])
+
+
+class StateCounts:
+    """Live stations per (version, state), written on the loop thread only. Every key exists from
+    the start, so a reader on the gevent side can copy it at any time."""
+
+    def __init__(self) -> None:
+        self.counts: dict[tuple[str, State], int] = {(v, s): 0 for v in VERSIONS for s in State}
+        self.final: dict[str, dict[str, int]] | None = None  # snapshot taken as the test stops
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        """{version: {state: count}} with every version and state present."""
+        table: dict[str, dict[str, int]] = {v: {} for v in VERSIONS}
+        for (version, state), n in list(self.counts.items()):
+            table[version][state.value] = n
+        return table
+
+
+class _LocustSink:
+    """The stations' Sink inside a Locust process: runs on the loop thread, so it only queues."""
+
+    def __init__(self, bridge: Bridge) -> None:
+        self._put = bridge.put
+        self._states = bridge.states.counts
+
+    def record(
+        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        self._put((kind, name, rtt_ms, size, error))
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        self._states[version, old] -= 1
+        self._states[version, new] += 1
+
+
+class Bridge:
+    """One per process (made after Locust forks workers): the loop thread and the hand-off."""
+
+    def __init__(self, events: Any) -> None:
+        self.events = events
+        self.pid = os.getpid()
+        self.states = StateCounts()
+        self._items: collections.deque[Any] = collections.deque()
+        self._wake_pending = False
+        self._hub_loop = gevent.get_hub().loop
+        self._ready = gevent.event.Event()
+        self._drainer = gevent.spawn(self._drain_forever)
+        self.loop = uvloop.new_event_loop()
+        self._stops: dict[str, asyncio.Event] = {}  # loop thread only
+        self._done: dict[str, gevent.event.AsyncResult] = {}  # loop thread only
+        _start_os_thread(self._run_loop, ())
+        self.sink = _LocustSink(self)
+
+    # --- loop thread -----------------------------------------------------------------------------
+
+    def _run_loop(self) -> None:
+        asyncio.set_event_loop(self.loop)
+        self.loop.run_forever()
+
+    def put(self, item: Any) -> None:
+        """Queue a sample tuple or a ``(callable, args)`` for the gevent side. Any thread."""
+        self._items.append(item)
+        if not self._wake_pending:
+            self._wake_pending = True
+            self._hub_loop.run_callback_threadsafe(self._ready.set)
+
+    # --- gevent side -----------------------------------------------------------------------------
+
+    def _drain_forever(self) -> None:
+        while True:
+            self._ready.wait()
+            self._ready.clear()
+            self._wake_pending = False
+            self.drain()
+
+    def drain(self) -> None:
+        """Fire every queued sample as a Locust request event; run queued callbacks."""
+        fire = self.events.request.fire
+        items = self._items
+        while items:
+            item = items.popleft()
+            if callable(item[0]):
+                item[0](*item[1])
+                continue
+            kind, name, rtt_ms, size, error = item
+            fire(
+                request_type=_REQUEST_TYPES.get(kind, kind),
+                name=name,
+                response_time=rtt_ms,
+                response_length=size,
+                exception=None if error is None else OcppFailure(error),
+                context={},
+            )
+
+    def start(self, station: Station, url: str) -> None:
+        """Start ``station`` on the loop; it connects, boots and runs until ``stop``."""
+
+        def begin() -> None:
+            self.states.counts[station.version, station.state] += 1
+            stop = self._stops[station.id] = asyncio.Event()
+            task = self.loop.create_task(keep_connected(station, url, stop))
+            task.add_done_callback(lambda t: self._finished(station, t))
+
+        self.loop.call_soon_threadsafe(begin)
+
+    def _finished(self, station: Station, task: asyncio.Task[None]) -> None:
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("%s: session failed", station.id, exc_info=task.exception())
+        self._stops.pop(station.id, None)
+        self.states.counts[station.version, station.state] -= 1
+        done = self._done.pop(station.id, None)
+        if done is not None:
+            self.put((done.set, (None,)))
+
+    def stop(self, station: Station, timeout_s: float = 10.0) -> bool:
+        """Close the station's websocket cleanly (code 1000) and wait, without blocking other
+        greenlets, until its session has ended and its last samples are reported."""
+        done = gevent.event.AsyncResult()
+
+        def end() -> None:
+            stop = self._stops.get(station.id)
+            if stop is None:  # never started or already ended
+                self.put((done.set, (None,)))
+                return
+            self._done[station.id] = done
+            stop.set()
+
+        self.loop.call_soon_threadsafe(end)
+        done.wait(timeout_s)
+        self.drain()
+        return done.ready()
+
+
+_bridge: Bridge | None = None
+
+
+def get_bridge(events: Any) -> Bridge:
+    """This process's bridge, made on first use (after any fork, so workers get their own)."""
+    global _bridge
+    if _bridge is None or _bridge.pid != os.getpid():
+        _bridge = Bridge(events)
+    return _bridge
+
+
+def current_bridge() -> Bridge | None:
+    return _bridge if _bridge is not None and _bridge.pid == os.getpid() else None

@@ -1,0 +1,94 @@
+"""ChargePointUser: one Locust user is one charging station.
+
+Users = stations, spawn rate = stations booted per second. The station itself runs on the
+process's uvloop thread (``fleet.bridge``); the user's greenlet only starts it and, when Locust
+stops the user, closes its websocket cleanly and waits for its last samples. Write your own::
+
+    from fleet.users import ChargePointUser
+
+    class PublicChargers(ChargePointUser):
+        scenario = "scenarios/mixed-fleet.yaml"
+        weight = 3
+
+    class DepotChargers(ChargePointUser):
+        scenario = "scenarios/depot.yaml"   # its own id_pattern keeps ids apart
+        weight = 1
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterator
+from typing import ClassVar
+
+from locust import User, constant, task
+from locust.env import Environment
+
+from fleet import locust_events
+from fleet.bridge import get_bridge
+from fleet.errors import UsageError
+from fleet.scenario import Scenario, load_scenario
+from fleet.station.core import Station
+from fleet.station.session import make_station
+
+_scenarios: dict[tuple[str, str | None], Scenario] = {}
+_numbers: dict[str, Iterator[int]] = {}  # per id pattern: user numbers in this process
+
+
+def scenario_for(user_class: type[ChargePointUser], environment: Environment) -> Scenario:
+    """The class's scenario (its own file, else --scenario), with --host as the CSMS URL.
+    Loaded once per process and shared by all users of the class."""
+    options = environment.parsed_options
+    path = user_class.scenario or (getattr(options, "scenario", "") if options else "")
+    if not path:
+        raise UsageError(
+            f"{user_class.__name__} has no scenario: pass --scenario FILE or set "
+            "`scenario = 'file.yaml'` on the class"
+        )
+    host = environment.host or user_class.host or None
+    key = (path, host)
+    if key not in _scenarios:
+        _scenarios[key] = load_scenario(path, {"csms.url": host})
+    return _scenarios[key]
+
+
+def station_index(environment: Environment, pattern: str) -> int:
+    """Unique and deterministic across a run: worker index * stride + user number (from 1)."""
+    runner = environment.runner
+    worker = max(getattr(runner, "worker_index", 0), 0)
+    options = environment.parsed_options
+    stride = getattr(options, "fleet_id_stride", locust_events.DEFAULT_ID_STRIDE)
+    numbers = _numbers.setdefault(pattern, itertools.count(1))
+    return worker * stride + next(numbers)
+
+
+class ChargePointUser(User):
+    """One simulated charging station. Subclass it and set ``scenario`` (or pass --scenario);
+    ``--host`` (or the scenario's URL, or FLEET_CSMS_URL) is the CSMS."""
+
+    abstract = True
+    scenario: ClassVar[str | None] = None
+    # The station runs on its own timers; the greenlet has nothing to do but wait to be stopped.
+    # Waiting (not running a task) lets Locust stop the user at once.
+    wait_time = constant(24 * 3600)
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        self.fleet_scenario = scenario_for(type(self), environment)
+        index = station_index(environment, self.fleet_scenario.stations.id_pattern)
+        self.bridge = get_bridge(environment.events)
+        self.station: Station = make_station(self.fleet_scenario, index, self.bridge.sink)
+
+    def on_start(self) -> None:
+        self.bridge.start(self.station, self.fleet_scenario.csms.url)
+
+    @task
+    def run_station(self) -> None:
+        """Nothing per task: everything the station sends is driven by its own state machine."""
+
+    def on_stop(self) -> None:
+        # Close code 1000, then wait (gevent-friendly) so the station's last samples are reported.
+        self.bridge.stop(self.station, timeout_s=self.fleet_scenario.csms.call_timeout_s)
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.station.id} OCPP {self.station.version}>"

@@ -1,0 +1,378 @@
+"""Locust runs as a user runs them: `locust -f fleet/locustfile.py ...` in a subprocess, against
+`fleet csms` in another process, everything on 127.0.0.1 and bounded in time."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.test_cli import csms_process, ledger
+
+LOCUSTFILE = str(Path("fleet/locustfile.py").resolve())
+LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
+
+
+def locust(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+    return subprocess.run(
+        [*LOCUST, *args], capture_output=True, text=True, timeout=timeout_s, env=env
+    )
+
+
+def csv_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
+    with open(f"{prefix}_stats.csv", newline="") as f:
+        return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
+
+
+def by_name(rows: dict[tuple[str, str], dict[str, str]], column: str) -> dict[str, int]:
+    totals: dict[str, int] = {}
+    for (kind, name), row in rows.items():
+        if kind:  # skip the Aggregated row
+            totals[name] = totals.get(name, 0) + int(row[column])
+    return totals
+
+
+def received(seen: dict, action: str) -> int:
+    return sum(record["received"].get(action, 0) for record in seen.values())
+
+
+def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    summary = tmp_path / "summary.json"
+    with csms_process("--interval", "2") as url:
+        result = locust(
+            "--scenario",
+            "scenarios/mixed-fleet.yaml",
+            "--host",
+            url,
+            "--headless",
+            "-u",
+            "50",
+            "-r",
+            "50",
+            "-t",
+            "7s",
+            "--csv",
+            str(prefix),
+            "--html",
+            str(tmp_path / "report.html"),
+            "--summary-json",
+            str(summary),
+        )
+        seen = ledger(url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = csv_rows(prefix)
+    counts, failures = by_name(rows, "Request Count"), by_name(rows, "Failure Count")
+    assert {
+        "connect",
+        "boot→accepted",
+        "BootNotification",
+        "Heartbeat",
+        "StatusNotification",
+    } <= set(counts)
+    assert ("OCPP1.6", "BootNotification") in rows and ("OCPP2.0.1", "BootNotification") in rows
+    assert sum(failures.values()) == 0
+    # What Locust counted is what the CSMS received: nothing lost, nothing counted twice.
+    assert len(seen) == 50
+    assert counts["connect"] == counts["boot→accepted"] == 50
+    for action in ("BootNotification", "StatusNotification", "Heartbeat"):
+        assert counts[action] == received(seen, action), action
+    assert counts["Heartbeat"] >= 100
+    data = json.loads(summary.read_text())
+    assert data["stations"] == {
+        "total": 50,
+        "accepted": 50,
+        "pending": 0,
+        "rejected": 0,
+        "offline": 0,
+    }
+    assert data["actions"]["BootNotification"]["count"] == 50
+    assert data["failures"] == [] and data["slo"] == []
+    assert (tmp_path / "report.html").stat().st_size > 1000
+
+
+def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    with csms_process("--boot-status", "Rejected", "--interval", "30") as url:
+        rejected = locust(
+            "--scenario",
+            "scenarios/default.yaml",
+            "--host",
+            url,
+            "--headless",
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "3s",
+            "--csv",
+            str(prefix),
+        )
+    assert rejected.returncode == 1
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        reasons = {
+            (row["Name"], row["Error"]): int(row["Occurrences"]) for row in csv.DictReader(f)
+        }
+    assert reasons == {("BootNotification", "boot Rejected by the CSMS"): 5}
+
+    with csms_process("--interval", "1", "--error-on", "Heartbeat") as url:
+        erroring = locust(
+            "--scenario",
+            "scenarios/default.yaml",
+            "--host",
+            url,
+            "--headless",
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "3s",
+            "--csv",
+            str(prefix),
+        )
+    assert erroring.returncode == 1
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        errors = [row["Error"] for row in csv.DictReader(f)]
+    assert errors == ["CallError InternalError: Heartbeat refused by fleet csms --error-on"]
+
+
+def test_slo_gates_set_the_exit_code_and_name_the_failed_gate(tmp_path: Path) -> None:
+    summary = tmp_path / "summary.json"
+    with csms_process("--interval", "1") as url:
+        result = locust(
+            "--scenario",
+            "scenarios/default.yaml",
+            "--host",
+            url,
+            "--headless",
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "3s",
+            "--summary-json",
+            str(summary),
+            "--slo",
+            "p95(Heartbeat) < 0.001ms",
+            "--slo",
+            "accepted >= 99%",
+            "--slo",
+            "fail_ratio < 1%",
+        )
+    assert result.returncode == 1
+    output = result.stdout + result.stderr
+    assert "SLO FAILED: p95(Heartbeat) < 0.001ms (measured " in output
+    assert "SLO passed: accepted >= 99% (measured 100.00%)" in output
+    assert "SLO passed: fail_ratio < 1% (measured 0.00%)" in output
+    gates = json.loads(summary.read_text())["slo"]
+    assert [g["ok"] for g in gates] == [False, True, True]
+    assert gates[0]["value"] > 0
+
+
+def test_a_malformed_slo_stops_before_anything_runs() -> None:
+    with csms_process() as url:
+        started = time.monotonic()
+        result = locust(
+            "--scenario",
+            "scenarios/default.yaml",
+            "--host",
+            url,
+            "--headless",
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "30s",
+            "--slo",
+            "p95(Heartbeat) << fast",
+        )
+        seen = ledger(url)
+    assert result.returncode == 2
+    assert (
+        "fleet: error: --slo 'p95(Heartbeat) << fast': expected METRIC[(Action)] OP VALUE"
+        in result.stderr
+    )
+    assert "Traceback" not in result.stderr
+    assert seen == {} and time.monotonic() - started < 30
+
+
+def test_an_invalid_scenario_stops_before_anything_runs(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("stations:\n  count: -5\n")
+    result = locust("--scenario", str(bad), "--headless", "-u", "1", "-t", "5s")
+    assert result.returncode == 2
+    assert (
+        f"fleet: error: {bad}: stations.count: must be a positive integer, got -5" in result.stderr
+    )
+
+
+def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    with csms_process("--interval", "300") as url:
+        process = subprocess.Popen(
+            [
+                *LOCUST,
+                "--scenario",
+                "scenarios/default.yaml",
+                "--host",
+                url,
+                "--headless",
+                "-u",
+                "2",
+                "-r",
+                "10",
+                "-t",
+                "6s",
+                "--csv",
+                str(prefix),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        base = url.replace("ws://", "http://").rsplit("/", 1)[0]
+        answer = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline and answer is None:
+            seen = ledger(url)
+            if seen.get("CP-00001", {}).get("boot_status") == "Accepted":
+                query = "payload=" + urllib.request.quote(
+                    json.dumps({"key": ["HeartbeatInterval"]})
+                )
+                with urllib.request.urlopen(f"{base}/call/CP-00001/GetConfiguration?{query}") as r:
+                    answer = json.loads(r.read())
+            time.sleep(0.2)
+        assert process.wait(timeout=30) == 0
+    assert answer == {
+        "ok": True,
+        "response": {
+            "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
+        },
+    }
+    row = csv_rows(prefix)[("CSMS→CP", "GetConfiguration")]
+    assert row["Request Count"] == "1" and row["Failure Count"] == "0"
+
+
+def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path) -> None:
+    prefix = tmp_path / "run"
+    summary = tmp_path / "summary.json"
+    with csms_process("--interval", "2") as url:
+        result = locust(
+            "--scenario",
+            "scenarios/default.yaml",
+            "--host",
+            url,
+            "--headless",
+            "--processes",
+            "2",
+            "-u",
+            "20",
+            "-r",
+            "20",
+            "-t",
+            "6s",
+            "--csv",
+            str(prefix),
+            "--summary-json",
+            str(summary),
+            timeout_s=120,
+        )
+        seen = ledger(url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert len(seen) == 20  # 20 distinct station ids reached the CSMS
+    assert any(station.startswith("CP-1000") for station in seen)  # worker 1's ids
+    counts = by_name(csv_rows(prefix), "Request Count")
+    for action in ("BootNotification", "StatusNotification", "Heartbeat"):
+        assert counts[action] == received(seen, action), action
+    assert json.loads(summary.read_text())["stations"]["accepted"] == 20
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def web_ui_run() -> Iterator[tuple[str, str]]:
+    port = free_port()
+    with csms_process("--interval", "300") as url:
+        process = subprocess.Popen(
+            [
+                *LOCUST,
+                "--scenario",
+                "scenarios/mixed-fleet.yaml",
+                "--host",
+                url,
+                "--autostart",
+                "-u",
+                "10",
+                "-r",
+                "10",
+                "--web-host",
+                "127.0.0.1",
+                "--web-port",
+                str(port),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            yield f"http://127.0.0.1:{port}", url
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str]) -> None:
+    web, _ = web_ui_run
+    state = None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{web}/fleet/state", timeout=2) as r:
+                state = json.loads(r.read())
+        except OSError:
+            state = None
+        if state and state["stations"]["accepted"] == 10:
+            break
+        time.sleep(0.3)
+    assert state is not None and state["stations"]["accepted"] == 10
+    assert state["versions"]["1.6"]["accepted"] == 7 and state["versions"]["2.0.1"]["accepted"] == 3
+    with urllib.request.urlopen(f"{web}/stats/requests", timeout=5) as r:
+        stats = json.loads(r.read())
+    fleet = next(s for s in stats["extended_stats"] if s["key"] == "fleet")
+    accepted = next(row for row in fleet["data"] if row["state"] == "accepted")
+    assert accepted == {"state": "accepted", "ocpp1.6": 7, "ocpp2.0.1": 3, "total": 10}
+    with urllib.request.urlopen(web, timeout=5) as r:
+        page = r.read().decode()
+    # The tab and fleet's options (custom parameters) are in the page's template arguments.
+    assert '"extended_tabs": [{"key": "fleet", "title": "Fleet"}]' in page
+    assert '"scenario"' in page and '"summary_json"' in page
+
+
+def test_fleet_locust_help_lists_fleet_options() -> None:
+    # Plain `locust --help` prints before any locustfile is imported (locustio/locust#2917).
+    result = subprocess.run(
+        [sys.executable, "-m", "fleet", "locust", "--help"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0
+    for option in ("--scenario FILE", "--slo EXPR", "--summary-json FILE", "--fleet-id-stride N"):
+        assert option in result.stdout
