@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import shlex
 import subprocess
 import sys
 import time
@@ -245,30 +246,38 @@ def cmd_validate(args: argparse.Namespace) -> int:
 
 
 def cmd_demo(args: argparse.Namespace) -> int:
-    """Start ``fleet csms`` in a child process on a free port, run the fleet, show both sides."""
+    """Start ``fleet csms`` on a free port, run the fleet as a headless Locust test against it
+    with SLO gates, then show what the CSMS saw. Everything stays on 127.0.0.1."""
+    from fleet.scenario import load_scenario
+
+    scenario = load_scenario(args.scenario, {"stations.count": args.stations}, environ={})
     command = [sys.executable, "-m", "fleet", "csms", "--port", "0", "--interval", "10"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
+    env.pop("FLEET_CSMS_URL", None)
     csms = subprocess.Popen(
         command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
     )
     try:
         url = _read_url(csms)
-        print(f"demo: embedded CSMS at {url}", file=sys.stderr)
-        run_args = argparse.Namespace(
-            scenario=args.scenario,
-            csms=url,
-            stations=args.stations,
-            duration=args.duration,
-            summary_json=None,
-        )
-        status = cmd_run(run_args)
+        print(f"demo: embedded CSMS at {url}", file=sys.stderr, flush=True)
+        locust = [
+            sys.executable, "-m", "fleet", "locust",
+            "--scenario", args.scenario, "--host", url, "--headless",
+            "-u", str(scenario.stations.count), "-r", f"{scenario.boot.ramp_per_s:g}",
+            "-t", f"{args.duration:g}s", "--only-summary",
+            "--slo", "p95(BootNotification) < 500ms",
+            "--slo", "fail_ratio < 0.01",
+            "--slo", "accepted >= 99%",
+        ]  # fmt: skip
+        print("demo: " + " ".join(shlex.quote(part) for part in locust[2:]), file=sys.stderr)
+        status = subprocess.run(locust, env=env).returncode
         ledger = _fetch_ledger(url)
         received: dict[str, int] = {}
         for record in ledger.values():
             for action, n in record["received"].items():
                 received[action] = received.get(action, 0) + n
         seen = ", ".join(f"{action} {n}" for action, n in sorted(received.items()))
-        print(f"\nthe CSMS saw {len(ledger)} stations; messages received: {seen}")
+        print(f"\nthe CSMS saw {len(ledger)} stations; messages received: {seen}", flush=True)
         return status
     finally:
         csms.terminate()

@@ -81,6 +81,11 @@ def _on_init(environment: Environment, **_: Any) -> None:
     state = FleetState.of(environment)
     if options is None:
         return
+    # Locust logs at INFO: per-station events (10,000 stations, 10,000 lines) and the ocpp
+    # library's per-frame lines stay quiet unless --loglevel DEBUG.
+    if str(getattr(options, "loglevel", "INFO")).upper() != "DEBUG":
+        for name in ("fleet.station", "ocpp", "websockets"):
+            logging.getLogger(name).setLevel(logging.WARNING)
     try:
         state.slos = [parse_slo(text) for text in getattr(options, "slo", [])]
         for user_class in environment.user_classes:
