@@ -37,6 +37,7 @@ def _add_options(parser: Any, **_: Any) -> None:
     parser.add_argument(
         "--scenario",
         default="",
+        env_var="FLEET_SCENARIO",
         metavar="FILE",
         help="fleet scenario YAML for ChargePointUser classes without their own `scenario`",
     )
@@ -44,20 +45,24 @@ def _add_options(parser: Any, **_: Any) -> None:
         "--slo",
         action="append",
         default=[],
+        env_var="FLEET_SLO",
         metavar="EXPR",
         include_in_web_ui=False,
         help="SLO gate, repeatable: 'p95(BootNotification) < 500ms', 'fail_ratio < 0.01', "
-        "'accepted >= 99%%'. Any failing gate makes the exit code 1",
+        "'accepted >= 99%%'. Any failing gate makes the exit code 1. "
+        "Env: FLEET_SLO='[gate 1, gate 2]'",
     )
     parser.add_argument(
         "--summary-json",
         default="",
+        env_var="FLEET_SUMMARY_JSON",
         metavar="FILE",
         help="write stations, per-action latencies, failures and SLO results as JSON at the end",
     )
     parser.add_argument(
         "--fleet-id-stride",
         type=int,
+        env_var="FLEET_ID_STRIDE",
         default=DEFAULT_ID_STRIDE,
         metavar="N",
         help="station index = worker index x N + user number, so ids stay unique across workers",
