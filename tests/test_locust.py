@@ -11,8 +11,9 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -338,19 +339,24 @@ def web_ui_run() -> Iterator[tuple[str, str]]:
             process.wait(timeout=30)
 
 
-def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str]) -> None:
-    web, _ = web_ui_run
+def fleet_state_when(web: str, done: Callable[[dict], bool], timeout_s: float = 30) -> dict | None:
     state = None
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         try:
             with urllib.request.urlopen(f"{web}/fleet/state", timeout=2) as r:
                 state = json.loads(r.read())
         except OSError:
             state = None
-        if state and state["stations"]["accepted"] == 10:
+        if state and done(state):
             break
         time.sleep(0.3)
+    return state
+
+
+def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str]) -> None:
+    web, csms_url = web_ui_run
+    state = fleet_state_when(web, lambda s: s["stations"]["accepted"] == 10)
     assert state is not None and state["stations"]["accepted"] == 10
     assert state["versions"]["1.6"]["accepted"] == 7 and state["versions"]["2.0.1"]["accepted"] == 3
     with urllib.request.urlopen(f"{web}/stats/requests", timeout=5) as r:
@@ -363,6 +369,21 @@ def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str])
     # The tab and fleet's options (custom parameters) are in the page's template arguments.
     assert '"extended_tabs": [{"key": "fleet", "title": "Fleet"}]' in page
     assert '"scenario"' in page and '"summary_json"' in page
+
+    # Lowering the user count stops stations: their websockets close, the tab follows.
+    form = urllib.parse.urlencode({"user_count": 4, "spawn_rate": 10}).encode()
+    with urllib.request.urlopen(f"{web}/swarm", data=form, timeout=5) as r:
+        assert json.loads(r.read())["success"]
+    state = fleet_state_when(web, lambda s: s["stations"]["total"] == 4)
+    assert state is not None and state["stations"] == {
+        "total": 4,
+        "accepted": 4,
+        "pending": 0,
+        "rejected": 0,
+        "offline": 0,
+    }
+    seen = ledger(csms_url)
+    assert sorted(record["connected"] for record in seen.values()) == [False] * 6 + [True] * 4
 
 
 def test_fleet_locust_help_lists_fleet_options() -> None:
