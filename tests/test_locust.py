@@ -31,6 +31,24 @@ def locust(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str
     )
 
 
+def headless(
+    url: str,
+    *extra: str,
+    users: int = 5,
+    run_time: str = "3s",
+    scenario: str = "scenarios/default.yaml",
+    timeout_s: float = 90,
+) -> subprocess.CompletedProcess[str]:
+    """`locust --headless` against ``url``: ``users`` stations booted at once, for ``run_time``."""
+    common = ["--scenario", scenario, "--host", url, "--headless", "-u", str(users)]
+    return locust(*common, "-r", str(users), "-t", run_time, *extra, timeout_s=timeout_s)
+
+
+def failure_rows(prefix: Path) -> list[dict[str, str]]:
+    with open(f"{prefix}_failures.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
 def csv_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
     with open(f"{prefix}_stats.csv", newline="") as f:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
@@ -52,25 +70,11 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
     prefix = tmp_path / "run"
     summary = tmp_path / "summary.json"
     with csms_process("--interval", "2") as url:
-        result = locust(
-            "--scenario",
-            "scenarios/mixed-fleet.yaml",
-            "--host",
-            url,
-            "--headless",
-            "-u",
-            "50",
-            "-r",
-            "50",
-            "-t",
-            "7s",
-            "--csv",
-            str(prefix),
-            "--html",
-            str(tmp_path / "report.html"),
-            "--summary-json",
-            str(summary),
-        )
+        result = headless(
+            url, "--csv", str(prefix), "--html", str(tmp_path / "report.html"),
+            "--summary-json", str(summary), users=50, run_time="7s",
+            scenario="scenarios/mixed-fleet.yaml",
+        )  # fmt: skip
         seen = ledger(url)
     assert result.returncode == 0, result.stderr[-3000:]
     rows = csv_rows(prefix)
@@ -106,74 +110,25 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
 def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path) -> None:
     prefix = tmp_path / "run"
     with csms_process("--boot-status", "Rejected", "--interval", "30") as url:
-        rejected = locust(
-            "--scenario",
-            "scenarios/default.yaml",
-            "--host",
-            url,
-            "--headless",
-            "-u",
-            "5",
-            "-r",
-            "5",
-            "-t",
-            "3s",
-            "--csv",
-            str(prefix),
-        )
+        rejected = headless(url, "--csv", str(prefix))
     assert rejected.returncode == 1
-    with open(f"{prefix}_failures.csv", newline="") as f:
-        reasons = {
-            (row["Name"], row["Error"]): int(row["Occurrences"]) for row in csv.DictReader(f)
-        }
+    reasons = {(r["Name"], r["Error"]): int(r["Occurrences"]) for r in failure_rows(prefix)}
     assert reasons == {("BootNotification", "boot Rejected by the CSMS"): 5}
 
     with csms_process("--interval", "1", "--error-on", "Heartbeat") as url:
-        erroring = locust(
-            "--scenario",
-            "scenarios/default.yaml",
-            "--host",
-            url,
-            "--headless",
-            "-u",
-            "5",
-            "-r",
-            "5",
-            "-t",
-            "3s",
-            "--csv",
-            str(prefix),
-        )
+        erroring = headless(url, "--csv", str(prefix))
     assert erroring.returncode == 1
-    with open(f"{prefix}_failures.csv", newline="") as f:
-        errors = [row["Error"] for row in csv.DictReader(f)]
+    errors = [row["Error"] for row in failure_rows(prefix)]
     assert errors == ["CallError InternalError: Heartbeat refused by fleet csms --error-on"]
 
 
 def test_slo_gates_set_the_exit_code_and_name_the_failed_gate(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
     with csms_process("--interval", "1") as url:
-        result = locust(
-            "--scenario",
-            "scenarios/default.yaml",
-            "--host",
-            url,
-            "--headless",
-            "-u",
-            "5",
-            "-r",
-            "5",
-            "-t",
-            "3s",
-            "--summary-json",
-            str(summary),
-            "--slo",
-            "p95(Heartbeat) < 0.001ms",
-            "--slo",
-            "accepted >= 99%",
-            "--slo",
-            "fail_ratio < 1%",
-        )
+        result = headless(
+            url, "--summary-json", str(summary), "--slo", "p95(Heartbeat) < 0.001ms",
+            "--slo", "accepted >= 99%", "--slo", "fail_ratio < 1%",
+        )  # fmt: skip
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert "SLO FAILED: p95(Heartbeat) < 0.001ms (measured " in output
@@ -187,21 +142,7 @@ def test_slo_gates_set_the_exit_code_and_name_the_failed_gate(tmp_path: Path) ->
 def test_a_malformed_slo_stops_before_anything_runs() -> None:
     with csms_process() as url:
         started = time.monotonic()
-        result = locust(
-            "--scenario",
-            "scenarios/default.yaml",
-            "--host",
-            url,
-            "--headless",
-            "-u",
-            "5",
-            "-r",
-            "5",
-            "-t",
-            "30s",
-            "--slo",
-            "p95(Heartbeat) << fast",
-        )
+        result = headless(url, "--slo", "p95(Heartbeat) << fast", run_time="30s")
         seen = ledger(url)
     assert result.returncode == 2
     assert (
@@ -272,26 +213,10 @@ def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path)
     prefix = tmp_path / "run"
     summary = tmp_path / "summary.json"
     with csms_process("--interval", "2") as url:
-        result = locust(
-            "--scenario",
-            "scenarios/default.yaml",
-            "--host",
-            url,
-            "--headless",
-            "--processes",
-            "2",
-            "-u",
-            "20",
-            "-r",
-            "20",
-            "-t",
-            "6s",
-            "--csv",
-            str(prefix),
-            "--summary-json",
-            str(summary),
-            timeout_s=120,
-        )
+        result = headless(
+            url, "--processes", "2", "--csv", str(prefix), "--summary-json", str(summary),
+            users=20, run_time="6s", timeout_s=120,
+        )  # fmt: skip
         seen = ledger(url)
     assert result.returncode == 0, result.stderr[-3000:]
     assert len(seen) == 20  # 20 distinct station ids reached the CSMS
