@@ -66,6 +66,7 @@ class Csms(_Section):
 
     url: str = "ws://127.0.0.1:9000/ocpp"
     call_timeout_s: PositiveFloat = 30.0
+    check_schemas: bool = True
 
     @field_validator("url")
     @classmethod

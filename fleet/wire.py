@@ -78,6 +78,11 @@ def decode(raw: bytes | str, rpc_error_code: str) -> Frame:
         msg = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise FrameError(rpc_error_code, f"frame is not JSON: {exc}") from None
+    return frame_of(msg, rpc_error_code)
+
+
+def frame_of(msg: Any, rpc_error_code: str) -> Frame:
+    """Check the RPC structure of an already parsed message (see ``decode``)."""
     if not isinstance(msg, list) or len(msg) < 3:
         raise FrameError(rpc_error_code, "frame is not a JSON array of at least 3 elements")
     mtype, uid = msg[0], msg[1]
@@ -154,16 +159,61 @@ class SchemaViolation(Exception):
         self.description = description
 
 
+Check = Callable[[Any], None]
+
+
+def _no_check(payload: Any) -> None:
+    pass
+
+
+@functools.cache
+def checker(version: str, action: str, direction: Direction) -> Check:
+    """A function raising SchemaViolation if a payload breaks the action's schema (a no-op for
+    actions without one). Made once per (version, action, direction), shared process-wide."""
+    compiled = _compiled(version, action, direction)
+    if compiled is None:
+        return _no_check
+    fallback = ("FormationViolation", "FormatViolation")
+    pick = 0 if version == "1.6" else 1
+
+    def check(payload: Any) -> None:
+        try:
+            compiled(payload)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            code = _RULE_CODES.get(exc.rule or "", fallback)[pick]
+            raise SchemaViolation(code, exc.message) from None
+
+    return check
+
+
+class ValidPayloads:
+    """Payload bytes already found valid for an action. The same bytes parse to the same JSON,
+    which validates the same way, and across a fleet most answers repeat byte for byte (every
+    Heartbeat answer within one second, every empty StatusNotification answer): a hit skips the
+    compiled check. Bounded: cleared when full; ``limit=0`` turns it off."""
+
+    __slots__ = ("known", "limit")
+
+    def __init__(self, limit: int = 4096) -> None:
+        self.known: set[tuple[str, bytes | str]] = set()
+        self.limit = limit
+
+    def check(self, check: Check, action: str, payload: Any, raw: bytes | str | None) -> None:
+        if raw is None or not self.limit:
+            check(payload)
+            return
+        key = (action, raw)
+        if key in self.known:
+            return
+        check(payload)
+        if len(self.known) >= self.limit:
+            self.known.clear()
+        self.known.add(key)
+
+
 def validate(version: str, action: str, direction: Direction, payload: Any) -> None:
     """Raise SchemaViolation if ``payload`` breaks the schema; do nothing for unknown actions."""
-    check = _compiled(version, action, direction)
-    if check is None:
-        return
-    try:
-        check(payload)
-    except fastjsonschema.JsonSchemaValueException as exc:
-        codes = _RULE_CODES.get(exc.rule or "", ("FormationViolation", "FormatViolation"))
-        raise SchemaViolation(codes[0] if version == "1.6" else codes[1], exc.message) from None
+    checker(version, action, direction)(payload)
 
 
 def has_schema(version: str, action: str, direction: Direction) -> bool:

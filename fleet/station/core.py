@@ -27,6 +27,7 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
+import orjson
 from ocpp.charge_point import (
     ChargePoint,
     camel_to_snake_case,
@@ -71,12 +72,17 @@ class Route:
     skip_validation: bool
 
 
+# (message type, CALLRESULT payload or CALLERROR frame, bytes received, perf_counter at arrival,
+#  the payload's raw JSON when it could be cut out of the frame safely, else None)
+_Reply = tuple[int, Any, int, float, bytes | str | None]
+
+
 @dataclass(slots=True)
 class _InFlight:
     unique_id: str
     action: str
     sent_at: float
-    reply: asyncio.Future[tuple[wire.Frame, int, float]]
+    reply: asyncio.Future[_Reply]
 
 
 class Station(ChargePoint):
@@ -88,9 +94,11 @@ class Station(ChargePoint):
     routes: ClassVar[dict[str, Route]] = {}
     known_actions: ClassVar[frozenset[str]] = frozenset()
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
+    valid_payloads: ClassVar[wire.ValidPayloads]  # shared by all stations of a version
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
+        cls.valid_payloads = wire.ValidPayloads()
         routes = create_route_map(cls)
         cls.routes = {
             action: Route(handlers["_on_action"], handlers.get("_skip_schema_validation", False))
@@ -113,6 +121,7 @@ class Station(ChargePoint):
         self.unavailable: set[int] = set()  # connector numbers set Inoperative
         self.boot_reason = "PowerUp"
         self._transport: Transport | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: _InFlight | None = None
         self._outbox: collections.deque[tuple[str, asyncio.Future[None]]] = collections.deque()
         self._next_id = 0
@@ -162,6 +171,7 @@ class Station(ChargePoint):
     async def run(self, transport: Transport) -> Ending:
         """Boot and serve on ``transport`` until it closes; say why it ended."""
         self._transport = transport
+        self._loop = asyncio.get_running_loop()
         self._ending = None
         self._boot_started = None
         self.accepted_on_connection = False
@@ -301,37 +311,26 @@ class Station(ChargePoint):
         Exactly one sample is recorded per call: the wire round trip, or the failure. ``judge``
         may turn a well-formed answer into a counted failure (a Rejected boot). Raises CallFailed.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         if self._inflight is not None or self._outbox:
-            if len(self._outbox) >= OUTBOX_LIMIT:
-                self._record(action, 0.0, 0, "outbox full: the CSMS is not answering")
-                raise OutboxFull(f"{len(self._outbox)} CALLs already waiting")
-            turn: asyncio.Future[None] = loop.create_future()
-            entry = (action, turn)
-            self._outbox.append(entry)
-            try:
-                await turn
-            except asyncio.CancelledError:
-                if entry in self._outbox:
-                    self._outbox.remove(entry)
-                elif turn.done() and not turn.cancelled():
-                    self._pass_turn()  # the turn was ours but we are leaving: hand it on
-                raise
+            await self._wait_turn(action, loop)
         transport = self._transport
         if transport is None:
             self._pass_turn()
             raise ConnectionLost("not connected")
         self._next_id += 1
         unique_id = str(self._next_id)
-        reply: asyncio.Future[tuple[wire.Frame, int, float]] = loop.create_future()
+        reply: asyncio.Future[_Reply] = loop.create_future()
+        timeout_s = self.scenario.csms.call_timeout_s
+        # A timer handle, not asyncio.timeout(): no context manager and rescheduling per call.
+        timer = loop.call_at(loop.time() + timeout_s, _expire, reply)
         sent_at = time.perf_counter()
         self._inflight = _InFlight(unique_id, action, sent_at, reply)
         try:
             await transport.send(wire.encode_call(unique_id, action, payload))
-            async with asyncio.timeout(self.scenario.csms.call_timeout_s):
-                frame, size, received_at = await reply
+            message_type, body, size, received_at, raw_payload = await reply
         except TimeoutError:
-            reason = f"no answer within {self.scenario.csms.call_timeout_s:g} s"
+            reason = f"no answer within {timeout_s:g} s"
             self._record(action, (time.perf_counter() - sent_at) * 1000, 0, reason)
             raise CallTimeout(reason) from None
         except TransportClosed as exc:
@@ -340,22 +339,43 @@ class Station(ChargePoint):
                 self._record(action, (time.perf_counter() - sent_at) * 1000, 0, exc.reason)
             raise ConnectionLost(exc.reason) from None
         finally:
+            timer.cancel()
             self._inflight = None
-            self._pass_turn()
+            if self._outbox:
+                self._pass_turn()
         rtt_ms = (received_at - sent_at) * 1000
-        if frame.message_type == wire.CALLERROR:
-            error = CallErrorReceived(frame.error_code or "", frame.description or "")
+        if message_type == wire.CALLERROR:
+            error = CallErrorReceived(body.error_code or "", body.description or "")
             self._record(action, rtt_ms, size, error.reason)
             raise error
-        try:
-            wire.validate(self.version, action, "response", frame.payload)
-        except wire.SchemaViolation as exc:
-            reason = f"invalid {action} response: {exc.description}"
-            self._record(action, rtt_ms, size, reason)
-            raise InvalidResponse(reason) from None
-        self._record(action, rtt_ms, size, judge(frame.payload) if judge else None)
-        result: dict[str, Any] = frame.payload
+        if self.scenario.csms.check_schemas:
+            try:
+                check = wire.checker(self.version, action, "response")
+                self.valid_payloads.check(check, action, body, raw_payload)
+            except wire.SchemaViolation as exc:
+                reason = f"invalid {action} response: {exc.description}"
+                self._record(action, rtt_ms, size, reason)
+                raise InvalidResponse(reason) from None
+        self._record(action, rtt_ms, size, judge(body) if judge else None)
+        result: dict[str, Any] = body
         return result
+
+    async def _wait_turn(self, action: str, loop: asyncio.AbstractEventLoop) -> None:
+        """Queue behind the CALL in flight (OCPP-J: one at a time), in a bounded outbox."""
+        if len(self._outbox) >= OUTBOX_LIMIT:
+            self._record(action, 0.0, 0, "outbox full: the CSMS is not answering")
+            raise OutboxFull(f"{len(self._outbox)} CALLs already waiting")
+        turn: asyncio.Future[None] = loop.create_future()
+        entry = (action, turn)
+        self._outbox.append(entry)
+        try:
+            await turn
+        except asyncio.CancelledError:
+            if entry in self._outbox:
+                self._outbox.remove(entry)
+            elif turn.done() and not turn.cancelled():
+                self._pass_turn()  # the turn was ours but we are leaving: hand it on
+            raise
 
     def _pass_turn(self) -> None:
         while self._outbox:
@@ -383,7 +403,31 @@ class Station(ChargePoint):
     async def _on_frame(self, raw: bytes | str) -> None:
         received_at = time.perf_counter()
         try:
-            frame = wire.decode(raw, self.rpc_error_code)
+            message = orjson.loads(raw)
+        except orjson.JSONDecodeError:
+            message = None
+        inflight = self._inflight
+        # Fast path: the CALLRESULT we are waiting for.
+        if (
+            inflight is not None
+            and type(message) is list
+            and len(message) == 3
+            and message[0] == wire.CALLRESULT
+            and message[1] == inflight.unique_id
+            and type(message[2]) is dict
+            and not inflight.reply.done()
+        ):
+            # The id is ours (digits), so the payload starts at the frame's first "{".
+            start = raw.find(b"{") if isinstance(raw, bytes) else raw.find("{")
+            reply = (wire.CALLRESULT, message[2], len(raw), received_at, raw[start:-1])
+            inflight.reply.set_result(reply)
+            return
+        try:
+            frame = (
+                wire.decode(raw, self.rpc_error_code)
+                if message is None
+                else (wire.frame_of(message, self.rpc_error_code))
+            )
         except wire.FrameError as exc:
             self.sink.record(self.id, CSMS_TO_CP, "(malformed)", 0.0, len(raw), exc.description)
             if exc.unique_id is not None and self.state is not State.REJECTED:
@@ -392,7 +436,6 @@ class Station(ChargePoint):
         if frame.message_type == wire.CALL:
             await self._on_call(frame, received_at, len(raw))
             return
-        inflight = self._inflight
         if inflight is None or inflight.unique_id != frame.unique_id or inflight.reply.done():
             self.sink.record(
                 self.id,
@@ -403,7 +446,8 @@ class Station(ChargePoint):
                 f"reply to unknown message id {frame.unique_id!r}",
             )
             return
-        inflight.reply.set_result((frame, len(raw), received_at))
+        body = frame if frame.message_type == wire.CALLERROR else frame.payload
+        inflight.reply.set_result((frame.message_type, body, len(raw), received_at, None))
 
     async def _on_call(self, frame: wire.Frame, received_at: float, size: int) -> None:
         action = frame.action or ""
@@ -414,7 +458,7 @@ class Station(ChargePoint):
             code = "NotImplemented" if action in self.known_actions else "NotSupported"
             await self._answer_error(frame, received_at, code, f"{action} is not supported")
             return
-        if not route.skip_validation:
+        if not route.skip_validation and self.scenario.csms.check_schemas:
             try:
                 wire.validate(self.version, action, "request", frame.payload)
             except wire.SchemaViolation as exc:
@@ -546,6 +590,11 @@ class Station(ChargePoint):
 
     def connector_status(self, connector: int) -> str:
         return "Unavailable" if connector in self.unavailable else "Available"
+
+
+def _expire(reply: asyncio.Future[_Reply]) -> None:
+    if not reply.done():
+        reply.set_exception(TimeoutError())
 
 
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:

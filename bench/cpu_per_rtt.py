@@ -1,0 +1,173 @@
+"""Benchmark 1: client-side CPU time per OCPP round trip (Heartbeat), four clients side by side.
+
+    (a) raw floor: plain websockets + orjson, no OCPP library
+    (b) the stock ocpp ChargePoint as shipped (thread-pool schema validation)
+    (c) fleet stations, schema validation on (the default)
+    (d) fleet stations, schema validation off
+
+Each variant runs in its own process against the same minimal responder, rounds interleaved so
+machine noise hits all of them alike. Reported: median µs of client CPU per round trip, and the
+ratio to (a) measured in the same run.
+
+    python bench/cpu_per_rtt.py [--stations 200] [--round-trips 100] [--rounds 3]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+import time
+from typing import Any
+
+import orjson
+import uvloop
+import websockets
+
+sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
+
+from bench.common import median, responder, run_child  # noqa: E402
+
+VARIANTS = {
+    "raw": "(a) raw websockets + orjson",
+    "ocpp": "(b) stock ocpp ChargePoint",
+    "fleet": "(c) fleet, validation on",
+    "fleet-novalidate": "(d) fleet, validation off",
+    "fleet-nomemo": "(c') fleet, validation on, every answer checked (no payload memo)",
+}
+OPTIONS: dict[str, Any] = {"compression": None, "ping_interval": None}
+
+
+async def _raw(url: str, stations: int, round_trips: int) -> float:
+    conns = [
+        await websockets.connect(f"{url}/RAW-{i}", subprotocols=["ocpp1.6"], **OPTIONS)  # type: ignore[list-item]
+        for i in range(stations)
+    ]
+
+    async def one(ws: Any) -> None:
+        for k in range(round_trips):
+            await ws.send(orjson.dumps([2, str(k), "Heartbeat", {}]), text=True)
+            orjson.loads(await ws.recv(decode=False))
+
+    started = time.process_time()
+    await asyncio.gather(*(one(ws) for ws in conns))
+    spent = time.process_time() - started
+    for ws in conns:
+        await ws.close()
+    return spent
+
+
+async def _stock_ocpp(url: str, stations: int, round_trips: int) -> float:
+    from ocpp.v16 import ChargePoint, call
+
+    points = []
+    for i in range(stations):
+        ws = await websockets.connect(f"{url}/OCPP-{i}", subprotocols=["ocpp1.6"], **OPTIONS)  # type: ignore[list-item]
+        cp = ChargePoint(f"OCPP-{i}", ws)
+        asyncio.get_running_loop().create_task(cp.start())
+        points.append((cp, ws))
+
+    async def one(cp: Any) -> None:
+        for _ in range(round_trips):
+            await cp.call(call.Heartbeat())
+
+    started = time.process_time()
+    await asyncio.gather(*(one(cp) for cp, _ in points))
+    spent = time.process_time() - started
+    for _, ws in points:
+        await ws.close()
+    return spent
+
+
+async def _fleet(url: str, stations: int, round_trips: int, validate: bool, memo: bool) -> float:
+    from fleet.metrics import State, Summary
+    from fleet.scenario import Scenario
+    from fleet.station.session import make_station
+    from fleet.station.transport import connect
+    from fleet.station.v16 import StationV16
+    from fleet.wire import ValidPayloads
+
+    if not memo:
+        StationV16.valid_payloads = ValidPayloads(limit=0)
+
+    scenario = Scenario.model_validate(
+        {
+            "stations": {"count": stations, "id_pattern": "FLEET-{index}"},
+            "csms": {"check_schemas": validate},
+        }
+    )
+    summary = Summary()
+    fleet = []
+    loop = asyncio.get_running_loop()
+    for index in range(1, stations + 1):
+        station = make_station(scenario, index, summary)
+        transport = await connect(url, station.id, station.version, 10)
+        loop.create_task(station.run(transport))
+        fleet.append(station)
+    while not all(s.state is State.ACCEPTED for s in fleet):
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.5)  # StatusNotifications done; heartbeats are 300 s away
+
+    async def one(station: Any) -> None:
+        for _ in range(round_trips):
+            await station.call("Heartbeat", {})
+
+    started = time.process_time()
+    await asyncio.gather(*(one(s) for s in fleet))
+    spent = time.process_time() - started
+    assert summary.rows["Heartbeat"].count == stations * round_trips
+    for station in fleet:
+        await station.stop()
+    return spent
+
+
+def child(variant: str, url: str, stations: int, round_trips: int) -> None:
+    if variant == "raw":
+        spent = uvloop.run(_raw(url, stations, round_trips))
+    elif variant == "ocpp":
+        spent = uvloop.run(_stock_ocpp(url, stations, round_trips))
+    else:
+        validate = variant in ("fleet", "fleet-nomemo")
+        spent = uvloop.run(_fleet(url, stations, round_trips, validate, variant != "fleet-nomemo"))
+    total = stations * round_trips
+    print(json.dumps({"variant": variant, "cpu_s": spent, "round_trips": total}))
+
+
+def measure(stations: int, round_trips: int, rounds: int) -> dict[str, float]:
+    """Median µs of CPU per round trip for each variant."""
+    samples: dict[str, list[float]] = {v: [] for v in VARIANTS}
+    with responder() as url:
+        for _ in range(rounds):
+            for variant in VARIANTS:
+                result = run_child(
+                    [__file__, "child", variant, url, str(stations), str(round_trips)]
+                )
+                samples[variant].append(result["cpu_s"] / result["round_trips"] * 1e6)
+    return {variant: median(values) for variant, values in samples.items()}
+
+
+def table(results: dict[str, float]) -> str:
+    floor = results["raw"]
+    lines = ["| client | CPU µs / round trip | × raw floor |", "|---|---:|---:|"]
+    for variant, label in VARIANTS.items():
+        lines.append(f"| {label} | {results[variant]:.1f} | {results[variant] / floor:.2f} |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        child(sys.argv[2], sys.argv[3], int(sys.argv[4]), int(sys.argv[5]))
+        return
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawTextHelpFormatter
+    )
+    parser.add_argument("--stations", type=int, default=200)
+    parser.add_argument("--round-trips", type=int, default=100)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    print(table(measure(args.stations, args.round_trips, args.rounds)))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from fleet import wire
+from fleet.metrics import Histogram, Summary
+
+
+def test_histogram_percentiles_within_rounding() -> None:
+    values = [random.Random(3).uniform(0.1, 900) for _ in range(10_000)]
+    histogram = Histogram()
+    for value in values:
+        histogram.add(value)
+    exact = sorted(values)
+    for percent in (50, 95, 99):
+        true = exact[int(len(exact) * percent / 100) - 1]
+        assert histogram.percentile(percent) == pytest.approx(true, rel=0.06)
+    assert histogram.total == 10_000 and len(histogram.counts) < 300
+
+
+def test_histogram_merge_equals_one_histogram() -> None:
+    a, b, both = Histogram(), Histogram(), Histogram()
+    for i, value in enumerate([0.5, 3.3, 47, 120, 999, 2500] * 10):
+        (a if i % 2 else b).add(value)
+        both.add(value)
+    a.merge(b)
+    assert a.counts == both.counts and a.total == both.total
+    assert Histogram().percentile(50) is None
+
+
+def test_summary_counts_failures_and_keeps_the_first_reasons() -> None:
+    summary = Summary()
+    for n in range(150):
+        summary.record(f"CP-{n}", "OCPP1.6", "Heartbeat", 1.0, 10, "boom" if n % 2 else None)
+    row = summary.to_json()["actions"]["Heartbeat"]
+    assert (row["count"], row["failures"]) == (150, 75)
+    assert len(summary.to_json()["failures"]) == 75  # all kept, under the limit of 100
+
+
+def test_payload_memo_never_remembers_an_invalid_payload() -> None:
+    memo = wire.ValidPayloads(limit=2)
+    check = wire.checker("1.6", "Heartbeat", "response")
+    good = b'{"currentTime":"2030-01-01T00:00:00Z"}'
+    memo.check(check, "Heartbeat", {"currentTime": "2030-01-01T00:00:00Z"}, good)
+    assert ("Heartbeat", good) in memo.known
+    bad = b'{"currentTime":"soon"}'
+    for _ in range(2):  # checked every time: a failure is never cached
+        with pytest.raises(wire.SchemaViolation):
+            memo.check(check, "Heartbeat", {"currentTime": "soon"}, bad)
+    # Same bytes under another action are checked against that action's schema.
+    with pytest.raises(wire.SchemaViolation):
+        memo.check(wire.checker("1.6", "BootNotification", "response"), "BootNotification",
+                   {"currentTime": "2030-01-01T00:00:00Z"}, good)  # fmt: skip
+    off = wire.ValidPayloads(limit=0)
+    off.check(check, "Heartbeat", {"currentTime": "2030-01-01T00:00:00Z"}, good)
+    assert not off.known
