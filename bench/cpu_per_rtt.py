@@ -27,7 +27,7 @@ import websockets
 
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
-from bench.common import median, responder, run_child  # noqa: E402
+from bench.common import median, responder, run_child
 
 VARIANTS = {
     "raw": "(a) raw websockets + orjson",

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import time
 
 import orjson
@@ -67,10 +68,8 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", type=int, default=300)
     args = parser.parse_args()
-    try:
+    with contextlib.suppress(KeyboardInterrupt):
         uvloop.run(serve(args.port, args.interval))
-    except KeyboardInterrupt:
-        pass
 
 
 if __name__ == "__main__":

@@ -25,7 +25,7 @@ import uvloop
 
 from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, State
 from fleet.station.core import Station
-from fleet.station.session import keep_connected
+from fleet.station.session import StopSwitch, keep_connected
 from fleet.wire import VERSIONS
 
 logger = logging.getLogger("fleet.bridge")
@@ -92,7 +92,7 @@ class Bridge:
         self._ready = gevent.event.Event()
         self._drainer = gevent.spawn(self._drain_forever)
         self.loop = uvloop.new_event_loop()
-        self._stops: dict[str, asyncio.Event] = {}  # loop thread only
+        self._stops: dict[str, StopSwitch] = {}  # loop thread only
         self._done: dict[str, gevent.event.AsyncResult] = {}  # loop thread only
         _start_os_thread(self._run_loop, ())
         self.sink = _LocustSink(self)
@@ -143,7 +143,7 @@ class Bridge:
 
         def begin() -> None:
             self.states.counts[station.version, station.state] += 1
-            stop = self._stops[station.id] = asyncio.Event()
+            stop = self._stops[station.id] = StopSwitch()
             task = self.loop.create_task(keep_connected(station, url, stop))
             task.add_done_callback(lambda t: self._finished(station, t))
 

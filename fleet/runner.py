@@ -19,7 +19,7 @@ from typing import Any, TextIO
 
 from fleet.metrics import CONNECTED_STATES, State, Summary
 from fleet.scenario import Scenario
-from fleet.station.session import keep_connected, make_station
+from fleet.station.session import StopSwitch, keep_connected, make_station
 
 SHUTDOWN_GRACE_S = 10.0
 
@@ -84,7 +84,7 @@ async def run_fleet(
     loop = asyncio.get_running_loop()
     summary = Summary()
     sink = _FirstReasons(summary, out)
-    stop = asyncio.Event()
+    stop = StopSwitch()
     finished = asyncio.Event()
     interrupted = False
 

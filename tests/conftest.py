@@ -16,7 +16,7 @@ from fleet.csms import Captured, Csms
 from fleet.metrics import Summary
 from fleet.scenario import Scenario
 from fleet.station.core import Station
-from fleet.station.session import keep_connected, make_station
+from fleet.station.session import StopSwitch, keep_connected, make_station
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
@@ -53,7 +53,7 @@ class Fleet:
 async def fleet_running(scenario: Scenario, url: str) -> AsyncIterator[Fleet]:
     """All of the scenario's stations connected to ``url`` until the block ends."""
     summary = Summary()
-    stop = asyncio.Event()
+    stop = StopSwitch()
     stations = [make_station(scenario, i, summary) for i in range(1, scenario.stations.count + 1)]
     tasks = [asyncio.create_task(keep_connected(s, url, stop)) for s in stations]
     try:

@@ -32,8 +32,31 @@ def make_station(scenario: Scenario, index: int, sink: Sink) -> Station:
     return cls(scenario.station_id(index), scenario, sink)
 
 
+class StopSwitch:
+    """Ends a group of sessions at once: ``set()`` stops new connections and closes every
+    connected station cleanly (code 1000). One switch per fleet (or per Locust user) replaces a
+    watcher task per station, which cost ~0.5 KB each at 10,000 stations."""
+
+    __slots__ = ("_connected", "_event")
+
+    def __init__(self) -> None:
+        self._event = asyncio.Event()
+        self._connected: set[Station] = set()
+
+    def is_set(self) -> bool:
+        return self._event.is_set()
+
+    def set(self) -> None:
+        self._event.set()
+        for station in self._connected:
+            station.request_stop()
+
+    async def wait(self) -> None:
+        await self._event.wait()
+
+
 async def keep_connected(
-    station: Station, url: str, stop: asyncio.Event, rng: random.Random | None = None
+    station: Station, url: str, stop: StopSwitch, rng: random.Random | None = None
 ) -> None:
     """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses."""
     rules = station.scenario.reconnect
@@ -56,11 +79,11 @@ async def keep_connected(
         if stop.is_set():
             await transport.close(1000, "station stopped")
             break
-        watcher = asyncio.get_running_loop().create_task(_stop_on(stop, station))
+        stop._connected.add(station)
         try:
             ending = await station.run(transport)
         finally:
-            watcher.cancel()
+            stop._connected.discard(station)
         if ending is Ending.STOPPED:
             break
         if station.accepted_on_connection:
@@ -73,11 +96,6 @@ async def keep_connected(
         await _wait(stop, next(delays))
 
 
-async def _stop_on(stop: asyncio.Event, station: Station) -> None:
-    await stop.wait()
-    await station.stop()
-
-
-async def _wait(stop: asyncio.Event, delay_s: float) -> None:
+async def _wait(stop: StopSwitch, delay_s: float) -> None:
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(stop.wait(), delay_s)

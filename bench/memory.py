@@ -1,0 +1,124 @@
+"""Benchmark 2: memory per idle connected station = (RSS with N stations - RSS with none) / N.
+
+Headless: stations run on the process's uvloop loop, as `fleet run` runs them. Under Locust:
+`fleet locust --headless` with N users, RSS read from outside once all are Accepted, minus the
+RSS of the same command with 1 user. Stations are idle (heartbeat every 300 s) against the
+minimal responder, everything on 127.0.0.1.
+
+    python bench/memory.py [--counts 1000,5000,10000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gc
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import uvloop
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from bench.common import ROOT, responder, run_child
+
+
+def rss_kb(pid: int | str = "self") -> int:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+async def _headless(url: str, count: int) -> dict[str, float]:
+    from fleet.metrics import State, Summary
+    from fleet.runner import raise_open_files_limit
+    from fleet.scenario import Scenario
+    from fleet.station.session import StopSwitch, keep_connected, make_station
+
+    raise_open_files_limit(count)
+    scenario = Scenario.model_validate({"stations": {"count": count}, "csms": {"url": url}})
+    summary = Summary()
+    # Warm up what every process pays once (imports, compiled schemas, one connection).
+    warm = make_station(scenario, count + 1, summary)
+    stop = StopSwitch()
+    task = asyncio.get_running_loop().create_task(keep_connected(warm, url, stop))
+    while warm.state is not State.ACCEPTED:
+        await asyncio.sleep(0.05)
+    await asyncio.sleep(0.3)
+    gc.collect()
+    before = rss_kb()
+    stations = [make_station(scenario, i, summary) for i in range(1, count + 1)]
+    tasks = []
+    for n, station in enumerate(stations):
+        tasks.append(asyncio.get_running_loop().create_task(keep_connected(station, url, stop)))
+        if n % 500 == 499:
+            await asyncio.sleep(0.2)  # a ramp, not a storm: this measures idle memory
+    deadline = time.monotonic() + 120
+    while sum(s.state is State.ACCEPTED for s in stations) < count:
+        if time.monotonic() > deadline:
+            raise RuntimeError("stations not all accepted")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)  # StatusNotifications answered; all idle now
+    gc.collect()
+    after = rss_kb()
+    stop.set()
+    await asyncio.wait([task, *tasks], timeout=30)
+    return {"count": count, "kb_per_station": (after - before) / count, "rss_mb": after / 1024}
+
+
+def headless(url: str, count: int) -> float:
+    result = run_child([__file__, "child", url, str(count)])
+    return float(result["kb_per_station"])
+
+
+def _locust_rss(url: str, users: int) -> int:
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fleet", "locust", "--scenario", "scenarios/default.yaml",
+         "--host", url, "--headless", "-u", str(users), "-r", "1000", "-t", "600s",
+         "--only-summary", "--loglevel", "WARNING"],
+        cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        spawn_s = users / 1000
+        time.sleep(4 + spawn_s * 1.5)
+        samples = []
+        for _ in range(5):
+            samples.append(rss_kb(process.pid))
+            time.sleep(0.5)
+        return min(samples)
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+
+
+def under_locust(url: str, count: int) -> float:
+    baseline = _locust_rss(url, 1)
+    return (_locust_rss(url, count) - baseline) / (count - 1)
+
+
+def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "child":
+        print(json.dumps(uvloop.run(_headless(sys.argv[2], int(sys.argv[3])))))
+        return
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--counts", default="1000,5000,10000")
+    parser.add_argument("--no-locust", action="store_true")
+    args = parser.parse_args()
+    counts = [int(c) for c in args.counts.split(",")]
+    print("| stations | headless KB/station | under Locust KB/station |")
+    print("|---:|---:|---:|")
+    with responder() as url:
+        for count in counts:
+            head = headless(url, count)
+            loc = "-" if args.no_locust else f"{under_locust(url, count):.1f}"
+            print(f"| {count:,} | {head:.1f} | {loc} |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
