@@ -16,6 +16,7 @@ import asyncio
 import collections
 import logging
 import os
+from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
 import gevent
@@ -23,7 +24,9 @@ import gevent.event
 import gevent.monkey
 import uvloop
 
-from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, State
+from fleet.errors import ConnectionLost
+from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, FLEET, LOOP_LAG, State
+from fleet.monitor import LoopLag
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
 from fleet.wire import VERSIONS
@@ -35,7 +38,12 @@ logger = logging.getLogger("fleet.bridge")
 _start_os_thread = gevent.monkey.get_original("_thread", "start_new_thread")
 
 # Locust rows are (request type, name). OCPP calls use the station's "OCPP1.6"/"OCPP2.0.1".
-_REQUEST_TYPES: Final = {CONNECT: "WS", BOOT_ACCEPTED: "OCPP", CSMS_TO_CP: CSMS_TO_CP}
+_REQUEST_TYPES: Final = {
+    CONNECT: "WS",
+    BOOT_ACCEPTED: "OCPP",
+    CSMS_TO_CP: CSMS_TO_CP,
+    FLEET: FLEET,
+}
 
 
 class OcppFailure(Exception):
@@ -94,10 +102,17 @@ class Bridge:
         self.loop = uvloop.new_event_loop()
         self._stops: dict[str, StopSwitch] = {}  # loop thread only
         self._done: dict[str, gevent.event.AsyncResult] = {}  # loop thread only
+        self._submitted: set[asyncio.Task[Any]] = set()  # loop thread only
         _start_os_thread(self._run_loop, ())
         self.sink = _LocustSink(self)
+        # Loop lag as its own Locust row ("fleet", "loop lag"): the worst lag of each second.
+        self.lag = LoopLag(on_second=lambda ms: self.put((FLEET, LOOP_LAG, ms, 0, None)))
+        self.loop.call_soon_threadsafe(self._start_monitor)
 
     # --- loop thread -----------------------------------------------------------------------------
+
+    def _start_monitor(self) -> None:
+        self._monitor = self.loop.create_task(self.lag.run())
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -157,6 +172,27 @@ class Bridge:
         done = self._done.pop(station.id, None)
         if done is not None:
             self.put((done.set, (None,)))
+
+    def submit(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> gevent.event.AsyncResult:
+        """Run ``make()`` on the loop; its result (or exception) arrives in the AsyncResult."""
+        result = gevent.event.AsyncResult()
+
+        def begin() -> None:
+            task = self.loop.create_task(make())
+            self._submitted.add(task)
+            task.add_done_callback(finished)
+
+        def finished(task: asyncio.Task[Any]) -> None:
+            self._submitted.discard(task)
+            if task.cancelled():
+                self.put((result.set_exception, (ConnectionLost("cancelled"),)))
+            elif task.exception() is not None:
+                self.put((result.set_exception, (task.exception(),)))
+            else:
+                self.put((result.set, (task.result(),)))
+
+        self.loop.call_soon_threadsafe(begin)
+        return result
 
     def stop(self, station: Station, timeout_s: float = 10.0) -> bool:
         """Close the station's websocket cleanly (code 1000) and wait, without blocking other

@@ -140,6 +140,19 @@ class FleetState:
         bridge = current_bridge()
         return bridge.states.snapshot() if bridge is not None else _empty_table()
 
+    def lag(self, environment: Environment) -> dict[str, Any]:
+        """Worst event-loop lag p99 over this process or all workers, and whether any saturated."""
+        if isinstance(environment.runner, MasterRunner):
+            reports = [r.get("lag") or {} for r in self.worker_states.values()]
+        else:
+            bridge = current_bridge()
+            reports = [bridge.lag.report()] if bridge is not None else []
+        p99s = [r["p99_ms"] for r in reports if r.get("p99_ms") is not None]
+        return {
+            "p99_ms": max(p99s) if p99s else None,
+            "saturated": any(r.get("saturated") for r in reports),
+        }
+
 
 def _empty_table() -> dict[str, dict[str, int]]:
     return {v: {s.value: 0 for s in State} for v in VERSIONS}
@@ -175,7 +188,11 @@ def _snapshot_before_stop(environment: Environment, **_: Any) -> None:
 def _report(client_id: str, data: dict[str, Any], **_: Any) -> None:
     bridge = current_bridge()
     if bridge is not None:
-        data["fleet"] = {"states": bridge.states.snapshot(), "final": bridge.states.final}
+        data["fleet"] = {
+            "states": bridge.states.snapshot(),
+            "final": bridge.states.final,
+            "lag": bridge.lag.report(),
+        }
 
 
 def _collect_worker_reports(environment: Environment) -> None:
@@ -334,11 +351,14 @@ def summary_json(environment: Environment, results: list[SloResult]) -> dict[str
         {"action": error.name, "reason": error.error, "occurrences": error.occurrences}
         for error in list(stats.errors.values())[:100]
     ]
+    lag = FleetState.of(environment).lag(environment)
     return {
         "stations": stations,
         "actions": actions,
         "failures": failures,
         "slo": [result.to_json() for result in results],
+        "loop_lag_p99_ms": lag["p99_ms"],
+        "saturated": lag["saturated"],
     }
 
 

@@ -16,6 +16,9 @@ from typing import Any, Final, Protocol
 CSMS_TO_CP: Final = "CSMS→CP"
 CONNECT: Final = "connect"
 BOOT_ACCEPTED: Final = "boot→accepted"
+FLEET: Final = "fleet"  # fleet's own health: "heartbeat drift", "loop lag"
+HEARTBEAT_DRIFT: Final = "heartbeat drift"
+LOOP_LAG: Final = "loop lag"
 MAX_FAILURES_KEPT: Final = 100
 
 
@@ -40,7 +43,8 @@ class Sink(Protocol):
     def record(
         self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
     ) -> None:
-        """One exchange. ``kind``: "OCPP1.6", "OCPP2.0.1", CONNECT, BOOT_ACCEPTED or CSMS_TO_CP;
+        """One exchange. ``kind``: "OCPP1.6", "OCPP2.0.1", CONNECT, BOOT_ACCEPTED, CSMS_TO_CP, or
+        FLEET for fleet's own health (``name`` HEARTBEAT_DRIFT: how late a beat left);
         ``name``: the action; ``size``: bytes received; ``error``: None or a one-line reason."""
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
@@ -147,7 +151,7 @@ class Summary:
         if row is None:
             row = self.rows[key] = Row()
         row.add(rtt_ms, error is not None)
-        if kind != CONNECT and kind != BOOT_ACCEPTED:
+        if kind != CONNECT and kind != BOOT_ACCEPTED and kind != FLEET:
             self.messages += 1
         if error is not None:
             self.failure_reasons[f"{key}: {error}"] += 1

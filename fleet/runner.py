@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from fleet.metrics import CONNECTED_STATES, State, Summary
+from fleet.monitor import LoopLag
 from fleet.scenario import Scenario
 from fleet.station.session import StopSwitch, keep_connected, make_station
 
@@ -30,6 +31,7 @@ class RunResult:
     stations: dict[str, int]  # final states, taken before the fleet is stopped
     elapsed_s: float
     interrupted: bool
+    lag: LoopLag
 
     @property
     def failures(self) -> int:
@@ -39,6 +41,8 @@ class RunResult:
         data = self.summary.to_json()
         data["stations"] = self.stations
         data["duration_s"] = round(self.elapsed_s, 3)
+        data["loop_lag"] = self.lag.to_json()
+        data["saturated"] = self.lag.saturated
         return data
 
 
@@ -102,6 +106,8 @@ async def run_fleet(
     for station in stations:
         summary.state(station.id, station.version, State.OFFLINE, State.OFFLINE)
     sessions: set[asyncio.Task[None]] = set()
+    lag = LoopLag(scenario.run.lag_warn_ms, out)
+    lag_task = loop.create_task(lag.run())
     started = loop.time()
 
     async def start_one(station: Any) -> None:
@@ -127,7 +133,7 @@ async def run_fleet(
             now = loop.time()
             rate = (summary.messages - last_messages) / max(now - last_time, 1e-9)
             last_messages, last_time = summary.messages, now
-            line = progress_line(summary, now - started, rate)
+            line = progress_line(summary, now - started, rate, lag)
             (on_progress or (lambda text: print(text, file=out, flush=True)))(line)
 
     ramp_task = loop.create_task(ramp())
@@ -138,6 +144,7 @@ async def run_fleet(
     final_states = summary.station_counts()
     ramp_task.cancel()
     progress_task.cancel()
+    lag_task.cancel()
     stop.set()
     if sessions:
         _, late = await asyncio.wait(set(sessions), timeout=SHUTDOWN_GRACE_S)
@@ -148,17 +155,18 @@ async def run_fleet(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
-    return RunResult(summary, final_states, elapsed, interrupted)
+    return RunResult(summary, final_states, elapsed, interrupted, lag)
 
 
-def progress_line(summary: Summary, elapsed_s: float, messages_per_s: float) -> str:
+def progress_line(summary: Summary, elapsed_s: float, messages_per_s: float, lag: LoopLag) -> str:
     states = summary.states
     connected = sum(states[s] for s in CONNECTED_STATES)
     offline = states[State.OFFLINE] + states[State.CONNECTING]
     return (
         f"[{elapsed_s:7.1f}s] connected {connected} | accepted {states[State.ACCEPTED]} "
         f"pending {states[State.PENDING]} rejected {states[State.REJECTED]} offline {offline} "
-        f"| {messages_per_s:.1f} msg/s | failures {summary.failure_count}"
+        f"| {messages_per_s:.1f} msg/s | failures {summary.failure_count} "
+        f"| loop lag p99 {lag.recent_p99():.0f} ms"
     )
 
 
@@ -185,6 +193,12 @@ def format_report(result: RunResult) -> str:
         f"stations: {s['total']} total, {s['accepted']} accepted, {s['pending']} pending, "
         f"{s['rejected']} rejected, {s['offline']} offline  ({result.elapsed_s:.1f} s"
         f"{', interrupted' if result.interrupted else ''})"
+    )
+    lag = result.lag.to_json()
+    lines.append(
+        f"event-loop lag: p50 {lag['p50_ms'] or 0:g} ms, p99 {lag['p99_ms'] or 0:g} ms, "
+        f"max {lag['max_ms']:g} ms"
+        + ("  (SATURATED: latencies include fleet's own delay)" if result.lag.saturated else "")
     )
     reasons = result.summary.failure_reasons
     lines.append(f"failures: {result.failures}")

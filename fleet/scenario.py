@@ -171,6 +171,7 @@ class Reconnect(_Section):
 class Run(_Section):
     duration_s: PositiveFloat = 60.0
     progress_s: PositiveFloat = 5.0
+    lag_warn_ms: PositiveFloat = 50.0
 
 
 class Scenario(_Section):

@@ -18,10 +18,11 @@ stops the user, closes its websocket cleanly and waits for its last samples. Wri
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
-from typing import ClassVar
+from collections.abc import Callable, Coroutine, Iterator
+from typing import Any, ClassVar
 
-from locust import User, constant, task
+import gevent.event
+from locust import User, constant
 from locust.env import Environment
 
 from fleet import locust_events
@@ -64,13 +65,31 @@ def station_index(environment: Environment, pattern: str) -> int:
 
 class ChargePointUser(User):
     """One simulated charging station. Subclass it and set ``scenario`` (or pass --scenario);
-    ``--host`` (or the scenario's URL, or FLEET_CSMS_URL) is the CSMS."""
+    ``--host`` (or the scenario's URL, or FLEET_CSMS_URL) is the CSMS.
+
+    The station runs on its own (boot, heartbeats, answers). A subclass may add ``@task``s that
+    send more with ``self.call(action, payload)``, paced by ``wait_time`` as in any Locust User::
+
+        class Authorizing(ChargePointUser):
+            wait_time = constant(60)
+
+            @task
+            def authorize(self):
+                self.call("Authorize", {"idTag": "TAG-1"})
+    """
 
     abstract = True
     scenario: ClassVar[str | None] = None
-    # The station runs on its own timers; the greenlet has nothing to do but wait to be stopped.
-    # Waiting (not running a task) lets Locust stop the user at once.
-    wait_time = constant(24 * 3600)
+    wait_time = constant(1)
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if not cls.tasks:
+            # Nothing to do but be a station: one task that returns at once, then a long wait,
+            # so the user sits in Locust's waiting state (stopped at once, no wake-ups).
+            cls.tasks = [_hold]
+            if "wait_time" not in cls.__dict__:
+                cls.wait_time = constant(24 * 3600)
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
@@ -82,9 +101,15 @@ class ChargePointUser(User):
     def on_start(self) -> None:
         self.bridge.start(self.station, self.fleet_scenario.csms.url)
 
-    @task
-    def run_station(self) -> None:
-        """Nothing per task: everything the station sends is driven by its own state machine."""
+    def call(self, action: str, payload: dict[str, Any], timeout_s: float | None = None) -> Any:
+        """Send an OCPP CALL from a task and return the CALLRESULT payload; raises CallFailed.
+        Reported like every station exchange (once: the station records it)."""
+        wait_s = timeout_s or self.fleet_scenario.csms.call_timeout_s * 2
+        return self.submit(lambda: self.station.call(action, payload)).get(timeout=wait_s)
+
+    def submit(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> gevent.event.AsyncResult:
+        """Run a coroutine on the stations' loop, e.g. ``lambda: self.station.send_status([1])``."""
+        return self.bridge.submit(make)
 
     def on_stop(self) -> None:
         # Close code 1000, then wait (gevent-friendly) so the station's last samples are reported.
@@ -92,3 +117,7 @@ class ChargePointUser(User):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.station.id} OCPP {self.station.version}>"
+
+
+def _hold(user: ChargePointUser) -> None:
+    """The task of a station with nothing else to do: its own state machine drives it."""

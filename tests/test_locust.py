@@ -322,3 +322,32 @@ def test_fleet_locust_help_lists_fleet_options() -> None:
     assert result.returncode == 0
     for option in ("--scenario FILE", "--slo EXPR", "--summary-json FILE", "--fleet-id-stride N"):
         assert option in result.stdout
+
+
+def test_own_locustfile_with_tasks_sends_calls_reported_once(tmp_path: Path) -> None:
+    locustfile = tmp_path / "my_fleet.py"
+    locustfile.write_text(
+        "from locust import constant, task\n"
+        "from fleet.users import ChargePointUser\n\n"
+        "class Authorizing(ChargePointUser):\n"
+        f"    scenario = {str(Path('scenarios/mixed-fleet.yaml').resolve())!r}\n"
+        "    wait_time = constant(0.5)\n\n"
+        "    @task\n"
+        "    def authorize(self):\n"
+        "        if self.station.state.value == 'accepted':\n"
+        "            payload = ({'idTag': 'TAG-1'} if self.station.version == '1.6'\n"
+        "                       else {'idToken': {'idToken': 'TAG-1', 'type': 'Central'}})\n"
+        "            self.call('Authorize', payload)\n"
+    )
+    prefix = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+    with csms_process("--interval", "300") as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", url, "--headless",
+             "-u", "4", "-r", "4", "-t", "4s", "--csv", str(prefix)],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        seen = ledger(url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    counts = by_name(csv_rows(prefix), "Request Count")
+    assert counts["Authorize"] == received(seen, "Authorize") >= 8

@@ -46,7 +46,7 @@ from fleet.errors import (
     InvalidResponse,
     OutboxFull,
 )
-from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, Sink, State
+from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, FLEET, HEARTBEAT_DRIFT, Sink, State
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
@@ -283,6 +283,8 @@ class Station(ChargePoint):
                 # HeartbeatInterval changed: the next beat is one new interval from now.
                 due = loop.time() + self.heartbeat_s
                 continue
+            late_ms = (loop.time() - due) * 1000
+            self.sink.record(self.id, FLEET, HEARTBEAT_DRIFT, max(late_ms, 0.0), 0, None)
             try:
                 answer = await self.call("Heartbeat", {})
             except CallFailed:
