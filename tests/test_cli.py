@@ -92,9 +92,12 @@ def test_mixed_fleet_of_50_all_accepted_and_summary_matches_the_csms(tmp_path: P
         "connect",
         "boot→accepted",
     }
+    drift = actions.pop("heartbeat drift")  # fleet's own health: how late beats left
+    assert drift["count"] == actions["Heartbeat"]["count"] and drift["p99_ms"] < 100
     for row in actions.values():
         assert row["failures"] == 0
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]
+    assert summary["saturated"] is False and summary["loop_lag"]["p99_ms"] < 100
 
     assert len(seen) == 50
     versions = [record["version"] for record in seen.values()]

@@ -55,6 +55,7 @@ from fleet.station.transport import Transport, TransportClosed
 logger = logging.getLogger("fleet.station")
 
 OUTBOX_LIMIT: Final = 32
+STOP_GRACE_S: Final = 5.0
 _closing: set[asyncio.Task[None]] = set()  # closes requested from sync code, until done
 
 
@@ -204,8 +205,15 @@ class Station(ChargePoint):
         return self._ending
 
     async def stop(self) -> None:
-        """End the connection cleanly (close code 1000) and tell the session not to reconnect."""
+        """End the connection cleanly (close code 1000) and tell the session not to reconnect.
+        A CALL in flight gets its answer first (within STOP_GRACE_S): what the CSMS received is
+        what the station reports."""
         self._ending = Ending.STOPPED
+        inflight = self._inflight
+        if inflight is not None and not inflight.reply.done():
+            grace_s = min(self.scenario.csms.call_timeout_s, STOP_GRACE_S)
+            await asyncio.wait([inflight.reply], timeout=grace_s)
+            await asyncio.sleep(0)  # let the caller record its sample before the socket closes
         if self._transport is not None:
             await self._transport.close(1000, "station stopped")
 
