@@ -5,9 +5,10 @@ gevent's original ``_thread.start_new_thread`` so gevent does not patch it. Noth
 seam but plain values:
 
 * gevent → loop: ``loop.call_soon_threadsafe`` (start or stop a station);
-* loop → gevent: a deque of samples and callbacks, plus a thread-safe wake-up of the gevent hub
-  (``hub.loop.run_callback_threadsafe``). One greenlet drains the deque and fires
-  ``events.request``: Locust events are only ever fired from the gevent side.
+* loop → gevent: a deque of samples and callbacks. One greenlet drains it every DRAIN_EVERY_S and
+  fires ``events.request``: Locust events are only ever fired from the gevent side. Samples do
+  not wake the gevent hub (a cross-thread wake-up per batch cost more CPU than the round trips
+  it reported); callbacks someone waits on do (``hub.loop.run_callback_threadsafe``).
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ import uvloop
 
 from fleet.errors import ConnectionLost
 from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, FLEET, LOOP_LAG, State
-from fleet.monitor import LoopLag
+from fleet.monitor import LoopLag, tune_gc
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
 from fleet.wire import VERSIONS
@@ -38,6 +39,8 @@ logger = logging.getLogger("fleet.bridge")
 _start_os_thread = gevent.monkey.get_original("_thread", "start_new_thread")
 
 # Locust rows are (request type, name). OCPP calls use the station's "OCPP1.6"/"OCPP2.0.1".
+DRAIN_EVERY_S: Final = 0.05
+
 _REQUEST_TYPES: Final = {
     CONNECT: "WS",
     BOOT_ACCEPTED: "OCPP",
@@ -91,6 +94,7 @@ class Bridge:
     """One per process (made after Locust forks workers): the loop thread and the hand-off."""
 
     def __init__(self, events: Any) -> None:
+        tune_gc()
         self.events = events
         self.pid = os.getpid()
         self.states = StateCounts()
@@ -119,8 +123,12 @@ class Bridge:
         self.loop.run_forever()
 
     def put(self, item: Any) -> None:
-        """Queue a sample tuple or a ``(callable, args)`` for the gevent side. Any thread."""
+        """Queue a sample tuple for the gevent side (drained within DRAIN_EVERY_S). Any thread."""
         self._items.append(item)
+
+    def put_call(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run ``fn(*args)`` on the gevent side as soon as possible. Any thread."""
+        self._items.append((fn, args))
         if not self._wake_pending:
             self._wake_pending = True
             self._hub_loop.run_callback_threadsafe(self._ready.set)
@@ -129,7 +137,7 @@ class Bridge:
 
     def _drain_forever(self) -> None:
         while True:
-            self._ready.wait()
+            self._ready.wait(DRAIN_EVERY_S)
             self._ready.clear()
             self._wake_pending = False
             self.drain()
@@ -171,7 +179,7 @@ class Bridge:
         self.states.counts[station.version, station.state] -= 1
         done = self._done.pop(station.id, None)
         if done is not None:
-            self.put((done.set, (None,)))
+            self.put_call(done.set, None)
 
     def submit(self, make: Callable[[], Coroutine[Any, Any, Any]]) -> gevent.event.AsyncResult:
         """Run ``make()`` on the loop; its result (or exception) arrives in the AsyncResult."""
@@ -185,11 +193,11 @@ class Bridge:
         def finished(task: asyncio.Task[Any]) -> None:
             self._submitted.discard(task)
             if task.cancelled():
-                self.put((result.set_exception, (ConnectionLost("cancelled"),)))
+                self.put_call(result.set_exception, ConnectionLost("cancelled"))
             elif task.exception() is not None:
-                self.put((result.set_exception, (task.exception(),)))
+                self.put_call(result.set_exception, task.exception())
             else:
-                self.put((result.set, (task.result(),)))
+                self.put_call(result.set, task.result())
 
         self.loop.call_soon_threadsafe(begin)
         return result
@@ -202,7 +210,7 @@ class Bridge:
         def end() -> None:
             stop = self._stops.get(station.id)
             if stop is None:  # never started or already ended
-                self.put((done.set, (None,)))
+                self.put_call(done.set, None)
                 return
             self._done[station.id] = done
             stop.set()

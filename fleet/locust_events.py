@@ -343,6 +343,7 @@ def summary_json(environment: Environment, results: list[SloResult]) -> dict[str
         actions[name] = {
             "count": entry.num_requests,
             "failures": entry.num_failures,
+            "rps": round(float(entry.total_rps), 3),
             "p50_ms": pct(0.5),
             "p95_ms": pct(0.95),
             "p99_ms": pct(0.99),

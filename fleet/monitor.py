@@ -9,6 +9,7 @@ loudly, and the summary carries ``saturated: true``.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import sys
 from collections.abc import Callable
@@ -19,7 +20,25 @@ from fleet.metrics import Histogram
 logger = logging.getLogger("fleet.monitor")
 
 SAMPLE_EVERY_S: Final = 0.1
-WINDOW_SAMPLES: Final = 50  # the "recent" p99 covers the last 5 s
+# The "recent" p99 covers the last 30 s: sustained saturation, not one boot-storm second
+# (the p99 of a 5 s window would be its single worst sample).
+WINDOW_SAMPLES: Final = 300
+MIN_SAMPLES: Final = 100
+
+
+GC_THRESHOLDS: Final = (100_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Keep Python's cyclic GC from stalling the loop. With the default thresholds (700, 10, 10)
+    a process carrying thousands of stations runs full collections over millions of objects
+    every few seconds: 80-100 ms pauses, measured as latency (bench: loop-lag p99 20 -> 12 ms,
+    Heartbeat p99 14 -> 9 ms at ~5,000 round trips/s). Objects that exist at start (modules,
+    compiled schemas, scenario) are frozen out of collection; young objects are collected far
+    less often. Station objects are freed by reference counting, not by the cyclic GC."""
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 class LoopLag:
@@ -63,7 +82,11 @@ class LoopLag:
         self.recent.append(lag_ms)
         if len(self.recent) > WINDOW_SAMPLES:
             del self.recent[0]
-        if not self.saturated and len(self.recent) >= 10 and self.recent_p99() > self.threshold_ms:
+        if (
+            not self.saturated
+            and len(self.recent) >= MIN_SAMPLES
+            and self.recent_p99() > self.threshold_ms
+        ):
             self.saturated = True
             message = (
                 f"fleet: WARNING: the simulator is saturated: event-loop lag p99 "

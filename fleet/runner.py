@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any, TextIO
 
 from fleet.metrics import CONNECTED_STATES, State, Summary
-from fleet.monitor import LoopLag
+from fleet.monitor import LoopLag, tune_gc
 from fleet.scenario import Scenario
 from fleet.station.session import StopSwitch, keep_connected, make_station
 
@@ -86,6 +86,7 @@ async def run_fleet(
     """Run the scenario's fleet for its duration (or until SIGINT/SIGTERM) and summarise it."""
     rng = rng or random.Random()
     loop = asyncio.get_running_loop()
+    tune_gc()
     summary = Summary()
     sink = _FirstReasons(summary, out)
     stop = StopSwitch()
