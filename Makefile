@@ -8,7 +8,7 @@ DEMO_DURATION ?= 20
 DEMO_STATIONS ?= 50
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv clean
+.PHONY: demo test lint venv clean bench bench-quick
 
 venv: $(STAMP)
 
@@ -22,14 +22,21 @@ demo: $(STAMP)
 	$(BIN)/fleet demo --stations $(DEMO_STATIONS) --duration $(DEMO_DURATION)
 
 test: $(STAMP)
-	$(BIN)/ruff check fleet tests
-	$(BIN)/ruff format --check fleet tests
+	$(BIN)/ruff check fleet tests bench
+	$(BIN)/ruff format --check fleet tests bench
 	$(BIN)/mypy fleet
 	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
-	$(BIN)/ruff check --fix fleet tests
-	$(BIN)/ruff format fleet tests
+	$(BIN)/ruff check --fix fleet tests bench
+	$(BIN)/ruff format fleet tests bench
+
+# Benchmarks: loopback only, bounded; figures are printed beside their same-run references.
+bench: $(STAMP)
+	$(BIN)/python bench/run.py
+
+bench-quick: $(STAMP)
+	$(BIN)/python bench/run.py --quick
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -19,7 +19,7 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.common import embedded_csms, responder, run_child  # noqa: E402
+from bench.common import embedded_csms, responder, run_child
 
 
 async def _storm(url: str, count: int) -> dict[str, float]:
