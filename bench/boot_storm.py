@@ -24,8 +24,7 @@ from bench.common import embedded_csms, responder, run_child
 
 async def _storm(url: str, count: int) -> dict[str, float]:
     from fleet.metrics import State, Summary
-    from fleet.monitor import LoopLag
-    from fleet.runner import raise_open_files_limit
+    from fleet.monitor import LoopLag, raise_open_files_limit
     from fleet.scenario import Scenario
     from fleet.station.session import StopSwitch, keep_connected, make_station
 

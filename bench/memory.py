@@ -36,7 +36,7 @@ def rss_kb(pid: int | str = "self") -> int:
 
 async def _headless(url: str, count: int) -> dict[str, float]:
     from fleet.metrics import State, Summary
-    from fleet.runner import raise_open_files_limit
+    from fleet.monitor import raise_open_files_limit
     from fleet.scenario import Scenario
     from fleet.station.session import StopSwitch, keep_connected, make_station
 

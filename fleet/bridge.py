@@ -27,7 +27,7 @@ import uvloop
 
 from fleet.errors import ConnectionLost
 from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, FLEET, LOOP_LAG, State
-from fleet.monitor import LoopLag, tune_gc
+from fleet.monitor import LoopLag, raise_open_files_limit, tune_gc
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
 from fleet.wire import VERSIONS
@@ -95,6 +95,7 @@ class Bridge:
 
     def __init__(self, events: Any) -> None:
         tune_gc()
+        raise_open_files_limit(1 << 30)  # as many stations as the hard limit allows
         self.events = events
         self.pid = os.getpid()
         self.states = StateCounts()

@@ -54,6 +54,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--stations", type=int, metavar="N", help="overrides stations.count")
     run.add_argument("--duration", type=float, metavar="SECONDS", help="overrides run.duration_s")
     run.add_argument("--summary-json", metavar="FILE", help="write the summary as JSON")
+    run.add_argument(
+        "--source-addresses",
+        metavar="LIST",
+        help="connect from these local addresses, e.g. 127.0.0.2,127.0.0.3 (overrides "
+        "csms.source_addresses; one address reaches one CSMS through ~28,000 ports)",
+    )
 
     csms = sub.add_parser("csms", help="serve the embedded reference CSMS")
     csms.add_argument("--host", default="127.0.0.1")
@@ -160,13 +166,15 @@ def run_locust(args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from fleet.runner import format_report, raise_open_files_limit, run_fleet
+    from fleet.monitor import raise_open_files_limit
+    from fleet.runner import format_report, run_fleet
     from fleet.scenario import load_scenario
 
     overrides = {
         "csms.url": args.csms,
         "stations.count": args.stations,
         "run.duration_s": args.duration,
+        "csms.source_addresses": getattr(args, "source_addresses", None),
     }
     scenario = load_scenario(args.scenario, overrides)
     limit = raise_open_files_limit(scenario.stations.count)

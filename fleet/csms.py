@@ -90,6 +90,7 @@ class StationRecord:
     connected: bool = False
     first_boot_at: float | None = None
     boot_status: str | None = None
+    peers: set[str] = field(default_factory=set)  # source addresses the station came from
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -99,6 +100,7 @@ class StationRecord:
             "connections": self.connections,
             "connected": self.connected,
             "boot_status": self.boot_status,
+            "peers": sorted(self.peers),
         }
 
 
@@ -108,6 +110,13 @@ class _Central:
     csms: Csms
     id: str
     _ocpp_version: str
+
+    async def _send(self, message: str) -> None:
+        if self.csms.capture is not None:
+            sent = orjson.loads(message)
+            if sent[0] == 2:
+                self.csms.calls_sent[sent[1]] = sent[2]
+        await super()._send(message)  # type: ignore[misc]
 
     async def route_message(self, raw_msg: str) -> None:
         if self.csms.capture is not None:
@@ -232,6 +241,7 @@ class Csms:
         self.ledger: dict[str, StationRecord] = {}
         self.connections: dict[str, Any] = {}  # station id -> its central ChargePoint
         self.capture: list[Captured] | None = [] if capture else None
+        self.calls_sent: dict[str, str] = {}  # with capture: unique id -> action, CSMS's CALLs
         self.clock_skew_s = clock_skew_s
         self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
         self._transaction_id = 0
@@ -313,6 +323,7 @@ class Csms:
         self.connections[station_id] = central
         record.connections += 1
         record.connected = True
+        record.peers.add(str(ws.remote_address[0]))
         logger.info("%s connected (OCPP %s)", station_id, version)
         try:
             await central.start()  # type: ignore[attr-defined]

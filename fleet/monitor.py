@@ -9,8 +9,10 @@ loudly, and the summary carries ``saturated: true``.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import logging
+import resource
 import sys
 from collections.abc import Callable
 from typing import Any, Final, TextIO
@@ -24,6 +26,16 @@ SAMPLE_EVERY_S: Final = 0.1
 # (the p99 of a 5 s window would be its single worst sample).
 WINDOW_SAMPLES: Final = 300
 MIN_SAMPLES: Final = 100
+
+
+def raise_open_files_limit(needed: int) -> int:
+    """Raise the soft open-files limit to the hard one; return the limit now in force."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard and soft < needed + 64:
+        with contextlib.suppress(ValueError, OSError):
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+    return soft
 
 
 GC_THRESHOLDS: Final = (100_000, 50, 100)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import random
-import resource
 import signal
 import sys
 from collections.abc import Callable
@@ -65,16 +64,6 @@ class _FirstReasons:
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         self.summary.state(station, version, old, new)
-
-
-def raise_open_files_limit(needed: int) -> int:
-    """Raise the soft open-files limit to the hard one; return the limit now in force."""
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft < hard and soft < needed + 64:
-        with contextlib.suppress(ValueError, OSError):
-            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
-            soft = hard
-    return soft
 
 
 async def run_fleet(

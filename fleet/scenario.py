@@ -12,6 +12,7 @@ Unknown keys and duplicate keys are errors: a typo must not silently fall back t
 from __future__ import annotations
 
 import difflib
+import ipaddress
 import os
 import re
 import string
@@ -67,6 +68,23 @@ class Csms(_Section):
     url: str = "ws://127.0.0.1:9000/ocpp"
     call_timeout_s: PositiveFloat = 30.0
     check_schemas: bool = True
+    # Local addresses to connect from, round-robin by station: one source address reaches one
+    # CSMS address:port through ~28,000 ephemeral ports at most.
+    source_addresses: tuple[str, ...] = ()
+
+    @field_validator("source_addresses", mode="before")
+    @classmethod
+    def _addresses(cls, value: Any) -> tuple[str, ...]:
+        if isinstance(value, str):
+            value = [part.strip() for part in value.split(",") if part.strip()]
+        if not isinstance(value, list | tuple):
+            raise FieldProblem("must be a list of IP addresses")
+        for address in value:
+            try:
+                ipaddress.ip_address(str(address))
+            except ValueError:
+                raise FieldProblem("must be IP addresses", got=address) from None
+        return tuple(str(a) for a in value)
 
     @field_validator("url")
     @classmethod
@@ -218,6 +236,10 @@ class Scenario(_Section):
         if chosen is not None and chosen in catalog.statuses(version, action):
             return chosen
         return catalog.default_status(version, action)
+
+    def source_address(self, index: int) -> str | None:
+        addresses = self.csms.source_addresses
+        return addresses[(index - 1) % len(addresses)] if addresses else None
 
     def station_id(self, index: int) -> str:
         return self.stations.id_pattern.format(index=index)

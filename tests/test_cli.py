@@ -165,3 +165,27 @@ def test_bad_usage_exits_2() -> None:
         [*FLEET, "csms", "--ocpp-versions", "3.0"], capture_output=True, text=True
     )
     assert bad_csms.returncode == 2 and "--ocpp-versions" in bad_csms.stderr
+
+
+def test_source_addresses_spread_stations_over_local_addresses(tmp_path: Path) -> None:
+    with csms_process("--interval", "300") as url:
+        result = fleet_run(
+            "scenarios/default.yaml", "--csms", url, "--stations", "6", "--duration", "2",
+            "--source-addresses", "127.0.0.2,127.0.0.3",
+        )  # fmt: skip
+        seen = ledger(url)
+    assert result.returncode == 0, result.stdout + result.stderr
+    peers = {station: record["peers"] for station, record in seen.items()}
+    assert peers["CP-00001"] == ["127.0.0.2"] and peers["CP-00002"] == ["127.0.0.3"]
+    assert {p for addresses in peers.values() for p in addresses} == {"127.0.0.2", "127.0.0.3"}
+
+
+def test_more_stations_than_open_files_fails_fast_with_the_limit() -> None:
+    command = " ".join([*FLEET, "run", "scenarios/default.yaml", "--stations", "100"])
+    result = subprocess.run(
+        ["bash", "-c", f"ulimit -Sn 120; ulimit -Hn 120; {command}"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert result.returncode == 2
+    assert "100 stations need that many open files; this process may open 120" in result.stderr
+    assert "at most 56 stations" in result.stderr

@@ -121,6 +121,7 @@ class Station(ChargePoint):
         self.settings: dict[str, str] = {}  # only keys changed from behaviour.SETTINGS defaults
         self.unavailable: frozenset[int] = frozenset()  # connectors set Inoperative
         self.boot_reason = "PowerUp"
+        self.source_address: str | None = None  # local address to connect from (None: any)
         self._transport: Transport | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._inflight: _InFlight | None = None

@@ -29,7 +29,9 @@ STATION_CLASSES: dict[str, type[Station]] = {"1.6": StationV16, "2.0.1": Station
 def make_station(scenario: Scenario, index: int, sink: Sink) -> Station:
     """The station with 1-based ``index`` in the scenario: its id and version are deterministic."""
     cls = STATION_CLASSES[scenario.version_for(index)]
-    return cls(scenario.station_id(index), scenario, sink)
+    station = cls(scenario.station_id(index), scenario, sink)
+    station.source_address = scenario.source_address(index)
+    return station
 
 
 class StopSwitch:
@@ -75,7 +77,9 @@ async def keep_connected(
         station.set_state(State.CONNECTING)
         started = time.perf_counter()
         try:
-            transport = await connect(url, station.id, station.version, open_timeout_s)
+            transport = await connect(
+                url, station.id, station.version, open_timeout_s, station.source_address
+            )
         except ConnectionFailed as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000
             station.sink.record(station.id, CONNECT, CONNECT, elapsed_ms, 0, exc.reason)

@@ -8,7 +8,9 @@ translated into fleet's errors here, at one seam.
 from __future__ import annotations
 
 import asyncio
+import errno
 import http
+import resource
 from typing import Final, Protocol
 from urllib.parse import urlsplit
 
@@ -90,19 +92,25 @@ class WebsocketTransport:
 
 
 async def connect(
-    url: str, station_id: str, version: str, open_timeout_s: float
+    url: str,
+    station_id: str,
+    version: str,
+    open_timeout_s: float,
+    source_address: str | None = None,
 ) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
     with a one-line reason a user can act on."""
     subprotocol = SUBPROTOCOLS[version]
     target = f"{url}/{station_id}"
     where = urlsplit(url).netloc
+    local = {"local_addr": (source_address, 0)} if source_address else {}
     try:
         ws = await websockets.connect(
             target,
             subprotocols=[subprotocol],  # type: ignore[list-item]
             open_timeout=open_timeout_s,
             **_CLIENT_OPTIONS,  # type: ignore[arg-type]
+            **local,  # type: ignore[arg-type]
         )
     except InvalidStatus as exc:
         status = exc.response.status_code
@@ -132,6 +140,18 @@ async def connect(
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
     except OSError as exc:
+        if exc.errno == errno.EMFILE:
+            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+            raise ConnectionFailed(
+                f"too many open files: this process may open {limit} (ulimit -n); run fewer "
+                "stations per process"
+            ) from None
+        if exc.errno == errno.EADDRNOTAVAIL:
+            on = f" on {source_address}" if source_address else ""
+            raise ConnectionFailed(
+                f"no free local port{on} towards {where}: spread stations over more source "
+                "addresses (csms.source_addresses, --source-addresses)"
+            ) from None
         raise ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}") from None
     if ws.subprotocol != subprotocol:
         await ws.close(1002, "subprotocol required")

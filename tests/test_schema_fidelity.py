@@ -1,0 +1,106 @@
+"""Every frame a short mixed run puts on the wire, checked with the slow reference validators
+(the ocpp package's jsonschema ones), independent of fleet's compiled fast path."""
+
+from __future__ import annotations
+
+import pytest
+from ocpp.exceptions import NotImplementedError as OcppNotImplemented
+from ocpp.messages import Call, CallResult, _validate_payload
+from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
+
+from fleet.metrics import State
+from tests.conftest import csms_running, fleet_running, make_scenario, wait_until
+
+ERROR_CODES = {
+    "1.6": {"NotImplemented", "NotSupported", "InternalError", "ProtocolError", "SecurityError",
+            "FormationViolation", "PropertyConstraintViolation", "OccurenceConstraintViolation",
+            "TypeConstraintViolation", "GenericError"},
+    "2.0.1": {"FormatViolation", "GenericError", "InternalError", "MessageTypeNotSupported",
+              "NotImplemented", "NotSupported", "OccurrenceConstraintViolation",
+              "PropertyConstraintViolation", "ProtocolError", "RpcFrameworkError",
+              "SecurityError", "TypeConstraintViolation"},
+}  # fmt: skip
+
+HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
+TOKEN = {"idToken": "T", "type": "Central"}
+CALLS = {
+    "1.6": [
+        c16.GetConfiguration(),
+        c16.ChangeConfiguration(key="HeartbeatInterval", value="2"),
+        c16.TriggerMessage(requested_message="StatusNotification"),
+        c16.TriggerMessage(requested_message="Heartbeat"),
+        c16.ChangeAvailability(connector_id=0, type="Inoperative"),
+        c16.RemoteStartTransaction(id_tag="TAG-1"),
+        c16.UnlockConnector(connector_id=1),
+        c16.DataTransfer(vendor_id="fleet", message_id="ping", data="x"),
+    ],
+    "2.0.1": [
+        c201.GetVariables(
+            get_variable_data=[
+                {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}},
+                {
+                    "component": {"name": "Nope"},
+                    "variable": {"name": "X"},
+                    "attribute_type": "Target",
+                },
+            ]
+        ),
+        c201.SetVariables(
+            set_variable_data=[
+                {
+                    "component": {"name": "OCPPCommCtrlr"},
+                    "variable": {"name": "HeartbeatInterval"},
+                    "attribute_value": "2",
+                },
+            ]
+        ),
+        c201.TriggerMessage(requested_message="StatusNotification", evse={"id": 1}),
+        c201.ChangeAvailability(
+            operational_status="Inoperative", evse={"id": 1, "connector_id": 1}
+        ),
+        c201.RequestStartTransaction(
+            id_token={"idToken": "T", "type": "Central"}, remote_start_id=7
+        ),
+        c201.UnlockConnector(evse_id=1, connector_id=1),
+        c201.Reset(type="OnIdle", evse_id=1),
+    ],
+}
+
+
+async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -> None:
+    scenario = make_scenario(stations={"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}, "connectors": 2})
+    async with csms_running(interval_s=1) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
+            for station in fleet.stations:
+                for payload in CALLS[station.version]:
+                    await csms.call(station.id, payload)
+                unsupported = (
+                    c16.GetDiagnostics(location="ftp://127.0.0.1/x")
+                    if station.version == "1.6"
+                    else c201.GetLog(
+                        log={"remoteLocation": "ftp://127.0.0.1/x"}, log_type="DiagnosticsLog",
+                        request_id=1,
+                    )
+                )  # fmt: skip
+                with pytest.raises(OcppNotImplemented):
+                    await csms.call(station.id, unsupported)
+            await wait_until(lambda: len([c for c in csms.capture if "Heartbeat" in c.raw]) >= 12)
+
+    assert csms.capture is not None
+    kinds: dict[int, int] = {2: 0, 3: 0, 4: 0}
+    for captured in csms.capture:
+        message = captured.message
+        kinds[message[0]] += 1
+        if message[0] == 2:
+            _validate_payload(Call(message[1], message[2], message[3]), captured.version)
+        elif message[0] == 3:
+            action = csms.calls_sent[message[1]]
+            _validate_payload(CallResult(message[1], message[2], action=action), captured.version)
+        else:
+            assert len(message) == 5 and isinstance(message[3], str)
+            assert isinstance(message[4], dict)
+            assert message[2] in ERROR_CODES[captured.version]
+    # Stations' own CALLs, answers to every CSMS call, and the CallErrors for unsupported ones.
+    assert kinds[2] >= 6 * 4 and kinds[3] == 3 * 8 + 3 * 7 and kinds[4] == 6
