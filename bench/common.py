@@ -7,44 +7,24 @@ import json
 import statistics
 import subprocess
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+
+from fleet import children
+from fleet.children import server_process
 
 BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
-@contextlib.contextmanager
-def process_printing_url(command: list[str], timeout_s: float = 30) -> Iterator[str]:
-    """Start a server process that prints "... listening on <url>" first; yield the URL."""
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        if " listening on " not in f" {line}":
-            raise RuntimeError(f"{command[:3]} did not start: {line!r}")
-        yield line.split("listening on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
 def responder(interval_s: int = 300) -> contextlib.AbstractContextManager[str]:
-    return process_printing_url(
+    return server_process(
         [sys.executable, str(BENCH / "responder.py"), "--interval", str(interval_s)]
     )
 
 
 def embedded_csms(interval_s: int = 300) -> contextlib.AbstractContextManager[str]:
-    return process_printing_url(
-        [sys.executable, "-m", "fleet", "csms", "--port", "0", "--interval", str(interval_s)]
-    )
+    return children.embedded_csms("--interval", str(interval_s))
 
 
 def run_child(args: list[str], timeout_s: float = 600) -> dict[str, Any]:

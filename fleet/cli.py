@@ -12,7 +12,6 @@ import os
 import shlex
 import subprocess
 import sys
-import time
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
@@ -256,17 +255,13 @@ def cmd_validate(args: argparse.Namespace) -> int:
 def cmd_demo(args: argparse.Namespace) -> int:
     """Start ``fleet csms`` on a free port, run the fleet as a headless Locust test against it
     with SLO gates, then show what the CSMS saw. Everything stays on 127.0.0.1."""
+    from fleet.children import embedded_csms
     from fleet.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, {"stations.count": args.stations}, environ={})
-    command = [sys.executable, "-m", "fleet", "csms", "--port", "0", "--interval", "10"]
     env = dict(os.environ, PYTHONUNBUFFERED="1")
     env.pop("FLEET_CSMS_URL", None)
-    csms = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env
-    )
-    try:
-        url = _read_url(csms)
+    with embedded_csms("--interval", "10", env=env) as url:
         print(f"demo: embedded CSMS at {url}", file=sys.stderr, flush=True)
         locust = [
             sys.executable, "-m", "fleet", "locust",
@@ -287,24 +282,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
         seen = ", ".join(f"{action} {n}" for action, n in sorted(received.items()))
         print(f"\nthe CSMS saw {len(ledger)} stations; messages received: {seen}", flush=True)
         return status
-    finally:
-        csms.terminate()
-        try:
-            csms.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            csms.kill()
-
-
-def _read_url(process: subprocess.Popen[str], timeout_s: float = 30) -> str:
-    deadline = time.monotonic() + timeout_s
-    assert process.stdout is not None
-    while time.monotonic() < deadline:
-        line = process.stdout.readline()
-        if not line:
-            raise FleetError("the embedded CSMS exited before it was ready")
-        if " listening on " in line:
-            return line.split(" listening on ", 1)[1].split()[0]
-    raise FleetError("the embedded CSMS did not start in time")
 
 
 def _fetch_ledger(url: str) -> dict[str, Any]:

@@ -9,30 +9,17 @@ import socket
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 
 import yaml
 
+from fleet.children import embedded_csms
+
 FLEET = [sys.executable, "-m", "fleet"]
 
 
-@contextlib.contextmanager
-def csms_process(*args: str) -> Iterator[str]:
-    process = subprocess.Popen(
-        [*FLEET, "csms", "--port", "0", *args],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-    )
-    try:
-        assert process.stdout is not None
-        line = process.stdout.readline()
-        assert " listening on " in line, line
-        yield line.split(" listening on ", 1)[1].split()[0]
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+def csms_process(*args: str) -> contextlib.AbstractContextManager[str]:
+    return embedded_csms(*args)
 
 
 def fleet_run(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[str]:
