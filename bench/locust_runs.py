@@ -45,7 +45,9 @@ def run_locust(
         scenario_file = Path(tmp) / "scenario.yaml"
         scenario_file.write_text(yaml.safe_dump(scenario))
         summary_file = Path(tmp) / "summary.json"
+        steady_file = Path(tmp) / "steady.json"
         env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+        env["FLEET_BENCH_STEADY_JSON"] = str(steady_file)
         process = subprocess.Popen(
             [sys.executable, "-m", "fleet", "locust", "-f", str(BENCH / "steady_locustfile.py"),
              "--scenario", str(scenario_file),
@@ -60,6 +62,10 @@ def run_locust(
                 peak = max(peak, rss_kb(process.pid))
             time.sleep(1)
         summary: dict[str, Any] = json.loads(summary_file.read_text())
+        # Latency, lag and rate figures from the steady state (snapshot taken as stopping began).
+        # Failures stay counted over the whole run.
+        for name, steady in json.loads(steady_file.read_text()).items():
+            summary["actions"].setdefault(name, {"failures": 0}).update(steady)
     summary["rss_mb"] = peak / 1024
     summary["exit_code"] = process.returncode
     return summary
