@@ -80,7 +80,8 @@ def test_mixed_fleet_of_50_all_accepted_and_summary_matches_the_csms(tmp_path: P
         "boot→accepted",
     }
     drift = actions.pop("heartbeat drift")  # fleet's own health: how late beats left
-    assert drift["count"] == actions["Heartbeat"]["count"] and drift["p99_ms"] < 100
+    # A beat due as the run stops records its drift but is not sent: at most one per station.
+    assert 0 <= drift["count"] - actions["Heartbeat"]["count"] <= 50 and drift["p99_ms"] < 100
     for row in actions.values():
         assert row["failures"] == 0
         assert 0 < row["p50_ms"] <= row["p95_ms"] <= row["p99_ms"]

@@ -341,9 +341,10 @@ class Station(ChargePoint):
         if self._inflight is not None or self._outbox:
             await self._wait_turn(action, loop)
         transport = self._transport
-        if transport is None:
+        if transport is None or self._ending is Ending.STOPPED:
+            # Not connected, or stopping: a station that is shutting down starts no exchange.
             self._pass_turn()
-            raise ConnectionLost("not connected")
+            raise ConnectionLost("not connected" if transport is None else "station stopping")
         self._next_id += 1
         unique_id = str(self._next_id)
         reply: asyncio.Future[_Reply] = loop.create_future()
