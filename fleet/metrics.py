@@ -51,18 +51,6 @@ class Sink(Protocol):
         """A station moved from ``old`` to ``new``."""
 
 
-class NullSink:
-    """Discards everything (micro-benchmarks, tests of behaviour alone)."""
-
-    def record(
-        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
-    ) -> None:
-        pass
-
-    def state(self, station: str, version: str, old: State, new: State) -> None:
-        pass
-
-
 class Histogram:
     """Latencies rounded to 2 significant digits (3 from 100 ms up, as Locust does), counted in
     a dict: ~0.3 µs per value, a few hundred keys whatever the count, and two histograms merge

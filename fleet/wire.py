@@ -214,7 +214,3 @@ class ValidPayloads:
 def validate(version: str, action: str, direction: Direction, payload: Any) -> None:
     """Raise SchemaViolation if ``payload`` breaks the schema; do nothing for unknown actions."""
     checker(version, action, direction)(payload)
-
-
-def has_schema(version: str, action: str, direction: Direction) -> bool:
-    return load_schema(version, action, direction) is not None
