@@ -22,7 +22,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC, StatsEntry
 
 from fleet.bridge import current_bridge
 from fleet.errors import FleetError
-from fleet.metrics import State
+from fleet.metrics import State, stations_block
 from fleet.slo import Slo, SloResult, evaluate, parse_slo
 from fleet.wire import VERSIONS
 
@@ -159,18 +159,8 @@ def _empty_table() -> dict[str, dict[str, int]]:
 
 
 def station_counts(table: dict[str, dict[str, int]]) -> dict[str, int]:
-    """The summary's "stations" block (the same shape as ``fleet run``'s)."""
-    per_state = {s.value: sum(table[v][s.value] for v in table) for s in State}
-    counts = {
-        "total": sum(per_state.values()),
-        "accepted": per_state["accepted"],
-        "pending": per_state["pending"],
-        "rejected": per_state["rejected"],
-    }
-    counts["offline"] = (
-        counts["total"] - counts["accepted"] - counts["pending"] - counts["rejected"]
-    )
-    return counts
+    """The summary's "stations" block from a {version: {state: count}} table."""
+    return stations_block({s: sum(table[v][s.value] for v in table) for s in State})
 
 
 @events.test_stopping.add_listener

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import enum
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
@@ -49,6 +50,20 @@ class Sink(Protocol):
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         """A station moved from ``old`` to ``new``."""
+
+
+def stations_block(per_state: Mapping[State, int]) -> dict[str, int]:
+    """The summary's "stations" block, for `fleet run` and Locust alike: a station that never
+    got a boot answer (connecting, booting, offline) counts as offline."""
+    counts = {
+        "total": sum(per_state.values()),
+        "accepted": per_state.get(State.ACCEPTED, 0),
+        "pending": per_state.get(State.PENDING, 0),
+        "rejected": per_state.get(State.REJECTED, 0),
+    }
+    counts["offline"] = counts["total"] - counts["accepted"] - counts["pending"]
+    counts["offline"] -= counts["rejected"]
+    return counts
 
 
 class Histogram:
@@ -158,16 +173,7 @@ class Summary:
         return sum(row.failures for row in self.rows.values())
 
     def station_counts(self) -> dict[str, int]:
-        """Final states as the summary reports them: never answered counts as offline."""
-        counts = {
-            "total": sum(self.states.values()),
-            "accepted": self.states[State.ACCEPTED],
-            "pending": self.states[State.PENDING],
-            "rejected": self.states[State.REJECTED],
-        }
-        counts["offline"] = counts["total"] - counts["accepted"] - counts["pending"]
-        counts["offline"] -= counts["rejected"]
-        return counts
+        return stations_block(self.states)
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -194,7 +194,6 @@ class Station(ChargePoint):
             if self._ending is None:
                 self._ending = Ending.LOST
             self._abort_inflight(reason)
-            life.cancel()
             followups = [life, *(self._tasks or ())]
             for task in followups:
                 task.cancel()
