@@ -14,6 +14,7 @@ seam but plain values:
 from __future__ import annotations
 
 import asyncio
+import atexit
 import collections
 import logging
 import os
@@ -37,6 +38,8 @@ logger = logging.getLogger("fleet.bridge")
 # The original threading.Thread is not enough: its start() waits on threading.Event, which
 # gevent patches, and a real thread cannot wake a greenlet that way. Start a raw OS thread.
 _start_os_thread = gevent.monkey.get_original("_thread", "start_new_thread")
+_os_lock = gevent.monkey.get_original("_thread", "allocate_lock")
+CLOSE_GRACE_S: Final = 5.0
 
 # Locust rows are (request type, name). OCPP calls use the station's "OCPP1.6"/"OCPP2.0.1".
 DRAIN_EVERY_S: Final = 0.05
@@ -108,7 +111,10 @@ class Bridge:
         self._stops: dict[str, StopSwitch] = {}  # loop thread only
         self._done: dict[str, gevent.event.AsyncResult] = {}  # loop thread only
         self._submitted: set[asyncio.Task[Any]] = set()  # loop thread only
+        self._loop_ended = _os_lock()
+        self._loop_ended.acquire()  # released by the loop thread as it ends
         _start_os_thread(self._run_loop, ())
+        atexit.register(self.close)
         self.sink = _LocustSink(self)
         # Loop lag as its own Locust row ("fleet", "loop lag"): the worst lag of each second.
         self.lag = LoopLag(on_second=lambda ms: self.put((FLEET, LOOP_LAG, ms, 0, None)))
@@ -121,7 +127,22 @@ class Bridge:
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
-        self.loop.run_forever()
+        try:
+            self.loop.run_forever()
+        finally:
+            self.loop.close()
+            self._loop_ended.release()
+
+    async def _wind_down(self) -> None:
+        """Cancel whatever still runs (the stations have normally stopped with their users),
+        give it a moment to close its sockets, then end the loop."""
+        this = asyncio.current_task()
+        tasks = [t for t in asyncio.all_tasks() if t is not this]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=CLOSE_GRACE_S / 2)
+        self.loop.stop()
 
     def put(self, item: Any) -> None:
         """Queue a sample tuple for the gevent side (drained within DRAIN_EVERY_S). Any thread."""
@@ -220,6 +241,19 @@ class Bridge:
         done.wait(timeout_s)
         self.drain()
         return done.ready()
+
+    def close(self) -> None:
+        """End the loop thread and wait for it (at most CLOSE_GRACE_S). Registered with atexit:
+        a thread still running loop callbacks while the interpreter finalises can crash the
+        process at exit (seen as SIGSEGV after a clean Locust run)."""
+        if self.pid != os.getpid() or self.loop.is_closed():
+            return
+        try:
+            self.loop.call_soon_threadsafe(lambda: self.loop.create_task(self._wind_down()))
+        except RuntimeError:  # closed meanwhile
+            return
+        if self._loop_ended.acquire(timeout=CLOSE_GRACE_S):
+            self._loop_ended.release()
 
 
 _bridge: Bridge | None = None

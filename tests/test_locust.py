@@ -21,7 +21,8 @@ import pytest
 from tests.test_cli import csms_process, ledger
 
 LOCUSTFILE = str(Path("fleet/locustfile.py").resolve())
-LOCUST = [sys.executable, "-m", "locust", "-f", LOCUSTFILE]
+# -X faulthandler: should a Locust process ever crash, its stderr says where.
+LOCUST = [sys.executable, "-X", "faulthandler", "-m", "locust", "-f", LOCUSTFILE]
 
 
 def locust(*args: str, timeout_s: float = 90) -> subprocess.CompletedProcess[str]:
@@ -184,7 +185,7 @@ def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Pat
                 str(prefix),
             ],
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=(tmp_path / "stderr").open("w"),
         )
         base = url.replace("ws://", "http://").rsplit("/", 1)[0]
         answer = None
@@ -198,7 +199,7 @@ def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Pat
                 with urllib.request.urlopen(f"{base}/call/CP-00001/GetConfiguration?{query}") as r:
                     answer = json.loads(r.read())
             time.sleep(0.2)
-        assert process.wait(timeout=30) == 0
+        assert process.wait(timeout=30) == 0, (tmp_path / "stderr").read_text()[-3000:]
     assert answer == {
         "ok": True,
         "response": {

@@ -27,15 +27,8 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 import orjson
-from ocpp.charge_point import (
-    ChargePoint,
-    camel_to_snake_case,
-    remove_nones,
-    serialize_as_dict,
-    snake_to_camel_case,
-)
+from ocpp.charge_point import ChargePoint, camel_to_snake_case
 from ocpp.exceptions import OCPPError
-from ocpp.routing import create_route_map
 
 from fleet import wire
 from fleet.errors import (
@@ -47,6 +40,7 @@ from fleet.errors import (
     OutboxFull,
 )
 from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, FLEET, HEARTBEAT_DRIFT, Sink, State
+from fleet.routing import Route, route_table, to_payload
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
@@ -65,12 +59,6 @@ class Ending(enum.Enum):
     LOST = "lost"  # the CSMS or the network ended the connection: back off, reconnect
     REBOOT = "reboot"  # the station reboots (Reset): reconnect at once and boot again
     STOPPED = "stopped"  # we were asked to stop: do not reconnect
-
-
-@dataclass(slots=True, frozen=True)
-class Route:
-    on: Callable[..., Any]
-    skip_validation: bool
 
 
 # (message type, CALLRESULT payload or CALLERROR frame, bytes received, perf_counter at arrival,
@@ -100,12 +88,7 @@ class Station(ChargePoint):
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.valid_payloads = wire.ValidPayloads()
-        routes = create_route_map(cls)
-        cls.routes = {
-            action: Route(handlers["_on_action"], handlers.get("_skip_schema_validation", False))
-            for action, handlers in routes.items()
-            if "_on_action" in handlers
-        }
+        cls.routes = route_table(cls)
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         # ChargePoint.__init__ is not called on purpose: it builds a route map, a lock and a
@@ -492,7 +475,7 @@ class Station(ChargePoint):
                 return
         try:
             result = route.on(self, **camel_to_snake_case(frame.payload))
-            payload = _to_payload(result)
+            payload = to_payload(result)
             wire.validate(self.version, action, "response", payload)
         except OCPPError as exc:
             await self._answer_error(frame, received_at, exc.code, exc.description)
@@ -637,11 +620,3 @@ def _as_coroutine(fn: Callable[[], None]) -> Callable[[], Coroutine[Any, Any, No
 
 def _judge_boot(payload: dict[str, Any]) -> str | None:
     return "boot Rejected by the CSMS" if payload.get("status") == "Rejected" else None
-
-
-def _to_payload(result: Any) -> dict[str, Any]:
-    """An ``ocpp`` call_result dataclass (or a dict) as a camelCase JSON payload."""
-    if isinstance(result, dict):
-        return result
-    payload: dict[str, Any] = snake_to_camel_case(remove_nones(serialize_as_dict(result)))
-    return payload
