@@ -174,7 +174,7 @@ def run_locust(args: list[str]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from fleet.monitor import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
-    from fleet.scenario import load_scenario
+    from fleet.scenario import load_scenario, shown_url
 
     overrides = {
         "csms.url": args.csms,
@@ -191,7 +191,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(
         f"fleet: {scenario.stations.count} stations ({_mix(scenario.stations.ocpp)}) -> "
-        f"{scenario.csms.url} for {scenario.run.duration_s:g} s",
+        f"{shown_url(scenario.csms.url)} for {scenario.run.duration_s:g} s",
         file=sys.stderr,
         flush=True,
     )

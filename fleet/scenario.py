@@ -19,7 +19,7 @@ import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Annotated, Any, Final
-from urllib.parse import urlsplit
+from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
@@ -91,10 +91,24 @@ class Csms(_Section):
     def _url(cls, url: str) -> str:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
-            raise ValueError("must be a ws:// or wss:// URL with a host")
+            raise FieldProblem("must be a ws:// or wss:// URL with a host", got=shown_url(url))
         if parts.query or parts.fragment:
-            raise ValueError("must not have a query or fragment (the station id is appended)")
+            raise FieldProblem(
+                "must not have a query or fragment (the station id is appended)",
+                got=shown_url(url),
+            )
         return url.rstrip("/")
+
+
+def shown_url(url: str) -> str:
+    """``url`` fit to print: a password in it (HTTP Basic auth, OCPP security profile 1) is
+    replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user = parts.username or ""
+    host = parts.netloc.rsplit("@", 1)[1]
+    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class Stations(_Section):

@@ -50,6 +50,10 @@ BAD = [
         "stations.connectors: must be an integer of at least 1, got 0",
     ),
     ("csms:\n  url: http://example\n", "csms.url: must be a ws:// or wss:// URL with a host"),
+    (
+        "csms:\n  url: http://cp:s3cret@example\n",
+        "csms.url: must be a ws:// or wss:// URL with a host, got 'http://cp:***@example'",
+    ),
     ("boot:\n  ramp_per_s: fast\n", "boot.ramp_per_s: must be a number, got 'fast'"),
     ("heartbeat:\n  min_s: 10\n  max_s: 5\n", "heartbeat: min_s must not exceed max_s"),
     (
@@ -75,6 +79,7 @@ def test_bad_field_names_file_and_path(
     assert str(caught.value).startswith(f"{path}: ")
     assert expected in str(caught.value)
     assert "\n" not in str(caught.value)
+    assert "s3cret" not in str(caught.value)  # a password in a URL is never shown
 
     assert main(["validate", str(path)]) == 1
     err = capsys.readouterr().err

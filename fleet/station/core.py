@@ -163,16 +163,18 @@ class Station(ChargePoint):
         self._boot_started = None
         self.accepted_on_connection = False
         self.set_state(State.BOOTING)
+        transport.intercept = self._take_reply
         life = asyncio.get_running_loop().create_task(self._life())
         life.add_done_callback(self._task_done)
         reason = ""
         try:
             while True:
                 raw = await transport.recv()
-                await self._on_frame(raw)
+                self._on_frame(raw)
         except TransportClosed as exc:
             reason = exc.reason
         finally:
+            transport.intercept = None
             self._transport = None
             if self._ending is None:
                 self._ending = Ending.LOST
@@ -336,7 +338,7 @@ class Station(ChargePoint):
         sent_at = time.perf_counter()
         self._inflight = _InFlight(unique_id, action, sent_at, reply)
         try:
-            await transport.send(wire.encode_call(unique_id, action, payload))
+            transport.send(wire.encode_call(unique_id, action, payload))
             message_type, body, size, received_at, raw_payload = await reply
         except TimeoutError:
             reason = f"no answer within {timeout_s:g} s"
@@ -409,41 +411,45 @@ class Station(ChargePoint):
 
     # --- incoming frames -------------------------------------------------------------------------
 
-    async def _on_frame(self, raw: bytes | str) -> None:
+    def _take_reply(self, raw: bytes) -> bool:
+        """The fast path, called from the socket's data callback: if ``raw`` is the CALLRESULT
+        the CALL in flight waits for, hand it over and return True. Anything else (CSMS calls,
+        errors, strays) goes the slow way, through ``_on_frame``."""
+        inflight = self._inflight
+        if inflight is None or inflight.reply.done():
+            return False
         received_at = time.perf_counter()
         try:
             message = orjson.loads(raw)
         except orjson.JSONDecodeError:
-            message = None
-        inflight = self._inflight
-        # Fast path: the CALLRESULT we are waiting for.
+            return False
         if (
-            inflight is not None
-            and type(message) is list
+            type(message) is list
             and len(message) == 3
             and message[0] == wire.CALLRESULT
             and message[1] == inflight.unique_id
             and type(message[2]) is dict
-            and not inflight.reply.done()
         ):
             # The id is ours (digits), so the payload starts at the frame's first "{".
-            start = raw.find(b"{") if isinstance(raw, bytes) else raw.find("{")
-            reply = (wire.CALLRESULT, message[2], len(raw), received_at, raw[start:-1])
+            reply = (wire.CALLRESULT, message[2], len(raw), received_at, raw[raw.find(b"{") : -1])
             inflight.reply.set_result(reply)
+            return True
+        return False
+
+    def _on_frame(self, raw: bytes) -> None:
+        if self._take_reply(raw):
             return
+        received_at = time.perf_counter()
+        inflight = self._inflight
         try:
-            frame = (
-                wire.decode(raw, self.rpc_error_code)
-                if message is None
-                else (wire.frame_of(message, self.rpc_error_code))
-            )
+            frame = wire.decode(raw, self.rpc_error_code)
         except wire.FrameError as exc:
             self.sink.record(self.id, CSMS_TO_CP, "(malformed)", 0.0, len(raw), exc.description)
             if exc.unique_id is not None and self.state is not State.REJECTED:
-                await self._send(wire.encode_error(exc.unique_id, exc.code, exc.description))
+                self._send_frame(wire.encode_error(exc.unique_id, exc.code, exc.description))
             return
         if frame.message_type == wire.CALL:
-            await self._on_call(frame, received_at, len(raw))
+            self._on_call(frame, received_at, len(raw))
             return
         if inflight is None or inflight.unique_id != frame.unique_id or inflight.reply.done():
             self.sink.record(
@@ -458,51 +464,51 @@ class Station(ChargePoint):
         body = frame if frame.message_type == wire.CALLERROR else frame.payload
         inflight.reply.set_result((frame.message_type, body, len(raw), received_at, None))
 
-    async def _on_call(self, frame: wire.Frame, received_at: float, size: int) -> None:
+    def _on_call(self, frame: wire.Frame, received_at: float, size: int) -> None:
         action = frame.action or ""
         if self.state is State.REJECTED:
             return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
         route = self.routes.get(action)
         if route is None:
             code = "NotImplemented" if action in self.known_actions else "NotSupported"
-            await self._answer_error(frame, received_at, code, f"{action} is not supported")
+            self._answer_error(frame, received_at, code, f"{action} is not supported")
             return
         if not route.skip_validation and self.scenario.csms.check_schemas:
             try:
                 wire.validate(self.version, action, "request", frame.payload)
             except wire.SchemaViolation as exc:
-                await self._answer_error(frame, received_at, exc.code, exc.description)
+                self._answer_error(frame, received_at, exc.code, exc.description)
                 return
         try:
             result = route.on(self, **camel_to_snake_case(frame.payload))
             payload = to_payload(result)
             wire.validate(self.version, action, "response", payload)
         except OCPPError as exc:
-            await self._answer_error(frame, received_at, exc.code, exc.description)
+            self._answer_error(frame, received_at, exc.code, exc.description)
             return
         except Exception as exc:
             logger.exception("%s: handler for %s failed", self.id, action)
-            await self._answer_error(frame, received_at, "InternalError", type(exc).__name__)
+            self._answer_error(frame, received_at, "InternalError", type(exc).__name__)
             return
-        await self._send(wire.encode_result(frame.unique_id, payload))
+        self._send_frame(wire.encode_result(frame.unique_id, payload))
         handled_ms = (time.perf_counter() - received_at) * 1000
         self.sink.record(self.id, CSMS_TO_CP, action, handled_ms, size, None)
         followup, self._followup = self._followup, None
         if followup is not None:
             self._spawn(followup())
 
-    async def _answer_error(
+    def _answer_error(
         self, frame: wire.Frame, received_at: float, code: str, description: str
     ) -> None:
-        await self._send(wire.encode_error(frame.unique_id, code, description))
+        self._send_frame(wire.encode_error(frame.unique_id, code, description))
         handled_ms = (time.perf_counter() - received_at) * 1000
         self.sink.record(
             self.id, CSMS_TO_CP, frame.action or "?", handled_ms, 0, f"{code}: {description}"
         )
 
-    async def _send(self, frame: bytes) -> None:
+    def _send_frame(self, frame: bytes) -> None:
         if self._transport is not None:
-            await self._transport.send(frame)
+            self._transport.send(frame)
 
     def then(self, followup: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``followup`` once the answer to the current CSMS call has been sent (a triggered

@@ -1,8 +1,13 @@
-"""How frames move: a three-method Transport, its websocket implementation and an in-memory pair.
+"""How frames move: the Transport a station talks to, and its websocket implementation.
 
-The station only ever sees a Transport, so its behaviour is tested over ``memory_pair()`` without
-a network, and the websocket details (subprotocol negotiation, close codes, handshake errors) are
-translated into fleet's errors here, at one seam.
+The websocket client is websockets' sans-I/O ``ClientProtocol`` driven by a plain asyncio
+``Protocol`` (as websockets' own docs suggest for custom integrations), not websockets' asyncio
+connection: a station needs none of its per-connection tasks, locks, queues or per-frame context
+managers, and thousands of stations share one process. Two things make it cheaper per round
+trip: ``send()`` writes to the socket synchronously, and a station may ``intercept`` frames
+straight from the socket's data callback (the answer it waits for) instead of having a reader
+task woken for each one. Websocket details (subprotocol negotiation, close codes, handshake and
+TLS errors) become fleet's one-line errors here, at one seam.
 """
 
 from __future__ import annotations
@@ -11,15 +16,19 @@ import asyncio
 import errno
 import http
 import resource
-from typing import Final, Protocol
-from urllib.parse import urlsplit
+import ssl
+from collections.abc import Callable
+from typing import Final, Protocol, cast
 
-import websockets
-from websockets.asyncio.client import ClientConnection
-from websockets.datastructures import Headers
-from websockets.exceptions import ConnectionClosed, InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
 
+import fleet
 from fleet.errors import ConnectionFailed, FleetError, SubprotocolRefused
 from fleet.wire import SUBPROTOCOLS
 
@@ -33,62 +42,222 @@ class TransportClosed(FleetError):
         self.by_peer = by_peer
 
 
+Intercept = Callable[[bytes], bool]
+
+
 class Transport(Protocol):
-    async def send(self, frame: bytes) -> None:
+    intercept: Intercept | None
+    """Offered every incoming message first, on the socket's callback; what it accepts (returns
+    True for) is not queued for ``recv()``. It must not raise."""
+
+    def send(self, frame: bytes) -> None:
         """Send one OCPP-J frame (UTF-8 JSON) as a text message; raise TransportClosed."""
 
-    async def recv(self) -> bytes | str:
-        """The next text message; raise TransportClosed when the connection ends."""
+    async def recv(self) -> bytes:
+        """The next message not intercepted; raise TransportClosed when the connection ends."""
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close cleanly; a no-op when already closed."""
 
 
-# --- websockets ----------------------------------------------------------------------------------
+# --- websockets, sans I/O ------------------------------------------------------------------------
 
-# Compression off (OCPP frames are small; deflate costs CPU and ~100 KB per connection), no
-# keepalive task per connection (heartbeats keep the socket busy), small queues: thousands of
-# stations share one process.
-_CLIENT_OPTIONS: Final = {
-    "compression": None,
-    "ping_interval": None,
-    "max_queue": 4,
-    "max_size": 2**20,
-    "close_timeout": 2,
-}
+MAX_SIZE: Final = 2**20  # largest incoming message
+CLOSE_TIMEOUT_S: Final = 2.0  # after the close handshake, how long the CSMS gets to end TCP
+QUEUE_LIMIT: Final = 16  # messages waiting for recv() before reading from the socket pauses
+USER_AGENT: Final = f"fleet/{fleet.__version__} (OCPP load tester)"
 
 
-_HANDSHAKE_DONE: Final = Response(101, "Switching Protocols", Headers())
-
-
-def _describe_close(exc: ConnectionClosed) -> str:
-    frame = exc.rcvd or exc.sent
+def _describe_close(protocol: ClientProtocol, error: Exception | None) -> tuple[str, bool]:
+    """A one-line reason for a closed connection, and whether the CSMS's side ended it."""
+    rcvd, sent = protocol.close_rcvd, protocol.close_sent
+    by_peer = rcvd is not None and (sent is None or bool(protocol.close_rcvd_then_sent))
+    frame = rcvd if by_peer else sent
     if frame is None:
-        return "connection dropped without a close frame"
+        cause = f": {error}" if error else ""
+        return f"connection dropped without a close frame{cause}", True
     text = f"code {frame.code}" + (f": {frame.reason}" if frame.reason else "")
-    return f"CSMS closed the connection ({text})" if exc.rcvd else f"connection closed ({text})"
+    if by_peer:
+        return f"CSMS closed the connection ({text})", True
+    return f"connection closed ({text})", False
 
 
-class WebsocketTransport:
-    __slots__ = ("ws",)
+class WebsocketTransport(asyncio.Protocol):
+    """One station's websocket: websockets' ClientProtocol fed from asyncio callbacks."""
 
-    def __init__(self, ws: ClientConnection) -> None:
-        self.ws = ws
+    __slots__ = (
+        "_close_timer",
+        "_closed",
+        "_fragments",
+        "_frames",
+        "_lost",
+        "_opened",
+        "_reading_paused",
+        "_waiter",
+        "_writing_paused",
+        "intercept",
+        "loop",
+        "protocol",
+        "transport",
+    )
 
-    async def send(self, frame: bytes) -> None:
-        try:
-            await self.ws.send(frame, text=True)
-        except ConnectionClosed as exc:
-            raise TransportClosed(_describe_close(exc)) from None
+    def __init__(self, protocol: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        self.protocol = protocol
+        self.loop = loop
+        self.transport: asyncio.Transport | None = None
+        self.intercept: Intercept | None = None
+        self._frames: list[bytes] = []
+        self._fragments: list[bytes] | None = None
+        self._waiter: asyncio.Future[None] | None = None
+        self._opened: asyncio.Future[None] | None = loop.create_future()
+        self._lost: asyncio.Future[None] | None = None
+        self._closed: TransportClosed | None = None
+        self._close_timer: asyncio.TimerHandle | None = None
+        self._reading_paused = False
+        self._writing_paused = False
 
-    async def recv(self) -> bytes | str:
-        try:
-            return await self.ws.recv(decode=False)
-        except ConnectionClosed as exc:
-            raise TransportClosed(_describe_close(exc)) from None
+    # --- the station's side ----------------------------------------------------------------------
+
+    def send(self, frame: bytes) -> None:
+        if self._closed is not None:
+            raise self._closed
+        if self.protocol.state is not State.OPEN:
+            raise TransportClosed("connection closing", by_peer=False)
+        self.protocol.send_text(frame)
+        self._flush()
+
+    async def recv(self) -> bytes:
+        while not self._frames:
+            if self._closed is not None:
+                raise self._closed
+            self._waiter = self.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        frame = self._frames.pop(0)
+        if self._reading_paused and len(self._frames) < QUEUE_LIMIT // 2:
+            self._resume_reading()
+        return frame
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
-        await self.ws.close(code, reason)
+        """Close handshake, then wait (at most CLOSE_TIMEOUT_S) for the CSMS to end TCP."""
+        if self.transport is None or self._closed is not None:
+            return
+        if self.protocol.state is State.OPEN:
+            self.protocol.send_close(code, reason)
+            self._flush()
+        if self._lost is None:
+            self._lost = self.loop.create_future()
+        try:
+            await asyncio.wait_for(asyncio.shield(self._lost), CLOSE_TIMEOUT_S)
+        except TimeoutError:
+            self.transport.abort()
+
+    # --- asyncio.Protocol ------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
+        request = self.protocol.connect()
+        request.headers["User-Agent"] = USER_AGENT
+        self.protocol.send_request(request)
+        self._flush()
+
+    def data_received(self, data: bytes) -> None:
+        protocol = self.protocol
+        protocol.receive_data(data)
+        events = protocol.events_received()
+        self._flush()  # pongs, the answer to a close frame
+        for event in events:
+            if type(event) is Frame:
+                if event.opcode is Opcode.TEXT or event.opcode is Opcode.BINARY:
+                    if event.fin:
+                        self._deliver(bytes(event.data))
+                    else:
+                        self._fragments = [bytes(event.data)]
+                elif event.opcode is Opcode.CONT and self._fragments is not None:
+                    self._fragments.append(bytes(event.data))
+                    if event.fin:
+                        message, self._fragments = b"".join(self._fragments), None
+                        self._deliver(message)
+            elif (
+                isinstance(event, Response) and self._opened is not None and not self._opened.done()
+            ):
+                self._opened.set_result(None)
+        if protocol.close_expected() and self._close_timer is None:
+            self._close_timer = self.loop.call_later(CLOSE_TIMEOUT_S, self._abort)
+
+    def eof_received(self) -> bool | None:
+        self.protocol.receive_eof()
+        self._flush()
+        return None  # close the transport: nothing is written after the peer's EOF
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.protocol.receive_eof()  # idempotent: the state is CLOSED from here on
+        reason, by_peer = _describe_close(self.protocol, exc)
+        self._closed = TransportClosed(reason, by_peer)
+        if self._close_timer is not None:
+            self._close_timer.cancel()
+            self._close_timer = None
+        for future in (self._waiter, self._lost, self._opened):
+            if future is not None and not future.done():
+                future.set_result(None)
+        self._opened = None
+
+    def pause_writing(self) -> None:
+        # The CSMS is not reading: stop reading its messages too, so answers cannot pile up.
+        self._writing_paused = True
+        self._pause_reading()
+
+    def resume_writing(self) -> None:
+        self._writing_paused = False
+        if len(self._frames) < QUEUE_LIMIT:
+            self._resume_reading()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    async def opened(self) -> None:
+        """Wait for the handshake's end (success, refusal or a dropped connection)."""
+        if self._opened is not None:
+            await self._opened
+        self._opened = None
+
+    def _deliver(self, message: bytes) -> None:
+        intercept = self.intercept
+        if intercept is not None and intercept(message):
+            return
+        self._frames.append(message)
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+        if len(self._frames) >= QUEUE_LIMIT:
+            self._pause_reading()
+
+    def _flush(self) -> None:
+        transport = self.transport
+        if transport is None:
+            return
+        for data in self.protocol.data_to_send():
+            if data:
+                transport.write(data)
+            elif transport.can_write_eof():
+                transport.write_eof()
+            else:
+                transport.close()
+
+    def _pause_reading(self) -> None:
+        if not self._reading_paused and self.transport is not None:
+            self._reading_paused = True
+            self.transport.pause_reading()
+
+    def _resume_reading(self) -> None:
+        if self._reading_paused and not self._writing_paused and self.transport is not None:
+            self._reading_paused = False
+            self.transport.resume_reading()
+
+    def _abort(self) -> None:
+        self._close_timer = None
+        if self.transport is not None:
+            self.transport.abort()
 
 
 async def connect(
@@ -99,108 +268,96 @@ async def connect(
     source_address: str | None = None,
 ) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
-    with a one-line reason a user can act on."""
+    with a one-line reason a user can act on (never showing credentials from the URL)."""
     subprotocol = SUBPROTOCOLS[version]
-    target = f"{url}/{station_id}"
-    where = urlsplit(url).netloc
-    local = {"local_addr": (source_address, 0)} if source_address else {}
     try:
-        ws = await websockets.connect(
-            target,
-            subprotocols=[subprotocol],  # type: ignore[list-item]
-            open_timeout=open_timeout_s,
-            **_CLIENT_OPTIONS,  # type: ignore[arg-type]
-            **local,  # type: ignore[arg-type]
-        )
-    except InvalidStatus as exc:
-        status = exc.response.status_code
-        body = exc.response.body.decode("utf-8", "replace").strip() if exc.response.body else ""
-        if "subprotocol" in body.lower():
-            raise SubprotocolRefused(
-                f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})"
-            ) from None
-        phrase = (
-            http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
-        )
-        raise ConnectionFailed(
-            f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip()
-        ) from None
-    except InvalidHandshake as exc:
-        if "subprotocol" in str(exc):
-            raise SubprotocolRefused(
-                f"CSMS did not accept subprotocol {subprotocol} ({exc})"
-            ) from None
-        raise ConnectionFailed(f"websocket handshake failed: {exc}") from None
+        uri = parse_uri(f"{url}/{station_id}")
     except InvalidURI as exc:
         raise ConnectionFailed(f"invalid CSMS URL: {exc}") from None
+    where = f"{uri.host}:{uri.port}"
+    loop = asyncio.get_running_loop()
+    ws = WebsocketTransport(
+        ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)], max_size=MAX_SIZE), loop
+    )
+    try:
+        async with asyncio.timeout(open_timeout_s):
+            await _open(ws, uri, source_address)
+            await ws.opened()
     except TimeoutError:
+        _abandon(ws)
         raise ConnectionFailed(
             f"no websocket handshake from {where} within {open_timeout_s:g} s"
         ) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectionFailed(
+            f"TLS certificate of {where} not trusted: {exc.verify_message}"
+        ) from None
+    except ssl.SSLError as exc:
+        raise ConnectionFailed(f"TLS handshake with {where} failed: {exc.reason}") from None
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
     except OSError as exc:
-        if exc.errno == errno.EMFILE:
-            limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-            raise ConnectionFailed(
-                f"too many open files: this process may open {limit} (ulimit -n); run fewer "
-                "stations per process"
-            ) from None
-        if exc.errno == errno.EADDRNOTAVAIL:
-            on = f" on {source_address}" if source_address else ""
-            raise ConnectionFailed(
-                f"no free local port{on} towards {where}: spread stations over more source "
-                "addresses (csms.source_addresses, --source-addresses)"
-            ) from None
-        raise ConnectionFailed(f"cannot connect to {where}: {exc.strerror or exc}") from None
-    if ws.subprotocol != subprotocol:
-        await ws.close(1002, "subprotocol required")
+        raise ConnectionFailed(_os_error(exc, where, source_address)) from None
+    _check_handshake(ws, subprotocol, where)
+    return ws
+
+
+async def _open(ws: WebsocketTransport, uri: WebSocketURI, source_address: str | None) -> None:
+    context = ssl.create_default_context() if uri.secure else None  # verifies by default
+    await ws.loop.create_connection(
+        lambda: ws,
+        uri.host,
+        uri.port,
+        ssl=context,
+        server_hostname=uri.host if context else None,
+        local_addr=(source_address, 0) if source_address else None,
+    )
+
+
+def _abandon(ws: WebsocketTransport) -> None:
+    if ws.transport is not None:
+        ws.transport.abort()
+
+
+def _check_handshake(ws: WebsocketTransport, subprotocol: str, where: str) -> None:
+    protocol = ws.protocol
+    failure = protocol.handshake_exc
+    if failure is None and protocol.state is not State.OPEN:
+        raise ConnectionFailed(f"{where} closed the connection during the websocket handshake")
+    if failure is not None:
+        _abandon(ws)
+        if isinstance(failure, InvalidStatus):
+            raise _refusal(failure.response, subprotocol)
+        if isinstance(failure, InvalidHandshake) and "subprotocol" in str(failure):
+            raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({failure})")
+        raise ConnectionFailed(f"websocket handshake failed: {failure}")
+    if protocol.subprotocol != subprotocol:
+        protocol.send_close(1002, "subprotocol required")
+        ws._flush()
+        _abandon(ws)
         raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol}")
-    # The handshake's request and response (headers and all) stay referenced for the life of
-    # the connection and nothing reads them again: ~3.5 KB per station. websockets tests
-    # `response is None` for "handshake pending", so one shared, empty Response stands in.
-    ws.request = None
-    ws.response = _HANDSHAKE_DONE
-    return WebsocketTransport(ws)
 
 
-# --- in memory -----------------------------------------------------------------------------------
+def _refusal(response: Response, subprotocol: str) -> ConnectionFailed:
+    status = response.status_code
+    body = response.body.decode("utf-8", "replace").strip() if response.body else ""
+    if "subprotocol" in body.lower():
+        return SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})")
+    phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
+    return ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip())
 
 
-class MemoryTransport:
-    """One end of an in-memory connection: what it sends, the other end receives."""
-
-    def __init__(
-        self, inbox: asyncio.Queue[bytes | None], peer: asyncio.Queue[bytes | None]
-    ) -> None:
-        self._inbox = inbox
-        self._peer = peer
-        self.closed: str | None = None
-
-    async def send(self, frame: bytes) -> None:
-        if self.closed is not None:
-            raise TransportClosed(self.closed, by_peer=False)
-        self._peer.put_nowait(frame)
-
-    async def recv(self) -> bytes:
-        if self.closed is not None:
-            raise TransportClosed(self.closed, by_peer=False)
-        frame = await self._inbox.get()
-        if frame is None:
-            by_peer = self.closed is None
-            self.closed = self.closed or "peer closed the connection"
-            raise TransportClosed(self.closed, by_peer=by_peer)
-        return frame
-
-    async def close(self, code: int = 1000, reason: str = "") -> None:
-        if self.closed is None:
-            self.closed = f"closed (code {code})"
-            self._peer.put_nowait(None)
-            self._inbox.put_nowait(None)
-
-
-def memory_pair() -> tuple[MemoryTransport, MemoryTransport]:
-    """Two connected transports, e.g. (station side, CSMS side)."""
-    a: asyncio.Queue[bytes | None] = asyncio.Queue()
-    b: asyncio.Queue[bytes | None] = asyncio.Queue()
-    return MemoryTransport(a, b), MemoryTransport(b, a)
+def _os_error(exc: OSError, where: str, source_address: str | None) -> str:
+    if exc.errno == errno.EMFILE:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return (
+            f"too many open files: this process may open {limit} (ulimit -n); run fewer "
+            "stations per process"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        on = f" on {source_address}" if source_address else ""
+        return (
+            f"no free local port{on} towards {where}: spread stations over more source "
+            "addresses (csms.source_addresses, --source-addresses)"
+        )
+    return f"cannot connect to {where}: {exc.strerror or exc}"

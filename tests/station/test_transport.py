@@ -1,0 +1,137 @@
+"""The websocket layer as a CSMS sees it: keepalive pings, fragmented messages, HTTP Basic
+credentials, TLS verification. Real servers on 127.0.0.1."""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import ssl
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+import websockets
+from websockets.asyncio.server import ServerConnection
+
+from fleet.metrics import State
+from tests.conftest import fleet_running, make_scenario, wait_until
+from tests.station.test_misbehaving_csms import boot_answer, raw_csms, serve_calls
+
+
+def answer_all(message: list[Any]) -> str:
+    if message[2] == "BootNotification":
+        return boot_answer(message[1], interval=1)
+    if message[2] == "Heartbeat":
+        return orjson.dumps([3, message[1], {"currentTime": "2030-01-01T00:00:00Z"}]).decode()
+    return orjson.dumps([3, message[1], {}]).decode()
+
+
+async def test_csms_keepalive_pings_are_answered_and_the_connection_stays_up() -> None:
+    connections = 0
+
+    async def handler(ws: ServerConnection) -> None:
+        nonlocal connections
+        connections += 1
+        await serve_calls(ws, answer_all)
+
+    server = await websockets.serve(
+        handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"], ping_interval=0.1, ping_timeout=0.3
+    )
+    url = f"ws://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocpp"
+    try:
+        async with fleet_running(make_scenario(heartbeat={"min_s": 1}), url) as fleet:
+            await wait_until(lambda: fleet.summary.rows.get("Heartbeat") is not None, 4)
+            await wait_until(lambda: fleet.summary.rows["Heartbeat"].count >= 2, 4)
+    finally:
+        server.close()
+        await server.wait_closed()
+    # Without pongs websockets' server closes after 0.3 s with 1011; the station would reconnect.
+    assert connections == 1
+    assert fleet.summary.failures == []
+
+
+async def test_a_fragmented_answer_is_reassembled() -> None:
+    async def handler(ws: ServerConnection) -> None:
+        raw = await ws.recv()
+        message = orjson.loads(raw)
+        answer = boot_answer(message[1])
+        await ws.send([answer[:10], answer[10:30], answer[30:]])  # one message, three frames
+        await serve_calls(ws, answer_all)
+
+    async with raw_csms(handler) as url, fleet_running(make_scenario(), url) as fleet:
+        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+    assert fleet.summary.rows["BootNotification"].failures == 0
+
+
+async def test_url_credentials_go_as_basic_auth_and_never_into_reports() -> None:
+    seen: dict[str, str | None] = {}
+
+    async def handler(ws: ServerConnection) -> None:
+        assert ws.request is not None
+        seen["authorization"] = ws.request.headers.get("Authorization")
+        seen["user-agent"] = ws.request.headers.get("User-Agent")
+        await serve_calls(ws, answer_all)
+
+    async with raw_csms(handler) as url:
+        with_secret = url.replace("ws://", "ws://CP-00001:s3cret@")
+        async with fleet_running(make_scenario(), with_secret) as fleet:
+            await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+    assert seen["authorization"] == "Basic " + base64.b64encode(b"CP-00001:s3cret").decode()
+    assert (seen["user-agent"] or "").startswith("fleet/")
+
+    # A CSMS that is not there: the failure names host and port, not the password.
+    closed = url.rsplit(":", 1)[0].replace("ws://", "ws://CP-00001:s3cret@") + ":9/ocpp"
+    async with fleet_running(make_scenario(), closed) as fleet:
+        await wait_until(lambda: fleet.summary.failure_count >= 1)
+    reason = fleet.summary.failures[0]["reason"]
+    assert "127.0.0.1:9" in reason and "s3cret" not in reason
+
+
+@pytest.fixture
+def self_signed(tmp_path: Path) -> tuple[Path, Path]:
+    if shutil.which("openssl") is None:
+        pytest.skip("openssl command not available to make a certificate")
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+            "-nodes", "-days", "1", "-subj", "/CN=127.0.0.1",
+            "-addext", "subjectAltName=IP:127.0.0.1",
+            "-keyout", str(key), "-out", str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    return cert, key
+
+
+async def test_tls_is_verified_by_default(
+    self_signed: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cert, key = self_signed
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert, key)
+
+    async def handler(ws: ServerConnection) -> None:
+        await serve_calls(ws, answer_all)
+
+    server = await websockets.serve(handler, "127.0.0.1", 0, subprotocols=["ocpp1.6"], ssl=context)
+    url = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocpp"
+    try:
+        # A certificate nobody vouches for: refused, with the reason.
+        async with fleet_running(make_scenario(), url) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        reason = fleet.summary.failures[0]["reason"]
+        assert reason.startswith("TLS certificate of 127.0.0.1:") and "not trusted" in reason
+        assert fleet.stations[0].state is not State.ACCEPTED
+
+        # Trusted through the usual OpenSSL variable: the station connects and boots.
+        monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        async with fleet_running(make_scenario(), url) as fleet:
+            await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        assert fleet.summary.failures == []
+    finally:
+        server.close()
+        await server.wait_closed()
