@@ -1,6 +1,8 @@
 """Benchmark 1: client-side CPU time per OCPP round trip (Heartbeat), four clients side by side.
 
     (a) raw floor: plain websockets + orjson, no OCPP library
+    (a') fleet's own transport (websockets' sans-I/O protocol + orjson), no OCPP: the floor
+         under fleet's design, which (a) no longer is
     (b) the stock ocpp ChargePoint as shipped (thread-pool schema validation)
     (c) fleet stations, schema validation on (the default)
     (d) fleet stations, schema validation off
@@ -33,6 +35,7 @@ from bench.common import median, responder, run_child
 
 VARIANTS = {
     "raw": "(a) raw websockets + orjson",
+    "transport": "(a') fleet's transport alone (websockets sans-I/O + orjson, no OCPP)",
     "ocpp": "(b) stock ocpp ChargePoint",
     "fleet": "(c) fleet, validation on",
     "fleet-novalidate": "(d) fleet, validation off",
@@ -51,6 +54,24 @@ async def _raw(url: str, stations: int, round_trips: int) -> float:
         for k in range(round_trips):
             await ws.send(orjson.dumps([2, str(k), "Heartbeat", {}]), text=True)
             orjson.loads(await ws.recv(decode=False))
+
+    started = time.process_time()
+    await asyncio.gather(*(one(ws) for ws in conns))
+    spent = time.process_time() - started
+    for ws in conns:
+        await ws.close()
+    return spent
+
+
+async def _transport(url: str, stations: int, round_trips: int) -> float:
+    from fleet.station.transport import connect
+
+    conns = [await connect(url, f"SANS-{i}", "1.6", 10) for i in range(stations)]
+
+    async def one(ws: Any) -> None:
+        for k in range(round_trips):
+            ws.send(orjson.dumps([2, str(k), "Heartbeat", {}]))
+            orjson.loads(await ws.recv())
 
     started = time.process_time()
     await asyncio.gather(*(one(ws) for ws in conns))
@@ -133,6 +154,8 @@ def child(variant: str, url: str, stations: int, round_trips: int) -> None:
     tune_gc()
     if variant == "raw":
         spent = uvloop.run(_raw(url, stations, round_trips))
+    elif variant == "transport":
+        spent = uvloop.run(_transport(url, stations, round_trips))
     elif variant == "ocpp":
         spent = uvloop.run(_stock_ocpp(url, stations, round_trips))
     else:

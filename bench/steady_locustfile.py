@@ -28,10 +28,22 @@ def _keep(environment: Environment, **_: Any) -> None:
     _environment.append(environment)
 
 
+_ramp: dict[str, float] = {}
+
+
 @events.spawning_complete.add_listener
 def _reset_later(user_count: int, **_: Any) -> None:
     environment = _environment[0]
-    gevent.spawn_later(WARMUP_S, environment.stats.reset_all)
+    gevent.spawn_later(WARMUP_S, _end_warmup, environment)
+
+
+def _end_warmup(environment: Environment) -> None:
+    # What the ramp and the first heartbeat wave looked like, before the steady state starts.
+    lag = environment.stats.entries.get(("loop lag", "fleet"))
+    if lag is not None and lag.num_requests:
+        _ramp["p99_ms"] = lag.get_response_time_percentile(0.99)
+        _ramp["max_ms"] = lag.max_response_time
+    environment.stats.reset_all()
 
 
 @events.test_stopping.add_listener
@@ -46,5 +58,7 @@ def _snapshot(environment: Environment, **_: Any) -> None:
         row["rps"] += entry.total_rps
         if entry.num_requests:
             row["p99_ms"] = max(row["p99_ms"], entry.get_response_time_percentile(0.99))
+    if _ramp:
+        rows["loop lag (ramp)"] = {"count": 0, **_ramp}
     with open(target, "w") as f:
         json.dump(rows, f)

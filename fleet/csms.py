@@ -56,6 +56,7 @@ logger = logging.getLogger("fleet.csms")
 ocpp.messages.ASYNC_VALIDATION = False
 
 BOOT_STATUSES = ("Accepted", "Pending", "Rejected")
+BACKLOG = 8192  # the kernel caps it at net.core.somaxconn
 
 
 def _format(moment: datetime) -> str:
@@ -318,6 +319,9 @@ class Csms:
             process_request=self._http,
             ping_interval=None,
             max_queue=4,
+            # A boot storm opens thousands of connections at once: with the default backlog of
+            # 100 the kernel drops SYNs and stations connect 1, 3, 7 s later (TCP retries).
+            backlog=BACKLOG,
         )
         bound = self._server.sockets[0].getsockname()
         self.url = f"ws://{bound[0]}:{bound[1]}{path}"
