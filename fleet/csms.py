@@ -24,7 +24,7 @@ from collections import Counter
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any, ClassVar
+from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
 import ocpp.messages
@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet import wire
-from fleet.routing import Route, ocpp_error, route_table, to_payload
+from fleet.routing import Routed, to_payload
 from fleet.wire import SUBPROTOCOLS, VERSIONS
 
 logger = logging.getLogger("fleet.csms")
@@ -103,7 +103,7 @@ class StationRecord:
         }
 
 
-class _Central:
+class _Central(Routed):
     """Behaviour shared by both versions' central-system classes.
 
     Incoming CALLs are answered here rather than by ``ChargePoint._handle_call``: the same
@@ -116,12 +116,6 @@ class _Central:
     csms: Csms
     id: str
     _ocpp_version: str
-    routes: ClassVar[dict[str, Route]] = {}
-    known_actions: ClassVar[frozenset[str]] = frozenset()
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.routes = route_table(cls)
 
     def __init__(self, station_id: str, connection: ServerConnection, csms: Csms) -> None:
         # ChargePoint.__init__ without its per-instance route map; what call() needs is kept.
@@ -155,19 +149,13 @@ class _Central:
         try:
             if action in self.csms.error_on:
                 raise InternalError(description=f"{action} refused by fleet csms --error-on")
-            route = self.routes.get(action)
-            if route is None:
-                code = "NotImplemented" if action in self.known_actions else "NotSupported"
-                raise ocpp_error(code, f"fleet csms does not handle {action}")
-            try:
-                wire.validate(self._ocpp_version, action, "request", msg.payload)
-            except wire.SchemaViolation as exc:
-                raise ocpp_error(exc.code, exc.description) from None
-            payload = to_payload(route.on(self, **camel_to_snake_case(msg.payload)))
+            payload = self.answer_call(action, msg.payload, check_request=True)
         except OCPPError as exc:
+            # Answered here, in one log line: raised on, the library would log a traceback.
             record.errors[exc.code] += 1
             logger.warning("%s: %s answered with CallError %s", self.id, action, exc.code)
-            raise
+            await self._send(msg.create_call_error(exc).to_json())
+            return
         await self._send(orjson.dumps([wire.CALLRESULT, msg.unique_id, payload]).decode())
 
     def boot_answer(self) -> tuple[str, int]:

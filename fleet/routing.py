@@ -10,11 +10,18 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from ocpp import exceptions
-from ocpp.charge_point import remove_nones, serialize_as_dict, snake_to_camel_case
+from ocpp.charge_point import (
+    camel_to_snake_case,
+    remove_nones,
+    serialize_as_dict,
+    snake_to_camel_case,
+)
 from ocpp.routing import create_route_map
+
+from fleet import wire
 
 
 @dataclass(slots=True, frozen=True)
@@ -56,5 +63,41 @@ _ERRORS = _error_classes()
 
 
 def ocpp_error(code: str, description: str) -> exceptions.OCPPError:
-    """The ``ocpp`` library's exception for a CallError code (GenericError if it has none)."""
-    return _ERRORS.get(code, exceptions.GenericError)(description=description)
+    """The ``ocpp`` library's exception for a CallError code (a GenericError carrying the code
+    if the library has no class for it)."""
+    cls = _ERRORS.get(code)
+    if cls is not None:
+        return cls(description=description)
+    error = exceptions.GenericError(description=description)
+    error.code = code
+    return error
+
+
+class Routed:
+    """Mixin for ``ocpp`` ChargePoint subclasses answering CALLs with their ``@on`` handlers:
+    the route table is built once per class, when the class is defined. Subclasses set
+    ``known_actions`` (every action of their OCPP version)."""
+
+    routes: ClassVar[dict[str, Route]] = {}
+    known_actions: ClassVar[frozenset[str]] = frozenset()
+    _ocpp_version: str
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        cls.routes = route_table(cls)
+
+    def answer_call(self, action: str, payload: Any, check_request: bool) -> dict[str, Any]:
+        """Run the handler for a CALL and return the CALLRESULT payload. Raises the ``ocpp``
+        library's OCPPError to answer with: NotImplemented (an action of the version without
+        a handler), NotSupported (not an action of the version), the schema violation's code,
+        or whatever the handler raised."""
+        route = self.routes.get(action)
+        if route is None:
+            code = "NotImplemented" if action in self.known_actions else "NotSupported"
+            raise ocpp_error(code, f"{action} is not supported")
+        if check_request and not route.skip_validation:
+            try:
+                wire.validate(self._ocpp_version, action, "request", payload)
+            except wire.SchemaViolation as exc:
+                raise ocpp_error(exc.code, exc.description) from None
+        return to_payload(route.on(self, **camel_to_snake_case(payload)))

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, Final
 
 import orjson
-from ocpp.charge_point import ChargePoint, camel_to_snake_case
+from ocpp.charge_point import ChargePoint
 from ocpp.exceptions import OCPPError
 
 from fleet import wire
@@ -40,7 +40,7 @@ from fleet.errors import (
     OutboxFull,
 )
 from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, FLEET, HEARTBEAT_DRIFT, Sink, State
-from fleet.routing import Route, route_table, to_payload
+from fleet.routing import Routed
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
@@ -74,21 +74,18 @@ class _InFlight:
     reply: asyncio.Future[_Reply]
 
 
-class Station(ChargePoint):
+class Station(Routed, ChargePoint):
     """Behaviour common to both versions. Subclasses set the class attributes and supply message
     shapes through the ``*_payload`` methods and ``@on`` handlers."""
 
     version: ClassVar[str]
     kind: ClassVar[str]  # request_type in reports: "OCPP1.6" / "OCPP2.0.1"
-    routes: ClassVar[dict[str, Route]] = {}
-    known_actions: ClassVar[frozenset[str]] = frozenset()
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
     valid_payloads: ClassVar[wire.ValidPayloads]  # shared by all stations of a version
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         cls.valid_payloads = wire.ValidPayloads()
-        cls.routes = route_table(cls)
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         # ChargePoint.__init__ is not called on purpose: it builds a route map, a lock and a
@@ -468,20 +465,9 @@ class Station(ChargePoint):
         action = frame.action or ""
         if self.state is State.REJECTED:
             return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
-        route = self.routes.get(action)
-        if route is None:
-            code = "NotImplemented" if action in self.known_actions else "NotSupported"
-            self._answer_error(frame, received_at, code, f"{action} is not supported")
-            return
-        if not route.skip_validation and self.scenario.csms.check_schemas:
-            try:
-                wire.validate(self.version, action, "request", frame.payload)
-            except wire.SchemaViolation as exc:
-                self._answer_error(frame, received_at, exc.code, exc.description)
-                return
         try:
-            result = route.on(self, **camel_to_snake_case(frame.payload))
-            payload = to_payload(result)
+            check = self.scenario.csms.check_schemas
+            payload = self.answer_call(action, frame.payload, check)
             wire.validate(self.version, action, "response", payload)
         except OCPPError as exc:
             self._answer_error(frame, received_at, exc.code, exc.description)
