@@ -4,11 +4,13 @@
 version modules, answers are ``ocpp`` call_result dataclasses, CallError codes are the library's.
 What it replaces are the parts that do not scale to thousands of stations in one process:
 
-* the route table is built once per class (``__init_subclass__``), not by introspection for every
+* the route table is built once per class (``fleet.routing.Routed``), not by introspection for every
   instance;
 * outgoing CALLs go through a visible pending slot and a bounded outbox (OCPP-J: one CALL in
   flight) instead of a lock and a queue per instance, so the round trip is timed from the moment
   the frame is handed to the socket, not from when the station first wanted to send;
+* the answer a CALL waits for is taken straight from the socket's data callback
+  (``_take_reply``, the transport's ``intercept``): no task is woken just to hand it over;
 * frames are orjson, schemas are compiled once (``fleet.wire``), nothing is logged per frame.
 
 A station lives across connections (its id, configuration and counters persist); ``run()`` is
@@ -63,7 +65,7 @@ class Ending(enum.Enum):
 
 # (message type, CALLRESULT payload or CALLERROR frame, bytes received, perf_counter at arrival,
 #  the payload's raw JSON when it could be cut out of the frame safely, else None)
-_Reply = tuple[int, Any, int, float, bytes | str | None]
+_Reply = tuple[int, Any, int, float, bytes | None]
 
 
 @dataclass(slots=True)
@@ -434,8 +436,7 @@ class Station(Routed, ChargePoint):
         return False
 
     def _on_frame(self, raw: bytes) -> None:
-        if self._take_reply(raw):
-            return
+        """A frame the fast path did not take (it has seen every frame before it is queued)."""
         received_at = time.perf_counter()
         inflight = self._inflight
         try:

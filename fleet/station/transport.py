@@ -42,6 +42,10 @@ class TransportClosed(FleetError):
         self.reason = reason
         self.by_peer = by_peer
 
+    def again(self) -> TransportClosed:
+        """A fresh copy to raise: raising one instance repeatedly chains its tracebacks."""
+        return TransportClosed(self.reason, self.by_peer)
+
 
 Intercept = Callable[[bytes], bool]
 
@@ -122,7 +126,7 @@ class WebsocketTransport(asyncio.Protocol):
 
     def send(self, frame: bytes) -> None:
         if self._closed is not None:
-            raise self._closed
+            raise self._closed.again()
         if self.protocol.state is not State.OPEN:
             raise TransportClosed("connection closing", by_peer=False)
         self.protocol.send_text(frame)
@@ -131,7 +135,7 @@ class WebsocketTransport(asyncio.Protocol):
     async def recv(self) -> bytes:
         while not self._frames:
             if self._closed is not None:
-                raise self._closed
+                raise self._closed.again()
             self._waiter = self.loop.create_future()
             try:
                 await self._waiter
@@ -289,6 +293,9 @@ async def connect(
         async with asyncio.timeout(open_timeout_s):
             await _open(ws, uri, source_address)
             await ws.opened()
+    except asyncio.CancelledError:
+        _abandon(ws)  # the station was stopped while connecting: leave no socket behind
+        raise
     except TimeoutError:
         _abandon(ws)
         raise ConnectionFailed(
