@@ -133,7 +133,7 @@ def test_nothing_listening_is_a_clear_error_without_traceback() -> None:
     result = fleet_run(
         "scenarios/default.yaml",
         "--csms",
-        f"ws://127.0.0.1:{port}/ocpp",
+        f"ws://CP:s3cret@127.0.0.1:{port}/ocpp",  # Basic-auth credentials: never printed
         "--stations",
         "3",
         "--duration",
@@ -142,7 +142,8 @@ def test_nothing_listening_is_a_clear_error_without_traceback() -> None:
     assert result.returncode == 1
     output = result.stdout + result.stderr
     assert f"connection refused by 127.0.0.1:{port} (is the CSMS running?)" in output
-    assert "Traceback" not in output
+    assert f"ws://CP:***@127.0.0.1:{port}/ocpp" in output
+    assert "Traceback" not in output and "s3cret" not in output
 
 
 def test_bad_usage_exits_2() -> None:
