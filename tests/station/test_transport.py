@@ -135,3 +135,34 @@ async def test_tls_is_verified_by_default(
     finally:
         server.close()
         await server.wait_closed()
+
+
+async def test_a_restarted_csms_gets_every_station_back() -> None:
+    """A CSMS restart under load: every station sees the close, counts it once, reconnects with
+    back-off and boots again; nothing else fails."""
+    from fleet.csms import Csms
+
+    count = 200
+    first = Csms(interval_s=300)
+    url = await first.start("127.0.0.1", 0)
+    port = int(url.rsplit(":", 1)[1].split("/")[0])
+    scenario = make_scenario(stations={"count": count, "ocpp": {"1.6": 1, "2.0.1": 1}})
+    second = Csms(interval_s=300)
+    try:
+        async with fleet_running(scenario, url) as fleet:
+            await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations), 20)
+            await first.stop()  # websockets' server closes every connection with 1001
+            await wait_until(lambda: all(s.state is not State.ACCEPTED for s in fleet.stations))
+            await second.start("127.0.0.1", port)
+            await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations), 20)
+    finally:
+        await first.stop()
+        await second.stop()
+    assert fleet.summary.rows["connection"].failures == count
+    assert fleet.summary.rows["BootNotification"].count == 2 * count
+    assert fleet.summary.rows["BootNotification"].failures == 0
+    reasons = {f["reason"] for f in fleet.summary.failures}
+    assert {r for r in reasons if not r.startswith("connection refused by 127.0.0.1:")} == {
+        "connection lost: CSMS closed the connection (code 1001)"
+    }
+    assert len(second.ledger) == count
