@@ -61,6 +61,12 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, metavar="SECONDS", help="overrides run.duration_s")
     run.add_argument("--summary-json", metavar="FILE", help="write the summary as JSON")
     run.add_argument(
+        "--trace",
+        action="append",
+        metavar="STATION",
+        help="log every frame of this station (repeatable; overrides run.trace)",
+    )
+    run.add_argument(
         "--source-addresses",
         metavar="LIST",
         help="connect from these local addresses, e.g. 127.0.0.2,127.0.0.3 (overrides "
@@ -181,8 +187,19 @@ def cmd_run(args: argparse.Namespace) -> int:
         "stations.count": args.stations,
         "run.duration_s": args.duration,
         "csms.source_addresses": getattr(args, "source_addresses", None),
+        "run.trace": getattr(args, "trace", None),
     }
     scenario = load_scenario(args.scenario, overrides)
+    if scenario.run.trace:
+        ids = {scenario.station_id(i) for i in range(1, scenario.stations.count + 1)}
+        unknown = [t for t in scenario.run.trace if t not in ids]
+        if unknown:
+            raise UsageError(
+                f"run.trace: no station {', '.join(unknown)} in this fleet "
+                f"({scenario.station_id(1)} .. {scenario.station_id(scenario.stations.count)})"
+            )
+        if logging.getLogger().level > logging.INFO:
+            logging.getLogger("fleet.trace").setLevel(logging.INFO)  # asked for by station id
     limit = raise_open_files_limit(scenario.stations.count)
     if scenario.stations.count + 64 > limit:
         raise UsageError(

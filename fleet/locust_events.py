@@ -60,6 +60,13 @@ def _add_options(parser: Any, **_: Any) -> None:
         help="write stations, per-action latencies, failures and SLO results as JSON at the end",
     )
     parser.add_argument(
+        "--fleet-trace",
+        default="",
+        env_var="FLEET_TRACE",
+        metavar="IDS",
+        help="log every frame of these stations, e.g. CP-00001,CP-00002 (overrides run.trace)",
+    )
+    parser.add_argument(
         "--fleet-id-stride",
         type=int,
         env_var="FLEET_ID_STRIDE",

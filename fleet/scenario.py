@@ -204,6 +204,9 @@ class Run(_Section):
     duration_s: PositiveFloat = 60.0
     progress_s: PositiveFloat = 5.0
     lag_warn_ms: PositiveFloat = 50.0
+    # Station ids whose every frame is logged (logger fleet.trace, INFO): what exactly one
+    # station and the CSMS said to each other, without a per-frame log for the whole fleet.
+    trace: tuple[str, ...] = ()
 
 
 class Scenario(_Section):

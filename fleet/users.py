@@ -47,9 +47,11 @@ def scenario_for(user_class: type[ChargePointUser], environment: Environment) ->
             "`scenario = 'file.yaml'` on the class"
         )
     host = environment.host or user_class.host or None
+    traced = str(getattr(options, "fleet_trace", "") or "") if options else ""
+    trace = tuple(t.strip() for t in traced.split(",") if t.strip()) or None
     key = (path, host)
     if key not in _scenarios:
-        _scenarios[key] = load_scenario(path, {"csms.url": host})
+        _scenarios[key] = load_scenario(path, {"csms.url": host, "run.trace": trace})
     return _scenarios[key]
 
 

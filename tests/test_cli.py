@@ -178,3 +178,30 @@ def test_more_stations_than_open_files_fails_fast_with_the_limit() -> None:
     assert result.returncode == 2
     assert "100 stations need that many open files; this process may open 120" in result.stderr
     assert "at most 56 stations" in result.stderr
+
+
+def test_trace_logs_every_frame_of_the_named_station_only(tmp_path: Path) -> None:
+    with csms_process("--interval", "300") as url:
+        result = fleet_run(
+            str(fast_scenario(tmp_path)),
+            "--csms",
+            url,
+            "--stations",
+            "3",
+            "--duration",
+            "1.5",
+            "--trace",
+            "MIX-00002",
+        )
+    assert result.returncode == 0, result.stderr[-2000:]
+    lines = [line for line in result.stderr.splitlines() if "fleet.trace" in line]
+    assert lines and all("MIX-00002 " in line for line in lines)
+    text = "\n".join(lines)
+    assert "MIX-00002 connected to 127.0.0.1:" in text
+    assert 'MIX-00002 > [2,"1","BootNotification",{' in text
+    assert 'MIX-00002 < [3,"1",{"currentTime":' in text
+    assert "MIX-00002 closed: connection closed (code 1000: station stopped)" in text
+
+    typo = fleet_run(str(fast_scenario(tmp_path)), "--stations", "3", "--trace", "MIX-2")
+    assert typo.returncode == 2
+    assert "run.trace: no station MIX-2 in this fleet (MIX-00001 .. MIX-00003)" in typo.stderr

@@ -73,11 +73,14 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
     with csms_process("--interval", "2") as url:
         result = headless(
             url, "--csv", str(prefix), "--html", str(tmp_path / "report.html"),
-            "--summary-json", str(summary), users=50, run_time="7s",
-            scenario="scenarios/mixed-fleet.yaml",
+            "--summary-json", str(summary), "--fleet-trace", "MIX-00007",
+            users=50, run_time="7s", scenario="scenarios/mixed-fleet.yaml",
         )  # fmt: skip
         seen = ledger(url)
     assert result.returncode == 0, result.stderr[-3000:]
+    traced = [line for line in result.stderr.splitlines() if "fleet.trace" in line]
+    assert traced and all("MIX-00007 " in line for line in traced)
+    assert any('MIX-00007 > [2,"1","BootNotification",{' in line for line in traced)
     rows = csv_rows(prefix)
     counts, failures = by_name(rows, "Request Count"), by_name(rows, "Failure Count")
     assert {

@@ -73,12 +73,13 @@ async def keep_connected(
     rules = station.scenario.reconnect
     delays = backoff(rules.min_s, rules.max_s, rules.factor, rng)
     open_timeout_s = station.scenario.csms.call_timeout_s
+    trace = station.id if station.id in station.scenario.run.trace else None
     while not stop.is_set():
         station.set_state(State.CONNECTING)
         started = time.perf_counter()
         try:
             transport = await connect(
-                url, station.id, station.version, open_timeout_s, station.source_address
+                url, station.id, station.version, open_timeout_s, station.source_address, trace
             )
         except ConnectionFailed as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import errno
 import http
+import logging
 import resource
 import ssl
 from collections.abc import Callable
@@ -71,6 +72,7 @@ MAX_SIZE: Final = 2**20  # largest incoming message
 CLOSE_TIMEOUT_S: Final = 2.0  # after the close handshake, how long the CSMS gets to end TCP
 QUEUE_LIMIT: Final = 16  # messages waiting for recv() before reading from the socket pauses
 USER_AGENT: Final = f"fleet/{fleet.__version__} (OCPP load tester)"
+trace_log = logging.getLogger("fleet.trace")
 _NO_HEADERS: Final = Headers()
 
 
@@ -104,6 +106,7 @@ class WebsocketTransport(asyncio.Protocol):
         "intercept",
         "loop",
         "protocol",
+        "trace",
         "transport",
     )
 
@@ -112,6 +115,7 @@ class WebsocketTransport(asyncio.Protocol):
         self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.intercept: Intercept | None = None
+        self.trace: str | None = None  # the station id, when its frames are traced
         self._frames: list[bytes] = []
         self._fragments: list[bytes] | None = None
         self._waiter: asyncio.Future[None] | None = None
@@ -131,6 +135,8 @@ class WebsocketTransport(asyncio.Protocol):
             raise TransportClosed("connection closing", by_peer=False)
         self.protocol.send_text(frame)
         self._flush()
+        if self.trace is not None:
+            trace_log.info("%s > %s", self.trace, frame.decode("utf-8", "replace"))
 
     async def recv(self) -> bytes:
         while not self._frames:
@@ -206,6 +212,8 @@ class WebsocketTransport(asyncio.Protocol):
         self.protocol.receive_eof()  # idempotent: the state is CLOSED from here on
         reason, by_peer = _describe_close(self.protocol, exc)
         self._closed = TransportClosed(reason, by_peer)
+        if self.trace is not None:
+            trace_log.info("%s closed: %s", self.trace, reason)
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -233,6 +241,8 @@ class WebsocketTransport(asyncio.Protocol):
         self._opened = None
 
     def _deliver(self, message: bytes) -> None:
+        if self.trace is not None:
+            trace_log.info("%s < %s", self.trace, message.decode("utf-8", "replace"))
         intercept = self.intercept
         if intercept is not None and intercept(message):
             return
@@ -276,9 +286,11 @@ async def connect(
     version: str,
     open_timeout_s: float,
     source_address: str | None = None,
+    trace: str | None = None,
 ) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
-    with a one-line reason a user can act on (never showing credentials from the URL)."""
+    with a one-line reason a user can act on (never showing credentials from the URL). With
+    ``trace`` (the station id) every frame of the connection is logged on ``fleet.trace``."""
     subprotocol = SUBPROTOCOLS[version]
     try:
         uri = parse_uri(f"{url}/{station_id}")
@@ -312,6 +324,9 @@ async def connect(
     except OSError as exc:
         raise ConnectionFailed(_os_error(exc, where, source_address)) from None
     _check_handshake(ws, subprotocol, where)
+    if trace is not None:
+        ws.trace = trace
+        trace_log.info("%s connected to %s (%s)", trace, where, subprotocol)
     return ws
 
 
