@@ -75,8 +75,7 @@ class Csms(_Section):
     @field_validator("source_addresses", mode="before")
     @classmethod
     def _addresses(cls, value: Any) -> tuple[str, ...]:
-        if isinstance(value, str):
-            value = [part.strip() for part in value.split(",") if part.strip()]
+        value = _comma_list(value)
         if not isinstance(value, list | tuple):
             raise FieldProblem("must be a list of IP addresses")
         for address in value:
@@ -98,6 +97,14 @@ class Csms(_Section):
                 got=shown_url(url),
             )
         return url.rstrip("/")
+
+
+def _comma_list(value: Any) -> Any:
+    """A list option given as one string (a command-line flag, an environment variable):
+    "a, b" -> ["a", "b"]. Anything else is left for the field's own check."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
 
 
 def shown_url(url: str) -> str:
@@ -207,6 +214,14 @@ class Run(_Section):
     # Station ids whose every frame is logged (logger fleet.trace, INFO): what exactly one
     # station and the CSMS said to each other, without a per-frame log for the whole fleet.
     trace: tuple[str, ...] = ()
+
+    @field_validator("trace", mode="before")
+    @classmethod
+    def _trace(cls, value: Any) -> tuple[str, ...]:
+        value = _comma_list(value)
+        if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
+            raise FieldProblem("must be a list of station ids")
+        return tuple(value)
 
 
 class Scenario(_Section):

@@ -47,8 +47,7 @@ def scenario_for(user_class: type[ChargePointUser], environment: Environment) ->
             "`scenario = 'file.yaml'` on the class"
         )
     host = environment.host or user_class.host or None
-    traced = str(getattr(options, "fleet_trace", "") or "") if options else ""
-    trace = tuple(t.strip() for t in traced.split(",") if t.strip()) or None
+    trace = (getattr(options, "fleet_trace", "") if options else "") or None
     key = (path, host)
     if key not in _scenarios:
         _scenarios[key] = load_scenario(path, {"csms.url": host, "run.trace": trace})

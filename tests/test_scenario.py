@@ -62,6 +62,7 @@ BAD = [
     ),
     ("responses:\n  Reboot: Accepted\n", "responses.Reboot: is not a CSMS-initiated action"),
     ("run:\n  duration_s: 0\n", "run.duration_s: must be a positive number, got 0"),
+    ("run:\n  trace: 5\n", "run.trace: must be a list of station ids, got 5"),
     ("run:\n  duration_s: 1\nrun:\n  duration_s: 2\n", "not valid YAML: duplicate key 'run'"),
     ("stations: [1\n", "not valid YAML"),
     ("- just a list\n", "must be a mapping of sections"),
