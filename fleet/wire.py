@@ -78,11 +78,6 @@ def decode(raw: bytes | str, rpc_error_code: str) -> Frame:
         msg = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         raise FrameError(rpc_error_code, f"frame is not JSON: {exc}") from None
-    return frame_of(msg, rpc_error_code)
-
-
-def frame_of(msg: Any, rpc_error_code: str) -> Frame:
-    """Check the RPC structure of an already parsed message (see ``decode``)."""
     if not isinstance(msg, list) or len(msg) < 3:
         raise FrameError(rpc_error_code, "frame is not a JSON array of at least 3 elements")
     mtype, uid = msg[0], msg[1]

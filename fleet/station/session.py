@@ -11,6 +11,7 @@ import contextlib
 import logging
 import random
 import time
+from collections.abc import Iterator
 
 from fleet.errors import ConnectionFailed
 from fleet.metrics import CONNECT, Sink, State
@@ -50,6 +51,15 @@ class StopSwitch:
 
     def is_set(self) -> bool:
         return self._set
+
+    @contextlib.contextmanager
+    def covering(self, station: Station) -> Iterator[None]:
+        """While the block runs, ``set()`` also stops ``station`` (it is connected)."""
+        self._connected.add(station)
+        try:
+            yield
+        finally:
+            self._connected.discard(station)
 
     def set(self) -> None:
         self._set = True
@@ -93,11 +103,8 @@ async def keep_connected(
         if stop.is_set():
             await transport.close(1000, "station stopped")
             break
-        stop._connected.add(station)
-        try:
+        with stop.covering(station):
             ending = await station.run(transport)
-        finally:
-            stop._connected.discard(station)
         if ending is Ending.STOPPED:
             break
         if station.accepted_on_connection:
