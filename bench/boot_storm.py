@@ -23,10 +23,12 @@ from bench.common import embedded_csms, responder, run_child
 
 
 async def _storm(url: str, count: int) -> dict[str, float]:
-    from fleet.metrics import State, Summary
-    from fleet.monitor import LoopLag, raise_open_files_limit
+    from fleet.metrics.health import LoopHealth
+    from fleet.metrics.summary import Summary
+    from fleet.process import raise_open_files_limit
     from fleet.scenario import Scenario
     from fleet.station.session import StopSwitch, keep_connected, make_station
+    from fleet.station.state import State
 
     raise_open_files_limit(count)
     scenario = Scenario.model_validate(
@@ -34,9 +36,9 @@ async def _storm(url: str, count: int) -> dict[str, float]:
     )
     summary = Summary()
     stop = StopSwitch()
-    lag = LoopLag(threshold_ms=10**9)
+    lag = LoopHealth(threshold_ms=10**9)
     loop = asyncio.get_running_loop()
-    monitor = loop.create_task(lag.run())
+    lag.start(loop)
     stations = [make_station(scenario, i, summary) for i in range(1, count + 1)]
     started = time.perf_counter()
     tasks = [loop.create_task(keep_connected(s, url, stop)) for s in stations]
@@ -47,7 +49,7 @@ async def _storm(url: str, count: int) -> dict[str, float]:
     elapsed = time.perf_counter() - started
     accepted = sum(s.state is State.ACCEPTED for s in stations)
     stop.set()
-    monitor.cancel()
+    lag.stop()
     await asyncio.wait(tasks, timeout=60)
     boot = summary.rows["BootNotification"]
     connect = summary.rows["connect"]
@@ -57,8 +59,8 @@ async def _storm(url: str, count: int) -> dict[str, float]:
         "seconds": elapsed,
         "per_s": accepted / elapsed,
         "failures": summary.failure_count,
-        "connect_p99_ms": connect.percentile_ms(99) or 0.0,
-        "boot_p99_ms": boot.percentile_ms(99) or 0.0,
+        "connect_p99_ms": connect.histogram.percentile(99) or 0.0,
+        "boot_p99_ms": boot.histogram.percentile(99) or 0.0,
         "lag_p99_ms": lag.histogram.percentile(99) or 0.0,
     }
 

@@ -10,7 +10,7 @@
 
 Each variant runs in its own process against a fresh minimal responder, rounds interleaved so
 machine noise hits all of them alike, all with fleet's GC setting
-(``fleet.monitor.tune_gc``). Reported: median µs of client CPU per round trip, and the
+(``fleet.process.tune_gc``). Reported: median µs of client CPU per round trip, and the
 ratio to (a) measured in the same run.
 
     python bench/cpu_per_rtt.py [--stations 200] [--round-trips 100] [--rounds 3]
@@ -107,9 +107,10 @@ async def _stock_ocpp(url: str, stations: int, round_trips: int) -> float:
 
 async def _fleet(url: str, stations: int, round_trips: int, validate: bool, memo: bool) -> float:
     from fleet import wire
-    from fleet.metrics import State, Summary
+    from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
     from fleet.station.session import make_station
+    from fleet.station.state import State
     from fleet.station.transport import connect
     from fleet.station.v16 import StationV16
     from fleet.wire import ValidPayloads
@@ -150,7 +151,7 @@ async def _fleet(url: str, stations: int, round_trips: int, validate: bool, memo
 
 
 def child(variant: str, url: str, stations: int, round_trips: int) -> None:
-    from fleet.monitor import tune_gc
+    from fleet.process import tune_gc
 
     # The same process setting for every client: fleet runs with it (runner, Locust bridge).
     tune_gc()

@@ -35,10 +35,11 @@ def rss_kb(pid: int | str = "self") -> int:
 
 
 async def _headless(url: str, count: int) -> dict[str, float]:
-    from fleet.metrics import State, Summary
-    from fleet.monitor import raise_open_files_limit
+    from fleet.metrics.summary import Summary
+    from fleet.process import raise_open_files_limit
     from fleet.scenario import Scenario
     from fleet.station.session import StopSwitch, keep_connected, make_station
+    from fleet.station.state import State
 
     raise_open_files_limit(count)
     scenario = Scenario.model_validate({"stations": {"count": count}, "csms": {"url": url}})

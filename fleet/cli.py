@@ -61,6 +61,14 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--duration", type=float, metavar="SECONDS", help="overrides run.duration_s")
     run.add_argument("--summary-json", metavar="FILE", help="write the summary as JSON")
     run.add_argument(
+        "--slo",
+        action="append",
+        default=[],
+        metavar="EXPR",
+        help="SLO gate, repeatable, as for Locust: 'p95(Heartbeat) < 500ms', 'violations == 0'; "
+        "with gates the exit code is their verdict",
+    )
+    run.add_argument(
         "--trace",
         action="append",
         metavar="STATION",
@@ -162,7 +170,7 @@ def run_locust(args: list[str]) -> int:
     `fleet locust --help` does."""
     import locust.main  # first: it monkey-patches the standard library for gevent
 
-    import fleet.locust_events  # noqa: F401 - registers the options and listeners
+    import fleet.users  # noqa: F401 - registers the options and listeners
 
     if not any(a in ("-f", "--locustfile") or a.startswith("--locustfile=") for a in args):
         args = ["-f", LOCUSTFILE, *args]
@@ -178,9 +186,11 @@ def run_locust(args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from fleet.monitor import raise_open_files_limit
+    from fleet.metrics.summary import SummaryWire
+    from fleet.process import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
     from fleet.scenario import load_scenario, shown_url
+    from fleet.slo import evaluate, parse_slo
 
     overrides = {
         "csms.url": args.csms,
@@ -190,6 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         "run.trace": getattr(args, "trace", None),
     }
     scenario = load_scenario(args.scenario, overrides)
+    slos = [parse_slo(text) for text in getattr(args, "slo", None) or []]
     if scenario.run.trace:
         ids = {scenario.station_id(i) for i in range(1, scenario.stations.count + 1)}
         unknown = [t for t in scenario.run.trace if t not in ids]
@@ -214,10 +225,18 @@ def cmd_run(args: argparse.Namespace) -> int:
     )
     result = uvloop.run(run_fleet(scenario))
     print(format_report(result))
+    stations = result.stations
+    share = stations["accepted"] / stations["total"] if stations["total"] else None
+    wire = SummaryWire(result.summary, result.elapsed_s)
+    results = [evaluate(slo, wire, result.summary.stats, share) for slo in slos]
+    for gate in results:
+        print(gate.line(), file=sys.stdout if gate.ok else sys.stderr, flush=True)
     if args.summary_json:
-        Path(args.summary_json).write_bytes(
-            orjson.dumps(result.to_json(), option=orjson.OPT_INDENT_2)
-        )
+        data = result.to_json()
+        data["slo"] = [gate.to_json() for gate in results]
+        Path(args.summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+    if results:
+        return EXIT_OK if all(gate.ok for gate in results) else EXIT_FAILURES
     return EXIT_FAILURES if result.failures else EXIT_OK
 
 

@@ -47,7 +47,7 @@ from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet import wire
-from fleet.routing import Routed, to_payload
+from fleet.routing import Routed, ocpp_error, to_payload
 from fleet.wire import SUBPROTOCOLS, VERSIONS
 
 logger = logging.getLogger("fleet.csms")
@@ -149,7 +149,10 @@ class _Central(Routed):
         try:
             if action in self.csms.error_on:
                 raise InternalError(description=f"{action} refused by fleet csms --error-on")
-            payload = self.answer_call(action, msg.payload, check_request=True)
+            try:
+                payload = self.answer_call(action, msg.payload, check_request=True)
+            except wire.SchemaViolation as violation:
+                raise ocpp_error(violation.code, violation.description) from None
         except OCPPError as exc:
             # Answered here, in one log line: raised on, the library would log a traceback.
             record.errors[exc.code] += 1

@@ -89,15 +89,13 @@ class Routed:
     def answer_call(self, action: str, payload: Any, check_request: bool) -> dict[str, Any]:
         """Run the handler for a CALL and return the CALLRESULT payload. Raises the ``ocpp``
         library's OCPPError to answer with: NotImplemented (an action of the version without
-        a handler), NotSupported (not an action of the version), the schema violation's code,
-        or whatever the handler raised."""
+        a handler), NotSupported (not an action of the version), or whatever the handler
+        raised; or ``wire.SchemaViolation`` for a request that breaks its schema (answered with
+        the violation's ``code``; the caller also reports it)."""
         route = self.routes.get(action)
         if route is None:
             code = "NotImplemented" if action in self.known_actions else "NotSupported"
             raise ocpp_error(code, f"{action} is not supported")
         if check_request and not route.skip_validation:
-            try:
-                wire.validate(self._ocpp_version, action, "request", payload)
-            except wire.SchemaViolation as exc:
-                raise ocpp_error(exc.code, exc.description) from None
+            wire.validate(self._ocpp_version, action, "request", payload)
         return to_payload(route.on(self, **camel_to_snake_case(payload)))

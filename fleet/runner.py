@@ -1,8 +1,9 @@
 """The headless fleet: every station of a scenario on one uvloop event loop, no Locust.
 
 Ramps stations up at the scenario's rate, prints a progress line every few seconds, keeps the
-fleet up for the run's duration, then closes every websocket cleanly and reports a per-action
-table (and, on request, the same data as JSON).
+fleet up for the run's duration, then closes every websocket cleanly and reports the wire
+exchanges per action, fleet's own statistics and the CSMS's conformance (and, on request, the
+same data as JSON).
 """
 
 from __future__ import annotations
@@ -16,10 +17,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from fleet.metrics import CONNECTED_STATES, State, Summary
-from fleet.monitor import LoopLag, tune_gc
+from fleet.metrics import report
+from fleet.metrics.health import LoopHealth
+from fleet.metrics.sample import LOOP_LAG, Violation
+from fleet.metrics.summary import Summary
+from fleet.process import tune_gc
 from fleet.scenario import Scenario
 from fleet.station.session import StopSwitch, keep_connected, make_station
+from fleet.station.state import CONNECTED_STATES, State
 
 SHUTDOWN_GRACE_S = 10.0
 
@@ -30,40 +35,55 @@ class RunResult:
     stations: dict[str, int]  # final states, taken before the fleet is stopped
     elapsed_s: float
     interrupted: bool
-    lag: LoopLag
+    health: LoopHealth
+    on_violation: str
 
     @property
     def failures(self) -> int:
         return self.summary.failure_count
 
     def to_json(self) -> dict[str, Any]:
-        data = self.summary.to_json()
-        data["stations"] = self.stations
-        data["duration_s"] = round(self.elapsed_s, 3)
-        data["loop_lag"] = self.lag.to_json()
-        data["saturated"] = self.lag.saturated
-        return data
+        summary = self.summary
+        actions = report.with_taint(summary.actions_json(), summary.stats)
+        return {
+            "stations": self.stations,
+            "actions": actions,
+            **report.fleet_sections(summary.stats, self.on_violation),
+            "failures": summary.failures,
+            "untrusted": report.distrust(actions, self.health.threshold_ms),
+            "duration_s": round(self.elapsed_s, 3),
+            "loop_lag": self.health.to_json(),
+            "saturated": self.health.saturated,
+        }
 
 
-class _FirstReasons:
+class _FirstReasons(Summary):
     """A Summary that also tells the user at once, once per distinct reason, why stations fail
-    (so a wrong URL is visible in the first second, not after the whole run)."""
+    or how the CSMS breaks OCPP (so a wrong URL is visible in the first second, not after the
+    whole run)."""
 
-    def __init__(self, summary: Summary, out: TextIO) -> None:
-        self.summary = summary
+    def __init__(self, health: LoopHealth, out: TextIO) -> None:
+        super().__init__(health)
         self.out = out
         self.seen: set[str] = set()
 
-    def record(
-        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
-    ) -> None:
-        self.summary.record(station, kind, name, rtt_ms, size, error)
-        if error is not None and error not in self.seen and len(self.seen) < 10:
-            self.seen.add(error)
-            print(f"\nwarning: {station} {name}: {error}", file=self.out, flush=True)
+    def _failure(self, station: str, row: str, reason: str) -> None:
+        super()._failure(station, row, reason)
+        self._tell(f"{station} {row}: {reason}")
 
-    def state(self, station: str, version: str, old: State, new: State) -> None:
-        self.summary.state(station, version, old, new)
+    def violation(self, station: str, violation: Violation) -> None:
+        super().violation(station, violation)
+        where = f"{violation.action}.{violation.field}" if violation.field else violation.action
+        self._tell(
+            f"{station}: CSMS violation in {violation.direction} {where}: {violation.rule} "
+            f"(wanted {violation.wanted})"
+        )
+
+    def _tell(self, line: str) -> None:
+        key = line.split(" ", 1)[1]
+        if key not in self.seen and len(self.seen) < 10:
+            self.seen.add(key)
+            print(f"\nwarning: {line}", file=self.out, flush=True)
 
 
 async def run_fleet(
@@ -76,8 +96,9 @@ async def run_fleet(
     rng = rng or random.Random()
     loop = asyncio.get_running_loop()
     tune_gc()
-    summary = Summary()
-    sink = _FirstReasons(summary, out)
+    health = LoopHealth(scenario.run.lag_warn_ms, out)
+    summary = _FirstReasons(health, out)
+    health.on_lag = lambda ms: summary.stats.timing(LOOP_LAG, ms)
     stop = StopSwitch()
     finished = asyncio.Event()
     interrupted = False
@@ -92,12 +113,11 @@ async def run_fleet(
             loop.add_signal_handler(sig, interrupt)
 
     count = scenario.stations.count
-    stations = [make_station(scenario, index, sink) for index in range(1, count + 1)]
+    stations = [make_station(scenario, index, summary) for index in range(1, count + 1)]
     for station in stations:
         summary.state(station.id, station.version, State.OFFLINE, State.OFFLINE)
     sessions: set[asyncio.Task[None]] = set()
-    lag = LoopLag(scenario.run.lag_warn_ms, out)
-    lag_task = loop.create_task(lag.run())
+    health.start(loop)
     started = loop.time()
 
     async def start_one(station: Any) -> None:
@@ -123,7 +143,7 @@ async def run_fleet(
             now = loop.time()
             rate = (summary.messages - last_messages) / max(now - last_time, 1e-9)
             last_messages, last_time = summary.messages, now
-            line = progress_line(summary, now - started, rate, lag)
+            line = progress_line(summary, now - started, rate, health)
             (on_progress or (lambda text: print(text, file=out, flush=True)))(line)
 
     ramp_task = loop.create_task(ramp())
@@ -134,7 +154,7 @@ async def run_fleet(
     final_states = summary.station_counts()
     ramp_task.cancel()
     progress_task.cancel()
-    lag_task.cancel()
+    health.stop()
     stop.set()
     if sessions:
         _, late = await asyncio.wait(set(sessions), timeout=SHUTDOWN_GRACE_S)
@@ -145,50 +165,50 @@ async def run_fleet(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
-    return RunResult(summary, final_states, elapsed, interrupted, lag)
+    return RunResult(
+        summary, final_states, elapsed, interrupted, health, scenario.csms.on_violation
+    )
 
 
-def progress_line(summary: Summary, elapsed_s: float, messages_per_s: float, lag: LoopLag) -> str:
+def progress_line(
+    summary: Summary, elapsed_s: float, messages_per_s: float, health: LoopHealth
+) -> str:
     states = summary.states
     connected = sum(states[s] for s in CONNECTED_STATES)
     offline = states[State.OFFLINE] + states[State.CONNECTING]
+    stats = summary.stats
+    tainted = stats.tainted_share()
     return (
         f"[{elapsed_s:7.1f}s] connected {connected} | accepted {states[State.ACCEPTED]} "
         f"pending {states[State.PENDING]} rejected {states[State.REJECTED]} offline {offline} "
         f"| {messages_per_s:.1f} msg/s | failures {summary.failure_count} "
-        f"| loop lag p99 {lag.recent_p99():.0f} ms"
+        f"| missed {stats.missed_total()} | violations {stats.conformance.total} "
+        f"| loop lag p99 {health.recent_p99():.0f} ms, tainted {100 * (tainted or 0):.1f}%"
     )
 
 
 def format_report(result: RunResult) -> str:
-    """The end-of-run table a user reads: one row per action, then stations and failures."""
-    rows = result.summary.to_json()["actions"]
-    width = max([len("action"), *(len(k) for k in rows)])
-    lines = [
-        f"{'action':<{width}}  {'count':>8}  {'failures':>8}  "
-        f"{'p50 ms':>9}  {'p95 ms':>9}  {'p99 ms':>9}"
-    ]
-
-    def ms(value: float | None) -> str:
-        return "-" if value is None else f"{value:.1f}"
-
-    for name, row in rows.items():
-        lines.append(
-            f"{name:<{width}}  {row['count']:>8}  {row['failures']:>8}  {ms(row['p50_ms']):>9}  "
-            f"{ms(row['p95_ms']):>9}  {ms(row['p99_ms']):>9}"
-        )
-    s = result.stations
+    """The end-of-run report a user reads: wire exchanges per action, fleet's own statistics,
+    missed beats, CSMS conformance, stations, lag, failures, and what not to trust."""
+    data = result.to_json()
+    lines = report.table(data["actions"], "action")
+    if data["fleet"]:
+        lines.append("")
+        lines.extend(report.table(data["fleet"], "fleet's own statistics"))
     lines.append("")
+    lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
+    lines.extend(report.conformance_lines(data["conformance"]))
+    s = result.stations
     lines.append(
         f"stations: {s['total']} total, {s['accepted']} accepted, {s['pending']} pending, "
         f"{s['rejected']} rejected, {s['offline']} offline  ({result.elapsed_s:.1f} s"
         f"{', interrupted' if result.interrupted else ''})"
     )
-    lag = result.lag.to_json()
+    lag = data["loop_lag"]
     lines.append(
         f"event-loop lag: p50 {lag['p50_ms'] or 0:g} ms, p99 {lag['p99_ms'] or 0:g} ms, "
-        f"max {lag['max_ms']:g} ms"
-        + ("  (SATURATED: latencies include fleet's own delay)" if result.lag.saturated else "")
+        f"max {lag['max_ms']:g} ms, {lag['stalls']} stalls over {lag['threshold_ms']:g} ms"
+        + ("  (SATURATED: latencies include fleet's own delay)" if result.health.saturated else "")
     )
     reasons = result.summary.failure_reasons
     lines.append(f"failures: {result.failures}")
@@ -196,4 +216,6 @@ def format_report(result: RunResult) -> str:
         lines.append(f"  {n:>6} × {reason}")
     if len(reasons) > 10:
         lines.append(f"  ... and {len(reasons) - 10} more kinds")
+    for line in data["untrusted"]:
+        lines.append(f"NOT TO BE TRUSTED: {line}")
     return "\n".join(lines)

@@ -18,7 +18,7 @@ import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
@@ -68,6 +68,10 @@ class Csms(_Section):
     url: str = "ws://127.0.0.1:9000/ocpp"
     call_timeout_s: PositiveFloat = 30.0
     check_schemas: bool = True
+    # What a CSMS message that breaks the OCPP schema does: "report" counts it as a violation
+    # (CSMS conformance section) and the station goes on when it can use the message; "fail"
+    # makes every violation a failure, as a strict station would.
+    on_violation: Literal["report", "fail"] = "report"
     # Local addresses to connect from, round-robin by station: one source address reaches one
     # CSMS address:port through ~28,000 ephemeral ports at most.
     source_addresses: tuple[str, ...] = ()
@@ -420,6 +424,8 @@ def describe_error(err: ErrorDetails) -> tuple[str, str]:
             return path, f"must be a positive {noun}, got {_show(got)}"
         article = "an" if noun == "integer" else "a"
         return path, f"must be {article} {noun} {_BOUND_WORDS[kind]} {bound}, got {_show(got)}"
+    if kind == "literal_error":
+        return path, f"must be {ctx.get('expected', '')}, got {_show(got)}"
     if kind in ("int_type", "int_parsing", "int_from_float"):
         return path, f"must be an integer, got {_show(got)}"
     if kind in ("float_type", "float_parsing"):

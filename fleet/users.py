@@ -1,8 +1,9 @@
 """ChargePointUser: one Locust user is one charging station.
 
 Users = stations, spawn rate = stations booted per second. The station itself runs on the
-process's uvloop thread (``fleet.bridge``); the user's greenlet only starts it and, when Locust
-stops the user, closes its websocket cleanly and waits for its last samples. Write your own::
+process's uvloop thread (``fleet.locust_ext.bridge``); the user's greenlet only starts it and,
+when Locust stops the user, closes its websocket cleanly and waits for its last samples. Write
+your own::
 
     from fleet.users import ChargePointUser
 
@@ -25,32 +26,46 @@ import gevent.event
 from locust import User, constant
 from locust.env import Environment
 
-from fleet import locust_events
-from fleet.bridge import get_bridge
 from fleet.errors import UsageError
+from fleet.locust_ext import listeners
+from fleet.locust_ext.bridge import get_bridge
+from fleet.locust_ext.options import DEFAULT_ID_STRIDE
 from fleet.scenario import Scenario, load_scenario
 from fleet.station.core import Station
 from fleet.station.session import make_station
 
-_scenarios: dict[tuple[str, str | None], Scenario] = {}
+_scenarios: dict[tuple[str, str | None, str | None], Scenario] = {}
 _numbers: dict[str, Iterator[int]] = {}  # per id pattern: user numbers in this process
 
+assert listeners  # imported for its listeners on Locust's events
 
-def scenario_for(user_class: type[ChargePointUser], environment: Environment) -> Scenario:
-    """The class's scenario (its own file, else --scenario), with --host as the CSMS URL.
-    Loaded once per process and shared by all users of the class."""
-    options = environment.parsed_options
-    path = user_class.scenario or (getattr(options, "scenario", "") if options else "")
+
+def scenario_for(
+    user_class: type[ChargePointUser],
+    environment: Environment,
+    scenario: str | None = None,
+    host: str | None = None,
+    trace: str | None = None,
+) -> Scenario:
+    """The class's scenario (its own file, else --scenario), with --host as the CSMS URL and
+    --fleet-trace as run.trace; ``scenario``, ``host`` and ``trace`` replace the options (the web
+    UI's start form, before it takes effect). Loaded once per process for each (file, host,
+    trace) and shared by all users of the class."""
+    parsed = environment.parsed_options
+    if scenario is None:
+        scenario = getattr(parsed, "scenario", "") if parsed else ""
+    path = user_class.scenario or scenario
     if not path:
         raise UsageError(
             f"{user_class.__name__} has no scenario: pass --scenario FILE or set "
             "`scenario = 'file.yaml'` on the class"
         )
-    host = environment.host or user_class.host or None
-    trace = (getattr(options, "fleet_trace", "") if options else "") or None
-    key = (path, host)
+    host = host or environment.host or user_class.host or None
+    if trace is None:
+        trace = getattr(parsed, "fleet_trace", "") if parsed else ""
+    key = (path, host, trace or None)
     if key not in _scenarios:
-        _scenarios[key] = load_scenario(path, {"csms.url": host, "run.trace": trace})
+        _scenarios[key] = load_scenario(path, {"csms.url": host, "run.trace": trace or None})
     return _scenarios[key]
 
 
@@ -59,7 +74,7 @@ def station_index(environment: Environment, pattern: str) -> int:
     runner = environment.runner
     worker = max(getattr(runner, "worker_index", 0), 0)
     options = environment.parsed_options
-    stride = getattr(options, "fleet_id_stride", locust_events.DEFAULT_ID_STRIDE)
+    stride = getattr(options, "fleet_id_stride", DEFAULT_ID_STRIDE)
     numbers = _numbers.setdefault(pattern, itertools.count(1))
     return worker * stride + next(numbers)
 
@@ -96,7 +111,8 @@ class ChargePointUser(User):
         super().__init__(environment)
         self.fleet_scenario = scenario_for(type(self), environment)
         index = station_index(environment, self.fleet_scenario.stations.id_pattern)
-        self.bridge = get_bridge(environment.events)
+        lag_warn_ms = self.fleet_scenario.run.lag_warn_ms
+        self.bridge = get_bridge(environment.events, lag_warn_ms)
         self.station: Station = make_station(self.fleet_scenario, index, self.bridge.sink)
 
     def on_start(self) -> None:
@@ -122,3 +138,7 @@ class ChargePointUser(User):
 
 def _hold(user: ChargePointUser) -> None:
     """The task of a station with nothing else to do: its own state machine drives it."""
+
+
+# What Locust's task ratio (the report's "Final ratio") shows for such a station.
+_hold.__name__ = _hold.__qualname__ = "station (boots, heartbeats, answers the CSMS)"

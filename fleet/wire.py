@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import functools
 import os
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final, Literal
@@ -146,12 +147,50 @@ _RULE_CODES: Final[dict[str, tuple[str, str]]] = {
 
 
 class SchemaViolation(Exception):
-    """A payload does not match its JSON schema. ``code`` is the CallError code for it."""
+    """A payload does not match its JSON schema. ``code`` is the CallError code for it;
+    ``field`` (a JSON path in the payload, list indexes as "[]"), ``rule`` and ``wanted`` say
+    where and what, for the conformance report."""
 
-    def __init__(self, code: str, description: str) -> None:
+    def __init__(
+        self, code: str, description: str, field: str = "", rule: str = "", wanted: str = ""
+    ) -> None:
         super().__init__(description)
         self.code = code
         self.description = description
+        self.field = field
+        self.rule = rule
+        self.wanted = wanted
+
+
+def _field(name: str | None) -> str:
+    """fastjsonschema's "data.items[0].x" as "items[].x" ("" for the payload itself)."""
+    path = re.sub(r"\[\d+\]", "[]", name or "data")
+    return "" if path == "data" else path.removeprefix("data.")
+
+
+def _join(parent: str, key: str) -> str:
+    return f"{parent}.{key}" if parent else key
+
+
+def _describe(exc: fastjsonschema.JsonSchemaValueException) -> tuple[str, str, str]:
+    """(field, rule, wanted) for the first rule a payload broke."""
+    rule = exc.rule or "schema"
+    field = _field(exc.name)
+    definition = exc.rule_definition
+    value = exc.value
+    if rule == "required" and isinstance(value, dict) and isinstance(definition, list):
+        missing = [key for key in definition if key not in value]
+        return _join(field, str(missing[0]) if missing else "?"), rule, "present"
+    if rule == "additionalProperties" and isinstance(value, dict):
+        known = set((exc.definition or {}).get("properties", {}))
+        extra = sorted(str(key) for key in value if key not in known)
+        return _join(field, extra[0] if extra else "?"), rule, "no such field"
+    if rule == "enum" and isinstance(definition, list):
+        return field, rule, "one of " + ", ".join(str(v) for v in definition)
+    if rule in ("type", "format"):
+        kinds = definition if isinstance(definition, list) else [definition]
+        return field, rule, " or ".join(str(k) for k in kinds)
+    return field, rule, f"{rule} {definition}"
 
 
 Check = Callable[[Any], None]
@@ -176,7 +215,7 @@ def checker(version: str, action: str, direction: Direction) -> Check:
             compiled(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
             code = _RULE_CODES.get(exc.rule or "", fallback)[pick]
-            raise SchemaViolation(code, exc.message) from None
+            raise SchemaViolation(code, exc.message, *_describe(exc)) from None
 
     return check
 

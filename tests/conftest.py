@@ -13,7 +13,7 @@ import uvloop
 from ocpp.messages import Call, _validate_payload
 
 from fleet.csms import Captured, Csms
-from fleet.metrics import Summary
+from fleet.metrics.summary import Summary
 from fleet.scenario import Scenario
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected, make_station

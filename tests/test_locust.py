@@ -50,8 +50,8 @@ def failure_rows(prefix: Path) -> list[dict[str, str]]:
         return list(csv.DictReader(f))
 
 
-def csv_rows(prefix: Path) -> dict[tuple[str, str], dict[str, str]]:
-    with open(f"{prefix}_stats.csv", newline="") as f:
+def csv_rows(prefix: Path, which: str = "stats") -> dict[tuple[str, str], dict[str, str]]:
+    with open(f"{prefix}_{which}.csv", newline="") as f:
         return {(row["Type"], row["Name"]): row for row in csv.DictReader(f)}
 
 
@@ -83,21 +83,27 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
     assert any('MIX-00007 > [2,"1","BootNotification",{' in line for line in traced)
     rows = csv_rows(prefix)
     counts, failures = by_name(rows, "Request Count"), by_name(rows, "Failure Count")
-    assert {
-        "connect",
-        "boot→accepted",
-        "BootNotification",
-        "Heartbeat",
-        "StatusNotification",
-    } <= set(counts)
-    assert ("OCPP1.6", "BootNotification") in rows and ("OCPP2.0.1", "BootNotification") in rows
+    # Locust's requests are the wire exchanges only: OCPP CALLs per action and connects.
+    assert set(rows) == {
+        ("WS", "connect"),
+        *((kind, action) for kind in ("OCPP1.6", "OCPP2.0.1")
+          for action in ("BootNotification", "StatusNotification", "Heartbeat")),
+        ("", "Aggregated"),
+    }  # fmt: skip
+    assert int(rows["", "Aggregated"]["Request Count"]) == sum(counts.values())
     assert sum(failures.values()) == 0
     # What Locust counted is what the CSMS received: nothing lost, nothing counted twice.
     assert len(seen) == 50
-    assert counts["connect"] == counts["boot→accepted"] == 50
+    assert counts["connect"] == 50
     for action in ("BootNotification", "StatusNotification", "Heartbeat"):
         assert counts[action] == received(seen, action), action
     assert counts["Heartbeat"] >= 100
+    # fleet's own statistics, in their own CSV beside Locust's.
+    fleet = csv_rows(prefix, "fleet")
+    assert fleet["fleet", "boot→accepted"]["Count"] == "50"
+    assert int(fleet["fleet", "Heartbeat drift"]["Count"]) >= counts["Heartbeat"]
+    assert int(fleet["fleet", "loop lag"]["Count"]) > 100
+    assert fleet["tainted", "Heartbeat"]["Count"] == str(counts["Heartbeat"])
     data = json.loads(summary.read_text())
     assert data["stations"] == {
         "total": 50,
@@ -107,8 +113,15 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
         "offline": 0,
     }
     assert data["actions"]["BootNotification"]["count"] == 50
-    assert data["failures"] == [] and data["slo"] == []
-    assert (tmp_path / "report.html").stat().st_size > 1000
+    assert data["actions"]["Heartbeat"]["tainted"] == 0
+    assert set(data["fleet"]) == {"boot→accepted", "Heartbeat drift", "loop lag"}
+    assert data["fleet"]["boot→accepted"]["count"] == 50
+    assert data["missed"] == {} and data["conformance"]["violations"] == 0
+    assert data["failures"] == [] and data["slo"] == [] and data["untrusted"] == []
+    report = (tmp_path / "report.html").read_text()
+    assert "id='fleet-section'" in report and "boot→accepted" in report
+    # Locust's task ratio names what a station user does, not an internal function.
+    assert "station (boots, heartbeats, answers the CSMS)" in report
 
 
 def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path) -> None:
@@ -119,11 +132,23 @@ def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path
     reasons = {(r["Name"], r["Error"]): int(r["Occurrences"]) for r in failure_rows(prefix)}
     assert reasons == {("BootNotification", "boot Rejected by the CSMS"): 5}
 
+    summary = tmp_path / "summary.json"
     with csms_process("--interval", "1", "--error-on", "Heartbeat") as url:
-        erroring = headless(url, "--csv", str(prefix))
-    assert erroring.returncode == 1
+        erroring = headless(
+            url, "--csv", str(prefix), "--slo", "fail_ratio < 0.5", "--summary-json", str(summary),
+            run_time="7s",
+        )  # fmt: skip
     errors = [row["Error"] for row in failure_rows(prefix)]
     assert errors == ["CallError InternalError: Heartbeat refused by fleet csms --error-on"]
+    # Every Heartbeat failed: most OCPP CALLs did. A gate without an action covers OCPP CALLs
+    # only; it must not be diluted by connects or fleet's own rows into passing.
+    assert erroring.returncode == 1
+    gate = json.loads(summary.read_text())["slo"][0]
+    assert gate["ok"] is False and gate["value"] > 0.5
+    rows = csv_rows(prefix)
+    calls = [r for (kind, _), r in rows.items() if kind.startswith("OCPP")]
+    failed = sum(int(r["Failure Count"]) for r in calls)
+    assert gate["value"] == pytest.approx(failed / sum(int(r["Request Count"]) for r in calls))
 
 
 def test_slo_gates_set_the_exit_code_and_name_the_failed_gate(tmp_path: Path) -> None:
@@ -209,8 +234,10 @@ def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Pat
             "configurationKey": [{"key": "HeartbeatInterval", "readonly": False, "value": "300"}]
         },
     }
-    row = csv_rows(prefix)[("CSMS→CP", "GetConfiguration")]
-    assert row["Request Count"] == "1" and row["Failure Count"] == "0"
+    # The station's handling of the call is fleet's own figure, not a Locust request.
+    assert not any(kind == "CSMS→CP" for kind, _ in csv_rows(prefix))
+    row = csv_rows(prefix, "fleet")[("fleet", "CSMS→CP GetConfiguration")]
+    assert row["Count"] == "1" and row["Failures"] == "0"
 
 
 def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ from ocpp.messages import Call, CallResult, _validate_payload
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.metrics import State
+from fleet.station.state import State
 from tests.conftest import csms_running, fleet_running, make_scenario, wait_until
 
 ERROR_CODES = {

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Final
+from typing import Any, Final
 
 from fleet.scenario import Heartbeat
 
@@ -51,6 +51,24 @@ def after_boot(
         return Heartbeats(heartbeat_interval(interval_s, rules))
     wait_s = float(interval_s) if 0 < interval_s <= rules.max_s else retry_s
     return BootAgain(after_s=wait_s, answer_csms=status != "Rejected")
+
+
+BOOT_STATUSES: Final = ("Accepted", "Pending", "Rejected")
+
+
+def unusable(action: str, payload: dict[str, Any]) -> str | None:
+    """Why a station cannot act on an answer that broke its schema, or None when it can (the
+    violation is then reported and the station goes on: csms.on_violation "report"). A station
+    needs what it acts on: a boot status it knows and a numeric interval. A timestamp without
+    an offset is read as UTC; a field it does not use is not its concern."""
+    if action == "BootNotification":
+        status = payload.get("status")
+        if status not in BOOT_STATUSES:
+            return f"status {status!r} is not one of {', '.join(BOOT_STATUSES)}"
+        interval = payload.get("interval")
+        if isinstance(interval, bool) or not isinstance(interval, int | float):
+            return f"interval {interval!r} is not a number"
+    return None
 
 
 def parse_csms_time(text: str) -> datetime | None:

@@ -41,17 +41,36 @@ from fleet.errors import (
     InvalidResponse,
     OutboxFull,
 )
-from fleet.metrics import BOOT_ACCEPTED, CSMS_TO_CP, FLEET, HEARTBEAT_DRIFT, Sink, State
+from fleet.metrics.sample import (
+    ANSWER,
+    BOOT_ACCEPTED,
+    CALL,
+    EXAMPLE_CHARS,
+    FRAME,
+    LATE_ANSWER,
+    MISSED_BUSY,
+    MISSED_OFFLINE,
+    MISSED_STALL,
+    Sink,
+    Violation,
+    drift_row,
+    handling_row,
+)
 from fleet.routing import Routed
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
+from fleet.station.schedule import Periodic
+from fleet.station.state import State
 from fleet.station.transport import Transport, TransportClosed
 
 logger = logging.getLogger("fleet.station")
 
 OUTBOX_LIMIT: Final = 32
 STOP_GRACE_S: Final = 5.0
+TIMEOUTS_KEPT: Final = 4  # timed-out CALLs whose late answers are recognised as such
+MALFORMED: Final = "(malformed)"  # the action label of a frame that is not OCPP-J RPC
+UNEXPECTED_REPLY: Final = "(unexpected reply)"
 _closing: set[asyncio.Task[None]] = set()  # closes requested from sync code, until done
 
 
@@ -118,6 +137,10 @@ class Station(Routed, ChargePoint):
         self._ending: Ending | None = None
         self.close_reason = ""  # why the last connection ended, for the session's report
         self.accepted_on_connection = False  # the session resets its back-off only after this
+        self.missed: dict[str, int] | None = None  # scheduled messages missed, per action
+        self._beats: Periodic | None = None  # this connection's heartbeat schedule
+        self._beats_lost: Periodic | None = None  # the schedule a lost connection left behind
+        self._timed_out: list[tuple[str, str, float]] | None = None  # (id, action, sent_at)
 
     # --- version-specific shapes (overridden) ----------------------------------------------------
 
@@ -183,6 +206,13 @@ class Station(Routed, ChargePoint):
                 task.cancel()
             await asyncio.gather(*followups, return_exceptions=True)
             self.set_state(State.OFFLINE)
+            # Beats due while offline are missed: counted once the station is back (or stops).
+            if self._ending is Ending.LOST:
+                if self._beats is not None:
+                    self._beats_lost = self._beats
+            else:
+                self._beats_lost = None
+            self._beats = None
         self.close_reason = reason
         if self._ending is Ending.LOST:
             logger.info("%s connection lost: %s", self.id, reason)
@@ -209,6 +239,13 @@ class Station(Routed, ChargePoint):
             task.add_done_callback(_closing.discard)
         else:
             self._ending = Ending.STOPPED
+
+    def ended(self) -> None:
+        """The session is over (stopped while offline): beats missed since the connection was
+        lost are counted now, as no new connection will."""
+        lost, self._beats_lost = self._beats_lost, None
+        if lost is not None:
+            self._count_missed("Heartbeat", MISSED_OFFLINE, lost.missed_until(_loop_time()))
 
     async def reboot(self) -> None:
         """Close and reconnect at once, booting again (what a Reset does to a real station)."""
@@ -257,7 +294,7 @@ class Station(Routed, ChargePoint):
             self.heartbeat_s = decision.every_s
             if self.state is not State.ACCEPTED:
                 waited_ms = (time.perf_counter() - self._boot_started) * 1000
-                self.sink.record(self.id, BOOT_ACCEPTED, BOOT_ACCEPTED, waited_ms, 0, None)
+                self.sink.timing(self.id, BOOT_ACCEPTED, self._boot_started, waited_ms, None)
                 logger.info("%s accepted (heartbeat every %g s)", self.id, decision.every_s)
             self.set_state(State.ACCEPTED)
             self.accepted_on_connection = True
@@ -268,23 +305,34 @@ class Station(Routed, ChargePoint):
         return decision
 
     async def _heartbeats(self) -> None:
+        """Heartbeat by intended time. A beat that cannot leave on schedule is counted as
+        missed, with why: the loop woke too late (a stall), the previous CALL was still out
+        (busy), or the station was offline (counted when it is back)."""
         loop = asyncio.get_running_loop()
-        due = loop.time() + self.heartbeat_s
+        lost, self._beats_lost = self._beats_lost, None
+        if lost is not None:
+            self._count_missed("Heartbeat", MISSED_OFFLINE, lost.missed_until(loop.time()))
+        beats = self._beats = Periodic.starting(loop.time(), self.heartbeat_s)
         while True:
-            if await self._sleep_until(due):
+            if await self._sleep_until(beats.due_s):
                 # HeartbeatInterval changed: the next beat is one new interval from now.
-                due = loop.time() + self.heartbeat_s
+                beats.replan(loop.time(), self.heartbeat_s)
                 continue
-            late_ms = (loop.time() - due) * 1000
-            self.sink.record(self.id, FLEET, HEARTBEAT_DRIFT, max(late_ms, 0.0), 0, None)
+            self._count_missed("Heartbeat", MISSED_STALL, beats.catch_up(loop.time()))
             try:
-                answer = await self.call("Heartbeat", {})
+                answer = await self.call("Heartbeat", {}, due_s=beats.due_s)
             except CallFailed:
                 pass
             else:
                 self._sync_clock(answer.get("currentTime"))
-            # Schedule by intended time; after a stall, skip missed beats rather than burst.
-            due = max(due + self.heartbeat_s, loop.time())
+            self._count_missed("Heartbeat", MISSED_BUSY, beats.sent(loop.time()))
+
+    def _count_missed(self, action: str, cause: str, count: int) -> None:
+        if count:
+            if self.missed is None:
+                self.missed = {}
+            self.missed[action] = self.missed.get(action, 0) + count
+            self.sink.missed(self.id, action, cause, count)
 
     async def _sleep_until(self, due: float) -> bool:
         """Sleep until ``due`` (loop time); True if ``wake()`` cut it short. No task is created."""
@@ -314,11 +362,14 @@ class Station(Routed, ChargePoint):
         action: str,
         payload: dict[str, Any],
         judge: Callable[[dict[str, Any]], str | None] | None = None,
+        due_s: float | None = None,
     ) -> dict[str, Any]:
         """Send a CALL, wait for its answer and return the CALLRESULT payload.
 
         Exactly one sample is recorded per call: the wire round trip, or the failure. ``judge``
-        may turn a well-formed answer into a counted failure (a Rejected boot). Raises CallFailed.
+        may turn a well-formed answer into a counted failure (a Rejected boot). ``due_s`` (loop
+        time) marks a scheduled message: how late it left is recorded as its drift. Raises
+        CallFailed.
         """
         loop = self._loop or asyncio.get_running_loop()
         if self._inflight is not None or self._outbox:
@@ -334,6 +385,9 @@ class Station(Routed, ChargePoint):
         timeout_s = self.scenario.csms.call_timeout_s
         # A timer handle, not asyncio.timeout(): no context manager and rescheduling per call.
         timer = loop.call_at(loop.time() + timeout_s, _expire, reply)
+        if due_s is not None:
+            late_ms = max(loop.time() - due_s, 0.0) * 1000
+            self.sink.timing(self.id, drift_row(action), None, late_ms, None)
         sent_at = time.perf_counter()
         self._inflight = _InFlight(unique_id, action, sent_at, reply)
         try:
@@ -341,12 +395,14 @@ class Station(Routed, ChargePoint):
             message_type, body, size, received_at, raw_payload = await reply
         except TimeoutError:
             reason = f"no answer within {timeout_s:g} s"
-            self._record(action, (time.perf_counter() - sent_at) * 1000, 0, reason)
+            self._record(action, sent_at, (time.perf_counter() - sent_at) * 1000, 0, reason)
+            self._remember_timeout(unique_id, action, sent_at)
             raise CallTimeout(reason) from None
         except TransportClosed as exc:
             if self._ending is None or self._ending is Ending.LOST:
                 # A CALL cut off by our own stop or reboot is not a failure of the CSMS.
-                self._record(action, (time.perf_counter() - sent_at) * 1000, 0, exc.reason)
+                elapsed_ms = (time.perf_counter() - sent_at) * 1000
+                self._record(action, sent_at, elapsed_ms, 0, exc.reason)
             raise ConnectionLost(exc.reason) from None
         finally:
             timer.cancel()
@@ -356,24 +412,63 @@ class Station(Routed, ChargePoint):
         rtt_ms = (received_at - sent_at) * 1000
         if message_type == wire.CALLERROR:
             error = CallErrorReceived(body.error_code or "", body.description or "")
-            self._record(action, rtt_ms, size, error.reason)
+            self._record(action, sent_at, rtt_ms, size, error.reason)
             raise error
         if self.scenario.csms.check_schemas:
             try:
                 check = wire.checker(self.version, action, "response")
                 self.valid_payloads.check(check, action, body, raw_payload)
             except wire.SchemaViolation as exc:
-                reason = f"invalid {action} response: {exc.description}"
-                self._record(action, rtt_ms, size, reason)
-                raise InvalidResponse(reason) from None
-        self._record(action, rtt_ms, size, judge(body) if judge else None)
+                failure = self._violated_answer(action, unique_id, body, raw_payload, exc)
+                if failure is not None:
+                    self._record(action, sent_at, rtt_ms, size, failure)
+                    raise InvalidResponse(failure) from None
+        self._record(action, sent_at, rtt_ms, size, judge(body) if judge else None)
         result: dict[str, Any] = body
         return result
+
+    def _violated_answer(
+        self,
+        action: str,
+        unique_id: str,
+        body: dict[str, Any],
+        raw_payload: bytes | None,
+        exc: wire.SchemaViolation,
+    ) -> str | None:
+        """Report an answer that breaks its schema; return the failure reason when the station
+        cannot go on with it (always, with csms.on_violation "fail")."""
+        text = (raw_payload or orjson.dumps(body)).decode(errors="replace")
+        example = f'[3,"{unique_id}",{text}]'[:EXAMPLE_CHARS]
+        self.sink.violation(
+            self.id, Violation(ANSWER, action, exc.field, exc.rule, exc.wanted, example)
+        )
+        if self.scenario.csms.on_violation == "fail":
+            return f"invalid {action} response: {exc.description}"
+        problem = behaviour.unusable(action, body)
+        return None if problem is None else f"invalid {action} response: {problem}"
+
+    def _remember_timeout(self, unique_id: str, action: str, sent_at: float) -> None:
+        """Keep the last few timed-out CALLs, so an answer arriving after its timeout is
+        reported as late (with its real round trip), not as a reply to an unknown id."""
+        if self._timed_out is None:
+            self._timed_out = []
+        self._timed_out.append((unique_id, action, sent_at))
+        del self._timed_out[:-TIMEOUTS_KEPT]
+
+    def _late(self, unique_id: str) -> float | None:
+        """When the timed-out CALL ``unique_id`` was sent, if it is one (forgotten once found)."""
+        for entry in self._timed_out or ():
+            if entry[0] == unique_id:
+                assert self._timed_out is not None
+                self._timed_out.remove(entry)
+                return entry[2]
+        return None
 
     async def _wait_turn(self, action: str, loop: asyncio.AbstractEventLoop) -> None:
         """Queue behind the CALL in flight (OCPP-J: one at a time), in a bounded outbox."""
         if len(self._outbox) >= OUTBOX_LIMIT:
-            self._record(action, 0.0, 0, "outbox full: the CSMS is not answering")
+            reason = "outbox full: the CSMS is not answering"
+            self._record(action, time.perf_counter(), 0.0, 0, reason)
             raise OutboxFull(f"{len(self._outbox)} CALLs already waiting")
         turn: asyncio.Future[None] = loop.create_future()
         entry = (action, turn)
@@ -402,11 +497,14 @@ class Station(Routed, ChargePoint):
             return
         if self._ending is Ending.LOST:
             elapsed_ms = (time.perf_counter() - inflight.sent_at) * 1000
-            self._record(inflight.action, elapsed_ms, 0, f"connection lost: {reason or 'closed'}")
+            reason = f"connection lost: {reason or 'closed'}"
+            self._record(inflight.action, inflight.sent_at, elapsed_ms, 0, reason)
         inflight.reply.cancel()
 
-    def _record(self, action: str, rtt_ms: float, size: int, error: str | None) -> None:
-        self.sink.record(self.id, self.kind, action, rtt_ms, size, error)
+    def _record(
+        self, action: str, sent_at: float, rtt_ms: float, size: int, error: str | None
+    ) -> None:
+        self.sink.exchange(self.id, self.kind, action, sent_at, rtt_ms, size, error)
 
     # --- incoming frames -------------------------------------------------------------------------
 
@@ -442,7 +540,7 @@ class Station(Routed, ChargePoint):
         try:
             frame = wire.decode(raw, self.rpc_error_code)
         except wire.FrameError as exc:
-            self.sink.record(self.id, CSMS_TO_CP, "(malformed)", 0.0, len(raw), exc.description)
+            self._bad_frame(raw, MALFORMED, "rpc", exc.description, exc.description)
             if exc.unique_id is not None and self.state is not State.REJECTED:
                 self._send_frame(wire.encode_error(exc.unique_id, exc.code, exc.description))
             return
@@ -450,26 +548,40 @@ class Station(Routed, ChargePoint):
             self._on_call(frame, received_at, len(raw))
             return
         if inflight is None or inflight.unique_id != frame.unique_id or inflight.reply.done():
-            self.sink.record(
-                self.id,
-                CSMS_TO_CP,
-                "(unexpected reply)",
-                0.0,
-                len(raw),
-                f"reply to unknown message id {frame.unique_id!r}",
-            )
+            sent_at = self._late(frame.unique_id)
+            if sent_at is not None:  # its timeout was the failure; this is how late it came
+                self.sink.timing(self.id, LATE_ANSWER, None, (received_at - sent_at) * 1000, None)
+                return
+            reason = f"reply to unknown message id {frame.unique_id!r}"
+            self._bad_frame(raw, UNEXPECTED_REPLY, "unique id", "the id of a CALL sent", reason)
             return
         body = frame if frame.message_type == wire.CALLERROR else frame.payload
         inflight.reply.set_result((frame.message_type, body, len(raw), received_at, None))
+
+    def _bad_frame(self, raw: bytes, label: str, rule: str, wanted: str, reason: str) -> None:
+        """A frame that is not OCPP-J RPC (or answers no CALL): a violation, and with
+        csms.on_violation "fail" also a failure."""
+        example = raw[:EXAMPLE_CHARS].decode(errors="replace")
+        self.sink.violation(self.id, Violation(FRAME, label, "", rule, wanted, example))
+        if self.scenario.csms.on_violation == "fail":
+            self.sink.timing(self.id, handling_row(label), None, 0.0, reason)
 
     def _on_call(self, frame: wire.Frame, received_at: float, size: int) -> None:
         action = frame.action or ""
         if self.state is State.REJECTED:
             return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
         try:
-            check = self.scenario.csms.check_schemas
-            payload = self.answer_call(action, frame.payload, check)
-            wire.validate(self.version, action, "response", payload)
+            payload = self.answer_call(action, frame.payload, self.scenario.csms.check_schemas)
+        except wire.SchemaViolation as exc:
+            # The CSMS's call breaks its schema: answered per spec with the violation's code.
+            text = wire.encode_call(frame.unique_id, action, frame.payload).decode()
+            example = text[:EXAMPLE_CHARS]
+            self.sink.violation(
+                self.id, Violation(CALL, action, exc.field, exc.rule, exc.wanted, example)
+            )
+            failed = self.scenario.csms.on_violation == "fail"
+            self._answer_error(frame, received_at, exc.code, exc.description, failed)
+            return
         except OCPPError as exc:
             self._answer_error(frame, received_at, exc.code, exc.description)
             return
@@ -477,20 +589,32 @@ class Station(Routed, ChargePoint):
             logger.exception("%s: handler for %s failed", self.id, action)
             self._answer_error(frame, received_at, "InternalError", type(exc).__name__)
             return
+        try:
+            wire.validate(self.version, action, "response", payload)
+        except wire.SchemaViolation as exc:  # our own answer is wrong: a bug, not the CSMS's
+            logger.error("%s: our %s answer breaks its schema: %s", self.id, action, exc)
+            self._answer_error(frame, received_at, "InternalError", "invalid answer")
+            return
         self._send_frame(wire.encode_result(frame.unique_id, payload))
         handled_ms = (time.perf_counter() - received_at) * 1000
-        self.sink.record(self.id, CSMS_TO_CP, action, handled_ms, size, None)
+        self.sink.timing(self.id, handling_row(action), received_at, handled_ms, None)
         followup, self._followup = self._followup, None
         if followup is not None:
             self._spawn(followup())
 
     def _answer_error(
-        self, frame: wire.Frame, received_at: float, code: str, description: str
+        self,
+        frame: wire.Frame,
+        received_at: float,
+        code: str,
+        description: str,
+        failed: bool = True,
     ) -> None:
         self._send_frame(wire.encode_error(frame.unique_id, code, description))
         handled_ms = (time.perf_counter() - received_at) * 1000
-        self.sink.record(
-            self.id, CSMS_TO_CP, frame.action or "?", handled_ms, 0, f"{code}: {description}"
+        reason = f"{code}: {description}" if failed else None
+        self.sink.timing(
+            self.id, handling_row(frame.action or "?"), received_at, handled_ms, reason
         )
 
     def _send_frame(self, frame: bytes) -> None:
@@ -592,6 +716,10 @@ class Station(Routed, ChargePoint):
 
     def connector_status(self, connector: int) -> str:
         return "Unavailable" if connector in self.unavailable else "Available"
+
+
+def _loop_time() -> float:
+    return asyncio.get_running_loop().time()
 
 
 def _expire(reply: asyncio.Future[_Reply]) -> None:

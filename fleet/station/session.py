@@ -14,10 +14,11 @@ import time
 from collections.abc import Iterator
 
 from fleet.errors import ConnectionFailed
-from fleet.metrics import CONNECT, Sink, State
+from fleet.metrics.sample import CONNECT, CONNECTION_LOST, Sink
 from fleet.policies import backoff
 from fleet.scenario import Scenario
 from fleet.station.core import Ending, Station
+from fleet.station.state import State
 from fleet.station.transport import connect
 from fleet.station.v16 import StationV16
 from fleet.station.v201 import StationV201
@@ -93,13 +94,14 @@ async def keep_connected(
             )
         except ConnectionFailed as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            station.sink.record(station.id, CONNECT, CONNECT, elapsed_ms, 0, exc.reason)
+            station.sink.exchange(station.id, CONNECT, CONNECT, started, elapsed_ms, 0, exc.reason)
             station.set_state(State.OFFLINE)
             logger.info("%s: %s", station.id, exc.reason)
             await _wait(stop, next(delays))
             continue
         connected_at = time.perf_counter()
-        station.sink.record(station.id, CONNECT, CONNECT, (connected_at - started) * 1000, 0, None)
+        connect_ms = (connected_at - started) * 1000
+        station.sink.exchange(station.id, CONNECT, CONNECT, started, connect_ms, 0, None)
         if stop.is_set():
             await transport.close(1000, "station stopped")
             break
@@ -112,9 +114,10 @@ async def keep_connected(
         if ending is Ending.REBOOT:
             continue
         lifetime_ms = (time.perf_counter() - connected_at) * 1000
-        reason = f"connection lost: {station.close_reason or 'closed'}"
-        station.sink.record(station.id, CONNECT, "connection", lifetime_ms, 0, reason)
+        reason = station.close_reason or "closed"
+        station.sink.timing(station.id, CONNECTION_LOST, None, lifetime_ms, reason)
         await _wait(stop, next(delays))
+    station.ended()
 
 
 async def _wait(stop: StopSwitch, delay_s: float) -> None:

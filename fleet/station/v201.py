@@ -12,9 +12,9 @@ from ocpp.routing import on
 from ocpp.v201 import ChargePoint, call_result
 from ocpp.v201.enums import Action
 
-from fleet.metrics import State
 from fleet.station.behaviour import ChangeResult
 from fleet.station.core import Station
+from fleet.station.state import State
 
 # (component, variable) -> the setting it reads and writes.
 VARIABLES: Final[dict[tuple[str, str], str]] = {

@@ -10,7 +10,7 @@ import time
 import pytest
 from ocpp.v16 import call as call16
 
-from fleet.metrics import State
+from fleet.station.state import State
 from tests.conftest import (
     assert_schema_valid,
     calls,
@@ -155,5 +155,5 @@ async def test_reconnect_does_not_duplicate_heartbeat_timers() -> None:
         await asyncio.sleep(3.2)
     beats = [c.at for c in calls(csms, action="Heartbeat") if c.at > reconnected]
     assert 2 <= len(beats) <= 4, beats  # one timer: ~3 beats in 3.2 s, not 6
-    lost = fleet.summary.rows["connection"]
+    lost = fleet.summary.stats.timings["connection lost"]
     assert lost.failures == 1

@@ -13,7 +13,7 @@ from ocpp.exceptions import NotImplementedError as OcppNotImplemented
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.metrics import State
+from fleet.station.state import State
 from tests.conftest import (
     assert_schema_valid,
     calls,
@@ -157,7 +157,7 @@ async def test_calls_are_answered_with_the_scenario_statuses(version: str, reque
         await wait_until(lambda: len(calls(csms, action="Heartbeat")) == 1)
         handled = {
             name: row.count
-            for name, row in fleet.summary.rows.items()
+            for name, row in fleet.summary.stats.timings.items()
             if name.startswith("CSMS→CP")
         }
     assert len(handled) == len(requests)

@@ -13,7 +13,7 @@ import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection
 
-from fleet.metrics import State
+from fleet.station.state import State
 from tests.conftest import fleet_running, make_scenario, wait_until
 
 Handler = Callable[[ServerConnection], Awaitable[None]]
@@ -47,7 +47,10 @@ async def serve_calls(ws: ServerConnection, answer: Callable[[list[Any]], str | 
                 await ws.send(reply)
 
 
-async def test_bad_json_and_unknown_reply_ids_are_counted_and_the_run_goes_on() -> None:
+@pytest.mark.parametrize("on_violation", ["report", "fail"])
+async def test_bad_json_and_unknown_reply_ids_are_violations_and_the_run_goes_on(
+    on_violation: str,
+) -> None:
     received: list[list[Any]] = []
 
     async def handler(ws: ServerConnection) -> None:
@@ -62,15 +65,29 @@ async def test_bad_json_and_unknown_reply_ids_are_counted_and_the_run_goes_on() 
             elif message[0] == 2:
                 await ws.send(orjson.dumps([3, message[1], {}]).decode())
 
-    async with raw_csms(handler) as url, fleet_running(make_scenario(), url) as fleet:
+    scenario = make_scenario(csms={"on_violation": on_violation})
+    async with raw_csms(handler) as url, fleet_running(scenario, url) as fleet:
         await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
         await wait_until(lambda: any(m[0] == 4 for m in received))
-    reasons = [f["reason"] for f in fleet.summary.failures]
-    assert any("not JSON" in r for r in reasons)
-    assert any("unknown message id 'no-such-id'" in r for r in reasons)
     # The malformed CALL got a CallError with its id: 1.6 has no RpcFrameworkError, ProtocolError.
     error = next(m for m in received if m[0] == 4)
     assert error[1] == "bad-call" and error[2] == "ProtocolError"
+    rows = {
+        (r["direction"], r["action"], r["rule"]): r for r in fleet.summary.stats.conformance.rows()
+    }
+    assert set(rows) == {
+        ("frame", "(malformed)", "rpc"),
+        ("frame", "(unexpected reply)", "unique id"),
+    }
+    assert rows["frame", "(malformed)", "rpc"]["count"] == 2
+    assert rows["frame", "(unexpected reply)", "unique id"]["example"] == '[3,"no-such-id",{}]'
+    reasons = [f["reason"] for f in fleet.summary.failures]
+    if on_violation == "report":
+        assert reasons == []  # violations are reported, not failures
+    else:
+        assert any("not JSON" in r for r in reasons)
+        assert any("unknown message id 'no-such-id'" in r for r in reasons)
+        assert fleet.summary.stats.timings["CSMS→CP (malformed)"].failures == 2
 
 
 async def test_schema_invalid_boot_answer_is_a_failure_and_the_station_retries() -> None:
@@ -153,7 +170,7 @@ async def test_dropped_socket_is_counted_and_the_station_reconnects() -> None:
     boot = fleet.summary.rows["BootNotification"]
     assert (boot.count, boot.failures) == (2, 1)
     assert fleet.summary.failures[0]["reason"].startswith("connection lost")
-    assert fleet.summary.rows["connection"].failures == 1
+    assert fleet.summary.stats.timings["connection lost"].failures == 1
 
 
 async def test_csms_without_the_subprotocol_is_refused_with_a_clear_reason() -> None:

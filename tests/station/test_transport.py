@@ -15,7 +15,7 @@ import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection
 
-from fleet.metrics import State
+from fleet.station.state import State
 from tests.conftest import fleet_running, make_scenario, wait_until
 from tests.station.test_misbehaving_csms import boot_answer, raw_csms, serve_calls
 
@@ -158,11 +158,11 @@ async def test_a_restarted_csms_gets_every_station_back() -> None:
     finally:
         await first.stop()
         await second.stop()
-    assert fleet.summary.rows["connection"].failures == count
+    assert fleet.summary.stats.timings["connection lost"].failures == count
     assert fleet.summary.rows["BootNotification"].count == 2 * count
     assert fleet.summary.rows["BootNotification"].failures == 0
-    reasons = {f["reason"] for f in fleet.summary.failures}
-    assert {r for r in reasons if not r.startswith("connection refused by 127.0.0.1:")} == {
-        "connection lost: CSMS closed the connection (code 1001)"
+    reasons = {(f["action"], f["reason"]) for f in fleet.summary.failures}
+    assert {r for r in reasons if not r[1].startswith("connection refused by 127.0.0.1:")} == {
+        ("connection lost", "CSMS closed the connection (code 1001)")
     }
     assert len(second.ledger) == count

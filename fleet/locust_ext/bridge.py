@@ -5,10 +5,15 @@ gevent's original ``_thread.start_new_thread`` so gevent does not patch it. Noth
 seam but plain values:
 
 * gevent → loop: ``loop.call_soon_threadsafe`` (start or stop a station);
-* loop → gevent: a deque of samples and callbacks. One greenlet drains it every DRAIN_EVERY_S and
-  fires ``events.request``: Locust events are only ever fired from the gevent side. Samples do
-  not wake the gevent hub (a cross-thread wake-up per batch cost more CPU than the round trips
-  it reported); callbacks someone waits on do (``hub.loop.run_callback_threadsafe``).
+* loop → gevent: a deque of samples and callbacks. One greenlet drains it every DRAIN_EVERY_S:
+  wire exchanges are fired as ``events.request`` (Locust events are only ever fired from the
+  gevent side), everything else goes into this process's ``FleetStats``, which lives on the
+  gevent side too (no locks). Samples do not wake the gevent hub (a cross-thread wake-up per
+  batch cost more CPU than the round trips it reported); callbacks someone waits on do
+  (``hub.loop.run_callback_threadsafe``).
+
+Whether a sample overlapped one of the loop's stalls (``LoopHealth.tainted``) is decided on the
+loop thread as it is recorded, and travels with it.
 """
 
 from __future__ import annotations
@@ -27,10 +32,13 @@ import gevent.monkey
 import uvloop
 
 from fleet.errors import ConnectionLost
-from fleet.metrics import BOOT_ACCEPTED, CONNECT, CSMS_TO_CP, FLEET, LOOP_LAG, State
-from fleet.monitor import LoopLag, raise_open_files_limit, tune_gc
+from fleet.metrics.health import LoopHealth
+from fleet.metrics.sample import CONNECT, LOOP_LAG, Violation
+from fleet.metrics.stats import FleetStats
+from fleet.process import raise_open_files_limit, tune_gc
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
+from fleet.station.state import State
 from fleet.wire import VERSIONS
 
 logger = logging.getLogger("fleet.bridge")
@@ -41,15 +49,13 @@ _start_os_thread = gevent.monkey.get_original("_thread", "start_new_thread")
 _os_lock = gevent.monkey.get_original("_thread", "allocate_lock")
 CLOSE_GRACE_S: Final = 5.0
 
-# Locust rows are (request type, name). OCPP calls use the station's "OCPP1.6"/"OCPP2.0.1".
 DRAIN_EVERY_S: Final = 0.05
+# Locust rows are (request type, name): OCPP CALLs use the station's "OCPP1.6"/"OCPP2.0.1",
+# a websocket connect is ("WS", "connect").
+CONNECT_TYPE: Final = "WS"
 
-_REQUEST_TYPES: Final = {
-    CONNECT: "WS",
-    BOOT_ACCEPTED: "OCPP",
-    CSMS_TO_CP: CSMS_TO_CP,
-    FLEET: FLEET,
-}
+# What crosses from the loop thread, tagged by the first element.
+_EXCHANGE, _TIMING, _MISSED, _VIOLATION, _CALLBACK = range(5)
 
 
 class OcppFailure(Exception):
@@ -77,16 +83,38 @@ class StateCounts:
 
 
 class _LocustSink:
-    """The stations' Sink inside a Locust process: runs on the loop thread, so it only queues."""
+    """The stations' Sink inside a Locust process: runs on the loop thread, so it only decides
+    taint and queues."""
 
     def __init__(self, bridge: Bridge) -> None:
         self._put = bridge.put
         self._states = bridge.states.counts
+        self._tainted = bridge.health.tainted
 
-    def record(
-        self, station: str, kind: str, name: str, rtt_ms: float, size: int, error: str | None
+    def exchange(
+        self,
+        station: str,
+        kind: str,
+        action: str,
+        sent_at: float,
+        rtt_ms: float,
+        size: int,
+        error: str | None,
     ) -> None:
-        self._put((kind, name, rtt_ms, size, error))
+        tainted = self._tainted(sent_at, sent_at + rtt_ms / 1000)
+        self._put((_EXCHANGE, kind, action, rtt_ms, size, error, tainted))
+
+    def timing(
+        self, station: str, name: str, started_at: float | None, ms: float, error: str | None
+    ) -> None:
+        tainted = started_at is not None and self._tainted(started_at, started_at + ms / 1000)
+        self._put((_TIMING, name, ms, error, tainted))
+
+    def missed(self, station: str, action: str, cause: str, count: int) -> None:
+        self._put((_MISSED, station, action, cause, count))
+
+    def violation(self, station: str, violation: Violation) -> None:
+        self._put((_VIOLATION, violation))
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         self._states[version, old] -= 1
@@ -96,12 +124,16 @@ class _LocustSink:
 class Bridge:
     """One per process (made after Locust forks workers): the loop thread and the hand-off."""
 
-    def __init__(self, events: Any) -> None:
+    def __init__(self, events: Any, lag_warn_ms: float = 50.0) -> None:
         tune_gc()
         raise_open_files_limit(1 << 30)  # as many stations as the hard limit allows
         self.events = events
         self.pid = os.getpid()
         self.states = StateCounts()
+        self.stats = FleetStats()  # this process's, gevent side
+        # Loop lag counts while a test runs: an idle process's lag is not the test's figure.
+        # The bridge is made as the first station is, during a test.
+        self.recording = True
         self._items: collections.deque[Any] = collections.deque()
         self._wake_pending = False
         self._hub_loop = gevent.get_hub().loop
@@ -115,15 +147,19 @@ class Bridge:
         self._loop_ended.acquire()  # released by the loop thread as it ends
         _start_os_thread(self._run_loop, ())
         atexit.register(self.close)
+        self.health = LoopHealth(
+            lag_warn_ms, on_lag=lambda ms: self.put((_TIMING, LOOP_LAG, ms, None, False))
+        )
         self.sink = _LocustSink(self)
-        # Loop lag as its own Locust row ("fleet", "loop lag"): the worst lag of each second.
-        self.lag = LoopLag(on_second=lambda ms: self.put((FLEET, LOOP_LAG, ms, 0, None)))
-        self.loop.call_soon_threadsafe(self._start_monitor)
+        self.loop.call_soon_threadsafe(self.health.start, self.loop)
+
+    def reset_stats(self) -> None:
+        """A new test starts (gevent side): fleet's statistics start again, as Locust's do."""
+        self.drain()
+        self.stats = FleetStats()
+        self.loop.call_soon_threadsafe(self.health.reset)
 
     # --- loop thread -----------------------------------------------------------------------------
-
-    def _start_monitor(self) -> None:
-        self._monitor = self.loop.create_task(self.lag.run())
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -150,7 +186,7 @@ class Bridge:
 
     def put_call(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the gevent side as soon as possible. Any thread."""
-        self._items.append((fn, args))
+        self._items.append((_CALLBACK, fn, args))
         if not self._wake_pending:
             self._wake_pending = True
             self._hub_loop.run_callback_threadsafe(self._ready.set)
@@ -165,23 +201,36 @@ class Bridge:
             self.drain()
 
     def drain(self) -> None:
-        """Fire every queued sample as a Locust request event; run queued callbacks."""
+        """Fire every queued wire exchange as a Locust request event, put everything else into
+        fleet's statistics, run queued callbacks."""
         fire = self.events.request.fire
+        stats = self.stats
         items = self._items
         while items:
             item = items.popleft()
-            if callable(item[0]):
-                item[0](*item[1])
-                continue
-            kind, name, rtt_ms, size, error = item
-            fire(
-                request_type=_REQUEST_TYPES.get(kind, kind),
-                name=name,
-                response_time=rtt_ms,
-                response_length=size,
-                exception=None if error is None else OcppFailure(error),
-                context={},
-            )
+            tag = item[0]
+            if tag == _EXCHANGE:
+                _, kind, action, rtt_ms, size, error, tainted = item
+                fire(
+                    request_type=CONNECT_TYPE if kind == CONNECT else kind,
+                    name=action,
+                    response_time=rtt_ms,
+                    response_length=size,
+                    exception=None if error is None else OcppFailure(error),
+                    context={},
+                )
+                stats.exchange(action, tainted)
+            elif tag == _TIMING:
+                _, name, ms, error, tainted = item
+                if name != LOOP_LAG or self.recording:
+                    stats.timing(name, ms, error, tainted)
+            elif tag == _MISSED:
+                stats.missed_beats(*item[1:])
+            elif tag == _VIOLATION:
+                stats.violation(item[1])
+            else:
+                item[1](*item[2])
+        stats.saturated = stats.saturated or self.health.saturated
 
     def start(self, station: Station, url: str) -> None:
         """Start ``station`` on the loop; it connects, boots and runs until ``stop``."""
@@ -259,11 +308,12 @@ class Bridge:
 _bridge: Bridge | None = None
 
 
-def get_bridge(events: Any) -> Bridge:
-    """This process's bridge, made on first use (after any fork, so workers get their own)."""
+def get_bridge(events: Any, lag_warn_ms: float = 50.0) -> Bridge:
+    """This process's bridge, made on first use (after any fork, so workers get their own).
+    ``lag_warn_ms`` (the first scenario's run.lag_warn_ms) is what counts as a stall."""
     global _bridge
     if _bridge is None or _bridge.pid != os.getpid():
-        _bridge = Bridge(events)
+        _bridge = Bridge(events, lag_warn_ms)
     return _bridge
 
 

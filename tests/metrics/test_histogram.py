@@ -5,7 +5,8 @@ import random
 import pytest
 
 from fleet import wire
-from fleet.metrics import Histogram, Summary
+from fleet.metrics.histogram import Histogram
+from fleet.metrics.summary import Summary
 
 
 def test_histogram_percentiles_within_rounding() -> None:
@@ -33,10 +34,11 @@ def test_histogram_merge_equals_one_histogram() -> None:
 def test_summary_counts_failures_and_keeps_the_first_reasons() -> None:
     summary = Summary()
     for n in range(150):
-        summary.record(f"CP-{n}", "OCPP1.6", "Heartbeat", 1.0, 10, "boom" if n % 2 else None)
-    row = summary.to_json()["actions"]["Heartbeat"]
+        error = "boom" if n % 2 else None
+        summary.exchange(f"CP-{n}", "OCPP1.6", "Heartbeat", 0.0, 1.0, 10, error)
+    row = summary.actions_json()["Heartbeat"]
     assert (row["count"], row["failures"]) == (150, 75)
-    assert len(summary.to_json()["failures"]) == 75  # all kept, under the limit of 100
+    assert len(summary.failures) == 75  # all kept, under the limit of 100
 
 
 def test_payload_memo_never_remembers_an_invalid_payload() -> None:

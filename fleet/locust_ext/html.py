@@ -1,0 +1,243 @@
+"""fleet's part of what a person sees: one HTML fragment, rendered on the server, that the Fleet
+tab shows live and the Locust HTML report carries at its end (the same renderer for both, so the
+report says what the tab said). Plain HTML and inline SVG: no script, no external asset, and
+every text from a CSMS is escaped."""
+
+from __future__ import annotations
+
+import html
+import time
+from collections.abc import Iterable, Sequence
+from typing import Any, Final
+
+from fleet.metrics.sample import MISSED_CAUSES
+from fleet.slo import SloResult
+
+PALETTE: Final = (
+    "#1f77b4", "#2ca02c", "#d62728", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#17becf",
+)  # fmt: skip
+STYLE: Final = """
+<style>
+.fleet{font-family:system-ui,sans-serif;font-size:14px;color:inherit;padding:8px 0}
+.fleet h2{font-size:18px;margin:18px 0 6px}.fleet h3{font-size:15px;margin:14px 0 4px}
+.fleet table{border-collapse:collapse;margin:4px 0 10px}
+.fleet th,.fleet td{border-bottom:1px solid #8884;padding:3px 10px;text-align:right}
+.fleet th:first-child,.fleet td:first-child{text-align:left}
+.fleet .ok{color:#2e7d32}.fleet .bad{color:#c62828;font-weight:600}
+.fleet .warn{color:#c62828;font-weight:600;margin:4px 0}
+.fleet .note{color:#888;font-size:12px}.fleet code{font-size:12px;word-break:break-all}
+.fleet .tiles{display:flex;gap:12px;flex-wrap:wrap;margin:6px 0}
+.fleet .tile{border:1px solid #8886;border-radius:6px;padding:6px 12px;min-width:90px}
+.fleet .tile b{display:block;font-size:20px}
+</style>"""
+
+
+def _e(value: Any) -> str:
+    return html.escape(str(value))
+
+
+def _ms(value: float | None) -> str:
+    return "–" if value is None else f"{value:,.1f}"
+
+
+def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False) -> str:
+    head = "".join(f"<th>{_e(h)}</th>" for h in headers)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{cell if raw else _e(cell)}</td>" for cell in row) + "</tr>"
+        for row in rows
+    )
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def line_chart(
+    title: str, unit: str, times: Sequence[float], series: dict[str, list[float | None]]
+) -> str:
+    """An inline SVG line chart: one polyline per series over ``times`` (unix seconds)."""
+    width, height, left, bottom, top, right = 860, 230, 56, 28, 24, 150
+    if len(times) < 2 or not series:
+        return f"<h3>{_e(title)}</h3><p class='note'>not enough points yet</p>"
+    values = [v for points in series.values() for v in points if v is not None]
+    peak = max(values, default=0.0) or 1.0
+    peak *= 1.1
+    t0, t1 = times[0], times[-1]
+    span = (t1 - t0) or 1.0
+    plot_w, plot_h = width - left - right, height - top - bottom
+
+    def x(t: float) -> float:
+        return left + (t - t0) / span * plot_w
+
+    def y(v: float) -> float:
+        return top + plot_h - v / peak * plot_h
+
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{width}' height='{height}' "
+        f"role='img' aria-label='{_e(title)}' style='font-size:11px'>"
+    ]
+    for i in range(5):
+        v = peak * i / 4
+        parts.append(
+            f"<line x1='{left}' x2='{left + plot_w}' y1='{y(v):.1f}' y2='{y(v):.1f}' "
+            "stroke='#8884'/>"
+            f"<text x='{left - 6}' y='{y(v) + 4:.1f}' text-anchor='end' fill='currentColor'>"
+            f"{v:,.0f}</text>"
+        )
+    for t in (t0, t0 + span / 2, t1):
+        label = time.strftime("%H:%M:%S", time.localtime(t))
+        parts.append(
+            f"<text x='{x(t):.1f}' y='{height - 8}' text-anchor='middle' "
+            f"fill='currentColor'>{label}</text>"
+        )
+    parts.append(
+        f"<text x='{left}' y='14' fill='currentColor' font-weight='600'>"
+        f"{_e(title)} ({_e(unit)})</text>"
+    )
+    for n, (label, points) in enumerate(series.items()):
+        color = PALETTE[n % len(PALETTE)]
+        coords = " ".join(
+            f"{x(t):.1f},{y(v):.1f}" for t, v in zip(times, points, strict=False) if v is not None
+        )
+        if coords:
+            parts.append(
+                f"<polyline fill='none' stroke='{color}' stroke-width='2' points='{coords}'/>"
+            )
+        ly = top + 14 * n + 8
+        parts.append(
+            f"<rect x='{left + plot_w + 12}' y='{ly - 8}' width='10' height='10' "
+            f"fill='{color}'/><text x='{left + plot_w + 26}' y='{ly + 1}' "
+            f"fill='currentColor'>{_e(label[:20])}</text>"
+        )
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def charts(history: Sequence[dict[str, Any]]) -> str:
+    """Stations per state, and per-action p95 latency (Locust's current window), over time."""
+    times = [point["t"] for point in history]
+    states: dict[str, list[float | None]] = {}
+    latency: dict[str, list[float | None]] = {}
+    for n, point in enumerate(history):
+        for name, value in point["states"].items():
+            states.setdefault(name, [None] * len(history))[n] = value
+        for name, value in point["p95_ms"].items():
+            latency.setdefault(name, [None] * len(history))[n] = value
+    states = {k: v for k, v in states.items() if any(v)}
+    return line_chart("Stations per state", "stations", times, states) + line_chart(
+        "Latency p95 per action, last 10 s", "ms", times, latency
+    )
+
+
+def _gates(results: Sequence[SloResult]) -> str:
+    rows = []
+    for result in results:
+        measured = "no data" if result.value is None else result.slo.describe(result.value)
+        verdict = (
+            "<span class='ok'>passed</span>" if result.ok else "<span class='bad'>FAILED</span>"
+        )
+        rows.append((_e(result.slo.text), _e(measured), verdict))
+    return _table(("gate", "measured", "verdict"), rows, raw=True)
+
+
+def fleet_section(
+    data: dict[str, Any],
+    history: Sequence[dict[str, Any]],
+    live: Sequence[SloResult] | None = None,
+    final: Sequence[SloResult] | None = None,
+    versions: dict[str, dict[str, int]] | None = None,
+    caption: str = "",
+) -> str:
+    """The whole fragment from a summary (``summary.summary_json``'s shape)."""
+    out = [STYLE, "<div class='fleet' id='fleet-section'>", "<h2>fleet</h2>"]
+    if caption:
+        out.append(f"<p class='note'>{_e(caption)}</p>")
+    for line in data.get("untrusted", ()):
+        out.append(f"<p class='warn'>Not to be trusted: {_e(line)}</p>")
+    if data.get("saturated"):
+        out.append(
+            "<p class='warn'>The simulator saturated: latencies include fleet's own delay.</p>"
+        )
+    s = data["stations"]
+    share = f"{100 * s['accepted'] / s['total']:.1f} %" if s["total"] else "–"
+    conformance = data["conformance"]
+    missed = sum(row["total"] for row in data["missed"].values())
+    tiles = [
+        ("stations", s["total"]), ("accepted", s["accepted"]), ("accepted share", share),
+        ("pending", s["pending"]), ("rejected", s["rejected"]), ("offline", s["offline"]),
+        ("missed beats", missed), ("CSMS violations", conformance["violations"]),
+    ]  # fmt: skip
+    out.append(
+        "<div class='tiles'>"
+        + "".join(f"<div class='tile'>{_e(k)}<b>{_e(v)}</b></div>" for k, v in tiles)
+        + "</div>"
+    )
+    if versions:
+        states = list(next(iter(versions.values())))
+        rows = [
+            (f"OCPP {version}", *(counts[state] for state in states), sum(counts.values()))
+            for version, counts in versions.items()
+        ]
+        out.append(_table(("version", *states, "total"), rows))
+    if live:
+        out.append("<h3>SLO gates, live</h3>" + _gates(live))
+    if final:
+        out.append("<h3>SLO gates when the test stopped</h3>" + _gates(final))
+    out.append(
+        "<h3>fleet's own statistics</h3><p class='note'>Not requests: derived timings, the "
+        "stations' handling of CSMS calls, drift, loop lag. Tainted: samples that overlapped "
+        "fleet's own event-loop stalls.</p>"
+    )
+    rows = [
+        (name, r["count"], r["failures"], _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
+         _ms(r["max_ms"]), r["tainted"])
+        for name, r in data["fleet"].items()
+    ]  # fmt: skip
+    out.append(
+        _table(
+            ("row", "count", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms", "tainted"), rows
+        )
+    )
+    rows = [
+        (name, r["count"], r["failures"], r["tainted"], f"{r['tainted_pct']:.2f} %")
+        for name, r in data["actions"].items()
+    ]
+    out.append(
+        "<h3>OCPP requests overlapping fleet's stalls</h3>"
+        + _table(("action", "count", "failures", "tainted", "tainted share"), rows)
+    )
+    out.append("<h3>Missed beats</h3>")
+    if data["missed"]:
+        rows = [
+            (action, r["total"], *(r[c] for c in MISSED_CAUSES), r["stations"])
+            for action, r in data["missed"].items()
+        ]
+        out.append(
+            _table(
+                ("action", "missed", "offline", "previous CALL out", "fleet stall", "stations"),
+                rows,
+            )
+        )
+    else:
+        out.append("<p>none</p>")
+    out.append(
+        f"<h3>CSMS conformance</h3><p>{conformance['violations']} violations "
+        f"(csms.on_violation: {_e(conformance['on_violation'])})</p>"
+    )
+    if conformance["rows"]:
+        rows = [
+            (_e(r["direction"]), _e(r["action"]), _e(r["field"]), _e(r["rule"]),
+             _e(r["wanted"]), r["count"], f"<code>{_e(r['example'])}</code>")
+            for r in conformance["rows"][:50]
+        ]  # fmt: skip
+        out.append(
+            _table(("where", "action", "field", "rule", "wanted", "count", "example"), rows, True)
+        )
+    out.append(charts(history))
+    out.append("</div>")
+    return "".join(out)
+
+
+def inject(page: str, section: str) -> str:
+    """``page`` (Locust's HTML report) with the fleet section before ``</body>``."""
+    marker = page.rfind("</body>")
+    if marker < 0:
+        return page + section
+    return page[:marker] + section + page[marker:]

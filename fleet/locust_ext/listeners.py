@@ -1,0 +1,234 @@
+"""fleet's listeners on Locust's events: fail-fast checks, fleet statistics per test, worker
+reports, SLO gates, the summary JSON and CSV, the report additions.
+
+Everything enters through Locust's events (``init``, ``test_start``, ``test_stopping``,
+``test_stop``, ``report_to_master``/``worker_report``, custom messages, ``quitting``); nothing
+reaches into the runner beyond what those events hand over.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from typing import Any, Final
+
+import gevent
+from locust import events
+from locust.env import Environment
+from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRunner
+from locust.stats import CSV_STATS_INTERVAL_SEC
+
+from fleet.errors import FleetError
+from fleet.locust_ext import options, web
+from fleet.locust_ext.bridge import current_bridge
+from fleet.locust_ext.state import FleetState
+from fleet.locust_ext.summary import (
+    end_lines,
+    evaluate_gates,
+    summary_json,
+    write_fleet_csv,
+    write_json,
+)
+from fleet.slo import parse_slo
+
+logger = logging.getLogger("fleet.locust")
+
+CHART_EVERY_S: Final = 5.0
+FINAL_REPORT = "fleet_final_report"  # worker -> master as a worker stops: its last figures
+FINAL_REPORT_WAIT_S: Final = 5.0
+
+
+def fail(message: str) -> None:
+    """A fleet error before anything runs: one line, exit 2, no traceback."""
+    print(f"fleet: error: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+@events.init.add_listener
+def _on_init(environment: Environment, **_: Any) -> None:
+    from fleet.users import ChargePointUser, scenario_for
+
+    options_ = environment.parsed_options
+    state = FleetState.of(environment)
+    if options_ is None:
+        return
+    # Locust logs at INFO: per-station events (10,000 stations, 10,000 lines) and the ocpp
+    # library's per-frame lines stay quiet unless --loglevel DEBUG.
+    if str(getattr(options_, "loglevel", "INFO")).upper() != "DEBUG":
+        for name in ("fleet.station", "ocpp", "websockets"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+    try:
+        state.slos = [parse_slo(text) for text in getattr(options_, "slo", [])]
+        scenarios = [
+            scenario_for(user_class, environment)
+            for user_class in environment.user_classes
+            if issubclass(user_class, ChargePointUser)
+        ]
+    except FleetError as exc:
+        fail(str(exc))
+    if scenarios:
+        state.lag_warn_ms = scenarios[0].run.lag_warn_ms
+        state.on_violation = scenarios[0].csms.on_violation
+    if getattr(options_, "fleet_id_stride", options.DEFAULT_ID_STRIDE) <= 0:
+        fail("--fleet-id-stride must be a positive integer")
+    runner = environment.runner
+    if isinstance(runner, MasterRunner):
+        environment.events.worker_report.add_listener(
+            lambda client_id, data, **_: _collect(state, client_id, data.get("fleet"))
+        )
+        runner.register_message(
+            FINAL_REPORT, lambda msg, **_: _collect(state, msg.node_id, msg.data)
+        )
+    if not isinstance(runner, WorkerRunner):
+        gevent.spawn(_chart_points, environment)
+    if environment.web_ui is not None:
+        web.extend(environment)
+
+
+def _collect(state: FleetState, client_id: str, report: dict[str, Any] | None) -> None:
+    if report:
+        state.worker_report(client_id, report)
+
+
+def _worker_report() -> dict[str, Any] | None:
+    bridge = current_bridge()
+    if bridge is None:
+        return None
+    bridge.drain()
+    return {
+        "states": bridge.states.snapshot(),
+        "final": bridge.states.final,
+        "stats": bridge.stats.to_dict(),
+    }
+
+
+@events.report_to_master.add_listener
+def _report(client_id: str, data: dict[str, Any], **_: Any) -> None:
+    report = _worker_report()
+    if report is not None:
+        data["fleet"] = report
+
+
+# --- one test: start, stopping, stop -------------------------------------------------------------
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Environment, **_: Any) -> None:
+    state = FleetState.of(environment)
+    state.new_test()
+    for report in state.worker_reports.values():
+        report["stats"] = None  # the previous test's; every worker starts again
+    bridge = current_bridge()
+    if bridge is not None:
+        bridge.states.final = None
+        bridge.reset_stats()
+        bridge.recording = True
+
+
+@events.test_stopping.add_listener
+def _snapshot_before_stop(environment: Environment, **_: Any) -> None:
+    # Taken before users stop: "accepted" means accepted while the test ran, not after closing.
+    if isinstance(environment.runner, MasterRunner):
+        return
+    bridge = current_bridge()
+    if bridge is not None:
+        bridge.states.final = bridge.states.snapshot()
+        FleetState.of(environment).final_local = bridge.states.final
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Environment, **_: Any) -> None:
+    bridge = current_bridge()
+    if bridge is not None:
+        bridge.recording = False
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        # Sent before the worker tells the master it stopped: the master's stop sees it.
+        report = _worker_report()
+        if report is not None:
+            runner.send_message(FINAL_REPORT, report)
+        return
+    if isinstance(runner, MasterRunner):
+        gevent.spawn(_settle_then_record, environment, time.monotonic())
+    else:
+        _record_stop(environment)
+
+
+def _settle_then_record(environment: Environment, stopped_at: float) -> None:
+    """On the master: give every worker's last report a moment to arrive, then record."""
+    state = FleetState.of(environment)
+    deadline = stopped_at + FINAL_REPORT_WAIT_S
+    while time.monotonic() < deadline and any(
+        r.get("received_at", 0) < stopped_at for r in state.worker_reports.values()
+    ):
+        gevent.sleep(0.1)
+    _record_stop(environment)
+
+
+def _record_stop(environment: Environment) -> None:
+    """At every stop (web UI or end of run): final gates, summary JSON and fleet CSV."""
+    state = FleetState.of(environment)
+    state.results = evaluate_gates(environment, final=True)
+    _write_outputs(environment, state)
+
+
+def _write_outputs(environment: Environment, state: FleetState) -> dict[str, Any]:
+    data = summary_json(environment, state.results or [])
+    options_ = environment.parsed_options
+    target = getattr(options_, "summary_json", "") if options_ is not None else ""
+    if target:
+        write_json(target, data)
+    prefix = getattr(options_, "csv_prefix", None) if options_ is not None else None
+    if prefix:
+        write_fleet_csv(f"{prefix}_fleet.csv", data)
+    return data
+
+
+# --- charts --------------------------------------------------------------------------------------
+
+
+def _chart_points(environment: Environment) -> None:
+    """Every CHART_EVERY_S while a test runs: stations per state and per-action latency
+    percentiles (Locust's current window), for the Fleet tab and the HTML report."""
+    state = FleetState.of(environment)
+    while True:
+        gevent.sleep(CHART_EVERY_S)
+        runner = environment.runner
+        if runner is None or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+            continue
+        state.history.append(web.chart_point(environment, state))
+
+
+# --- end of the process -------------------------------------------------------------------------
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Environment, **_: Any) -> None:
+    if isinstance(environment.runner, WorkerRunner):
+        return  # the master (or the local runner) holds the whole run's numbers
+    bridge = current_bridge()
+    if bridge is not None:
+        bridge.drain()  # any sample still queued counts
+    options_ = environment.parsed_options
+    if options_ is not None and getattr(options_, "csv_prefix", None):
+        # Locust's CSV writer rewrites the files every CSV_STATS_INTERVAL_SEC and is closed at
+        # exit without a last write: the stations' final exchanges (reported while users stop)
+        # would be missing from the CSV. Let it run once more.
+        gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
+    state = FleetState.of(environment)
+    state.results = evaluate_gates(environment, final=True)
+    data = _write_outputs(environment, state)
+    for line in end_lines(data):
+        print(line, flush=True)
+    for result in state.results:
+        print(result.line(), file=sys.stderr if not result.ok else sys.stdout, flush=True)
+    if state.results:
+        environment.process_exit_code = 0 if all(r.ok for r in state.results) else 1
+    elif state.stats(environment).failures:
+        # Failures Locust does not see (CSMS calls the stations could not handle, lost
+        # connections, violations under on_violation "fail") fail the run as its own do.
+        environment.process_exit_code = 1
+    html = getattr(options_, "html_file", None) if options_ is not None else None
+    if html:
+        web.add_to_report_file(html, data, state)

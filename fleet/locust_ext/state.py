@@ -1,0 +1,96 @@
+"""What fleet knows of a Locust run, as the master (or a local runner) sees it: stations per
+state, fleet's statistics (this process's, or every worker's merged), the SLO gates and their
+last results, and a short history for the Fleet tab's charts."""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from typing import Any, Final
+
+from locust.env import Environment
+from locust.runners import MasterRunner
+
+from fleet.locust_ext.bridge import current_bridge
+from fleet.metrics.stats import FleetStats
+from fleet.metrics.summary import stations_block
+from fleet.slo import Slo, SloResult
+from fleet.station.state import State
+from fleet.wire import VERSIONS
+
+HISTORY_POINTS: Final = 720  # at one point per CHART_EVERY_S: an hour of the Fleet tab's charts
+
+
+def empty_table() -> dict[str, dict[str, int]]:
+    return {v: {s.value: 0 for s in State} for v in VERSIONS}
+
+
+def station_counts(table: dict[str, dict[str, int]]) -> dict[str, int]:
+    """The summary's "stations" block from a {version: {state: count}} table."""
+    return stations_block({s: sum(table[v][s.value] for v in table) for s in State})
+
+
+class FleetState:
+    def __init__(self) -> None:
+        self.slos: list[Slo] = []
+        self.lag_warn_ms = 50.0  # the scenario's run.lag_warn_ms (the first user class's)
+        self.on_violation = "report"
+        self.worker_reports: dict[str, dict[str, Any]] = {}  # master: each worker's latest
+        self.final_local: dict[str, dict[str, int]] | None = None  # at the test's stop
+        self.results: list[SloResult] | None = None  # the gates at the last stop
+        self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)
+        self.started_at: float | None = None
+
+    @staticmethod
+    def of(environment: Environment) -> FleetState:
+        state = getattr(environment, "_fleet_state", None)
+        if state is None:
+            state = FleetState()
+            environment._fleet_state = state  # type: ignore[attr-defined]
+        return state
+
+    def new_test(self) -> None:
+        for report in self.worker_reports.values():
+            report["final"] = None
+        self.final_local = None
+        self.results = None
+        self.history.clear()
+        self.started_at = time.time()
+
+    def table(self, environment: Environment, final: bool = False) -> dict[str, dict[str, int]]:
+        """{version: {state: count}}: this process's stations, or the sum of all workers'.
+        ``final``: as the test stopped (before its stations closed), when it has stopped."""
+        if isinstance(environment.runner, MasterRunner):
+            total = empty_table()
+            for report in self.worker_reports.values():
+                part = (report.get("final") if final else None) or report.get("states") or {}
+                for version, counts in part.items():
+                    for state, n in counts.items():
+                        total[version][state] += n
+            return total
+        if final and self.final_local is not None:
+            return self.final_local
+        bridge = current_bridge()
+        return bridge.states.snapshot() if bridge is not None else empty_table()
+
+    def stats(self, environment: Environment) -> FleetStats:
+        """fleet's statistics: this process's (drained first), or every worker's merged."""
+        if isinstance(environment.runner, MasterRunner):
+            merged = FleetStats()
+            for report in self.worker_reports.values():
+                data = report.get("stats")
+                if data:
+                    merged.merge(FleetStats.from_dict(data))
+            return merged
+        bridge = current_bridge()
+        if bridge is None:
+            return FleetStats()
+        bridge.drain()
+        return bridge.stats
+
+    def worker_report(self, client_id: str, report: dict[str, Any]) -> None:
+        previous = self.worker_reports.get(client_id, {})
+        if report.get("final") is None and previous.get("final") is not None:
+            report["final"] = previous["final"]
+        report["received_at"] = time.monotonic()
+        self.worker_reports[client_id] = report

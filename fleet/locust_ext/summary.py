@@ -1,0 +1,146 @@
+"""The run's summary as Locust runs end it: the JSON file (`--summary-json`), the
+`<prefix>_fleet.csv` beside Locust's CSV files, and the lines printed at the end."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+from typing import Any
+
+import orjson
+from locust.env import Environment
+
+from fleet.locust_ext.measurements import LocustWire
+from fleet.locust_ext.state import FleetState, station_counts
+from fleet.metrics import report
+from fleet.metrics.sample import LOOP_LAG, MISSED_CAUSES
+from fleet.metrics.stats import FleetStats
+from fleet.slo import SloResult, evaluate
+
+MAX_FAILURES: int = 100
+
+
+def evaluate_gates(environment: Environment, final: bool) -> list[SloResult]:
+    """The SLO gates against what was measured so far (``final``: station counts as the test
+    stopped)."""
+    state = FleetState.of(environment)
+    counts = station_counts(state.table(environment, final=final))
+    share = counts["accepted"] / counts["total"] if counts["total"] else None
+    stats = state.stats(environment)
+    wire = LocustWire(environment)
+    return [evaluate(slo, wire, stats, share) for slo in state.slos]
+
+
+def actions_json(environment: Environment, stats: FleetStats) -> dict[str, dict[str, Any]]:
+    wire = LocustWire(environment)
+    actions: dict[str, dict[str, Any]] = {}
+    for name in sorted({name for name, _ in environment.stats.entries}):
+        entry = wire.entry(name)
+        if entry is None:
+            continue
+        ok = entry.num_requests > entry.num_failures
+
+        def pct(q: float, entry: Any = entry, ok: bool = ok) -> float | None:
+            return float(entry.get_response_time_percentile(q)) if ok else None
+
+        actions[name] = {
+            "count": entry.num_requests,
+            "failures": entry.num_failures,
+            "rps": round(float(entry.total_rps), 3),
+            "p50_ms": pct(0.5),
+            "p95_ms": pct(0.95),
+            "p99_ms": pct(0.99),
+            "max_ms": round(float(entry.max_response_time), 3) if ok else None,
+        }
+    return report.with_taint(actions, stats)
+
+
+def summary_json(
+    environment: Environment, results: list[SloResult], final: bool = True
+) -> dict[str, Any]:
+    """The run's figures; ``final``: stations as the test stopped (else as they are now)."""
+    state = FleetState.of(environment)
+    stats = state.stats(environment)
+    actions = actions_json(environment, stats)
+    failures = [
+        {"action": error.name, "reason": _reason(error.error), "occurrences": error.occurrences}
+        for error in list(environment.stats.errors.values())[:MAX_FAILURES]
+    ]
+    failures += [
+        {"action": row, "reason": reason, "occurrences": n}
+        for (row, reason), n in stats.reasons.most_common(MAX_FAILURES - len(failures))
+    ]
+    lag = stats.timings.get(LOOP_LAG)
+    percentile = lag.percentile if lag is not None else (lambda _: None)
+    return {
+        "stations": station_counts(state.table(environment, final=final)),
+        "actions": actions,
+        **report.fleet_sections(stats, state.on_violation),
+        "failures": failures,
+        "slo": [result.to_json() for result in results],
+        "untrusted": report.distrust(actions, state.lag_warn_ms),
+        "loop_lag": {
+            "p50_ms": percentile(50),
+            "p99_ms": percentile(99),
+            "max_ms": lag.max_ms if lag is not None else None,
+        },
+        "saturated": stats.saturated,
+    }
+
+
+def _reason(error: Any) -> str:
+    """A Locust error as text: a worker's arrive as text, a local one is the exception itself
+    (whose repr, for fleet's OcppFailure, is the reason)."""
+    return error if isinstance(error, str) else repr(error)
+
+
+def write_json(path: str, data: dict[str, Any]) -> None:
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+
+
+CSV_COLUMNS = ("Type", "Name", "Count", "Failures", "50%", "95%", "99%", "Max", "Tainted", "Detail")
+
+
+def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
+    """fleet's own statistics as CSV, one file beside Locust's: timing rows ("fleet"), taint
+    per wire action ("tainted"), missed beats ("missed"), CSMS violations ("violation")."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(CSV_COLUMNS)
+        for name, row in data["fleet"].items():
+            writer.writerow(
+                ["fleet", name, row["count"], row["failures"], *_ms(row), row["tainted"], ""]
+            )
+        for name, row in data["actions"].items():
+            writer.writerow(
+                ["tainted", name, row["count"], row["failures"], *_ms(row), row["tainted"], ""]
+            )
+        for action, row in data["missed"].items():
+            causes = "; ".join(f"{cause} {row[cause]}" for cause in MISSED_CAUSES)
+            detail = f"{causes}; stations {row['stations']}"
+            writer.writerow(["missed", action, row["total"], "", "", "", "", "", "", detail])
+        for row in data["conformance"]["rows"]:
+            name = f"{row['direction']} {row['action']}"
+            name += f".{row['field']}" if row["field"] else ""
+            detail = f"{row['rule']}: wanted {row['wanted']}; e.g. {row['example']}"
+            writer.writerow(["violation", name, row["count"], "", "", "", "", "", "", detail])
+
+
+def _ms(row: dict[str, Any]) -> list[Any]:
+    return [
+        "" if row.get(key) is None else row[key] for key in ("p50_ms", "p95_ms", "p99_ms", "max_ms")
+    ]
+
+
+def end_lines(data: dict[str, Any]) -> list[str]:
+    """What a headless run prints after Locust's tables: fleet's rows, missed beats, CSMS
+    conformance, and the figures not to trust."""
+    lines = ["", *report.table(data["fleet"], "fleet's own statistics"), ""]
+    lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
+    lines.extend(report.conformance_lines(data["conformance"]))
+    lines.extend(f"NOT TO BE TRUSTED: {line}" for line in data["untrusted"])
+    return lines

@@ -1,0 +1,67 @@
+"""A latency histogram cheap enough for every round trip, and mergeable across processes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class Histogram:
+    """Latencies rounded to 2 significant digits (3 from 100 ms up, as Locust does), counted in
+    a dict: ~0.3 µs per value, a few hundred keys whatever the count, and two histograms merge
+    by adding counts. hdrhistogram was the first choice; its pure-Python record_value cost more
+    than a third of a round trip's CPU on the hot path (bench/cpu_per_rtt.py)."""
+
+    __slots__ = ("counts", "total")
+
+    def __init__(self) -> None:
+        self.counts: dict[float, int] = {}
+        self.total = 0
+
+    def add(self, ms: float) -> None:
+        if ms < 1:
+            key = round(ms, 2)
+        elif ms < 10:
+            key = round(ms, 1)
+        elif ms < 100:
+            key = float(round(ms))
+        elif ms < 1000:
+            key = float(round(ms, -1))
+        else:
+            key = float(round(ms, -2))
+        counts = self.counts
+        counts[key] = counts.get(key, 0) + 1
+        self.total += 1
+
+    def merge(self, other: Histogram) -> None:
+        for key, n in other.counts.items():
+            self.counts[key] = self.counts.get(key, 0) + n
+        self.total += other.total
+
+    def percentile(self, percent: float) -> float | None:
+        """The smallest recorded value with at least ``percent`` % of values at or below it."""
+        if not self.total:
+            return None
+        wanted = self.total * percent / 100
+        seen = 0
+        for key in sorted(self.counts):
+            seen += self.counts[key]
+            if seen >= wanted:
+                return key
+        return max(self.counts)
+
+    def mean(self) -> float | None:
+        if not self.total:
+            return None
+        return sum(key * n for key, n in self.counts.items()) / self.total
+
+    def to_pairs(self) -> list[list[float]]:
+        """[[value, count], ...]: a form msgpack and JSON carry (their map keys are strings)."""
+        return [[key, n] for key, n in self.counts.items()]
+
+    @classmethod
+    def from_pairs(cls, pairs: Any) -> Histogram:
+        histogram = cls()
+        for key, n in pairs:
+            histogram.counts[float(key)] = histogram.counts.get(float(key), 0) + int(n)
+            histogram.total += int(n)
+        return histogram

@@ -1,0 +1,104 @@
+"""Report parts shared by `fleet run` and Locust runs: taint per action, the sentences that say
+when figures are not to be trusted, and fleet's own sections of the summary JSON."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fleet.metrics.stats import FleetStats
+
+DISTRUST_SHARE: Final = 0.01  # an action whose tainted share reaches this gets a warning line
+
+
+def with_taint(actions: dict[str, dict[str, Any]], stats: FleetStats) -> dict[str, dict[str, Any]]:
+    """Add "tainted" (samples that overlapped fleet's own stalls) and its share to each row."""
+    for name, row in actions.items():
+        counts = stats.exchanges.get(name)
+        tainted = counts.tainted if counts is not None else 0
+        row["tainted"] = tainted
+        row["tainted_pct"] = round(100 * tainted / row["count"], 2) if row.get("count") else 0.0
+    return actions
+
+
+def distrust(actions: dict[str, dict[str, Any]], threshold_ms: float) -> list[str]:
+    """One plain sentence per action whose figures include too much of fleet's own delay."""
+    lines = []
+    for name, row in actions.items():
+        count, tainted = row.get("count") or 0, row.get("tainted") or 0
+        if not count or tainted / count < DISTRUST_SHARE:
+            continue
+        p99 = row.get("p99_ms")
+        figure = f"{name} p99 {p99:.0f} ms" if p99 is not None else name
+        lines.append(
+            f"{figure}: {100 * tainted / count:.0f} % of its samples overlapped fleet's own "
+            f"stalls (event loop more than {threshold_ms:g} ms late), so its latencies include "
+            "fleet's delay: run fewer stations per process"
+        )
+    return lines
+
+
+def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
+    """The summary JSON's "fleet", "missed" and "conformance" blocks."""
+    return {
+        "fleet": {name: row.to_json() for name, row in sorted(stats.timings.items())},
+        "missed": stats.missed_json(),
+        "conformance": {
+            "violations": stats.conformance.total,
+            "on_violation": on_violation,
+            "rows": stats.conformance.rows(),
+            "more_kinds": stats.conformance.overflow,
+        },
+    }
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f}"
+
+
+def table(rows: dict[str, dict[str, Any]], first: str, taint: bool = True) -> list[str]:
+    """A fixed-width table of timing rows (count, failures, p50/p95/p99/max, tainted)."""
+    width = max([len(first), *(len(k) for k in rows)])
+    header = (
+        f"{first:<{width}}  {'count':>8}  {'failures':>8}  "
+        f"{'p50 ms':>9}  {'p95 ms':>9}  {'p99 ms':>9}  {'max ms':>9}"
+    )
+    lines = [header + (f"  {'tainted':>8}" if taint else "")]
+    for name, row in rows.items():
+        line = (
+            f"{name:<{width}}  {row['count']:>8}  {row['failures']:>8}  {_ms(row['p50_ms']):>9}  "
+            f"{_ms(row['p95_ms']):>9}  {_ms(row['p99_ms']):>9}  {_ms(row.get('max_ms')):>9}"
+        )
+        if taint:
+            share = f"{row.get('tainted_pct', 0):.1f}%" if row.get("tainted") else "0"
+            line += f"  {share:>8}"
+        lines.append(line)
+    return lines
+
+
+def missed_lines(missed: dict[str, Any]) -> list[str]:
+    lines = []
+    for action, row in missed.items():
+        lines.append(
+            f"missed {action}: {row['total']} on {row['stations']} stations "
+            f"(offline {row['offline']}, previous CALL still out {row['busy']}, "
+            f"fleet's own stall {row['stall']})"
+        )
+    return lines
+
+
+def conformance_lines(conformance: dict[str, Any], limit: int = 10) -> list[str]:
+    total = conformance["violations"]
+    if not total:
+        return ["CSMS conformance: no violations"]
+    mode = conformance["on_violation"]
+    lines = [f"CSMS conformance: {total} violations (csms.on_violation: {mode})"]
+    for row in conformance["rows"][:limit]:
+        where = f"{row['action']}.{row['field']}" if row["field"] else row["action"]
+        lines.append(
+            f"  {row['count']:>6} × {row['direction']} {where}: {row['rule']} "
+            f"(wanted {row['wanted']}), e.g. {row['example'][:160]}"
+        )
+    more = len(conformance["rows"]) - limit
+    if more > 0:
+        lines.append(f"  ... and {more} more kinds")
+    return lines

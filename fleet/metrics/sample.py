@@ -1,0 +1,101 @@
+"""What leaves a station: plain samples through one small interface (a Sink).
+
+Station code never knows who listens. The headless runner plugs in ``Summary``; the Locust bridge
+plugs in a sink that hands samples to gevent, where wire exchanges are fired as
+``events.request`` and everything else goes to fleet's own statistics. A round trip is timed on
+the wire: the clock starts when the frame is handed to the socket, not when the station first
+wanted to send it. Times are ``time.perf_counter()`` seconds; durations are milliseconds.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Final, Protocol
+
+from fleet.station.state import State
+
+# Wire exchanges: the kind of a CALL is the station's "OCPP1.6" / "OCPP2.0.1"; a connect is:
+CONNECT: Final = "connect"
+
+# Rows of fleet's own statistics.
+BOOT_ACCEPTED: Final = "boot→accepted"  # first BootNotification sent until Accepted
+CSMS_TO_CP: Final = "CSMS→CP"  # "CSMS→CP Reset": the station's handling of a CSMS call
+CONNECTION_LOST: Final = "connection lost"  # a connection the CSMS or the network ended
+LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had timed out
+LOOP_LAG: Final = "loop lag"  # how late the event loop ran a timer (fleet's own punctuality)
+DRIFT: Final = "drift"  # "Heartbeat drift": how late a scheduled message left its schedule
+
+# Why a scheduled message (a heartbeat; later meter values) could not leave on schedule.
+MISSED_OFFLINE: Final = "offline"  # the station had no accepted connection
+MISSED_BUSY: Final = "busy"  # the previous CALL was still out (OCPP-J: one CALL at a time)
+MISSED_STALL: Final = "stall"  # fleet's own event loop was late
+MISSED_CAUSES: Final = (MISSED_OFFLINE, MISSED_BUSY, MISSED_STALL)
+
+# Where a CSMS violation was seen.
+ANSWER: Final = "answer"  # the CSMS's CALLRESULT to a station's CALL
+CALL: Final = "call"  # a CALL the CSMS sent
+FRAME: Final = "frame"  # a frame that is not OCPP-J RPC at all (not JSON, unknown message id)
+
+
+def handling_row(action: str) -> str:
+    return f"{CSMS_TO_CP} {action}"
+
+
+def drift_row(action: str) -> str:
+    return f"{action} {DRIFT}"
+
+
+@dataclass(slots=True, frozen=True)
+class Violation:
+    """A CSMS message that breaks OCPP. Counted per (direction, action, field, rule); ``example``
+    is the frame as received (cut to EXAMPLE_CHARS)."""
+
+    direction: str  # ANSWER, CALL or FRAME
+    action: str
+    field: str  # JSON path in the payload: "currentTime", "idTagInfo.status", "items[].x"
+    rule: str  # the schema rule it broke: "format", "enum", "required", "type", ...
+    wanted: str  # what the rule wanted: "date-time", "one of Accepted, Pending, Rejected"
+    example: str
+
+    @property
+    def key(self) -> tuple[str, str, str, str]:
+        return (self.direction, self.action, self.field, self.rule)
+
+
+EXAMPLE_CHARS: Final = 400
+
+
+class Sink(Protocol):
+    """Receives every measurement a station makes. Calls come from the event loop's thread and
+    must not block: a sink that needs another thread queues the values."""
+
+    def exchange(
+        self,
+        station: str,
+        kind: str,
+        action: str,
+        sent_at: float,
+        rtt_ms: float,
+        size: int,
+        error: str | None,
+    ) -> None:
+        """A wire exchange the station started: ``kind`` "OCPP1.6"/"OCPP2.0.1" for a CALL and
+        its answer (``action`` the CALL's), or CONNECT for TCP + websocket handshake.
+        ``sent_at``: when it began; ``size``: bytes received; ``error``: None or a one-line
+        reason."""
+
+    def timing(
+        self, station: str, name: str, started_at: float | None, ms: float, error: str | None
+    ) -> None:
+        """One of fleet's own figures (BOOT_ACCEPTED, ``handling_row(action)``,
+        ``drift_row(action)``, CONNECTION_LOST, LATE_ANSWER). ``started_at`` is given when the
+        figure spans time fleet's own stalls could have stretched."""
+
+    def missed(self, station: str, action: str, cause: str, count: int) -> None:
+        """``count`` scheduled ``action`` messages could not leave on schedule, for ``cause``."""
+
+    def violation(self, station: str, violation: Violation) -> None:
+        """The CSMS broke OCPP (whether the station could go on is reported separately)."""
+
+    def state(self, station: str, version: str, old: State, new: State) -> None:
+        """A station moved from ``old`` to ``new``."""

@@ -1,0 +1,241 @@
+"""fleet's own statistics: everything it measures that is not a wire exchange.
+
+Locust's request table holds what crossed the wire at the stations' initiative (OCPP CALLs and
+websocket connects). Derived timings (boot→accepted), the stations' handling of CSMS calls,
+heartbeat drift, connections lost, event-loop lag, missed beats, CSMS violations and which wire
+samples fleet's own stalls delayed are counted here instead: in the Aggregated row they would
+corrupt the request rate, the percentiles and every SLO gate that names no action.
+
+One ``FleetStats`` per process; Locust workers send theirs to the master as plain data
+(``to_dict``), where they are merged (``merge``), histograms included.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from fleet.metrics.conformance import Conformance
+from fleet.metrics.histogram import Histogram
+from fleet.metrics.sample import MISSED_CAUSES, Violation
+
+MAX_FAILURE_REASONS: Final = 100
+TOP_STATIONS: Final = 10
+
+
+@dataclass(slots=True)
+class Timing:
+    """One row of fleet's statistics."""
+
+    count: int = 0
+    failures: int = 0
+    tainted: int = 0
+    max_ms: float = 0.0
+    histogram: Histogram = field(default_factory=Histogram)
+
+    def add(self, ms: float, failed: bool, tainted: bool) -> None:
+        self.count += 1
+        if tainted:
+            self.tainted += 1
+        if failed:
+            self.failures += 1
+            return
+        self.histogram.add(ms)
+        if ms > self.max_ms:
+            self.max_ms = ms
+
+    def merge(self, other: Timing) -> None:
+        self.count += other.count
+        self.failures += other.failures
+        self.tainted += other.tainted
+        self.max_ms = max(self.max_ms, other.max_ms)
+        self.histogram.merge(other.histogram)
+
+    def percentile(self, percent: float) -> float | None:
+        """From the rounded histogram, but never above the exact maximum."""
+        value = self.histogram.percentile(percent)
+        return None if value is None else min(value, round(self.max_ms, 3))
+
+    def to_json(self) -> dict[str, Any]:
+        """What the summary, the Fleet tab and the CSV show for the row."""
+        percentile = self.percentile
+        return {
+            "count": self.count,
+            "failures": self.failures,
+            "p50_ms": percentile(50),
+            "p95_ms": percentile(95),
+            "p99_ms": percentile(99),
+            "max_ms": round(self.max_ms, 3) if self.histogram.total else None,
+            "tainted": self.tainted,
+        }
+
+
+@dataclass(slots=True)
+class Exchanges:
+    """Per wire action: how many samples, and how many overlapped fleet's own stalls."""
+
+    count: int = 0
+    tainted: int = 0
+
+
+class FleetStats:
+    def __init__(self) -> None:
+        self.timings: dict[str, Timing] = {}
+        self.exchanges: dict[str, Exchanges] = {}
+        self.missed: dict[str, Counter[str]] = {}  # action -> cause -> count
+        self.missed_stations: dict[str, Counter[str]] = {}  # action -> station -> count
+        # Stations with missed beats that only a count travelled for (other processes' beyond
+        # their TOP_STATIONS): action -> how many.
+        self.missed_elsewhere: Counter[str] = Counter()
+        self.conformance = Conformance()
+        self.reasons: Counter[tuple[str, str]] = Counter()  # (row, reason) -> occurrences
+        self.saturated = False
+
+    # --- recording (one thread: the loop's for `fleet run`, gevent's under Locust) ----------------
+
+    def timing(self, name: str, ms: float, error: str | None = None, tainted: bool = False) -> None:
+        row = self.timings.get(name)
+        if row is None:
+            row = self.timings[name] = Timing()
+        row.add(ms, error is not None, tainted)
+        if error is not None:
+            self._reason(name, error)
+
+    def exchange(self, action: str, tainted: bool) -> None:
+        counts = self.exchanges.get(action)
+        if counts is None:
+            counts = self.exchanges[action] = Exchanges()
+        counts.count += 1
+        if tainted:
+            counts.tainted += 1
+
+    def missed_beats(self, station: str, action: str, cause: str, count: int) -> None:
+        self.missed.setdefault(action, Counter())[cause] += count
+        self.missed_stations.setdefault(action, Counter())[station] += count
+
+    def violation(self, violation: Violation) -> None:
+        self.conformance.add(violation)
+
+    def _reason(self, row: str, reason: str) -> None:
+        key = (row, reason)
+        if key in self.reasons or len(self.reasons) < MAX_FAILURE_REASONS:
+            self.reasons[key] += 1
+
+    # --- reading ---------------------------------------------------------------------------------
+
+    @property
+    def failures(self) -> int:
+        return sum(row.failures for row in self.timings.values())
+
+    def rows_matching(self, name: str) -> list[Timing]:
+        """The row ``name``, or every row under a prefix: "CSMS→CP" covers each handled action."""
+        exact = self.timings.get(name)
+        if exact is not None:
+            return [exact]
+        return [row for key, row in self.timings.items() if key.startswith(name + " ")]
+
+    def combined(self, name: str) -> Timing | None:
+        rows = self.rows_matching(name)
+        if not rows:
+            return None
+        if len(rows) == 1:
+            return rows[0]
+        total = Timing()
+        for row in rows:
+            total.merge(row)
+        return total
+
+    def missed_total(self, action: str | None = None) -> int:
+        counts = self.missed.values() if action is None else [self.missed.get(action, Counter())]
+        return sum(sum(c.values()) for c in counts)
+
+    def tainted_share(self, action: str | None = None) -> float | None:
+        """Share of wire samples (all OCPP CALLs, or one action's) that overlapped a stall."""
+        if action is None:
+            rows = [c for name, c in self.exchanges.items() if name != "connect"]
+        else:
+            rows = [self.exchanges[action]] if action in self.exchanges else []
+        count = sum(c.count for c in rows)
+        return sum(c.tainted for c in rows) / count if count else None
+
+    def missed_json(self) -> dict[str, Any]:
+        table = {}
+        for action, causes in sorted(self.missed.items()):
+            stations = self.missed_stations.get(action, Counter())
+            table[action] = {
+                "total": sum(causes.values()),
+                **{cause: causes.get(cause, 0) for cause in MISSED_CAUSES},
+                "stations": len(stations) + self.missed_elsewhere[action],
+                "worst": [
+                    {"station": s, "missed": n} for s, n in stations.most_common(TOP_STATIONS)
+                ],
+            }
+        return table
+
+    # --- across processes ------------------------------------------------------------------------
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data (msgpack and JSON safe) that ``from_dict`` turns back into FleetStats."""
+        return {
+            "timings": {
+                name: [row.count, row.failures, row.tainted, row.max_ms, row.histogram.to_pairs()]
+                for name, row in self.timings.items()
+            },
+            "exchanges": {name: [c.count, c.tainted] for name, c in self.exchanges.items()},
+            "missed": {action: dict(causes) for action, causes in self.missed.items()},
+            # Per station only the worst: a 10,000-station blackout must not travel every 3 s.
+            "missed_stations": {
+                action: dict(stations.most_common(TOP_STATIONS))
+                for action, stations in self.missed_stations.items()
+            },
+            "missed_elsewhere": {
+                action: len(stations)
+                - min(len(stations), TOP_STATIONS)
+                + self.missed_elsewhere[action]
+                for action, stations in self.missed_stations.items()
+            },
+            "conformance": self.conformance.to_dict(),
+            "reasons": [[row, reason, n] for (row, reason), n in self.reasons.items()],
+            "saturated": self.saturated,
+        }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> FleetStats:
+        stats = cls()
+        for name, (count, failures, tainted, max_ms, pairs) in data.get("timings", {}).items():
+            stats.timings[name] = Timing(
+                int(count), int(failures), int(tainted), float(max_ms), Histogram.from_pairs(pairs)
+            )
+        for name, (count, tainted) in data.get("exchanges", {}).items():
+            stats.exchanges[name] = Exchanges(int(count), int(tainted))
+        for action, causes in data.get("missed", {}).items():
+            stats.missed[action] = Counter({c: int(n) for c, n in causes.items()})
+        for action, stations in data.get("missed_stations", {}).items():
+            stats.missed_stations[action] = Counter({s: int(n) for s, n in stations.items()})
+        for action, n in data.get("missed_elsewhere", {}).items():
+            stats.missed_elsewhere[action] += int(n)
+        stats.conformance = Conformance.from_dict(data.get("conformance", {}))
+        for row, reason, n in data.get("reasons", ()):
+            stats.reasons[(row, reason)] += int(n)
+        stats.saturated = bool(data.get("saturated", False))
+        return stats
+
+    def merge(self, other: FleetStats) -> None:
+        for name, row in other.timings.items():
+            mine = self.timings.get(name)
+            if mine is None:
+                mine = self.timings[name] = Timing()
+            mine.merge(row)
+        for name, counts in other.exchanges.items():
+            total = self.exchanges.setdefault(name, Exchanges())
+            total.count += counts.count
+            total.tainted += counts.tainted
+        for action, causes in other.missed.items():
+            self.missed.setdefault(action, Counter()).update(causes)
+        for action, stations in other.missed_stations.items():
+            self.missed_stations.setdefault(action, Counter()).update(stations)
+        self.missed_elsewhere.update(other.missed_elsewhere)
+        self.conformance.merge(other.conformance)
+        self.reasons.update(other.reasons)
+        self.saturated = self.saturated or other.saturated

@@ -1,0 +1,18 @@
+"""Where a station is in its life: what the progress line, the Fleet tab and the summary count."""
+
+from __future__ import annotations
+
+import enum
+from typing import Final
+
+
+class State(enum.Enum):
+    OFFLINE = "offline"  # no websocket (not started yet, or between reconnects)
+    CONNECTING = "connecting"  # TCP + websocket handshake under way
+    BOOTING = "booting"  # connected, BootNotification not answered yet
+    PENDING = "pending"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+CONNECTED_STATES: Final = frozenset({State.BOOTING, State.PENDING, State.ACCEPTED, State.REJECTED})
