@@ -113,6 +113,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="ACTION",
         help="answer this action with CallError InternalError (repeatable)",
     )
+    csms.add_argument(
+        "--naive-time",
+        action="store_true",
+        help="send currentTime without a UTC offset (as datetime.utcnow().isoformat() gives): "
+        "breaks the OCPP schema, to see how a fleet reports a CSMS that does",
+    )
 
     validate = sub.add_parser("validate", help="check scenario files; exit 0 if all are valid")
     validate.add_argument("files", nargs="+")
@@ -261,7 +267,12 @@ def cmd_csms(args: argparse.Namespace) -> int:
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("fleet.csms").setLevel(logging.INFO)  # one line per station event
     csms = Csms(
-        args.boot_status, args.interval, args.accept_after, versions, error_on=args.error_on
+        args.boot_status,
+        args.interval,
+        args.accept_after,
+        versions,
+        error_on=args.error_on,
+        naive_time=args.naive_time,
     )
     try:
         uvloop.run(serve_forever(csms, args.host, args.port))

@@ -258,6 +258,7 @@ class Csms:
         capture: bool = False,
         clock_skew_s: float = 0.0,
         error_on: Sequence[str] = (),
+        naive_time: bool = False,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -270,6 +271,9 @@ class Csms:
         self.capture: list[Captured] | None = [] if capture else None
         self.calls_sent: dict[str, str] = {}  # with capture: unique id -> action, CSMS's CALLs
         self.clock_skew_s = clock_skew_s
+        # currentTime without a UTC offset, microseconds, as datetime.utcnow().isoformat() gives
+        # (and home-grown CSMSs send): breaks the schema, to see how a fleet reports it.
+        self.naive_time = naive_time
         self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
         self._transaction_id = 0
         self._server: Server | None = None
@@ -289,7 +293,10 @@ class Csms:
 
     def now(self) -> str:
         """The CSMS's clock as sent in currentTime (``clock_skew_s`` ahead of the real one)."""
-        return _format(datetime.now(UTC) + timedelta(seconds=self.clock_skew_s))
+        moment = datetime.now(UTC) + timedelta(seconds=self.clock_skew_s)
+        if self.naive_time:
+            return moment.replace(tzinfo=None).isoformat()
+        return _format(moment)
 
     def next_transaction_id(self) -> int:
         self._transaction_id += 1

@@ -13,6 +13,7 @@ import uvloop
 from ocpp.messages import Call, _validate_payload
 
 from fleet.csms import Captured, Csms
+from fleet.metrics.health import LoopHealth
 from fleet.metrics.summary import Summary
 from fleet.scenario import Scenario
 from fleet.station.core import Station
@@ -50,17 +51,23 @@ class Fleet:
 
 
 @contextlib.asynccontextmanager
-async def fleet_running(scenario: Scenario, url: str) -> AsyncIterator[Fleet]:
-    """All of the scenario's stations connected to ``url`` until the block ends."""
-    summary = Summary()
+async def fleet_running(scenario: Scenario, url: str, health: bool = False) -> AsyncIterator[Fleet]:
+    """All of the scenario's stations connected to ``url`` until the block ends; ``health``:
+    with the event-loop sampler marking samples its stalls delayed, as runs have."""
+    monitor = LoopHealth(scenario.run.lag_warn_ms) if health else None
+    summary = Summary(monitor)
     stop = StopSwitch()
     stations = [make_station(scenario, i, summary) for i in range(1, scenario.stations.count + 1)]
+    if monitor is not None:
+        monitor.start()
     tasks = [asyncio.create_task(keep_connected(s, url, stop)) for s in stations]
     try:
         yield Fleet(stations, summary)
     finally:
         stop.set()
         await asyncio.wait_for(asyncio.gather(*tasks), 10)
+        if monitor is not None:
+            monitor.stop()
 
 
 @contextlib.asynccontextmanager

@@ -17,6 +17,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import yaml
 
 from tests.test_cli import csms_process, ledger
 
@@ -382,3 +383,50 @@ def test_own_locustfile_with_tasks_sends_calls_reported_once(tmp_path: Path) -> 
     assert result.returncode == 0, result.stderr[-2000:]
     counts = by_name(csv_rows(prefix), "Request Count")
     assert counts["Authorize"] == received(seen, "Authorize") >= 8
+
+
+@pytest.mark.parametrize(
+    ("on_violation", "gates", "exit_code"),
+    [
+        ("report", [], 0),  # violations alone do not fail a run
+        ("report", ["violations == 0", "p99(loop_lag) < 1000ms", "p99(loop_lag) < 0.001ms"], 1),
+        ("fail", [], 1),
+    ],
+)
+def test_a_csms_sending_naive_timestamps_is_reported_and_exits_per_on_violation(
+    tmp_path: Path, on_violation: str, gates: list[str], exit_code: int
+) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    data = yaml.safe_load(Path("scenarios/default.yaml").read_text())
+    data["csms"]["on_violation"] = on_violation
+    scenario.write_text(yaml.safe_dump(data))
+    summary, prefix = tmp_path / "summary.json", tmp_path / "run"
+    slo = [arg for gate in gates for arg in ("--slo", gate)]
+    with csms_process("--interval", "1", "--naive-time") as url:
+        result = headless(
+            url, "--summary-json", str(summary), "--csv", str(prefix), *slo,
+            scenario=str(scenario), run_time="4s",
+        )  # fmt: skip
+    assert result.returncode == exit_code, result.stderr[-3000:]
+    data = json.loads(summary.read_text())
+    rows = {(r["direction"], r["action"], r["field"]): r for r in data["conformance"]["rows"]}
+    boot = rows["answer", "BootNotification", "currentTime"]
+    assert (boot["rule"], boot["wanted"]) == ("format", "date-time")
+    assert boot["count"] >= 5 and '"currentTime":"20' in boot["example"]
+    violations = csv_rows(prefix, "fleet")
+    assert int(violations["violation", "answer BootNotification.currentTime"]["Count"]) >= 5
+    if on_violation == "report":
+        assert data["stations"]["accepted"] == 5 and data["failures"] == []
+        assert ("answer", "Heartbeat", "currentTime") in rows
+        assert "CSMS conformance: " in result.stdout and "violations" in result.stdout
+    else:
+        assert data["stations"]["accepted"] == 0
+        reasons = {f["reason"] for f in data["failures"]}
+        assert reasons == {"invalid BootNotification response: data.currentTime must be date-time"}
+    results = {gate["slo"]: gate for gate in data["slo"]}
+    if gates:
+        assert results["violations == 0"]["ok"] is False
+        assert results["violations == 0"]["value"] == data["conformance"]["violations"]
+        assert results["p99(loop_lag) < 1000ms"]["ok"] is True
+        assert results["p99(loop_lag) < 0.001ms"]["ok"] is False
+        assert "SLO FAILED: violations == 0 (measured " in result.stderr

@@ -39,8 +39,10 @@ class LoopHealth:
         threshold_ms: float = 50.0,
         out: TextIO | None = None,
         on_lag: Callable[[float], None] | None = None,
+        clock: Callable[[], float] = time.perf_counter,
     ) -> None:
         self.threshold_ms = threshold_ms
+        self.clock = clock  # the samples' clock (perf_counter); a fake one in tests
         self._threshold_s = threshold_ms / 1000
         self.out = out or sys.stderr
         self.on_lag = on_lag  # called with every lag sample (ms), e.g. to fleet's statistics
@@ -60,7 +62,7 @@ class LoopHealth:
 
     def start(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
         self._loop = loop or asyncio.get_running_loop()
-        self._arm(time.perf_counter())
+        self._arm(self.clock())
 
     def stop(self) -> None:
         if self._handle is not None:
@@ -78,12 +80,13 @@ class LoopHealth:
         self._seconds.clear()
 
     def _arm(self, now: float) -> None:
-        assert self._loop is not None
         self._due = now + SAMPLE_EVERY_S
-        self._handle = self._loop.call_later(SAMPLE_EVERY_S, self._tick)
+        if self._loop is not None:
+            self._handle = self._loop.call_later(SAMPLE_EVERY_S, self._tick)
 
     def _tick(self) -> None:
-        now = time.perf_counter()
+        """The sampling timer fired (late by the loop's lag)."""
+        now = self.clock()
         lag_s = now - self._due
         if lag_s > self._threshold_s:
             self._stalls.append((self._due, now))
@@ -132,7 +135,7 @@ class LoopHealth:
         time (the loop reads sockets before it runs timers, so samples delayed by a stall are
         often recorded before the sampler has seen it)."""
         due = self._due
-        if ended_at >= due and time.perf_counter() - due > self._threshold_s:
+        if ended_at >= due and self.clock() - due > self._threshold_s:
             return True
         if started_at >= self._last_stall_end:
             return False
