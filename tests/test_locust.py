@@ -266,34 +266,29 @@ def free_port() -> int:
 
 
 @pytest.fixture
-def web_ui_run() -> Iterator[tuple[str, str]]:
+def web_ui_run(tmp_path: Path) -> Iterator[tuple[str, str, Path]]:
+    """A Locust web UI that started 10 stations itself, with two gates and a summary file."""
     port = free_port()
+    summary = tmp_path / "summary.json"
     with csms_process("--interval", "300") as url:
         process = subprocess.Popen(
-            [
-                *LOCUST,
-                "--scenario",
-                "scenarios/mixed-fleet.yaml",
-                "--host",
-                url,
-                "--autostart",
-                "-u",
-                "10",
-                "-r",
-                "10",
-                "--web-host",
-                "127.0.0.1",
-                "--web-port",
-                str(port),
-            ],
+            [*LOCUST, "--scenario", "scenarios/mixed-fleet.yaml", "--host", url, "--autostart",
+             "-u", "10", "-r", "10", "--web-host", "127.0.0.1", "--web-port", str(port),
+             "--slo", "accepted >= 99%", "--slo", "missed_beats == 0",
+             "--summary-json", str(summary)],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-        )
+        )  # fmt: skip
         try:
-            yield f"http://127.0.0.1:{port}", url
+            yield f"http://127.0.0.1:{port}", url, summary
         finally:
             process.send_signal(signal.SIGTERM)
             process.wait(timeout=30)
+
+
+def get(url: str, data: bytes | None = None) -> bytes:
+    with urllib.request.urlopen(url, data=data, timeout=10) as r:
+        return r.read()
 
 
 def fleet_state_when(web: str, done: Callable[[dict], bool], timeout_s: float = 30) -> dict | None:
@@ -311,8 +306,8 @@ def fleet_state_when(web: str, done: Callable[[dict], bool], timeout_s: float = 
     return state
 
 
-def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str]) -> None:
-    web, csms_url = web_ui_run
+def test_web_ui_fleet_tab_shows_live_station_states(web_ui_run: tuple[str, str, Path]) -> None:
+    web, csms_url, _ = web_ui_run
     state = fleet_state_when(web, lambda s: s["stations"]["accepted"] == 10)
     assert state is not None and state["stations"]["accepted"] == 10
     assert state["versions"]["1.6"]["accepted"] == 7 and state["versions"]["2.0.1"]["accepted"] == 3
@@ -430,3 +425,54 @@ def test_a_csms_sending_naive_timestamps_is_reported_and_exits_per_on_violation(
         assert results["p99(loop_lag) < 1000ms"]["ok"] is True
         assert results["p99(loop_lag) < 0.001ms"]["ok"] is False
         assert "SLO FAILED: violations == 0 (measured " in result.stderr
+
+
+def test_web_ui_tells_the_same_truth_live_and_after_stop(
+    web_ui_run: tuple[str, str, Path],
+) -> None:
+    web, csms_url, summary = web_ui_run
+    state = fleet_state_when(web, lambda s: s["stations"]["accepted"] == 10 and s["history"])
+    assert state is not None and state["stopped"] is False
+    assert state["history"][-1]["states"]["accepted"] > 0  # the charts' points
+    assert state["fleet"]["boot→accepted"]["count"] == 10
+    assert [g["ok"] for g in state["slo"]] == [True, True] and state["slo_final"] is None
+    assert state["conformance"]["violations"] == 0 and "Heartbeat" not in state["missed"]
+    # The tab's panel: the same figures, rendered by the server; the page loads it.
+    panel = get(f"{web}/fleet/panel").decode()
+    assert "fleet's own statistics" in panel and "SLO gates, live" in panel and "<svg" in panel
+    assert 'fetch("fleet/panel")' in get(web).decode()
+
+    get(f"{web}/stop", data=b"")
+    state = fleet_state_when(web, lambda s: s["stopped"], timeout_s=20)
+    assert state is not None
+    # After Stop: the counts at the stop (stations were accepted), not zeros.
+    assert state["stations"]["accepted"] == 10 and state["versions"]["1.6"]["accepted"] == 7
+    with urllib.request.urlopen(f"{web}/stats/requests", timeout=5) as r:
+        stats = json.loads(r.read())
+    rows = next(s for s in stats["extended_stats"] if s["key"] == "fleet")["data"]
+    assert next(row for row in rows if row["state"] == "accepted")["total"] == 10
+    # No fleet figure is a request; loop lag stops counting once the test stops.
+    assert {row["method"] for row in stats["stats"]} == {"OCPP1.6", "OCPP2.0.1", "WS", ""}
+    assert [g["ok"] for g in state["slo_final"]] == [True, True]
+    lag = state["fleet"]["loop lag"]["count"]
+    time.sleep(1.5)
+    assert json.loads(get(f"{web}/fleet/state"))["fleet"]["loop lag"]["count"] == lag
+    # The summary JSON is written at every stop, not only at exit.
+    written = json.loads(summary.read_text())
+    assert written["stations"]["accepted"] == 10 and len(written["slo"]) == 2
+    report = get(f"{web}/stats/report").decode()
+    assert "id='fleet-section'" in report and "SLO gates when the test stopped" in report
+
+    # A scenario that cannot be read is refused with its one-line error; nothing starts.
+    form = urllib.parse.urlencode(
+        {"user_count": 5, "spawn_rate": 5, "scenario": "scenarios/nope.yaml"}
+    ).encode()
+    answer = json.loads(get(f"{web}/swarm", data=form))
+    assert answer == {
+        "success": False,
+        "message": "scenarios/nope.yaml: cannot read: No such file or directory",
+        "host": csms_url,
+    }
+    time.sleep(1)
+    assert json.loads(get(f"{web}/stats/requests"))["state"] == "stopped"
+    assert len(ledger(csms_url)) == 10  # no station of a new run connected

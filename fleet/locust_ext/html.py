@@ -29,6 +29,8 @@ STYLE: Final = """
 .fleet .tiles{display:flex;gap:12px;flex-wrap:wrap;margin:6px 0}
 .fleet .tile{border:1px solid #8886;border-radius:6px;padding:6px 12px;min-width:90px}
 .fleet .tile b{display:block;font-size:20px}
+.fleet.report{max-width:1180px;margin:40px auto;padding:0 24px}
+.fleet.report>h2{font-size:36px;font-weight:400;margin:0 0 8px}
 </style>"""
 
 
@@ -53,7 +55,7 @@ def line_chart(
     title: str, unit: str, times: Sequence[float], series: dict[str, list[float | None]]
 ) -> str:
     """An inline SVG line chart: one polyline per series over ``times`` (unix seconds)."""
-    width, height, left, bottom, top, right = 860, 230, 56, 28, 24, 150
+    width, height, left, bottom, top, right = 900, 230, 56, 28, 24, 210
     if len(times) < 2 or not series:
         return f"<h3>{_e(title)}</h3><p class='note'>not enough points yet</p>"
     values = [v for points in series.values() for v in points if v is not None]
@@ -104,7 +106,7 @@ def line_chart(
         parts.append(
             f"<rect x='{left + plot_w + 12}' y='{ly - 8}' width='10' height='10' "
             f"fill='{color}'/><text x='{left + plot_w + 26}' y='{ly + 1}' "
-            f"fill='currentColor'>{_e(label[:20])}</text>"
+            f"fill='currentColor'>{_e(label[:30])}</text>"
         )
     parts.append("</svg>")
     return "".join(parts)
@@ -144,9 +146,12 @@ def fleet_section(
     final: Sequence[SloResult] | None = None,
     versions: dict[str, dict[str, int]] | None = None,
     caption: str = "",
+    report: bool = False,
 ) -> str:
-    """The whole fragment from a summary (``summary.summary_json``'s shape)."""
-    out = [STYLE, "<div class='fleet' id='fleet-section'>", "<h2>fleet</h2>"]
+    """The whole fragment from a summary (``summary.summary_json``'s shape); ``report``: laid
+    out as a section of Locust's HTML report (its margins, its heading size)."""
+    kind = "fleet report" if report else "fleet"
+    out = [STYLE, f"<div class='{kind}' id='fleet-section'>", "<h2>fleet</h2>"]
     if caption:
         out.append(f"<p class='note'>{_e(caption)}</p>")
     for line in data.get("untrusted", ()):

@@ -34,7 +34,7 @@ from fleet.slo import parse_slo
 
 logger = logging.getLogger("fleet.locust")
 
-CHART_EVERY_S: Final = 5.0
+CHART_EVERY_S: Final = 2.0
 FINAL_REPORT = "fleet_final_report"  # worker -> master as a worker stops: its last figures
 FINAL_REPORT_WAIT_S: Final = 5.0
 
@@ -231,4 +231,4 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         environment.process_exit_code = 1
     html = getattr(options_, "html_file", None) if options_ is not None else None
     if html:
-        web.add_to_report_file(html, data, state)
+        web.add_to_report_file(html, environment, data)

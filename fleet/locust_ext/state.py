@@ -18,7 +18,7 @@ from fleet.slo import Slo, SloResult
 from fleet.station.state import State
 from fleet.wire import VERSIONS
 
-HISTORY_POINTS: Final = 720  # at one point per CHART_EVERY_S: an hour of the Fleet tab's charts
+HISTORY_POINTS: Final = 1800  # at one point per CHART_EVERY_S (2 s): an hour of charts
 
 
 def empty_table() -> dict[str, dict[str, int]]:

@@ -73,7 +73,8 @@ def chart_point(environment: Environment, state: FleetState) -> dict[str, Any]:
     names = [e.name for e in entries]
     latency = {}
     for entry in entries:
-        label = entry.name if names.count(entry.name) == 1 else f"{entry.name} {entry.method}"
+        version = entry.method.removeprefix("OCPP")
+        label = entry.name if names.count(entry.name) == 1 else f"{entry.name} {version}"
         value = entry.get_current_response_time_percentile(0.95)
         latency[label] = float(value) if value is not None else None
     return {"t": time.time(), "states": states, "p95_ms": latency}
@@ -90,12 +91,12 @@ def panel(environment: Environment) -> str:
         if stopped
         else "Live; summed over all workers."
     )
+    # Stations per version are the tab's own table, just above the panel.
     return html.fleet_section(
         data,
         list(history),
         live=None if stopped else live,
         final=state.results if stopped else None,
-        versions=state.table(environment, final=stopped),
         caption=caption,
     )
 
@@ -108,21 +109,17 @@ def report_section(environment: Environment, data: dict[str, Any]) -> str:
         final=state.results,
         versions=state.table(environment, final=True),
         caption="fleet's figures for this run (stations counted as the test stopped).",
+        report=True,
     )
 
 
-def add_to_report_file(path: str, data: dict[str, Any], state: FleetState) -> None:
+def add_to_report_file(path: str, environment: Environment, data: dict[str, Any]) -> None:
     """Add the fleet section to the HTML report Locust wrote (before it fired ``quitting``)."""
     target = Path(path)
-    if not target.exists():
-        return
-    section = html.fleet_section(
-        data,
-        list(state.history),
-        final=state.results,
-        caption="fleet's figures for this run (stations counted as the test stopped).",
-    )
-    target.write_text(html.inject(target.read_text(encoding="utf-8"), section), encoding="utf-8")
+    if target.exists():
+        page = target.read_text(encoding="utf-8")
+        section = report_section(environment, data)
+        target.write_text(html.inject(page, section), encoding="utf-8")
 
 
 def _state_rows(table: dict[str, dict[str, int]]) -> list[dict[str, Any]]:
