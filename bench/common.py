@@ -17,10 +17,13 @@ BENCH = Path(__file__).resolve().parent
 ROOT = BENCH.parent
 
 
-def responder(interval_s: int = 300) -> contextlib.AbstractContextManager[str]:
-    return server_process(
-        [sys.executable, str(BENCH / "responder.py"), "--interval", str(interval_s)]
-    )
+def responder(
+    interval_s: int = 300, timestamps: str = "ms"
+) -> contextlib.AbstractContextManager[str]:
+    """The minimal responder (bench/responder.py): millisecond timestamps, as a real CSMS sends;
+    ``timestamps="repeat"`` only to show what answers repeated byte for byte would save."""
+    command = [sys.executable, str(BENCH / "responder.py"), "--interval", str(interval_s)]
+    return server_process([*command, "--timestamps", timestamps])
 
 
 def embedded_csms(interval_s: int = 300) -> contextlib.AbstractContextManager[str]:

@@ -1,7 +1,13 @@
 """A minimal OCPP-J responder for benchmarks: uvloop + orjson + websockets, no OCPP library, so
 the CSMS side is never the bottleneck being measured. Answers every CALL at once.
 
-    python bench/responder.py [--port 0] [--interval 300]   # prints "listening on ws://..."
+Its timestamps are what a real CSMS sends: the current time with millisecond precision, as the
+embedded CSMS and most CSMSs do, so consecutive answers differ and no client-side cache of
+answers can flatter the figures. ``--timestamps repeat`` answers with a time that changes once a
+second (every answer within a second is byte-identical): only to show that nothing on the
+client side profits from that.
+
+    python bench/responder.py [--port 0] [--interval 300] [--timestamps ms|repeat]
 """
 
 from __future__ import annotations
@@ -10,23 +16,32 @@ import argparse
 import asyncio
 import contextlib
 import time
+from datetime import UTC, datetime
 
 import orjson
 import uvloop
 import websockets
 
-_now_cache: list[object] = [0, b""]
+
+def now_ms() -> str:
+    moment = datetime.now(UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
-def now() -> str:
+_second: list[object] = [0, ""]
+
+
+def now_repeating() -> str:
     second = int(time.time())
-    if _now_cache[0] != second:
-        _now_cache[0] = second
-        _now_cache[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
-    return str(_now_cache[1])
+    if _second[0] != second:
+        _second[0] = second
+        _second[1] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(second))
+    return str(_second[1])
 
 
-async def serve(port: int, interval: int) -> None:
+async def serve(port: int, interval: int, repeat: bool) -> None:
+    now = now_repeating if repeat else now_ms
+
     async def handler(ws: websockets.ServerConnection) -> None:
         try:
             async for raw in ws:
@@ -67,9 +82,10 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", type=int, default=300)
+    parser.add_argument("--timestamps", choices=("ms", "repeat"), default="ms")
     args = parser.parse_args()
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(args.port, args.interval))
+        uvloop.run(serve(args.port, args.interval, args.timestamps == "repeat"))
 
 
 if __name__ == "__main__":

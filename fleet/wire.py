@@ -220,31 +220,6 @@ def checker(version: str, action: str, direction: Direction) -> Check:
     return check
 
 
-class ValidPayloads:
-    """Payload bytes already found valid for an action. The same bytes parse to the same JSON,
-    which validates the same way, and across a fleet most answers repeat byte for byte (every
-    Heartbeat answer within one second, every empty StatusNotification answer): a hit skips the
-    compiled check. Bounded: cleared when full; ``limit=0`` turns it off."""
-
-    __slots__ = ("known", "limit")
-
-    def __init__(self, limit: int = 4096) -> None:
-        self.known: set[tuple[str, bytes | str]] = set()
-        self.limit = limit
-
-    def check(self, check: Check, action: str, payload: Any, raw: bytes | str | None) -> None:
-        if raw is None or not self.limit:
-            check(payload)
-            return
-        key = (action, raw)
-        if key in self.known:
-            return
-        check(payload)
-        if len(self.known) >= self.limit:
-            self.known.clear()
-        self.known.add(key)
-
-
 def validate(version: str, action: str, direction: Direction, payload: Any) -> None:
     """Raise SchemaViolation if ``payload`` breaks the schema; do nothing for unknown actions."""
     checker(version, action, direction)(payload)

@@ -60,6 +60,7 @@ from fleet.routing import Routed
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
+from fleet.station.deadlines import Deadlines
 from fleet.station.schedule import Periodic
 from fleet.station.state import State
 from fleet.station.transport import Transport, TransportClosed
@@ -82,9 +83,8 @@ class Ending(enum.Enum):
     STOPPED = "stopped"  # we were asked to stop: do not reconnect
 
 
-# (message type, CALLRESULT payload or CALLERROR frame, bytes received, perf_counter at arrival,
-#  the payload's raw JSON when it could be cut out of the frame safely, else None)
-_Reply = tuple[int, Any, int, float, bytes | None]
+# (message type, CALLRESULT payload or CALLERROR frame, bytes received, perf_counter at arrival)
+_Reply = tuple[int, Any, int, float]
 
 
 @dataclass(slots=True)
@@ -102,11 +102,6 @@ class Station(Routed, ChargePoint):
     version: ClassVar[str]
     kind: ClassVar[str]  # request_type in reports: "OCPP1.6" / "OCPP2.0.1"
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
-    valid_payloads: ClassVar[wire.ValidPayloads]  # shared by all stations of a version
-
-    def __init_subclass__(cls, **kwargs: Any) -> None:
-        super().__init_subclass__(**kwargs)
-        cls.valid_payloads = wire.ValidPayloads()
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         # ChargePoint.__init__ is not called on purpose: it builds a route map, a lock and a
@@ -383,8 +378,9 @@ class Station(Routed, ChargePoint):
         unique_id = str(self._next_id)
         reply: asyncio.Future[_Reply] = loop.create_future()
         timeout_s = self.scenario.csms.call_timeout_s
-        # A timer handle, not asyncio.timeout(): no context manager and rescheduling per call.
-        timer = loop.call_at(loop.time() + timeout_s, _expire, reply)
+        # Not a timer handle per CALL (nor asyncio.timeout()): one sweep per loop.
+        deadlines = Deadlines.of(loop)
+        slot = deadlines.add(timeout_s, reply)
         if due_s is not None:
             late_ms = max(loop.time() - due_s, 0.0) * 1000
             self.sink.timing(self.id, drift_row(action), None, late_ms, None)
@@ -392,7 +388,7 @@ class Station(Routed, ChargePoint):
         self._inflight = _InFlight(unique_id, action, sent_at, reply)
         try:
             transport.send(wire.encode_call(unique_id, action, payload))
-            message_type, body, size, received_at, raw_payload = await reply
+            message_type, body, size, received_at = await reply
         except TimeoutError:
             reason = f"no answer within {timeout_s:g} s"
             self._record(action, sent_at, (time.perf_counter() - sent_at) * 1000, 0, reason)
@@ -405,7 +401,7 @@ class Station(Routed, ChargePoint):
                 self._record(action, sent_at, elapsed_ms, 0, exc.reason)
             raise ConnectionLost(exc.reason) from None
         finally:
-            timer.cancel()
+            deadlines.discard(slot, reply)
             self._inflight = None
             if self._outbox:
                 self._pass_turn()
@@ -416,10 +412,9 @@ class Station(Routed, ChargePoint):
             raise error
         if self.scenario.csms.check_schemas:
             try:
-                check = wire.checker(self.version, action, "response")
-                self.valid_payloads.check(check, action, body, raw_payload)
+                wire.checker(self.version, action, "response")(body)
             except wire.SchemaViolation as exc:
-                failure = self._violated_answer(action, unique_id, body, raw_payload, exc)
+                failure = self._violated_answer(action, unique_id, body, exc)
                 if failure is not None:
                     self._record(action, sent_at, rtt_ms, size, failure)
                     raise InvalidResponse(failure) from None
@@ -432,13 +427,11 @@ class Station(Routed, ChargePoint):
         action: str,
         unique_id: str,
         body: dict[str, Any],
-        raw_payload: bytes | None,
         exc: wire.SchemaViolation,
     ) -> str | None:
         """Report an answer that breaks its schema; return the failure reason when the station
         cannot go on with it (always, with csms.on_violation "fail")."""
-        text = (raw_payload or orjson.dumps(body)).decode(errors="replace")
-        example = f'[3,"{unique_id}",{text}]'[:EXAMPLE_CHARS]
+        example = wire.encode_result(unique_id, body)[:EXAMPLE_CHARS].decode(errors="replace")
         self.sink.violation(
             self.id, Violation(ANSWER, action, exc.field, exc.rule, exc.wanted, example)
         )
@@ -527,9 +520,7 @@ class Station(Routed, ChargePoint):
             and message[1] == inflight.unique_id
             and type(message[2]) is dict
         ):
-            # The id is ours (digits), so the payload starts at the frame's first "{".
-            reply = (wire.CALLRESULT, message[2], len(raw), received_at, raw[raw.find(b"{") : -1])
-            inflight.reply.set_result(reply)
+            inflight.reply.set_result((wire.CALLRESULT, message[2], len(raw), received_at))
             return True
         return False
 
@@ -556,7 +547,7 @@ class Station(Routed, ChargePoint):
             self._bad_frame(raw, UNEXPECTED_REPLY, "unique id", "the id of a CALL sent", reason)
             return
         body = frame if frame.message_type == wire.CALLERROR else frame.payload
-        inflight.reply.set_result((frame.message_type, body, len(raw), received_at, None))
+        inflight.reply.set_result((frame.message_type, body, len(raw), received_at))
 
     def _bad_frame(self, raw: bytes, label: str, rule: str, wanted: str, reason: str) -> None:
         """A frame that is not OCPP-J RPC (or answers no CALL): a violation, and with
@@ -720,11 +711,6 @@ class Station(Routed, ChargePoint):
 
 def _loop_time() -> float:
     return asyncio.get_running_loop().time()
-
-
-def _expire(reply: asyncio.Future[_Reply]) -> None:
-    if not reply.done():
-        reply.set_exception(TimeoutError())
 
 
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:

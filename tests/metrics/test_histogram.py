@@ -4,7 +4,6 @@ import random
 
 import pytest
 
-from fleet import wire
 from fleet.metrics.histogram import Histogram
 from fleet.metrics.summary import Summary
 
@@ -39,22 +38,3 @@ def test_summary_counts_failures_and_keeps_the_first_reasons() -> None:
     row = summary.actions_json()["Heartbeat"]
     assert (row["count"], row["failures"]) == (150, 75)
     assert len(summary.failures) == 75  # all kept, under the limit of 100
-
-
-def test_payload_memo_never_remembers_an_invalid_payload() -> None:
-    memo = wire.ValidPayloads(limit=2)
-    check = wire.checker("1.6", "Heartbeat", "response")
-    good = b'{"currentTime":"2030-01-01T00:00:00Z"}'
-    memo.check(check, "Heartbeat", {"currentTime": "2030-01-01T00:00:00Z"}, good)
-    assert ("Heartbeat", good) in memo.known
-    bad = b'{"currentTime":"soon"}'
-    for _ in range(2):  # checked every time: a failure is never cached
-        with pytest.raises(wire.SchemaViolation):
-            memo.check(check, "Heartbeat", {"currentTime": "soon"}, bad)
-    # Same bytes under another action are checked against that action's schema.
-    with pytest.raises(wire.SchemaViolation):
-        memo.check(wire.checker("1.6", "BootNotification", "response"), "BootNotification",
-                   {"currentTime": "2030-01-01T00:00:00Z"}, good)  # fmt: skip
-    off = wire.ValidPayloads(limit=0)
-    off.check(check, "Heartbeat", {"currentTime": "2030-01-01T00:00:00Z"}, good)
-    assert not off.known
