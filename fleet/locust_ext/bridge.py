@@ -5,15 +5,18 @@ gevent's original ``_thread.start_new_thread`` so gevent does not patch it. Noth
 seam but plain values:
 
 * gevent → loop: ``loop.call_soon_threadsafe`` (start or stop a station);
-* loop → gevent: a deque of samples and callbacks. One greenlet drains it every DRAIN_EVERY_S:
-  wire exchanges are fired as ``events.request`` (Locust events are only ever fired from the
-  gevent side), everything else goes into this process's ``FleetStats``, which lives on the
-  gevent side too (no locks). Samples do not wake the gevent hub (a cross-thread wake-up per
-  batch cost more CPU than the round trips it reported); callbacks someone waits on do
+* loop → gevent: a deque of wire exchanges, batches of statistics and callbacks. One greenlet
+  drains it every DRAIN_EVERY_S. Each wire exchange is fired as ``events.request`` (Locust
+  events are only ever fired from the gevent side). fleet's own statistics are not sent sample
+  by sample: the loop thread counts them into its own ``FleetStats`` and hands the whole object
+  over every DRAIN_EVERY_S, and the gevent side merges it into this process's figures
+  (histograms merge by adding counts). Nothing is shared between the threads but the deque, so
+  no locks. Samples do not wake the gevent hub (a cross-thread wake-up per batch cost more CPU
+  than the round trips it reported); callbacks someone waits on do
   (``hub.loop.run_callback_threadsafe``).
 
 Whether a sample overlapped one of the loop's stalls (``LoopHealth.tainted``) is decided on the
-loop thread as it is recorded, and travels with it.
+loop thread as it is recorded.
 """
 
 from __future__ import annotations
@@ -54,8 +57,9 @@ DRAIN_EVERY_S: Final = 0.05
 # a websocket connect is ("WS", "connect").
 CONNECT_TYPE: Final = "WS"
 
-# What crosses from the loop thread, tagged by the first element.
-_EXCHANGE, _TIMING, _MISSED, _VIOLATION, _CALLBACK = range(5)
+# What crosses from the loop thread, tagged by the first element: a wire exchange, a batch of
+# fleet's statistics, a callback.
+_EXCHANGE, _STATS, _CALLBACK = range(3)
 
 
 class OcppFailure(Exception):
@@ -83,13 +87,15 @@ class StateCounts:
 
 
 class _LocustSink:
-    """The stations' Sink inside a Locust process: runs on the loop thread, so it only decides
-    taint and queues."""
+    """The stations' Sink inside a Locust process, on the loop thread: wire exchanges are
+    queued one by one (each becomes a Locust request), everything else is counted into the
+    loop thread's FleetStats, which the bridge hands over as a whole."""
 
     def __init__(self, bridge: Bridge) -> None:
         self._put = bridge.put
         self._states = bridge.states.counts
         self._tainted = bridge.health.tainted
+        self.stats = FleetStats()  # the loop thread's, until handed over
 
     def exchange(
         self,
@@ -101,20 +107,27 @@ class _LocustSink:
         size: int,
         error: str | None,
     ) -> None:
-        tainted = self._tainted(sent_at, sent_at + rtt_ms / 1000)
-        self._put((_EXCHANGE, kind, action, rtt_ms, size, error, tainted))
+        self.stats.exchange(action, self._tainted(sent_at, sent_at + rtt_ms / 1000))
+        self._put((_EXCHANGE, kind, action, rtt_ms, size, error))
 
     def timing(
         self, station: str, name: str, started_at: float | None, ms: float, error: str | None
     ) -> None:
         tainted = started_at is not None and self._tainted(started_at, started_at + ms / 1000)
-        self._put((_TIMING, name, ms, error, tainted))
+        self.stats.timing(name, ms, error, tainted)
 
     def missed(self, station: str, action: str, cause: str, count: int) -> None:
-        self._put((_MISSED, station, action, cause, count))
+        self.stats.missed_beats(station, action, cause, count)
 
     def violation(self, station: str, violation: Violation) -> None:
-        self._put((_VIOLATION, violation))
+        self.stats.violation(violation)
+
+    def hand_over(self) -> None:
+        """Send what was counted since the last hand-over to the gevent side (loop thread)."""
+        stats = self.stats
+        if stats.timings or stats.exchanges or stats.missed or stats.conformance.total:
+            self.stats = FleetStats()
+            self._put((_STATS, stats))
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         self._states[version, old] -= 1
@@ -147,19 +160,36 @@ class Bridge:
         self._loop_ended.acquire()  # released by the loop thread as it ends
         _start_os_thread(self._run_loop, ())
         atexit.register(self.close)
-        self.health = LoopHealth(
-            lag_warn_ms, on_lag=lambda ms: self.put((_TIMING, LOOP_LAG, ms, None, False))
-        )
+        self.health = LoopHealth(lag_warn_ms)
         self.sink = _LocustSink(self)
-        self.loop.call_soon_threadsafe(self.health.start, self.loop)
+        self.health.on_lag = lambda ms: self.sink.stats.timing(LOOP_LAG, ms)
+        self.loop.call_soon_threadsafe(self._start_on_loop)
 
     def reset_stats(self) -> None:
-        """A new test starts (gevent side): fleet's statistics start again, as Locust's do."""
-        self.drain()
+        """A new test starts (gevent side): fleet's statistics start again, as Locust's do.
+        The loop thread starts its count afresh, then tells the gevent side to, so a batch
+        counted before the reset is never merged into the new figures."""
+
+        def restart() -> None:
+            self.sink.stats = FleetStats()
+            self.health.reset()
+            self.put_call(self._restart)
+
         self.stats = FleetStats()
-        self.loop.call_soon_threadsafe(self.health.reset)
+        self.loop.call_soon_threadsafe(restart)
+
+    def _restart(self) -> None:
+        self.stats = FleetStats()
 
     # --- loop thread -----------------------------------------------------------------------------
+
+    def _start_on_loop(self) -> None:
+        self.health.start(self.loop)
+        self._hand_over()
+
+    def _hand_over(self) -> None:
+        self.sink.hand_over()
+        self.loop.call_later(DRAIN_EVERY_S, self._hand_over)
 
     def _run_loop(self) -> None:
         asyncio.set_event_loop(self.loop)
@@ -201,16 +231,15 @@ class Bridge:
             self.drain()
 
     def drain(self) -> None:
-        """Fire every queued wire exchange as a Locust request event, put everything else into
+        """Fire every queued wire exchange as a Locust request event, merge the batches of
         fleet's statistics, run queued callbacks."""
         fire = self.events.request.fire
-        stats = self.stats
         items = self._items
         while items:
             item = items.popleft()
             tag = item[0]
             if tag == _EXCHANGE:
-                _, kind, action, rtt_ms, size, error, tainted = item
+                _, kind, action, rtt_ms, size, error = item
                 fire(
                     request_type=CONNECT_TYPE if kind == CONNECT else kind,
                     name=action,
@@ -219,18 +248,31 @@ class Bridge:
                     exception=None if error is None else OcppFailure(error),
                     context={},
                 )
-                stats.exchange(action, tainted)
-            elif tag == _TIMING:
-                _, name, ms, error, tainted = item
-                if name != LOOP_LAG or self.recording:
-                    stats.timing(name, ms, error, tainted)
-            elif tag == _MISSED:
-                stats.missed_beats(*item[1:])
-            elif tag == _VIOLATION:
-                stats.violation(item[1])
+            elif tag == _STATS:
+                batch: FleetStats = item[1]
+                if not self.recording:
+                    batch.timings.pop(LOOP_LAG, None)  # an idle process's lag
+                self.stats.merge(batch)
             else:
                 item[1](*item[2])
-        stats.saturated = stats.saturated or self.health.saturated
+        self.stats.saturated = self.stats.saturated or self.health.saturated
+
+    def flush(self, timeout_s: float = 2.0) -> None:
+        """Everything counted so far, the loop thread's last batch included, in ``stats``
+        (gevent side; waits for the loop thread at most ``timeout_s``)."""
+        done = gevent.event.AsyncResult()
+
+        def hand_over() -> None:
+            self.sink.hand_over()
+            self.put_call(done.set, None)
+
+        try:
+            self.loop.call_soon_threadsafe(hand_over)
+        except RuntimeError:  # the loop has ended
+            pass
+        else:
+            done.wait(timeout_s)
+        self.drain()
 
     def start(self, station: Station, url: str) -> None:
         """Start ``station`` on the loop; it connects, boots and runs until ``stop``."""

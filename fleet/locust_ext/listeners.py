@@ -95,7 +95,7 @@ def _worker_report() -> dict[str, Any] | None:
     bridge = current_bridge()
     if bridge is None:
         return None
-    bridge.drain()
+    bridge.flush()
     return {
         "states": bridge.states.snapshot(),
         "final": bridge.states.final,
@@ -209,7 +209,7 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         return  # the master (or the local runner) holds the whole run's numbers
     bridge = current_bridge()
     if bridge is not None:
-        bridge.drain()  # any sample still queued counts
+        bridge.flush()  # anything still queued counts
     options_ = environment.parsed_options
     if options_ is not None and getattr(options_, "csv_prefix", None):
         # Locust's CSV writer rewrites the files every CSV_STATS_INTERVAL_SEC and is closed at

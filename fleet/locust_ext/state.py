@@ -85,7 +85,7 @@ class FleetState:
         bridge = current_bridge()
         if bridge is None:
             return FleetStats()
-        bridge.drain()
+        bridge.flush()
         return bridge.stats
 
     def worker_report(self, client_id: str, report: dict[str, Any]) -> None:

@@ -111,8 +111,12 @@ class FleetStats:
             counts.tainted += 1
 
     def missed_beats(self, station: str, action: str, cause: str, count: int) -> None:
-        self.missed.setdefault(action, Counter())[cause] += count
-        self.missed_stations.setdefault(action, Counter())[station] += count
+        causes = self.missed.get(action)
+        if causes is None:
+            causes = self.missed[action] = Counter()
+            self.missed_stations[action] = Counter()
+        causes[cause] += count
+        self.missed_stations[action][station] += count
 
     def violation(self, violation: Violation) -> None:
         self.conformance.add(violation)

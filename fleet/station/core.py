@@ -331,7 +331,7 @@ class Station(Routed, ChargePoint):
 
     async def _sleep_until(self, due: float) -> bool:
         """Sleep until ``due`` (loop time); True if ``wake()`` cut it short. No task is created."""
-        loop = asyncio.get_running_loop()
+        loop = self._loop or asyncio.get_running_loop()
         wake = self._wake = loop.create_future()
         timer = loop.call_at(due, _resolve, wake, False)
         try:

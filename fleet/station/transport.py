@@ -16,15 +16,17 @@ import asyncio
 import errno
 import http
 import logging
+import os
 import resource
 import ssl
+import struct
 from collections.abc import Callable
 from typing import Final, Protocol, cast
 
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
 from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
-from websockets.frames import Frame, Opcode
+from websockets.frames import Frame, Opcode, apply_mask
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
@@ -76,6 +78,46 @@ trace_log = logging.getLogger("fleet.trace")
 _NO_HEADERS: Final = Headers()
 
 
+class _MaskKeys:
+    """Masking keys for the frames a client sends. RFC 6455 §5.3 wants each unpredictable,
+    from a strong source of entropy: they still come from ``os.urandom``, but a block at a
+    time, not one getrandom call per frame (websockets' per-frame ``secrets.token_bytes(4)``
+    was ~4 % of a busy process)."""
+
+    __slots__ = ("_at", "_block")
+    BLOCK = 4096
+
+    def __init__(self) -> None:
+        self._block = b""
+        self._at = 0
+
+    def take(self) -> bytes:
+        at = self._at
+        if at >= len(self._block):
+            self._block, at = os.urandom(self.BLOCK), 0
+        self._at = at + 4
+        return self._block[at : at + 4]
+
+
+_mask_keys = _MaskKeys()
+_HEAD_TEXT: Final = 0x81  # FIN + text opcode
+_MASKED: Final = 0x80
+
+
+def text_frame(payload: bytes, mask: bytes) -> bytes:
+    """One unfragmented, masked text frame (RFC 6455 §5.2), as websockets' Frame.serialize
+    writes it for a client without extensions: the hot path of every CALL, without the Frame
+    object, the BytesIO and the list of pending writes it goes through."""
+    length = len(payload)
+    if length < 126:
+        head = bytes((_HEAD_TEXT, _MASKED | length))
+    elif length < 65536:
+        head = struct.pack("!BBH", _HEAD_TEXT, _MASKED | 126, length)
+    else:
+        head = struct.pack("!BBQ", _HEAD_TEXT, _MASKED | 127, length)
+    return head + mask + apply_mask(payload, mask)
+
+
 def _describe_close(protocol: ClientProtocol, error: Exception | None) -> tuple[str, bool]:
     """A one-line reason for a closed connection, and whether the CSMS's side ended it."""
     rcvd, sent = protocol.close_rcvd, protocol.close_sent
@@ -98,9 +140,12 @@ class WebsocketTransport(asyncio.Protocol):
         "_closed",
         "_fragments",
         "_frames",
+        "_head",
         "_lost",
         "_opened",
+        "_partial",
         "_reading_paused",
+        "_scan",
         "_waiter",
         "_writing_paused",
         "intercept",
@@ -125,16 +170,20 @@ class WebsocketTransport(asyncio.Protocol):
         self._close_timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._writing_paused = False
+        self._head: bytearray | None = bytearray()  # the handshake response, until complete
+        self._partial = b""  # the start of a frame whose end has not arrived yet
+        self._scan = True  # False once the protocol must see everything (a refused handshake)
 
     # --- the station's side ----------------------------------------------------------------------
 
     def send(self, frame: bytes) -> None:
         if self._closed is not None:
             raise self._closed.again()
-        if self.protocol.state is not State.OPEN:
+        if self.protocol.state is not State.OPEN or self.transport is None:
             raise TransportClosed("connection closing", by_peer=False)
-        self.protocol.send_text(frame)
-        self._flush()
+        # Written straight to the socket: the protocol has nothing pending (every callback
+        # flushes what it queued) and a data frame changes none of its state.
+        self.transport.write(text_frame(frame, _mask_keys.take()))
         if self.trace is not None:
             trace_log.info("%s > %s", self.trace, frame.decode("utf-8", "replace"))
 
@@ -176,6 +225,76 @@ class WebsocketTransport(asyncio.Protocol):
         self._flush()
 
     def data_received(self, data: bytes) -> None:
+        """Bytes from the CSMS. websockets' protocol parses the handshake response, control
+        frames, fragments and everything once closing has begun; a complete text frame (almost
+        every message) is cut out here and delivered directly, ~2.5 µs less per message than
+        websockets' generator-based parser. Only whole frames are ever given to the protocol,
+        so its parser always waits at a frame boundary."""
+        if self._head is not None:
+            data = self._handshake(data)
+        if not data:
+            return
+        if not self._scan:
+            self._via_protocol(data)
+            return
+        buffer = self._partial + data if self._partial else data
+        end, size = 0, len(buffer)
+        while size - end >= 2:
+            start = end
+            first, second = buffer[start], buffer[start + 1]
+            length, offset = second & 0x7F, 2
+            if length == 126:
+                if size - start < 4:
+                    break
+                length, offset = int.from_bytes(buffer[start + 2 : start + 4], "big"), 4
+            elif length == 127:
+                if size - start < 10:
+                    break
+                length, offset = int.from_bytes(buffer[start + 2 : start + 10], "big"), 10
+            masked = second & _MASKED
+            if masked:
+                offset += 4  # a CSMS must not mask: the protocol will say so
+            if length > MAX_SIZE:  # the protocol refuses it (close code 1009)
+                self._scan = False
+                self._via_protocol(buffer[start:])
+                self._partial = b""
+                return
+            end = start + offset + length
+            if end > size:
+                end = start
+                break
+            protocol = self.protocol
+            if (
+                first == _HEAD_TEXT  # FIN, no reserved bits, a text frame
+                and not masked
+                and protocol.state is State.OPEN
+                and protocol.current_size is None  # not inside a fragmented message
+            ):
+                self._deliver(bytes(buffer[start + offset : end]))
+            else:
+                self._via_protocol(buffer[start:end])
+        self._partial = buffer[end:] if end < size else b""
+
+    def _handshake(self, data: bytes) -> bytes:
+        """Collect the HTTP response; give the protocol exactly the response, return what
+        follows it (frames). A refusal gives the protocol everything, from now on."""
+        head = self._head
+        assert head is not None
+        head += data
+        end = head.find(b"\r\n\r\n")
+        if end < 0:
+            if len(head) > MAX_SIZE:
+                self._head, self._scan = None, False
+                return bytes(head)
+            return b""
+        self._head = None
+        self._via_protocol(bytes(head[: end + 4]))
+        rest = bytes(head[end + 4 :])
+        if self.protocol.state is not State.OPEN:
+            self._scan = False  # a refusal: its body and anything after are the protocol's
+        return rest
+
+    def _via_protocol(self, data: bytes) -> None:
         protocol = self.protocol
         protocol.receive_data(data)
         events = protocol.events_received()

@@ -166,3 +166,28 @@ async def test_a_restarted_csms_gets_every_station_back() -> None:
         ("connection lost", "CSMS closed the connection (code 1001)")
     }
     assert len(second.ledger) == count
+
+
+@pytest.mark.parametrize("length", [0, 5, 125, 126, 1000, 65535, 65536, 70000])
+def test_the_direct_send_path_writes_what_websockets_would(
+    length: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import secrets
+
+    import websockets.frames
+    from websockets.frames import Frame, Opcode
+
+    from fleet.station.transport import text_frame
+
+    payload, mask = secrets.token_bytes(length), secrets.token_bytes(4)
+    monkeypatch.setattr(websockets.frames.secrets, "token_bytes", lambda n: mask)
+    assert text_frame(payload, mask) == Frame(Opcode.TEXT, payload).serialize(mask=True)
+
+
+def test_mask_keys_are_fresh_random_bytes_block_after_block() -> None:
+    from fleet.station.transport import _MaskKeys
+
+    keys = _MaskKeys()
+    taken = [keys.take() for _ in range(3 * _MaskKeys.BLOCK // 4)]  # three blocks' worth
+    assert all(len(key) == 4 for key in taken)
+    assert len(set(taken)) > 0.99 * len(taken)  # 32-bit keys: collisions are rare
