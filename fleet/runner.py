@@ -21,7 +21,7 @@ from fleet.metrics import report
 from fleet.metrics.health import LoopHealth
 from fleet.metrics.sample import LOOP_LAG, Violation
 from fleet.metrics.summary import Summary
-from fleet.process import tune_gc
+from fleet.process import RampFreezer, tune_gc
 from fleet.scenario import Scenario
 from fleet.station.session import StopSwitch, keep_connected, make_station
 from fleet.station.state import CONNECTED_STATES, State
@@ -125,6 +125,8 @@ async def run_fleet(
             await asyncio.sleep(rng.uniform(0, scenario.boot.jitter_s))
         await keep_connected(station, scenario.csms.url, stop, rng)
 
+    freezer = RampFreezer()
+
     async def ramp() -> None:
         for n, station in enumerate(stations):
             due = started + n / scenario.boot.ramp_per_s
@@ -132,6 +134,7 @@ async def run_fleet(
                 await asyncio.sleep(due - loop.time())
             if stop.is_set():
                 return
+            freezer.started()
             task = loop.create_task(start_one(station))
             sessions.add(task)
             task.add_done_callback(sessions.discard)

@@ -129,10 +129,13 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
 @events.test_stopping.add_listener
 def _snapshot_before_stop(environment: Environment, **_: Any) -> None:
     # Taken before users stop: "accepted" means accepted while the test ran, not after closing.
+    # Closing thousands of websockets holds the loop (~1 s for 10,000): fleet's own business,
+    # not the test's, so loop lag is no longer counted from here.
     if isinstance(environment.runner, MasterRunner):
         return
     bridge = current_bridge()
     if bridge is not None:
+        bridge.recording = False
         bridge.states.final = bridge.states.snapshot()
         FleetState.of(environment).final_local = bridge.states.final
 
@@ -141,7 +144,7 @@ def _snapshot_before_stop(environment: Environment, **_: Any) -> None:
 def _on_test_stop(environment: Environment, **_: Any) -> None:
     bridge = current_bridge()
     if bridge is not None:
-        bridge.recording = False
+        bridge.freezer.thaw()  # its stations have stopped: collect what they left, once
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         # Sent before the worker tells the master it stopped: the master's stop sees it.
