@@ -18,16 +18,15 @@ class Histogram:
         self.total = 0
 
     def add(self, ms: float) -> None:
-        if ms < 1:
-            key = round(ms, 2)
-        elif ms < 10:
-            key = round(ms, 1)
+        # Rounded half up with integer arithmetic: round(x, n) costs three times as much.
+        if ms < 10:
+            key = int(ms * 100 + 0.5) / 100 if ms < 1 else int(ms * 10 + 0.5) / 10
         elif ms < 100:
-            key = float(round(ms))
+            key = float(int(ms + 0.5))
         elif ms < 1000:
-            key = float(round(ms, -1))
+            key = float(int(ms * 0.1 + 0.5) * 10)
         else:
-            key = float(round(ms, -2))
+            key = float(int(ms * 0.01 + 0.5) * 100)
         counts = self.counts
         counts[key] = counts.get(key, 0) + 1
         self.total += 1

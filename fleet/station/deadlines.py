@@ -60,5 +60,6 @@ class Deadlines:
         # Empty buckets of answered CALLs are dropped as they come due.
         self._handle = self._loop.call_later(RESOLUTION_S, self._sweep) if self._slots else None
 
-    def __len__(self) -> int:
+    def pending(self) -> int:
+        """CALLs whose deadline has not come yet (answered ones go with their bucket)."""
         return sum(len(bucket) for bucket in self._slots.values())
