@@ -141,6 +141,8 @@ def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path
         )  # fmt: skip
     errors = [row["Error"] for row in failure_rows(prefix)]
     assert errors == ["CallError InternalError: Heartbeat refused by fleet csms --error-on"]
+    # Beside Locust's periodic table, fleet's own line (run.progress_s, 5 s here).
+    assert "fleet: stations 5 | accepted 5 pending 0 rejected 0 offline 0 |" in erroring.stdout
     # Every Heartbeat failed: most OCPP CALLs did. A gate without an action covers OCPP CALLs
     # only; it must not be diluted by connects or fleet's own rows into passing.
     assert erroring.returncode == 1

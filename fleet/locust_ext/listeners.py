@@ -22,7 +22,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from fleet.errors import FleetError
 from fleet.locust_ext import options, web
 from fleet.locust_ext.bridge import current_bridge
-from fleet.locust_ext.state import FleetState
+from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import (
     end_lines,
     evaluate_gates,
@@ -30,6 +30,7 @@ from fleet.locust_ext.summary import (
     write_fleet_csv,
     write_json,
 )
+from fleet.metrics.sample import LOOP_LAG
 from fleet.slo import parse_slo
 
 logger = logging.getLogger("fleet.locust")
@@ -70,6 +71,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if scenarios:
         state.lag_warn_ms = scenarios[0].run.lag_warn_ms
         state.on_violation = scenarios[0].csms.on_violation
+        state.progress_s = scenarios[0].run.progress_s
     if getattr(options_, "fleet_id_stride", options.DEFAULT_ID_STRIDE) <= 0:
         fail("--fleet-id-stride must be a positive integer")
     runner = environment.runner
@@ -82,6 +84,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
         )
     if not isinstance(runner, WorkerRunner):
         gevent.spawn(_chart_points, environment)
+        if getattr(options_, "headless", False) and not getattr(options_, "only_summary", False):
+            gevent.spawn(_progress_lines, environment)
     if environment.web_ui is not None:
         web.extend(environment)
 
@@ -201,6 +205,32 @@ def _chart_points(environment: Environment) -> None:
         if runner is None or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
             continue
         state.history.append(web.chart_point(environment, state))
+
+
+def _progress_lines(environment: Environment) -> None:
+    """Headless runs: beside Locust's periodic table, fleet's line every run.progress_s."""
+    state = FleetState.of(environment)
+    while True:
+        gevent.sleep(state.progress_s)
+        runner = environment.runner
+        if runner is None or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+            continue
+        print(progress_line(environment, state), flush=True)
+
+
+def progress_line(environment: Environment, state: FleetState) -> str:
+    counts = station_counts(state.table(environment))
+    stats = state.stats(environment)
+    lag = stats.timings.get(LOOP_LAG)
+    lag_p99 = lag.percentile(99) if lag is not None else None
+    tainted = stats.tainted_share()
+    return (
+        f"fleet: stations {counts['total']} | accepted {counts['accepted']} "
+        f"pending {counts['pending']} rejected {counts['rejected']} offline {counts['offline']} "
+        f"| failures {stats.failures} (fleet's own rows) | missed {stats.missed_total()} "
+        f"| violations {stats.conformance.total} | loop lag p99 {lag_p99 or 0:.0f} ms, "
+        f"tainted {100 * (tainted or 0):.1f}%"
+    )
 
 
 # --- end of the process -------------------------------------------------------------------------

@@ -35,6 +35,7 @@ class FleetState:
         self.slos: list[Slo] = []
         self.lag_warn_ms = 50.0  # the scenario's run.lag_warn_ms (the first user class's)
         self.on_violation = "report"
+        self.progress_s = 5.0  # the scenario's run.progress_s: fleet's line in headless runs
         self.worker_reports: dict[str, dict[str, Any]] = {}  # master: each worker's latest
         self.final_local: dict[str, dict[str, int]] | None = None  # at the test's stop
         self.results: list[SloResult] | None = None  # the gates at the last stop
