@@ -22,7 +22,7 @@ STYLE: Final = """
 .fleet h2{font-size:18px;margin:18px 0 6px}.fleet h3{font-size:15px;margin:14px 0 4px}
 .fleet table{border-collapse:collapse;margin:4px 0 10px}
 .fleet th,.fleet td{border-bottom:1px solid #8884;padding:3px 10px;text-align:right}
-.fleet th:first-child,.fleet td:first-child{text-align:left}
+.fleet th:first-child,.fleet td:first-child,.fleet .left td,.fleet .left th{text-align:left}
 .fleet .ok{color:#2e7d32}.fleet .bad{color:#c62828;font-weight:600}
 .fleet .warn{color:#c62828;font-weight:600;margin:4px 0}
 .fleet .note{color:#888;font-size:12px}.fleet code{font-size:12px;word-break:break-all}
@@ -42,13 +42,16 @@ def _ms(value: float | None) -> str:
     return "–" if value is None else f"{value:,.1f}"
 
 
-def _table(headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False) -> str:
+def _table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], raw: bool = False, css: str = ""
+) -> str:
     head = "".join(f"<th>{_e(h)}</th>" for h in headers)
     body = "".join(
         "<tr>" + "".join(f"<td>{cell if raw else _e(cell)}</td>" for cell in row) + "</tr>"
         for row in rows
     )
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+    kind = f" class='{css}'" if css else ""
+    return f"<table{kind}><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
 
 
 def line_chart(
@@ -233,7 +236,12 @@ def fleet_section(
             for r in conformance["rows"][:50]
         ]  # fmt: skip
         out.append(
-            _table(("where", "action", "field", "rule", "wanted", "count", "example"), rows, True)
+            _table(
+                ("where", "action", "field", "rule", "wanted", "count", "example"),
+                rows,
+                True,
+                "left",
+            )
         )
     out.append(charts(history))
     out.append("</div>")
