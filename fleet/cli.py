@@ -56,7 +56,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     run = sub.add_parser("run", help="run a scenario's fleet headless against a CSMS")
     run.add_argument("scenario", help="scenario YAML file")
-    run.add_argument("--csms", metavar="URL", help="CSMS URL (overrides csms.url, FLEET_CSMS_URL)")
+    run.add_argument(
+        "--csms",
+        metavar="URL",
+        help="CSMS URL, or one per OCPP version: 1.6=ws://..,2.0.1=ws://.. "
+        "(overrides csms.url, FLEET_CSMS_URL)",
+    )
     run.add_argument("--stations", type=int, metavar="N", help="overrides stations.count")
     run.add_argument("--duration", type=float, metavar="SECONDS", help="overrides run.duration_s")
     run.add_argument("--summary-json", metavar="FILE", help="write the summary as JSON")
@@ -195,7 +200,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from fleet.metrics.summary import SummaryWire
     from fleet.process import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
-    from fleet.scenario import load_scenario, shown_url
+    from fleet.scenario import load_scenario
     from fleet.slo import evaluate, parse_slo
 
     overrides = {
@@ -225,7 +230,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         )
     print(
         f"fleet: {scenario.stations.count} stations ({_mix(scenario.stations.ocpp)}) -> "
-        f"{shown_url(scenario.csms.url)} for {scenario.run.duration_s:g} s",
+        f"{scenario.csms.shown()} for {scenario.run.duration_s:g} s",
         file=sys.stderr,
         flush=True,
     )

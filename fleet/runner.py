@@ -123,7 +123,7 @@ async def run_fleet(
     async def start_one(station: Any) -> None:
         if scenario.boot.jitter_s:
             await asyncio.sleep(rng.uniform(0, scenario.boot.jitter_s))
-        await keep_connected(station, scenario.csms.url, stop, rng)
+        await keep_connected(station, scenario.csms.url_for(station.version), stop, rng)
 
     freezer = RampFreezer()
 

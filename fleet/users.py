@@ -116,7 +116,7 @@ class ChargePointUser(User):
         self.station: Station = make_station(self.fleet_scenario, index, self.bridge.sink)
 
     def on_start(self) -> None:
-        self.bridge.start(self.station, self.fleet_scenario.csms.url)
+        self.bridge.start(self.station, self.fleet_scenario.csms.url_for(self.station.version))
 
     def call(self, action: str, payload: dict[str, Any], timeout_s: float | None = None) -> Any:
         """Send an OCPP CALL from a task and return the CALLRESULT payload; raises CallFailed.

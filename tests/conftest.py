@@ -51,16 +51,22 @@ class Fleet:
 
 
 @contextlib.asynccontextmanager
-async def fleet_running(scenario: Scenario, url: str, health: bool = False) -> AsyncIterator[Fleet]:
-    """All of the scenario's stations connected to ``url`` until the block ends; ``health``:
-    with the event-loop sampler marking samples its stalls delayed, as runs have."""
+async def fleet_running(
+    scenario: Scenario, url: str | None = None, health: bool = False
+) -> AsyncIterator[Fleet]:
+    """All of the scenario's stations connected to ``url`` (default: the scenario's URL for
+    their version) until the block ends; ``health``: with the event-loop sampler marking
+    samples its stalls delayed, as runs have."""
     monitor = LoopHealth(scenario.run.lag_warn_ms) if health else None
     summary = Summary(monitor)
     stop = StopSwitch()
     stations = [make_station(scenario, i, summary) for i in range(1, scenario.stations.count + 1)]
     if monitor is not None:
         monitor.start()
-    tasks = [asyncio.create_task(keep_connected(s, url, stop)) for s in stations]
+    tasks = [
+        asyncio.create_task(keep_connected(s, url or scenario.csms.url_for(s.version), stop))
+        for s in stations
+    ]
     try:
         yield Fleet(stations, summary)
     finally:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -200,8 +201,9 @@ def test_trace_logs_every_frame_of_the_named_station_only(tmp_path: Path) -> Non
     assert lines and all("MIX-00002 " in line for line in lines)
     text = "\n".join(lines)
     assert "MIX-00002 connected to 127.0.0.1:" in text
-    assert 'MIX-00002 > [2,"1","BootNotification",{' in text
-    assert 'MIX-00002 < [3,"1",{"currentTime":' in text
+    boot = re.search(r'MIX-00002 > \[2,"([0-9a-f-]{36})","BootNotification",\{', text)
+    assert boot is not None, text
+    assert f'MIX-00002 < [3,"{boot[1]}",{{"currentTime":' in text
     assert "MIX-00002 closed: connection closed (code 1000: station stopped)" in text
 
     typo = fleet_run(str(fast_scenario(tmp_path)), "--stations", "3", "--trace", "MIX-2")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -81,7 +82,8 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
     assert result.returncode == 0, result.stderr[-3000:]
     traced = [line for line in result.stderr.splitlines() if "fleet.trace" in line]
     assert traced and all("MIX-00007 " in line for line in traced)
-    assert any('MIX-00007 > [2,"1","BootNotification",{' in line for line in traced)
+    boot = re.compile(r'MIX-00007 > \[2,"[0-9a-f-]{36}","BootNotification",\{')
+    assert any(boot.search(line) for line in traced)
     rows = csv_rows(prefix)
     counts, failures = by_name(rows, "Request Count"), by_name(rows, "Failure Count")
     # Locust's requests are the wire exchanges only: OCPP CALLs per action and connects.

@@ -54,6 +54,18 @@ BAD = [
         "csms:\n  url: http://cp:s3cret@example\n",
         "csms.url: must be a ws:// or wss:// URL with a host, got 'http://cp:***@example'",
     ),
+    (
+        "csms:\n  url: {'1.6': 'ws://cp:s3cret@a/?x'}\n",
+        "csms.url.1.6: must not have a query or fragment (the station id is appended), "
+        "got 'ws://cp:***@a/?x'",
+    ),
+    ("csms:\n  url: {'1.7': 'ws://a/'}\n", "csms.url.1.7: is not an OCPP version"),
+    ("csms:\n  url: {}\n", "csms.url: must be a ws:// URL, or a mapping of OCPP version to URL"),
+    (
+        "stations:\n  ocpp: {'1.6': 7, '2.0.1': 3}\ncsms:\n  url: {'1.6': 'ws://a/'}\n",
+        "csms.url: has no URL for OCPP 2.0.1 (stations.ocpp has 2.0.1 stations)",
+    ),
+    ("csms:\n  message_ids: random\n", "csms.message_ids: must be 'uuid' or 'counter'"),
     ("boot:\n  ramp_per_s: fast\n", "boot.ramp_per_s: must be a number, got 'fast'"),
     ("heartbeat:\n  min_s: 10\n  max_s: 5\n", "heartbeat: min_s must not exceed max_s"),
     (
@@ -108,6 +120,23 @@ def test_url_precedence_file_then_environment_then_flag() -> None:
     assert load_scenario(path, environ=env).csms.url == "wss://staging.example/ocpp"
     flagged = load_scenario(path, {"csms.url": "ws://127.0.0.1:1/x"}, environ=env)
     assert flagged.csms.url == "ws://127.0.0.1:1/x"
+
+
+def test_a_url_per_version_from_the_file_the_environment_or_a_flag(tmp_path: Path) -> None:
+    path = tmp_path / "x.yaml"
+    path.write_text(
+        "stations:\n  ocpp: {'1.6': 1, '2.0.1': 1}\n"
+        "csms:\n  url: {'1.6': 'ws://h:8092/', '2.0.1': 'ws://h:8081/ocpp/'}\n"
+    )
+    csms = load_scenario(path, environ={}).csms
+    assert (csms.url_for("1.6"), csms.url_for("2.0.1")) == ("ws://h:8092", "ws://h:8081/ocpp")
+    env = {"FLEET_CSMS_URL": "1.6=ws://a:1/, 2.0.1=wss://cp:s3cret@b/"}
+    csms = load_scenario(path, environ=env).csms
+    assert (csms.url_for("1.6"), csms.url_for("2.0.1")) == ("ws://a:1", "wss://cp:s3cret@b")
+    assert csms.shown() == "1.6=ws://a:1, 2.0.1=wss://cp:***@b"
+    one = load_scenario(path, {"csms.url": "ws://c/x"}, environ=env).csms  # one URL for all
+    assert (one.url_for("1.6"), one.url_for("2.0.1")) == ("ws://c/x", "ws://c/x")
+    assert load_scenario(path, environ={}).csms.message_ids == "uuid"
 
 
 def test_overrides_are_validated_like_the_file() -> None:

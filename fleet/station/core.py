@@ -62,6 +62,7 @@ from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
 from fleet.station.deadlines import Deadlines
+from fleet.station.ids import uuid4_text
 from fleet.station.schedule import Periodic
 from fleet.station.state import State
 from fleet.station.transport import Transport, TransportClosed
@@ -460,8 +461,11 @@ class Station(Routed, ChargePoint):
         if transport is None or self._ending is Ending.STOPPED:
             self._pass_turn()
             raise ConnectionLost("not connected" if transport is None else "station stopping")
-        self._next_id += 1
-        unique_id = str(self._next_id)
+        if self.scenario.csms.message_ids == "uuid":
+            unique_id = uuid4_text()
+        else:
+            self._next_id += 1
+            unique_id = str(self._next_id)
         reply: asyncio.Future[_Reply] = loop.create_future()
         # Not a timer handle per CALL (nor asyncio.timeout()): one sweep per loop.
         deadlines = self._deadlines
