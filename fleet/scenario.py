@@ -107,7 +107,7 @@ class Csms(_Section):
             return _checked_url(url)
         if not isinstance(url, Mapping) or not url:
             raise FieldProblem("must be a ws:// URL, or a mapping of OCPP version to URL")
-        urls = {}
+        urls: dict[str, str] = {}
         for version, one in url.items():
             version = str(version)
             if version not in VERSIONS:
