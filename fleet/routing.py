@@ -30,13 +30,38 @@ class Route:
     skip_validation: bool
 
 
-def route_table(cls: type) -> dict[str, Route]:
-    """Action -> its ``@on`` handler (unbound) for a ChargePoint subclass."""
-    return {
-        action: Route(handlers["_on_action"], handlers.get("_skip_schema_validation", False))
-        for action, handlers in create_route_map(cls).items()
-        if "_on_action" in handlers
-    }
+def route_table(cls: type, known_actions: frozenset[str] = frozenset()) -> dict[str, Route]:
+    """Action -> its ``@on`` handler (unbound) for a class with ``@on`` methods.
+
+    Raises TypeError for what fleet's router would otherwise drop without a word: ``@after``
+    hooks (fleet runs follow-ups with ``then()``), a handler for an action its OCPP version does
+    not have (when ``known_actions`` is given), and an override that lost its base's ``@on``.
+    """
+    table = {}
+    for action, handlers in create_route_map(cls).items():
+        if "_after_action" in handlers:
+            hook = handlers["_after_action"].__name__
+            raise TypeError(
+                f"{cls.__qualname__}.{hook}: @after({action}) hooks are not run by fleet; "
+                "call self.then(coroutine_function) from the @on handler instead"
+            )
+        if known_actions and action not in known_actions:
+            raise TypeError(
+                f"{cls.__qualname__}.{handlers['_on_action'].__name__}: @on({action!r}): "
+                "not an action of this OCPP version"
+            )
+        skip = handlers.get("_skip_schema_validation", False)
+        table[action] = Route(handlers["_on_action"], skip)
+    for base in cls.__mro__[1:]:
+        for action, route in getattr(base, "routes", {}).items():
+            name = route.on.__name__
+            mine = getattr(cls, name, None)
+            if mine is not None and getattr(mine, "_on_action", None) is None:
+                raise TypeError(
+                    f"{cls.__qualname__}.{name} overrides the @on({action}) handler without "
+                    f"@on({action}): decorate it, or {action} is no longer answered"
+                )
+    return table
 
 
 def to_payload(result: Any) -> dict[str, Any]:
@@ -84,12 +109,13 @@ class Routed:
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
-        cls.routes = route_table(cls)
+        cls.routes = route_table(cls, cls.known_actions)
 
-    def answer_call(self, action: str, payload: Any, check_request: bool) -> dict[str, Any]:
-        """Run the handler for a CALL and return the CALLRESULT payload. Raises the ``ocpp``
-        library's OCPPError to answer with: NotImplemented (an action of the version without
-        a handler), NotSupported (not an action of the version), or whatever the handler
+    def dispatch(self, action: str, payload: Any, check_request: bool) -> Any:
+        """Run the handler for a CALL and return what it returned (an ``ocpp`` call_result, a
+        dict, or an awaitable of one for an async handler). Raises the ``ocpp`` library's
+        OCPPError to answer with: NotImplemented (an action of the version without a
+        handler), NotSupported (not an action of the version), or whatever the handler
         raised; or ``wire.SchemaViolation`` for a request that breaks its schema (answered with
         the violation's ``code``; the caller also reports it)."""
         route = self.routes.get(action)
@@ -98,4 +124,8 @@ class Routed:
             raise ocpp_error(code, f"{action} is not supported")
         if check_request and not route.skip_validation:
             wire.validate(self._ocpp_version, action, "request", payload)
-        return to_payload(route.on(self, **camel_to_snake_case(payload)))
+        return route.on(self, **camel_to_snake_case(payload))
+
+    def answer_call(self, action: str, payload: Any, check_request: bool) -> dict[str, Any]:
+        """``dispatch()`` for synchronous handlers: the CALLRESULT payload."""
+        return to_payload(self.dispatch(action, payload, check_request))

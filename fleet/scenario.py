@@ -18,13 +18,11 @@ import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Final, Literal
+from typing import Any, Final, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 import yaml
 from pydantic import (
-    BaseModel,
-    ConfigDict,
     Field,
     ValidationError,
     ValidationInfo,
@@ -44,22 +42,10 @@ _MAX_VENDOR, _MAX_MODEL, _MAX_FIRMWARE = 20, 20, 50
 # OCPP-J 2.0.1 §3.1: the identity is at most 48 characters of this set.
 _ID_CHARS = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 
-PositiveFloat = Annotated[float, Field(gt=0)]
-_UNSET: Final = object()
-
-
-class FieldProblem(ValueError):
-    """A validator's complaint about a part of its field: ``at`` extends the field path (a mapping
-    key), ``got`` replaces the reported input (the offending value rather than the whole field)."""
-
-    def __init__(self, message: str, *, at: tuple[str, ...] = (), got: Any = _UNSET) -> None:
-        super().__init__(message)
-        self.at = at
-        self.got = got
-
-
-class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+from fleet.scenario_charging import Evse, Sessions  # noqa: E402
+from fleet.scenario_fields import UNSET as _UNSET  # noqa: E402
+from fleet.scenario_fields import FieldProblem, PositiveFloat  # noqa: E402
+from fleet.scenario_fields import Section as _Section  # noqa: E402
 
 
 class Csms(_Section):
@@ -188,6 +174,7 @@ class Stations(_Section):
     model: str = Field("simulated", min_length=1, max_length=_MAX_MODEL)
     firmware: str = Field("0.1.0", min_length=1, max_length=_MAX_FIRMWARE)
     connectors: int = Field(1, ge=1, le=64)
+    evse: Evse = Evse()
 
     @field_validator("ocpp", mode="before")
     @classmethod
@@ -296,6 +283,7 @@ class Scenario(_Section):
     heartbeat: Heartbeat = Heartbeat()
     reconnect: Reconnect = Reconnect()
     responses: dict[str, str] = Field(default_factory=dict)
+    sessions: Sessions = Sessions()
     run: Run = Run()
 
     @field_validator("responses")

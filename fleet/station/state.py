@@ -16,3 +16,11 @@ class State(enum.Enum):
 
 
 CONNECTED_STATES: Final = frozenset({State.BOOTING, State.PENDING, State.ACCEPTED, State.REJECTED})
+
+
+class Ending(enum.Enum):
+    """Why ``Engine.run`` returned: decides whether the session reconnects, and how fast."""
+
+    LOST = "lost"  # the CSMS or the network ended the connection: back off, reconnect
+    REBOOT = "reboot"  # the station reboots (Reset): reconnect at once and boot again
+    STOPPED = "stopped"  # we were asked to stop: do not reconnect

@@ -8,14 +8,14 @@ from __future__ import annotations
 from typing import Any
 
 from ocpp.routing import on
-from ocpp.v16 import ChargePoint, call_result
+from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from fleet.station import behaviour
 from fleet.station.core import Station
 
 
-class StationV16(Station, ChargePoint):
+class StationV16(Station):
     version = "1.6"
     kind = "OCPP1.6"
     known_actions = frozenset(a.value for a in Action)

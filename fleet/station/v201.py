@@ -9,7 +9,7 @@ from __future__ import annotations
 from typing import Any, Final
 
 from ocpp.routing import on
-from ocpp.v201 import ChargePoint, call_result
+from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from fleet.station.behaviour import ChangeResult
@@ -36,7 +36,7 @@ _SET_STATUS: Final = {
 }
 
 
-class StationV201(Station, ChargePoint):
+class StationV201(Station):
     version = "2.0.1"
     kind = "OCPP2.0.1"
     known_actions = frozenset(a.value for a in Action)

@@ -1,0 +1,115 @@
+"""Scenario sections for charging: the EVSE's electrical side and the session generator.
+
+Validated like every field (one line naming the field); read by the pure station modules
+(``station.generator``, ``station.meter``, ``station.sessions``).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from fleet.scenario_fields import FieldProblem, PositiveFloat, Section
+
+# Measurands a station can report coherently (OCPP 1.6 §7.31 / 2.0.1 MeasurandEnumType).
+MEASURANDS: Final = (
+    "Energy.Active.Import.Register",
+    "Power.Active.Import",
+    "Current.Import",
+    "Voltage",
+    "SoC",
+)
+
+
+class Range(Section):
+    """Bounds of a drawn quantity (log-uniform between them when both are positive)."""
+
+    min: float = Field(ge=0)
+    max: float = Field(ge=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Range:
+        if self.min > self.max:
+            raise ValueError("min must not exceed max")
+        return self
+
+
+def _range(low: float, high: float) -> Any:
+    return Field(default_factory=lambda: Range(min=low, max=high))
+
+
+class IdTags(Section):
+    """The pool drivers' tags come from: ``pattern`` with {n} in 1..size."""
+
+    pattern: str = "TAG-{n:05d}"
+    size: int = Field(1000, gt=0)
+    unknown_share: float = Field(0.0, ge=0, le=1)  # tags the CSMS should refuse
+
+    @field_validator("pattern")
+    @classmethod
+    def _pattern(cls, pattern: str) -> str:
+        try:
+            sample = pattern.format(n=1)
+        except (KeyError, IndexError, ValueError):
+            raise FieldProblem("must use exactly the field {n}") from None
+        if not 1 <= len(sample) <= 20:  # 1.6 IdToken is CiString20
+            raise FieldProblem(f"gives {sample!r}: idTags are 1-20 characters")
+        return pattern
+
+
+class Evse(Section):
+    """What each connector can deliver. AC: phases * voltage * max current; DC: max power, with
+    the EV's taper above 80 % state of charge."""
+
+    current: Literal["AC", "DC"] = "AC"
+    phases: Literal[1, 3] = 3
+    voltage_v: PositiveFloat = 230.0
+    max_current_a: PositiveFloat = 32.0  # AC, per phase
+    max_power_kw: PositiveFloat = 50.0  # DC
+
+    def max_kw(self) -> float:
+        if self.current == "DC":
+            return self.max_power_kw
+        return self.phases * self.voltage_v * self.max_current_a / 1000
+
+
+class Sessions(Section):
+    """Charging sessions. With ``arrivals_per_hour`` 0 (the default) stations stay idle."""
+
+    arrivals_per_hour: float = Field(0.0, ge=0, le=3600)  # per connector, Poisson
+    profile: tuple[float, ...] = ()  # 24 weights by UTC hour; empty: flat
+    start: Literal["badge_first", "plug_first", "remote_only"] = "badge_first"
+    seed: int = 0
+    plug_in_min: Range = _range(30, 240)
+    battery_kwh: Range = _range(40, 100)
+    soc_start: Range = _range(0.1, 0.5)
+    soc_target: Range = _range(0.8, 1.0)
+    ev_max_kw: Range = _range(7.4, 150)
+    id_tags: IdTags = IdTags()
+    meter_interval_s: float = Field(60.0, ge=0)  # MeterValueSampleInterval/TxUpdatedInterval
+    clock_aligned_s: float = Field(0.0, ge=0)  # ClockAlignedDataInterval; 0: none
+    measurands: tuple[str, ...] = MEASURANDS
+    stop_on_invalid_id: bool = True  # 1.6 StopTransactionOnInvalidId
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, profile: tuple[float, ...]) -> tuple[float, ...]:
+        if profile and (len(profile) != 24 or min(profile) < 0 or not any(profile)):
+            raise FieldProblem("must be 24 non-negative weights (one per UTC hour), not all 0")
+        return profile
+
+    @field_validator("measurands")
+    @classmethod
+    def _measurands(cls, measurands: tuple[str, ...]) -> tuple[str, ...]:
+        for name in measurands:
+            if name not in MEASURANDS:
+                raise FieldProblem(f"must be among {', '.join(MEASURANDS)}", got=name)
+        return measurands
+
+    @model_validator(mode="after")
+    def _socs(self) -> Sessions:
+        for name in ("soc_start", "soc_target"):
+            if getattr(self, name).max > 1:
+                raise FieldProblem("is a fraction of the battery: at most 1", at=(name, "max"))
+        return self

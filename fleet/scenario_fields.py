@@ -1,0 +1,24 @@
+"""The building blocks of scenario sections: frozen strict models and a validator's complaint."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Final
+
+from pydantic import BaseModel, ConfigDict, Field
+
+PositiveFloat = Annotated[float, Field(gt=0)]
+UNSET: Final = object()
+
+
+class FieldProblem(ValueError):
+    """A validator's complaint about a part of its field: ``at`` extends the field path (a mapping
+    key), ``got`` replaces the reported input (the offending value rather than the whole field)."""
+
+    def __init__(self, message: str, *, at: tuple[str, ...] = (), got: Any = UNSET) -> None:
+        super().__init__(message)
+        self.at = at
+        self.got = got
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=False)

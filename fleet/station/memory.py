@@ -1,0 +1,79 @@
+"""An in-memory connection: a whole station driven without a socket.
+
+``memory_pair()`` gives the station's end (a ``Transport``) and the other end, which a test or a
+micro-benchmark plays the CSMS with. Frames cross on the loop's next iteration, as they would
+through a socket callback, and the station's ``intercept`` sees each one first, as it does on
+the websocket transport. Not a stand-in for the wire in end-to-end tests: those use real sockets.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from fleet.station.transport import Intercept, TransportClosed
+
+
+class _End:
+    """One end of the pair: what arrives waits in ``_frames`` until ``recv()``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self.peer: _End | None = None
+        self.intercept: Intercept | None = None
+        self._frames: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed: TransportClosed | None = None
+        self.close_code: int | None = None  # the code this end was closed with, by either end
+
+    def send(self, frame: bytes) -> None:
+        if self._closed is not None:
+            raise self._closed.again()
+        assert self.peer is not None
+        self.loop.call_soon(self.peer._deliver, frame)
+
+    async def recv(self) -> bytes:
+        while not self._frames:
+            if self._closed is not None:
+                raise self._closed.again()
+            self._waiter = self.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        return self._frames.pop(0)
+
+    async def close(self, code: int = 1000, reason: str = "") -> None:
+        if self._closed is not None:
+            return
+        self._end(code, reason, by_peer=False)
+        if self.peer is not None and self.peer._closed is None:
+            self.peer._end(code, reason, by_peer=True)
+
+    def _deliver(self, frame: bytes) -> None:
+        if self._closed is not None:
+            return
+        if self.intercept is not None and self.intercept(frame):
+            return
+        self._frames.append(frame)
+        self._wake()
+
+    def _end(self, code: int, reason: str, by_peer: bool) -> None:
+        self.close_code = code
+        text = f"connection closed (code {code}: {reason})" if reason else f"code {code}"
+        self._closed = TransportClosed(text, by_peer)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
+
+
+MemoryTransport = _End
+
+
+def memory_pair() -> tuple[MemoryTransport, MemoryTransport]:
+    """(the station's end, the CSMS's end) of a new in-memory connection on the running loop."""
+    loop = asyncio.get_running_loop()
+    station, csms = _End(loop), _End(loop)
+    station.peer, csms.peer = csms, station
+    return station, csms
