@@ -21,7 +21,8 @@ import contextlib
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any
+from functools import partial
+from typing import Any, ClassVar
 
 from fleet.errors import CallFailed, ConnectionLost
 from fleet.metrics.sample import (
@@ -34,8 +35,11 @@ from fleet.metrics.sample import (
 from fleet.scenario import Scenario
 from fleet.station import behaviour
 from fleet.station.behaviour import HEARTBEAT_INTERVAL, BootAgain, Heartbeats
+from fleet.station.charging import Chargers
+from fleet.station.connectors import Status
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.schedule import Periodic
+from fleet.station.sessions import RESET, UNLOCKED, Shapes
 from fleet.station.state import State
 
 logger = logging.getLogger("fleet.station")
@@ -43,7 +47,9 @@ logger = logging.getLogger("fleet.station")
 
 class Station(Engine):
     """Behaviour common to both versions. Subclasses set the class attributes and supply message
-    shapes through the ``*_payload`` methods and ``@on`` handlers."""
+    shapes through the ``*_payload`` methods, ``tx_shapes`` and ``@on`` handlers."""
+
+    tx_shapes: ClassVar[Shapes]
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -61,6 +67,13 @@ class Station(Engine):
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self._replanned = False  # HeartbeatInterval changed while a beat was out
         self._beats_lost: Periodic | None = None  # the schedule a lost connection left behind
+        self.charging: Chargers | None = None  # made when first needed
+
+    def chargers(self) -> Chargers:
+        """The station's chargers (sessions, meters), made on first use."""
+        if self.charging is None:
+            self.charging = Chargers(self)
+        return self.charging
 
     # --- version-specific shapes (overridden) ----------------------------------------------------
 
@@ -96,6 +109,8 @@ class Station(Engine):
         return await super().run(transport)
 
     def _disconnected(self, ending: Ending) -> None:
+        if self.charging is not None:
+            self.charging.halt()
         if self._beat_timer is not None:
             self._beat_timer.cancel()
             self._beat_timer = None
@@ -124,6 +139,13 @@ class Station(Engine):
             await self._sleep_until(asyncio.get_running_loop().time() + decision.after_s)
         await self.send_status(self.all_connectors())
         self._start_beats()
+        sessions = self.scenario.sessions
+        if (
+            self.charging is not None
+            or sessions.arrivals_per_hour
+            or sessions.start == "remote_only"
+        ):
+            self.chargers().begin()
 
     async def boot(self) -> Heartbeats | BootAgain:
         """Send BootNotification and apply the answer (state, clock, heartbeat interval)."""
@@ -302,10 +324,23 @@ class Station(Engine):
         self._sync_clock(answer.get("currentTime"))
 
     def set_availability(self, connectors: list[int], operative: bool) -> str:
-        """Answer ChangeAvailability and report the connectors' new status."""
+        """Answer ChangeAvailability and report the connectors' new status. Inoperative on a
+        connector in a session is Scheduled: applied when the session ends."""
         chosen = self.status_for("ChangeAvailability")
         if chosen != "Accepted":
             return chosen
+        if self.charging is not None:
+            busy = [c for c in self.charging.chargers if c.connector.id in connectors]
+            busy = [c for c in busy if c.connector.busy]
+            if busy and not operative:
+                for charger in busy:
+                    charger.connector.inoperative_after = True
+                connectors = [c for c in connectors if c not in {b.connector.id for b in busy}]
+                chosen = "Scheduled"
+            for charger in self.charging.chargers:
+                if charger.connector.id in connectors and not charger.connector.busy:
+                    target = Status.AVAILABLE if operative else Status.UNAVAILABLE
+                    charger.connector.move(target)
         if operative:
             self.unavailable = self.unavailable.difference(connectors)
         else:
@@ -317,16 +352,74 @@ class Station(Engine):
         chosen = self.status_for("Reset")
         if chosen == "Accepted":
             self.boot_reason = "RemoteReset"
-            self.then(self.reboot)
+            self.then(self._reset)
         return chosen
+
+    async def _reset(self) -> None:
+        """Sessions running end first (their StopTransaction / Ended reach the CSMS), then
+        the station reboots."""
+        if self.charging is not None:
+            self.charging.end_all(RESET)
+            await self.drained(self.scenario.csms.call_timeout_s)
+        await self.reboot()
+
+    async def drained(self, timeout_s: float) -> None:
+        """Wait until nothing is queued or in flight (at most ``timeout_s``)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout_s
+        while (self._inflight is not None or self._outbox) and loop.time() < until:
+            await asyncio.sleep(0.01)
 
     def remote_transaction_status(self, action: str) -> str:
         """Remote start/stop: refused unless Accepted (1.6 §4.2, 2.0.1 B02: a CSMS may not ask
         a Pending station to start or stop transactions), else the scenario's status."""
         return self.status_for(action) if self.state is State.ACCEPTED else "Rejected"
 
-    def connector_status(self, connector: int) -> str:
-        return "Unavailable" if connector in self.unavailable else "Available"
+    def answer_remote_start(
+        self, action: str, connector: int | None, tag: str, remote_start_id: int | None = None
+    ) -> str:
+        """Start a session on ``connector`` (or a free one): Rejected when none is free."""
+        chosen = self.remote_transaction_status(action)
+        if chosen != "Accepted":
+            return chosen
+        chargers = self.chargers()
+        index = chargers.free_charger(connector)
+        if index is None or (index + 1) in self.unavailable:
+            return "Rejected"
+        self.then(_as_coroutine(partial(chargers.remote_start, index, tag, remote_start_id)))
+        return chosen
+
+    def answer_remote_stop(self, action: str, tx_id: Any) -> str:
+        """Stop the transaction ``tx_id``: Rejected when no connector runs it."""
+        chosen = self.remote_transaction_status(action)
+        if chosen != "Accepted" or self.charging is None:
+            return "Rejected" if chosen == "Accepted" else chosen
+        index = self.charging.with_transaction(tx_id)
+        if index is None:
+            return "Rejected"
+        self.then(_as_coroutine(partial(self.charging.remote_stop, index)))
+        return chosen
+
+    def answer_unlock(self, connector: int) -> str:
+        """Unlock: a session on the connector ends (the cable comes out)."""
+        chosen = self.status_for("UnlockConnector")
+        if self.charging is not None and chosen == "Unlocked":
+            index = connector - 1
+            charger = self.charging.chargers[index]
+            self.then(
+                _as_coroutine(
+                    lambda: self.charging.run(index, charger.end(UNLOCKED, self.now()))  # type: ignore[union-attr]
+                )
+            )
+        return chosen
+
+    def connector_state(self, connector: int) -> Status:
+        """What a connector reports (1.6 connector 0: the station as a whole)."""
+        if connector in self.unavailable:
+            return Status.UNAVAILABLE
+        if self.charging is not None and 0 < connector <= len(self.charging.chargers):
+            return self.charging.chargers[connector - 1].connector.status
+        return Status.AVAILABLE
 
 
 def _loop_time() -> float:

@@ -12,7 +12,11 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from fleet.station import behaviour
+from fleet.station.connectors import Status
 from fleet.station.core import Station
+from fleet.station.meter import Reading
+from fleet.station.readings import sampled16
+from fleet.station.sessions import Send, StopReason, Tx
 
 
 class StationV16(Station):
@@ -41,11 +45,16 @@ class StationV16(Station):
             {
                 "connectorId": connector,
                 "errorCode": "NoError",
-                "status": self.connector_status(connector),
+                "status": self._reported(connector),
                 "timestamp": stamp,
             }
             for connector in connectors
         ]
+
+    def _reported(self, connector: int) -> str:
+        if connector == 0:  # the Charge Point as a whole
+            return "Unavailable" if 0 in self.unavailable else "Available"
+        return self.connector_state(connector).value
 
     def _connectors(self, connector_id: int) -> list[int] | None:
         """Connector 0 means all; an unknown connector gives None."""
@@ -95,13 +104,19 @@ class StationV16(Station):
         return call_result.TriggerMessage(status=self.trigger(requested_message, connectors))
 
     @on(Action.remote_start_transaction)
-    def on_remote_start_transaction(self, **_: Any) -> call_result.RemoteStartTransaction:
-        status = self.remote_transaction_status("RemoteStartTransaction")
+    def on_remote_start_transaction(
+        self, id_tag: str, connector_id: int | None = None, **_: Any
+    ) -> call_result.RemoteStartTransaction:
+        if connector_id == 0:
+            return call_result.RemoteStartTransaction(status="Rejected")
+        status = self.answer_remote_start("RemoteStartTransaction", connector_id, id_tag)
         return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)
-    def on_remote_stop_transaction(self, **_: Any) -> call_result.RemoteStopTransaction:
-        status = self.remote_transaction_status("RemoteStopTransaction")
+    def on_remote_stop_transaction(
+        self, transaction_id: int, **_: Any
+    ) -> call_result.RemoteStopTransaction:
+        status = self.answer_remote_stop("RemoteStopTransaction", transaction_id)
         return call_result.RemoteStopTransaction(status=status)
 
     @on(Action.change_availability)
@@ -118,7 +133,7 @@ class StationV16(Station):
     def on_unlock_connector(self, connector_id: int, **_: Any) -> call_result.UnlockConnector:
         if not 0 < connector_id <= self.scenario.stations.connectors:
             return call_result.UnlockConnector(status="NotSupported")
-        return call_result.UnlockConnector(status=self.status_for("UnlockConnector"))
+        return call_result.UnlockConnector(status=self.answer_unlock(connector_id))
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
@@ -127,3 +142,59 @@ class StationV16(Station):
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
+
+
+class TxShapes:
+    """1.6 messages of a charging session (``sessions.Charger`` decides when)."""
+
+    v201 = False
+
+    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send:
+        payload = {
+            "connectorId": connector,
+            "errorCode": "NoError",
+            "status": new.value,
+            "timestamp": behaviour.format_time(now_s),
+        }
+        return Send("StatusNotification", payload)
+
+    def authorize(self, tag: str) -> Send:
+        return Send("Authorize", {"idTag": tag})
+
+    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
+        payload: dict[str, Any] = {
+            "connectorId": tx.connector,
+            "idTag": tx.tag,
+            "meterStart": int(reading.energy_wh),
+            "timestamp": behaviour.format_time(now_s),
+        }
+        return Send("StartTransaction", payload)
+
+    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
+        assert reading is not None  # 1.6 reports only meter values during a transaction
+        sample = {
+            "timestamp": behaviour.format_time(now_s),
+            "sampledValue": sampled16(reading, tx.measurands, "Sample.Periodic"),
+        }
+        payload = {"connectorId": tx.connector, "transactionId": tx.tx_id, "meterValue": [sample]}
+        return Send("MeterValues", payload)
+
+    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
+        stamp = behaviour.format_time(now_s)
+        payload = {
+            "transactionId": tx.tx_id,
+            "idTag": tx.tag,
+            "meterStop": int(reading.energy_wh),
+            "timestamp": stamp,
+            "reason": reason[0],
+            "transactionData": [
+                {
+                    "timestamp": stamp,
+                    "sampledValue": sampled16(reading, tx.measurands, "Transaction.End"),
+                }
+            ],
+        }
+        return Send("StopTransaction", payload)
+
+
+StationV16.tx_shapes = TxShapes()

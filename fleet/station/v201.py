@@ -12,8 +12,14 @@ from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
+from fleet.station import behaviour
 from fleet.station.behaviour import ChangeResult
+from fleet.station.connectors import V201 as V201_STATUS
+from fleet.station.connectors import Status
 from fleet.station.core import Station
+from fleet.station.meter import Reading
+from fleet.station.readings import sampled201
+from fleet.station.sessions import Send, StopReason, Tx
 from fleet.station.state import State
 
 # (component, variable) -> the setting it reads and writes.
@@ -63,7 +69,7 @@ class StationV201(Station):
         return [
             {
                 "timestamp": stamp,
-                "connectorStatus": self.connector_status(evse),
+                "connectorStatus": V201_STATUS[self.connector_state(evse)],
                 "evseId": evse,
                 "connectorId": 1,
             }
@@ -139,13 +145,23 @@ class StationV201(Station):
         return call_result.TriggerMessage(status=self.trigger(requested_message, evses))
 
     @on(Action.request_start_transaction)
-    def on_request_start_transaction(self, **_: Any) -> call_result.RequestStartTransaction:
-        status = self.remote_transaction_status("RequestStartTransaction")
+    def on_request_start_transaction(
+        self,
+        id_token: dict[str, Any],
+        remote_start_id: int,
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> call_result.RequestStartTransaction:
+        status = self.answer_remote_start(
+            "RequestStartTransaction", evse_id, id_token["id_token"], remote_start_id
+        )
         return call_result.RequestStartTransaction(status=status)
 
     @on(Action.request_stop_transaction)
-    def on_request_stop_transaction(self, **_: Any) -> call_result.RequestStopTransaction:
-        status = self.remote_transaction_status("RequestStopTransaction")
+    def on_request_stop_transaction(
+        self, transaction_id: str, **_: Any
+    ) -> call_result.RequestStopTransaction:
+        status = self.answer_remote_stop("RequestStopTransaction", transaction_id)
         return call_result.RequestStopTransaction(status=status)
 
     @on(Action.change_availability)
@@ -164,7 +180,7 @@ class StationV201(Station):
     ) -> call_result.UnlockConnector:
         if not 0 < evse_id <= self.scenario.stations.connectors or connector_id != 1:
             return call_result.UnlockConnector(status="UnknownConnector")
-        return call_result.UnlockConnector(status=self.status_for("UnlockConnector"))
+        return call_result.UnlockConnector(status=self.answer_unlock(evse_id))
 
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
@@ -185,3 +201,72 @@ def _variable_result(item: dict[str, Any], status: str) -> dict[str, Any]:
     if "attribute_type" in item:
         result["attribute_type"] = item["attribute_type"]
     return result
+
+
+class TxShapes:
+    """2.0.1 messages of a charging session: TransactionEvent with seqNo from 0."""
+
+    v201 = True
+
+    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None:
+        if V201_STATUS[old] == V201_STATUS[new]:
+            return None  # Preparing -> Charging is Occupied -> Occupied: nothing to report
+        payload = {
+            "timestamp": behaviour.format_time(now_s),
+            "connectorStatus": V201_STATUS[new],
+            "evseId": connector,
+            "connectorId": 1,
+        }
+        return Send("StatusNotification", payload)
+
+    def authorize(self, tag: str) -> Send:
+        return Send("Authorize", {"idToken": _token(tag)})
+
+    def _event(
+        self, kind: str, tx: Tx, trigger: str, now_s: float, info: dict[str, Any]
+    ) -> dict[str, Any]:
+        payload: dict[str, Any] = {
+            "eventType": kind,
+            "timestamp": behaviour.format_time(now_s),
+            "triggerReason": trigger,
+            "seqNo": tx.next_seq(),
+            "transactionInfo": {"transactionId": tx.tx_id, "chargingState": tx.charging_state}
+            | info,
+        }
+        return payload
+
+    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
+        info = {} if tx.remote_start_id is None else {"remoteStartId": tx.remote_start_id}
+        payload = self._event("Started", tx, tx.trigger, now_s, info)
+        payload["evse"] = {"id": tx.connector, "connectorId": 1}
+        if tx.charging_state == "Charging":
+            payload["idToken"] = _token(tx.tag)
+        payload["meterValue"] = [_sample(reading, tx, "Transaction.Begin", now_s)]
+        return Send("TransactionEvent", payload)
+
+    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
+        payload = self._event("Updated", tx, trigger, now_s, {})
+        if trigger == "Authorized":
+            payload["idToken"] = _token(tx.tag)
+        if reading is not None:
+            payload["meterValue"] = [_sample(reading, tx, "Sample.Periodic", now_s)]
+        return Send("TransactionEvent", payload)
+
+    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
+        payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
+        payload["meterValue"] = [_sample(reading, tx, "Transaction.End", now_s)]
+        return Send("TransactionEvent", payload)
+
+
+def _token(tag: str) -> dict[str, str]:
+    return {"idToken": tag, "type": "ISO14443"}
+
+
+def _sample(reading: Reading, tx: Tx, context: str, now_s: float) -> dict[str, Any]:
+    return {
+        "timestamp": behaviour.format_time(now_s),
+        "sampledValue": sampled201(reading, tx.measurands, context),
+    }
+
+
+StationV201.tx_shapes = TxShapes()

@@ -1,0 +1,115 @@
+"""A station's chargers on the loop: the thin layer that runs ``sessions.Charger`` decisions.
+
+Made for a station when it first needs one (sessions in the scenario, or a remote start), so an
+idle fleet pays nothing for it. Each charger gets one timer for its ``wake_at``; every message it
+decides on goes through the station's outbox (order kept, one CALL in flight) and its answer
+comes back to the charger that sent it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+from fleet.errors import CallFailed
+from fleet.metrics.sample import MISSED_STALL
+from fleet.station.connectors import Connector
+from fleet.station.engine import Answer, Outgoing
+from fleet.station.generator import SessionGenerator
+from fleet.station.ids import uuid4_text
+from fleet.station.meter import Meter
+from fleet.station.sessions import Charger, Send
+
+if TYPE_CHECKING:
+    from fleet.station.core import Station
+
+
+class Chargers:
+    __slots__ = ("chargers", "station", "timers")
+
+    def __init__(self, station: Station) -> None:
+        self.station = station
+        scenario = station.scenario
+        self.chargers: list[Charger] = []
+        for number in range(1, scenario.stations.connectors + 1):
+            gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
+            meter = Meter(scenario.stations.evse, gen.rng)
+            connector = Connector(number)
+            charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text)
+            self.chargers.append(charger)
+        self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
+
+    def begin(self) -> None:
+        """Accepted (again): every charger plans (or resumes) its sessions."""
+        now = self.station.now()
+        for index, charger in enumerate(self.chargers):
+            self.run(index, charger.begin(now))
+
+    def halt(self) -> None:
+        """The connection ended: no timer fires until the station is accepted again."""
+        for index, timer in enumerate(self.timers):
+            if timer is not None:
+                timer.cancel()
+                self.timers[index] = None
+
+    def run(self, index: int, sends: list[Send]) -> None:
+        """Send what a charger decided, then arm its timer for when it wants to be woken."""
+        station = self.station
+        for send in sends:
+            done = partial(self._answered, index, send.action)
+            station.send(Outgoing(send.action, send.payload, done))
+        self._arm(index)
+
+    def _arm(self, index: int) -> None:
+        timer = self.timers[index]
+        if timer is not None:
+            timer.cancel()
+            self.timers[index] = None
+        wake_at = self.chargers[index].wake_at
+        loop = self.station._loop
+        if wake_at is None or loop is None or self.station._transport is None:
+            return
+        delay_s = max(wake_at - self.station.now(), 0.0)
+        self.timers[index] = loop.call_at(loop.time() + delay_s, self._wake, index)
+
+    def _wake(self, index: int) -> None:
+        self.timers[index] = None
+        charger = self.chargers[index]
+        missed = charger.counts.missed_samples
+        sends = charger.on_wake(self.station.now())
+        if charger.counts.missed_samples > missed:
+            action = "TransactionEvent" if charger.shapes.v201 else "MeterValues"
+            count = charger.counts.missed_samples - missed
+            self.station.sink.missed(self.station.id, action, MISSED_STALL, count)
+        self.run(index, sends)
+
+    def _answered(self, index: int, action: str, answer: Answer) -> None:
+        payload = None if isinstance(answer, CallFailed) else answer
+        self.run(index, self.chargers[index].on_answer(action, payload, self.station.now()))
+
+    # --- the CSMS's commands ---------------------------------------------------------------------
+
+    def free_charger(self, connector: int | None) -> int | None:
+        """The index of the charger a remote start goes to: the one asked for if free, else
+        the first free one; None when none is."""
+        if connector is not None:
+            index = connector - 1
+            ok = 0 <= index < len(self.chargers) and self.chargers[index].free
+            return index if ok else None
+        return next((i for i, c in enumerate(self.chargers) if c.free), None)
+
+    def remote_start(self, index: int, tag: str, remote_start_id: int | None) -> None:
+        now = self.station.now()
+        self.run(index, self.chargers[index].remote_start(tag, now, remote_start_id))
+
+    def with_transaction(self, tx_id: Any) -> int | None:
+        return next((i for i, c in enumerate(self.chargers) if c.matches(tx_id)), None)
+
+    def remote_stop(self, index: int) -> None:
+        self.run(index, self.chargers[index].remote_stop(self.station.now()))
+
+    def end_all(self, reason: tuple[str, str, str]) -> None:
+        now = self.station.now()
+        for index, charger in enumerate(self.chargers):
+            self.run(index, charger.end(reason, now))

@@ -1,0 +1,87 @@
+"""A connector's energy meter and the EV on it: pure, seeded, coherent.
+
+The register only ever grows, for the station's whole life (across sessions and reconnects).
+Power follows the EV and the EVSE: AC delivers phases * voltage * current limit up to what the
+EV takes; DC delivers its maximum until 80 % state of charge, then tapers linearly to a tenth of
+it at 100 % (the constant-voltage phase). Voltage carries small seeded noise; current is derived
+from power and voltage, so P = V * I per phase holds in every reading (within rounding).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from fleet.scenario_charging import Evse
+from fleet.station.generator import Demand, Rng
+
+STEP_S = 30.0  # integration step: the taper is followed within a fraction of a percent
+TAPER_FROM_SOC = 0.8
+
+
+@dataclass(slots=True, frozen=True)
+class Reading:
+    energy_wh: float  # the register
+    power_w: float
+    current_a: float  # per phase (AC), or the DC current
+    voltage_v: float
+    soc_percent: float
+
+
+class Meter:
+    """One connector's register and, while a session runs, the EV charging on it."""
+
+    __slots__ = ("_at_s", "_ev", "_rng", "evse", "register_wh", "soc")
+
+    def __init__(self, evse: Evse, rng: Rng) -> None:
+        self.evse = evse
+        self._rng = rng
+        self.register_wh = float(rng.randrange(0, 5_000_000))  # a meter that has lived a while
+        self._ev: Demand | None = None
+        self.soc = 0.0
+        self._at_s = 0.0
+
+    def plug(self, ev: Demand, now_s: float) -> None:
+        self._ev, self.soc, self._at_s = ev, ev.soc_start, now_s
+
+    def unplug(self, now_s: float) -> None:
+        self.advance(now_s)
+        self._ev = None
+
+    def power_w(self, charging: bool = True) -> float:
+        """What flows now: 0 without an EV, when not charging or at the EV's target."""
+        ev = self._ev
+        if ev is None or not charging or self.soc >= ev.soc_target:
+            return 0.0
+        limit_kw = min(self.evse.max_kw(), ev.ev_max_kw)
+        if self.evse.current == "DC" and self.soc > TAPER_FROM_SOC:
+            share = 1 - 0.9 * (self.soc - TAPER_FROM_SOC) / (1 - TAPER_FROM_SOC)
+            limit_kw *= max(share, 0.1)
+        return limit_kw * 1000
+
+    def advance(self, now_s: float, charging: bool = True) -> None:
+        """Integrate energy (and the EV's state of charge) up to ``now_s``."""
+        ev = self._ev
+        while ev is not None and self._at_s < now_s:
+            dt = min(STEP_S, now_s - self._at_s)
+            energy_wh = self.power_w(charging) * dt / 3600
+            if energy_wh > 0:
+                room_wh = (ev.soc_target - self.soc) * ev.battery_kwh * 1000
+                energy_wh = min(energy_wh, max(room_wh, 0.0))
+                self.soc += energy_wh / (ev.battery_kwh * 1000)
+                self.register_wh += energy_wh
+            self._at_s += dt
+        self._at_s = max(self._at_s, now_s)
+
+    def read(self, now_s: float, charging: bool = True) -> Reading:
+        self.advance(now_s, charging)
+        power = self.power_w(charging)
+        evse = self.evse
+        voltage = evse.voltage_v * (1 + self._rng.uniform(-0.005, 0.005))
+        conductors = evse.phases if evse.current == "AC" else 1
+        current = power / (conductors * voltage)
+        return Reading(self.register_wh, power, current, voltage, self.soc * 100)
+
+    @property
+    def full(self) -> bool:
+        ev = self._ev
+        return ev is not None and self.soc >= ev.soc_target - 1e-9

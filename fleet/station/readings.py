@@ -1,0 +1,54 @@
+"""Meter readings as OCPP sampled values: which measurand reads what, in which unit. Shared by
+both versions (1.6 writes values as strings, 2.0.1 as numbers)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from fleet.station.meter import Reading
+
+UNITS: Final = {
+    "Energy.Active.Import.Register": "Wh",
+    "Power.Active.Import": "W",
+    "Current.Import": "A",
+    "Voltage": "V",
+    "SoC": "Percent",
+}
+
+
+def values(reading: Reading, measurands: tuple[str, ...]) -> list[tuple[str, float, str]]:
+    """(measurand, value, unit) for each configured measurand, rounded as a meter shows them."""
+    table = {
+        "Energy.Active.Import.Register": round(reading.energy_wh, 1),
+        "Power.Active.Import": round(reading.power_w, 1),
+        "Current.Import": round(reading.current_a, 2),
+        "Voltage": round(reading.voltage_v, 1),
+        "SoC": round(reading.soc_percent, 1),
+    }
+    return [(m, table[m], UNITS[m]) for m in measurands]
+
+
+def sampled16(reading: Reading, measurands: tuple[str, ...], context: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": f"{value:g}" if unit != "Wh" else f"{value:.1f}",
+            "context": context,
+            "measurand": measurand,
+            "location": "EV" if measurand == "SoC" else "Outlet",
+            "unit": unit,
+        }
+        for measurand, value, unit in values(reading, measurands)
+    ]
+
+
+def sampled201(reading: Reading, measurands: tuple[str, ...], context: str) -> list[dict[str, Any]]:
+    return [
+        {
+            "value": value,
+            "context": context,
+            "measurand": measurand,
+            "location": "EV" if measurand == "SoC" else "Outlet",
+            "unitOfMeasure": {"unit": unit},
+        }
+        for measurand, value, unit in values(reading, measurands)
+    ]

@@ -1,0 +1,400 @@
+"""Charging sessions on one connector: when they happen, what the station sends, per version.
+
+Pure decisions, no loop and no sockets. A ``Charger`` is told the time (the station's wall
+clock, epoch seconds) and what happened (a wake-up it asked for, the CSMS's answer to a message
+it sent, a remote start or stop) and answers with the messages to send, in order; ``wake_at``
+says when it wants to be woken next. The engine sends the messages through the station's outbox
+(so they keep their order) and feeds each answer back.
+
+The life of a session, 1.6: Preparing -> Authorize (badge first / plug first) ->
+StartTransaction (the CSMS's transactionId) -> Charging, MeterValues every sample interval
+(SuspendedEV once the EV is full) -> StopTransaction -> Available (EV gone) or Finishing until
+it leaves. 2.0.1: the same session as TransactionEvent Started / Updated / Ended, with a
+transactionId the station makes and seqNo counting every message of the transaction from 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fleet.scenario_charging import Sessions
+from fleet.station.connectors import Connector, Status
+from fleet.station.generator import Demand, SessionGenerator
+from fleet.station.meter import Meter, Reading
+
+
+@dataclass(slots=True, frozen=True)
+class Send:
+    action: str
+    payload: dict[str, Any]
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"  # no EV (waiting for the next arrival)
+    AUTHORIZING = "authorizing"
+    STARTING = "starting"  # 1.6: StartTransaction sent, no transactionId yet
+    CHARGING = "charging"  # a transaction runs (also while suspended)
+    STOPPING = "stopping"  # 1.6: StopTransaction sent
+    PARKED = "parked"  # the transaction ended, the EV is still plugged in
+
+
+class Shapes(Protocol):
+    """Message shapes of one OCPP version (``v16.TxShapes``, ``v201.TxShapes``)."""
+
+    v201: bool
+
+    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None: ...
+    def authorize(self, tag: str) -> Send: ...
+    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send: ...
+    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send: ...
+    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send: ...
+
+
+# Why a transaction ended: (1.6 Reason, 2.0.1 triggerReason, 2.0.1 stoppedReason).
+StopReason = tuple[str, str, str]
+EV_LEFT = ("EVDisconnected", "EVDeparted", "EVDisconnected")
+REMOTE = ("Remote", "RemoteStop", "Remote")
+LOCAL = ("Local", "StopAuthorized", "Local")
+DEAUTHORIZED = ("DeAuthorized", "Deauthorized", "DeAuthorized")
+RESET = ("SoftReset", "ResetCommand", "ImmediateReset")
+UNLOCKED = ("UnlockCommand", "UnlockCommand", "Other")
+
+
+@dataclass(slots=True)
+class Tx:
+    """One transaction: what every message of it carries."""
+
+    connector: int
+    tag: str
+    measurands: tuple[str, ...]
+    tx_id: str | int | None = None  # 1.6: the CSMS's; 2.0.1: the station's
+    seq_no: int = 0  # 2.0.1: the next message's
+    remote_start_id: int | None = None
+    trigger: str = "Authorized"  # 2.0.1: why it started
+    charging_state: str = "Charging"
+    meter_start_wh: float = 0.0
+    started: bool = False  # 2.0.1: Started sent
+
+    def next_seq(self) -> int:
+        seq, self.seq_no = self.seq_no, self.seq_no + 1
+        return seq
+
+
+@dataclass(slots=True)
+class Counts:
+    started: int = 0
+    completed: int = 0
+    energy_wh: float = 0.0
+    missed_samples: int = 0
+
+
+class Charger:
+    """Sessions on one connector, for the station's whole life."""
+
+    __slots__ = (
+        "_leave_at",
+        "_next_sample",
+        "_reason",
+        "config",
+        "connector",
+        "counts",
+        "demand",
+        "gen",
+        "meter",
+        "new_tx_id",
+        "phase",
+        "shapes",
+        "tx",
+        "wake_at",
+    )
+
+    def __init__(
+        self,
+        connector: Connector,
+        meter: Meter,
+        gen: SessionGenerator,
+        shapes: Shapes,
+        new_tx_id: Any,
+    ) -> None:
+        self.connector = connector
+        self.meter = meter
+        self.gen = gen
+        self.config: Sessions = gen.config
+        self.shapes = shapes
+        self.new_tx_id = new_tx_id  # () -> str: 2.0.1 transaction ids
+        self.phase = Phase.IDLE
+        self.demand: Demand | None = None
+        self.tx: Tx | None = None
+        self.counts = Counts()
+        self.wake_at: float | None = None
+        self._leave_at = 0.0
+        self._next_sample = 0.0
+        self._reason = EV_LEFT
+
+    # --- what the engine calls -------------------------------------------------------------------
+
+    def begin(self, now_s: float) -> list[Send]:
+        """The station is accepted: plan the next arrival (or go on with the session)."""
+        if self.phase is Phase.IDLE:
+            self._plan_arrival(now_s)
+        elif self.wake_at is None:
+            self.wake_at = now_s
+        return []
+
+    def on_wake(self, now_s: float) -> list[Send]:
+        self.wake_at = None
+        if self.phase is Phase.IDLE:
+            return self._arrive(now_s)
+        if self.phase is Phase.CHARGING:
+            return self._tick(now_s)
+        if self.phase is Phase.PARKED and now_s >= self._leave_at:
+            return self._leave(now_s)
+        self._plan(now_s)
+        return []
+
+    def on_answer(self, action: str, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        """The CSMS's answer to a message this charger sent (None: it failed)."""
+        if action == "Authorize":
+            return self._authorized(answer, now_s)
+        if action == "StartTransaction":
+            return self._started16(answer, now_s)
+        if action == "StopTransaction":
+            return self._stopped(now_s)
+        if action == "TransactionEvent" and answer is not None and self.tx is not None:
+            info = answer.get("idTokenInfo")
+            if info and info.get("status") != "Accepted" and self.phase is Phase.CHARGING:
+                return self._stop(DEAUTHORIZED, now_s)
+        return []
+
+    def remote_start(self, tag: str, now_s: float, remote_start_id: int | None) -> list[Send]:
+        """RemoteStart/RequestStart accepted for this connector: the EV is plugged in now."""
+        self.demand = self.gen.demand()
+        self._leave_at = now_s + self.demand.plugged_s
+        self.wake_at = None
+        out = self._status(Status.PREPARING, now_s)
+        out += self._start(tag, now_s, "RemoteStart", remote_start_id)
+        return out
+
+    def remote_stop(self, now_s: float) -> list[Send]:
+        return self._stop(REMOTE, now_s) if self.phase is Phase.CHARGING else []
+
+    def end(self, reason: StopReason, now_s: float) -> list[Send]:
+        """Stop a running transaction (Reset, UnlockConnector); the EV leaves with it."""
+        if self.phase is not Phase.CHARGING:
+            return []
+        out = self._stop(reason, now_s)
+        self._leave_at = now_s
+        return out
+
+    @property
+    def free(self) -> bool:
+        return self.phase is Phase.IDLE and not self.connector.busy
+
+    def matches(self, tx_id: Any) -> bool:
+        return self.tx is not None and self.tx.tx_id == tx_id and self.phase is Phase.CHARGING
+
+    # --- the session -----------------------------------------------------------------------------
+
+    def _plan_arrival(self, now_s: float) -> None:
+        if self.config.start == "remote_only":
+            self.wake_at = None
+            return
+        self.wake_at = self.gen.next_arrival(now_s)
+
+    def _arrive(self, now_s: float) -> list[Send]:
+        if self.connector.busy or self.connector.status is Status.UNAVAILABLE:
+            self._plan_arrival(now_s)  # nobody charges here now: the driver goes elsewhere
+            return []
+        demand = self.demand = self.gen.demand()
+        self._leave_at = now_s + demand.plugged_s
+        out = self._status(Status.PREPARING, now_s)
+        if self.config.start == "plug_first" and self.shapes.v201:
+            out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
+        self.phase = Phase.AUTHORIZING
+        out.append(self.shapes.authorize(demand.id_tag))
+        return out
+
+    def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        if self.phase is not Phase.AUTHORIZING or self.demand is None:
+            return []
+        accepted = _accepted(answer)
+        tx = self.tx
+        if tx is not None and tx.started:  # 2.0.1 plug first: the transaction runs already
+            if not accepted:
+                return self._stop(DEAUTHORIZED, now_s)
+            tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
+            self.phase = Phase.CHARGING
+            self._next_sample = now_s + self._interval()
+            self._plan(now_s)
+            return [self.shapes.update(tx, None, "Authorized", now_s)]
+        if not accepted:  # the driver leaves
+            self.demand = None
+            out = self._status(Status.AVAILABLE, now_s)
+            self.phase = Phase.IDLE
+            self._plan_arrival(now_s)
+            return out
+        return self._start(self.demand.id_tag, now_s, "Authorized", None)
+
+    def _start(
+        self,
+        tag: str,
+        now_s: float,
+        trigger: str,
+        remote_start_id: int | None,
+        authorized: bool = True,
+    ) -> list[Send]:
+        assert self.demand is not None
+        self.meter.plug(self.demand, now_s)
+        reading = self.meter.read(now_s)
+        tx = self.tx = Tx(self.connector.id, tag, self.config.measurands)
+        tx.remote_start_id, tx.trigger = remote_start_id, trigger
+        tx.meter_start_wh = reading.energy_wh
+        self.counts.started += 1
+        if not self.shapes.v201:
+            self.phase = Phase.STARTING
+            return [self.shapes.start(tx, reading, now_s)]
+        tx.tx_id = self.new_tx_id()
+        tx.charging_state = "Charging" if authorized else "EVConnected"
+        tx.started = True
+        out = [self.shapes.start(tx, reading, now_s)]
+        if authorized:
+            out = self._status(Status.CHARGING, now_s) + out
+            self.phase = Phase.CHARGING
+            self._next_sample = now_s + self._interval()
+            self._plan(now_s)
+        return out
+
+    def _started16(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        tx = self.tx
+        if self.phase is not Phase.STARTING or tx is None:
+            return []
+        if answer is None:  # no transactionId: the session cannot go on
+            self.meter.unplug(now_s)
+            self.tx, self.demand = None, None
+            out = self._status(Status.AVAILABLE, now_s)
+            self.phase = Phase.IDLE
+            self._plan_arrival(now_s)
+            return out
+        tx.tx_id = answer.get("transactionId")
+        self.phase = Phase.CHARGING
+        self._next_sample = now_s + self._interval()
+        if not _accepted(answer):
+            if self.config.stop_on_invalid_id:
+                return self._stop(DEAUTHORIZED, now_s)
+            tx.charging_state = "SuspendedEVSE"
+            self._plan(now_s)
+            return self._status(Status.SUSPENDED_EVSE, now_s)
+        self._plan(now_s)
+        return self._status(Status.CHARGING, now_s)
+
+    def _tick(self, now_s: float) -> list[Send]:
+        tx = self.tx
+        assert tx is not None
+        if now_s >= self._leave_at:
+            return self._stop(EV_LEFT, now_s)
+        out: list[Send] = []
+        charging = tx.charging_state == "Charging"
+        if now_s >= self._next_sample:
+            interval = self._interval()
+            late = int((now_s - self._next_sample) // interval) if interval else 0
+            self.counts.missed_samples += late
+            self._next_sample += (late + 1) * interval
+            reading = self.meter.read(now_s, charging)
+            out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
+        else:
+            self.meter.advance(now_s, charging)
+        if charging and self.meter.full:
+            tx.charging_state = "SuspendedEV"
+            out += self._status(Status.SUSPENDED_EV, now_s)
+            if self.shapes.v201:
+                out.append(self.shapes.update(tx, None, "ChargingStateChanged", now_s))
+        self._plan(now_s)
+        return out
+
+    def _stop(self, reason: StopReason, now_s: float) -> list[Send]:
+        tx = self.tx
+        assert tx is not None
+        charging = tx.charging_state == "Charging"
+        reading = self.meter.read(now_s, charging)
+        self.counts.energy_wh += reading.energy_wh - tx.meter_start_wh
+        self._reason = reason
+        left = reason is EV_LEFT
+        tx.charging_state = "Idle" if left else "EVConnected"
+        out = [self.shapes.stop(tx, reading, reason, now_s)]
+        if self.shapes.v201:  # nothing to wait for: the station owns the transaction id
+            return out + self._ended(now_s)
+        self.phase = Phase.STOPPING
+        self.wake_at = None
+        return out
+
+    def _stopped(self, now_s: float) -> list[Send]:
+        if self.phase is not Phase.STOPPING:
+            return []
+        return self._ended(now_s)
+
+    def _ended(self, now_s: float) -> list[Send]:
+        """The transaction is over on the station's side (1.6: StopTransaction answered)."""
+        self.counts.completed += 1
+        self.tx = None
+        if self._reason is EV_LEFT or now_s >= self._leave_at:
+            return self._leave(now_s)
+        self.phase = Phase.PARKED
+        self.wake_at = self._leave_at
+        return self._status(Status.FINISHING, now_s)
+
+    def _leave(self, now_s: float) -> list[Send]:
+        self.meter.unplug(now_s)
+        self.demand = None
+        self.phase = Phase.IDLE
+        if self.connector.inoperative_after:
+            self.connector.inoperative_after = False
+            out = self._status(Status.UNAVAILABLE, now_s)
+        else:
+            out = self._status(Status.AVAILABLE, now_s)
+        self._plan_arrival(now_s)
+        return out
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _interval(self) -> float:
+        return self.config.meter_interval_s
+
+    def _plan(self, now_s: float) -> None:
+        """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
+        if self.phase is Phase.CHARGING:
+            due = [self._leave_at]
+            if self._interval() > 0:
+                due.append(self._next_sample)
+            self.wake_at = max(min(due), now_s)
+        elif self.phase is Phase.PARKED:
+            self.wake_at = self._leave_at
+
+    def _status(self, status: Status, now_s: float) -> list[Send]:
+        old = self.connector.status
+        moved = self.connector.move(status)
+        if moved is None:
+            return []
+        message = self.shapes.status(self.connector.id, old, moved, now_s)
+        return [] if message is None else [message]
+
+
+def totals(chargers: Iterable[Charger]) -> Counts:
+    total = Counts()
+    for charger in chargers:
+        c = charger.counts
+        total.started += c.started
+        total.completed += c.completed
+        total.energy_wh += c.energy_wh
+        total.missed_samples += c.missed_samples
+    return total
+
+
+def _accepted(answer: dict[str, Any] | None) -> bool:
+    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)."""
+    if answer is None:
+        return False
+    info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
+    return bool(info.get("status") == "Accepted")
