@@ -111,7 +111,7 @@ async def test_v201_variables_report_and_change_heartbeat_interval() -> None:
             [
                 (c16.Reset(type="Soft"), "Rejected"),
                 (c16.RemoteStartTransaction(id_tag="TAG1"), "Rejected"),
-                (c16.RemoteStopTransaction(transaction_id=1), "Accepted"),
+                (c16.RemoteStopTransaction(transaction_id=1), "Rejected"),  # no such transaction
                 (c16.ChangeAvailability(connector_id=1, type="Inoperative"), "Scheduled"),
                 (c16.UnlockConnector(connector_id=1), "UnlockFailed"),
                 (c16.ClearCache(), "Rejected"),
@@ -129,7 +129,7 @@ async def test_v201_variables_report_and_change_heartbeat_interval() -> None:
                     ),
                     "Rejected",
                 ),
-                (c201.RequestStopTransaction(transaction_id="tx1"), "Accepted"),
+                (c201.RequestStopTransaction(transaction_id="tx1"), "Rejected"),  # unknown id
                 (c201.ChangeAvailability(operational_status="Inoperative"), "Scheduled"),
                 (c201.UnlockConnector(evse_id=1, connector_id=1), "UnlockFailed"),
                 (c201.ClearCache(), "Rejected"),

@@ -1,0 +1,101 @@
+"""Charging sessions over real sockets against the embedded CSMS: what it receives."""
+
+from __future__ import annotations
+
+import asyncio
+from collections import defaultdict
+
+import pytest
+from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
+
+from fleet.station.sessions import Phase
+from tests.conftest import (
+    assert_schema_valid,
+    calls,
+    csms_running,
+    fleet_running,
+    make_scenario,
+    wait_until,
+)
+
+QUICK = {
+    "arrivals_per_hour": 3600,
+    "plug_in_min": {"min": 0.04, "max": 0.06},
+    "meter_interval_s": 1,
+}
+
+
+async def test_a_mixed_fleet_charges_and_the_csms_sees_whole_sessions() -> None:
+    scenario = make_scenario(stations={"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}}, sessions=QUICK)
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(
+                lambda: all(
+                    s.charging and s.charging.chargers[0].counts.completed for s in fleet.stations
+                ),
+                timeout_s=15,
+            )
+    assert fleet.summary.failures == []
+    assert assert_schema_valid(csms) > 50
+    for station in fleet.stations:
+        counts = station.charging.chargers[0].counts
+        if station.version == "1.6":
+            starts = [c.message[3] for c in calls(csms, station.id, "StartTransaction")]
+            stops = [c.message[3] for c in calls(csms, station.id, "StopTransaction")]
+            assert len(stops) >= counts.completed >= 1
+            energy = sum(s["meterStop"] for s in stops) - sum(
+                s["meterStart"] for s in starts[: len(stops)]
+            )
+            assert energy == pytest.approx(counts.energy_wh, abs=len(stops) * 2)
+        else:
+            events = defaultdict(list)
+            for c in calls(csms, station.id, "TransactionEvent"):
+                payload = c.message[3]
+                events[payload["transactionInfo"]["transactionId"]].append(payload)
+            ended = [tx for tx in events.values() if tx[-1]["eventType"] == "Ended"]
+            assert len(ended) >= 1
+            for tx in events.values():
+                assert [e["seqNo"] for e in tx] == list(range(len(tx)))
+                assert tx[0]["eventType"] == "Started"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_remote_start_and_stop_run_a_session(version: str) -> None:
+    scenario = make_scenario(
+        stations={"ocpp": version}, sessions={"start": "remote_only", "meter_interval_s": 1}
+    )
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            if version == "1.6":
+                start = c16.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1)
+            else:
+                start = c201.RequestStartTransaction(
+                    id_token={"idToken": "REMOTE-1", "type": "Central"}, remote_start_id=5
+                )
+            assert (await csms.call(station.id, start)).status == "Accepted"
+            charger = station.charging.chargers[0]
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+            again = await csms.call(station.id, start)
+            assert again.status == "Rejected"  # no free connector
+            await asyncio.sleep(1.5)  # a meter value or two
+            tx_id = charger.tx.tx_id
+            if version == "1.6":
+                stop = c16.RemoteStopTransaction(transaction_id=tx_id)
+            else:
+                stop = c201.RequestStopTransaction(transaction_id=tx_id)
+            assert (await csms.call(station.id, stop)).status == "Accepted"
+            await wait_until(lambda: charger.counts.completed == 1)
+    if version == "1.6":
+        stop_frame = calls(csms, action="StopTransaction")[-1].message[3]
+        assert stop_frame["reason"] == "Remote" and stop_frame["transactionId"] == tx_id
+        assert calls(csms, action="MeterValues")
+    else:
+        events = [c.message[3] for c in calls(csms, action="TransactionEvent")]
+        assert events[0]["triggerReason"] == "RemoteStart"
+        assert events[0]["transactionInfo"]["remoteStartId"] == 5
+        assert events[-1]["triggerReason"] == "RemoteStop"
+    assert fleet.summary.failures == []
+    assert_schema_valid(csms)

@@ -1,0 +1,177 @@
+"""Charging decisions without sockets or sleeps: the generator, the meter, and whole sessions of
+both versions driven by a fake clock, every message checked against the ocpp package's schemas."""
+
+from __future__ import annotations
+
+import itertools
+from typing import Any
+
+import pytest
+
+from fleet import wire
+from fleet.scenario_charging import Evse, Sessions
+from fleet.station.connectors import Connector, Status
+from fleet.station.generator import SessionGenerator
+from fleet.station.meter import Meter
+from fleet.station.sessions import Charger, Phase, Send
+from fleet.station.v16 import TxShapes as Shapes16
+from fleet.station.v201 import TxShapes as Shapes201
+
+T0 = 1_790_000_000.0  # a fake wall clock, epoch seconds
+FAST = Sessions(
+    arrivals_per_hour=60,
+    plug_in_min={"min": 10, "max": 10},
+    meter_interval_s=60,
+    soc_start={"min": 0.2, "max": 0.2},
+    soc_target={"min": 0.9, "max": 0.9},
+)
+
+
+def charger(version: str, config: Sessions = FAST, evse: Evse | None = None) -> Charger:
+    gen = SessionGenerator.for_connector(config, "CP-1", 1)
+    meter = Meter(evse or Evse(), gen.rng)
+    shapes = Shapes16() if version == "1.6" else Shapes201()
+    ids = (f"tx-{n}" for n in itertools.count(1))
+    return Charger(Connector(1), meter, gen, shapes, lambda: next(ids))
+
+
+def valid(version: str, sends: list[Send]) -> list[Send]:
+    for send in sends:
+        wire.validate(version, send.action, "request", send.payload)
+    return sends
+
+
+def test_the_same_seed_gives_the_same_sessions_and_another_station_others() -> None:
+    def draws(station: str, seed: int) -> list[Any]:
+        config = FAST.model_copy(update={"seed": seed, "plug_in_min": Sessions().plug_in_min})
+        gen = SessionGenerator.for_connector(config, station, 1)
+        at, out = T0, []
+        for _ in range(5):
+            at = gen.next_arrival(at)
+            out.append((at, gen.demand()))
+        return out
+
+    assert draws("CP-1", 1) == draws("CP-1", 1)
+    assert draws("CP-1", 1) != draws("CP-2", 1) != draws("CP-1", 2)
+    gaps = [b[0] - a[0] for a, b in itertools.pairwise(draws("CP-1", 1))]
+    assert len(set(gaps)) == len(gaps)  # really random: no two gaps alike
+    plugged = {d.plugged_s for _, d in draws("CP-1", 1)}
+    assert len(plugged) == 5 and all(30 * 60 <= p <= 240 * 60 for p in plugged)
+
+
+def test_a_day_profile_puts_no_arrivals_in_hours_of_weight_0() -> None:
+    night_only = [1.0 if h < 6 else 0.0 for h in range(24)]
+    config = FAST.model_copy(update={"profile": tuple(night_only), "arrivals_per_hour": 4})
+    gen = SessionGenerator.for_connector(config, "CP-1", 1)
+    at, hours = 1_789_948_800.0, []  # a UTC midnight
+    for _ in range(200):
+        at = gen.next_arrival(at)
+        hours.append(int(at % 86400 // 3600))
+    assert set(hours) <= set(range(6)) and len(set(hours)) == 6
+    # 4/h on average over the day: 16/h in the six hours that have arrivals
+    days = (at - 1_789_948_800.0) / 86400
+    assert 200 / days == pytest.approx(96, rel=0.2)
+
+
+@pytest.mark.parametrize("current", ["AC", "DC"])
+def test_the_meter_only_grows_and_power_is_volts_times_amps(current: str) -> None:
+    gen = SessionGenerator.for_connector(FAST, "CP-1", 1)
+    evse = Evse(current=current, max_power_kw=150)
+    meter = Meter(evse, gen.rng)
+    demand = gen.demand()
+    meter.plug(demand, T0)
+    readings = [meter.read(T0 + 60 * n) for n in range(0, 600)]
+    energies = [r.energy_wh for r in readings]
+    assert all(b >= a for a, b in itertools.pairwise(energies)) and energies[-1] > energies[0]
+    conductors = 3 if current == "AC" else 1
+    for r in readings:
+        assert r.power_w == pytest.approx(conductors * r.voltage_v * r.current_a, rel=1e-9)
+    assert readings[-1].soc_percent == pytest.approx(90, abs=0.01)  # stops at the target
+    assert readings[-1].power_w == 0
+    delivered_kwh = (energies[-1] - energies[0]) / 1000
+    assert delivered_kwh == pytest.approx(0.7 * demand.battery_kwh, rel=1e-6)
+    if current == "DC":  # the taper: less power at 85 % than at 50 %
+        powers = {round(r.soc_percent): r.power_w for r in readings}
+        assert 0 < powers[85] < powers[50]
+
+
+def test_a_1_6_session_from_badge_to_departure() -> None:
+    c = charger("1.6")
+    c.begin(T0)
+    arrive = c.wake_at
+    assert arrive is not None and arrive > T0
+    out = valid("1.6", c.on_wake(arrive))
+    assert [s.action for s in out] == ["StatusNotification", "Authorize"]
+    assert out[0].payload["status"] == "Preparing"
+    out = valid("1.6", c.on_answer("Authorize", {"idTagInfo": {"status": "Accepted"}}, arrive))
+    assert [s.action for s in out] == ["StartTransaction"]
+    meter_start = out[0].payload["meterStart"]
+    answer = {"transactionId": 42, "idTagInfo": {"status": "Accepted"}}
+    out = valid("1.6", c.on_answer("StartTransaction", answer, arrive + 0.1))
+    assert [(s.action, s.payload["status"]) for s in out] == [("StatusNotification", "Charging")]
+    samples = []
+    while c.phase is Phase.CHARGING:
+        assert c.wake_at is not None
+        out = valid("1.6", c.on_wake(c.wake_at))
+        samples += [s for s in out if s.action == "MeterValues"]
+    assert len(samples) == 9  # every 60 s of a 10-minute visit
+    assert {s.payload["transactionId"] for s in samples} == {42}
+    stop = out[-1]
+    assert stop.action == "StopTransaction" and stop.payload["reason"] == "EVDisconnected"
+    assert stop.payload["meterStop"] - meter_start == pytest.approx(c.counts.energy_wh, abs=1)
+    out = valid("1.6", c.on_answer("StopTransaction", {}, c.wake_at or arrive + 600))
+    assert [s.payload["status"] for s in out] == ["Available"]
+    assert (c.counts.started, c.counts.completed, c.phase) == (1, 1, Phase.IDLE)
+    assert c.wake_at is not None and c.wake_at > arrive + 600  # the next driver
+
+
+def test_an_unknown_tag_stops_the_1_6_transaction_when_the_key_says_so() -> None:
+    c = charger("1.6")
+    c.begin(T0)
+    assert c.wake_at is not None
+    c.on_wake(c.wake_at)
+    c.on_answer("Authorize", {"idTagInfo": {"status": "Accepted"}}, c.wake_at or T0)
+    refused = {"transactionId": 7, "idTagInfo": {"status": "Invalid"}}
+    out = valid("1.6", c.on_answer("StartTransaction", refused, T0 + 1))
+    assert out[0].action == "StopTransaction" and out[0].payload["reason"] == "DeAuthorized"
+    keep = charger("1.6", FAST.model_copy(update={"stop_on_invalid_id": False}))
+    keep.begin(T0)
+    assert keep.wake_at is not None
+    keep.on_wake(keep.wake_at)
+    keep.on_answer("Authorize", {"idTagInfo": {"status": "Accepted"}}, T0)
+    out = valid("1.6", keep.on_answer("StartTransaction", refused, T0 + 1))
+    assert [s.payload.get("status") for s in out] == ["SuspendedEVSE"]
+
+
+@pytest.mark.parametrize("start", ["badge_first", "plug_first"])
+def test_a_2_0_1_transaction_counts_seq_no_from_0_without_gaps(start: str) -> None:
+    c = charger("2.0.1", FAST.model_copy(update={"start": start}))
+    c.begin(T0)
+    assert c.wake_at is not None
+    events: list[Send] = []
+    out = valid("2.0.1", c.on_wake(c.wake_at))
+    events += out
+    out = valid("2.0.1", c.on_answer("Authorize", {"idTokenInfo": {"status": "Accepted"}}, T0))
+    events += out
+    while c.phase is Phase.CHARGING:
+        assert c.wake_at is not None
+        events += valid("2.0.1", c.on_wake(c.wake_at))
+    tx = [e.payload for e in events if e.action == "TransactionEvent"]
+    assert [p["seqNo"] for p in tx] == list(range(len(tx)))
+    assert {p["transactionInfo"]["transactionId"] for p in tx} == {"tx-1"}
+    assert (tx[0]["eventType"], tx[-1]["eventType"]) == ("Started", "Ended")
+    first = "Authorized" if start == "badge_first" else "CablePluggedIn"
+    assert tx[0]["triggerReason"] == first
+    assert tx[-1]["triggerReason"] == "EVDeparted"
+    assert tx[-1]["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    statuses = [e.payload["connectorStatus"] for e in events if e.action == "StatusNotification"]
+    assert statuses == ["Occupied", "Available"]
+
+
+def test_connector_moves_outside_the_spec_are_refused() -> None:
+    connector = Connector(1)
+    assert connector.move(Status.PREPARING) is Status.PREPARING
+    assert connector.move(Status.PREPARING) is None
+    connector.move(Status.CHARGING)
+    with pytest.raises(ValueError, match="Charging -> Preparing"):
+        connector.move(Status.PREPARING)
