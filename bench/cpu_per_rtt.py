@@ -75,7 +75,7 @@ async def _raw(url: str, stations: int, round_trips: int) -> float:
 
 
 async def _transport(url: str, stations: int, round_trips: int) -> float:
-    from fleet.station.transport import connect
+    from fleet.station.connect import connect
 
     conns = [await connect(url, f"SANS-{i}", "1.6", 10) for i in range(stations)]
 
@@ -114,9 +114,9 @@ async def _fleet(url: str, stations: int, round_trips: int, validate: bool) -> f
     from fleet import wire
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
+    from fleet.station.connect import connect
     from fleet.station.session import make_station
     from fleet.station.state import State
-    from fleet.station.transport import connect
 
     scenario = Scenario.model_validate(
         {

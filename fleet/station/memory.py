@@ -10,19 +10,18 @@ from __future__ import annotations
 
 import asyncio
 
-from fleet.station.transport import Intercept, TransportClosed
+from fleet.station.transport import Inbox, Intercept, TransportClosed
 
 
-class _End:
-    """One end of the pair: what arrives waits in ``_frames`` until ``recv()``."""
+class _End(Inbox):
+    """One end of the pair: what arrives waits in the inbox until ``recv()``."""
+
+    __slots__ = ("close_code", "intercept", "peer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self.loop = loop
+        super().__init__(loop)
         self.peer: _End | None = None
         self.intercept: Intercept | None = None
-        self._frames: list[bytes] = []
-        self._waiter: asyncio.Future[None] | None = None
-        self._closed: TransportClosed | None = None
         self.close_code: int | None = None  # the code this end was closed with, by either end
 
     def send(self, frame: bytes) -> None:
@@ -30,17 +29,6 @@ class _End:
             raise self._closed.again()
         assert self.peer is not None
         self.loop.call_soon(self.peer._deliver, frame)
-
-    async def recv(self) -> bytes:
-        while not self._frames:
-            if self._closed is not None:
-                raise self._closed.again()
-            self._waiter = self.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        return self._frames.pop(0)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._closed is not None:
@@ -54,18 +42,13 @@ class _End:
             return
         if self.intercept is not None and self.intercept(frame):
             return
-        self._frames.append(frame)
-        self._wake()
+        self._queue(frame)
 
     def _end(self, code: int, reason: str, by_peer: bool) -> None:
         self.close_code = code
         text = f"connection closed (code {code}: {reason})" if reason else f"code {code}"
         self._closed = TransportClosed(text, by_peer)
         self._wake()
-
-    def _wake(self) -> None:
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
 
 
 MemoryTransport = _End

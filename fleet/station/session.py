@@ -17,10 +17,10 @@ from fleet.errors import ConnectionFailed
 from fleet.metrics.sample import CONNECT, CONNECTION_LOST, Sink
 from fleet.policies import backoff
 from fleet.scenario import Scenario
+from fleet.station.connect import connect
 from fleet.station.core import Station
 from fleet.station.engine import Ending
 from fleet.station.state import State
-from fleet.station.transport import connect
 from fleet.station.v16 import StationV16
 from fleet.station.v201 import StationV201
 

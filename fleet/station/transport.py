@@ -6,35 +6,27 @@ connection: a station needs none of its per-connection tasks, locks, queues or p
 managers, and thousands of stations share one process. Two things make it cheaper per round
 trip: ``send()`` writes to the socket synchronously, and a station may ``intercept`` frames
 straight from the socket's data callback (the answer it waits for) instead of having a reader
-task woken for each one. Websocket details (subprotocol negotiation, close codes, handshake and
-TLS errors) become fleet's one-line errors here, at one seam.
+task woken for each one. How a connection ends (close codes) is told in fleet's words here;
+opening one, with its handshake and TLS errors, is ``fleet.station.connect``.
 """
 
 from __future__ import annotations
 
 import asyncio
-import errno
-import http
 import logging
 import os
-import resource
-import ssl
 import struct
 from collections.abc import Callable
 from typing import Final, Protocol, cast
 
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
 from websockets.frames import Frame, Opcode, apply_mask
 from websockets.http11 import Response
 from websockets.protocol import State
-from websockets.typing import Subprotocol
-from websockets.uri import WebSocketURI, parse_uri
 
 import fleet
-from fleet.errors import ConnectionFailed, FleetError, SubprotocolRefused
-from fleet.wire import SUBPROTOCOLS
+from fleet.errors import FleetError
 
 
 class TransportClosed(FleetError):
@@ -66,6 +58,43 @@ class Transport(Protocol):
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close cleanly; a no-op when already closed."""
+
+
+class Inbox:
+    """The receiving half both transports share: messages not intercepted wait here until
+    ``recv()``, which raises TransportClosed once the connection has ended and they are read."""
+
+    __slots__ = ("_closed", "_frames", "_waiter", "loop")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self.loop = loop
+        self._frames: list[bytes] = []
+        self._waiter: asyncio.Future[None] | None = None
+        self._closed: TransportClosed | None = None
+
+    async def recv(self) -> bytes:
+        while not self._frames:
+            if self._closed is not None:
+                raise self._closed.again()
+            self._waiter = self.loop.create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+        frame = self._frames.pop(0)
+        self._taken()
+        return frame
+
+    def _taken(self) -> None:
+        """A message left the inbox (a transport may resume reading)."""
+
+    def _queue(self, message: bytes) -> None:
+        self._frames.append(message)
+        self._wake()
+
+    def _wake(self) -> None:
+        if self._waiter is not None and not self._waiter.done():
+            self._waiter.set_result(None)
 
 
 # --- websockets, sans I/O ------------------------------------------------------------------------
@@ -132,41 +161,34 @@ def _describe_close(protocol: ClientProtocol, error: Exception | None) -> tuple[
     return f"connection closed ({text})", False
 
 
-class WebsocketTransport(asyncio.Protocol):
+class WebsocketTransport(Inbox, asyncio.Protocol):
     """One station's websocket: websockets' ClientProtocol fed from asyncio callbacks."""
 
     __slots__ = (
         "_close_timer",
-        "_closed",
         "_fragments",
-        "_frames",
         "_head",
         "_lost",
         "_opened",
         "_partial",
         "_reading_paused",
         "_scan",
-        "_waiter",
         "_writing_paused",
         "intercept",
-        "loop",
         "protocol",
         "trace",
         "transport",
     )
 
     def __init__(self, protocol: ClientProtocol, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
         self.protocol = protocol
-        self.loop = loop
         self.transport: asyncio.Transport | None = None
         self.intercept: Intercept | None = None
         self.trace: str | None = None  # the station id, when its frames are traced
-        self._frames: list[bytes] = []
         self._fragments: list[bytes] | None = None
-        self._waiter: asyncio.Future[None] | None = None
         self._opened: asyncio.Future[None] | None = loop.create_future()
         self._lost: asyncio.Future[None] | None = None
-        self._closed: TransportClosed | None = None
         self._close_timer: asyncio.TimerHandle | None = None
         self._reading_paused = False
         self._writing_paused = False
@@ -187,19 +209,9 @@ class WebsocketTransport(asyncio.Protocol):
         if self.trace is not None:
             trace_log.info("%s > %s", self.trace, frame.decode("utf-8", "replace"))
 
-    async def recv(self) -> bytes:
-        while not self._frames:
-            if self._closed is not None:
-                raise self._closed.again()
-            self._waiter = self.loop.create_future()
-            try:
-                await self._waiter
-            finally:
-                self._waiter = None
-        frame = self._frames.pop(0)
+    def _taken(self) -> None:
         if self._reading_paused and len(self._frames) < QUEUE_LIMIT // 2:
             self._resume_reading()
-        return frame
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close handshake, then wait (at most CLOSE_TIMEOUT_S) for the CSMS to end TCP."""
@@ -365,9 +377,7 @@ class WebsocketTransport(asyncio.Protocol):
         intercept = self.intercept
         if intercept is not None and intercept(message):
             return
-        self._frames.append(message)
-        if self._waiter is not None and not self._waiter.done():
-            self._waiter.set_result(None)
+        self._queue(message)
         if len(self._frames) >= QUEUE_LIMIT:
             self._pause_reading()
 
@@ -397,114 +407,3 @@ class WebsocketTransport(asyncio.Protocol):
         self._close_timer = None
         if self.transport is not None:
             self.transport.abort()
-
-
-async def connect(
-    url: str,
-    station_id: str,
-    version: str,
-    open_timeout_s: float,
-    source_address: str | None = None,
-    trace: str | None = None,
-) -> WebsocketTransport:
-    """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
-    with a one-line reason a user can act on (never showing credentials from the URL). With
-    ``trace`` (the station id) every frame of the connection is logged on ``fleet.trace``."""
-    subprotocol = SUBPROTOCOLS[version]
-    try:
-        uri = parse_uri(f"{url}/{station_id}")
-    except InvalidURI as exc:
-        raise ConnectionFailed(f"invalid CSMS URL: {exc}") from None
-    where = f"{uri.host}:{uri.port}"
-    loop = asyncio.get_running_loop()
-    ws = WebsocketTransport(
-        ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)], max_size=MAX_SIZE), loop
-    )
-    try:
-        async with asyncio.timeout(open_timeout_s):
-            await _open(ws, uri, source_address)
-            await ws.opened()
-    except asyncio.CancelledError:
-        _abandon(ws)  # the station was stopped while connecting: leave no socket behind
-        raise
-    except TimeoutError:
-        _abandon(ws)
-        raise ConnectionFailed(
-            f"no websocket handshake from {where} within {open_timeout_s:g} s"
-        ) from None
-    except ssl.SSLCertVerificationError as exc:
-        raise ConnectionFailed(
-            f"TLS certificate of {where} not trusted: {exc.verify_message}"
-        ) from None
-    except ssl.SSLError as exc:
-        raise ConnectionFailed(f"TLS handshake with {where} failed: {exc.reason}") from None
-    except ConnectionRefusedError:
-        raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
-    except OSError as exc:
-        raise ConnectionFailed(_os_error(exc, where, source_address)) from None
-    _check_handshake(ws, subprotocol, where)
-    if trace is not None:
-        ws.trace = trace
-        trace_log.info("%s connected to %s (%s)", trace, where, subprotocol)
-    return ws
-
-
-async def _open(ws: WebsocketTransport, uri: WebSocketURI, source_address: str | None) -> None:
-    context = ssl.create_default_context() if uri.secure else None  # verifies by default
-    await ws.loop.create_connection(
-        lambda: ws,
-        uri.host,
-        uri.port,
-        ssl=context,
-        server_hostname=uri.host if context else None,
-        local_addr=(source_address, 0) if source_address else None,
-    )
-
-
-def _abandon(ws: WebsocketTransport) -> None:
-    if ws.transport is not None:
-        ws.transport.abort()
-
-
-def _check_handshake(ws: WebsocketTransport, subprotocol: str, where: str) -> None:
-    protocol = ws.protocol
-    failure = protocol.handshake_exc
-    if failure is None and protocol.state is not State.OPEN:
-        raise ConnectionFailed(f"{where} closed the connection during the websocket handshake")
-    if failure is not None:
-        _abandon(ws)
-        if isinstance(failure, InvalidStatus):
-            raise _refusal(failure.response, subprotocol)
-        if isinstance(failure, InvalidHandshake) and "subprotocol" in str(failure):
-            raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({failure})")
-        raise ConnectionFailed(f"websocket handshake failed: {failure}")
-    if protocol.subprotocol != subprotocol:
-        protocol.send_close(1002, "subprotocol required")
-        ws._flush()
-        _abandon(ws)
-        raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol}")
-
-
-def _refusal(response: Response, subprotocol: str) -> ConnectionFailed:
-    status = response.status_code
-    body = response.body.decode("utf-8", "replace").strip() if response.body else ""
-    if "subprotocol" in body.lower():
-        return SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})")
-    phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
-    return ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip())
-
-
-def _os_error(exc: OSError, where: str, source_address: str | None) -> str:
-    if exc.errno == errno.EMFILE:
-        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
-        return (
-            f"too many open files: this process may open {limit} (ulimit -n); run fewer "
-            "stations per process"
-        )
-    if exc.errno == errno.EADDRNOTAVAIL:
-        on = f" on {source_address}" if source_address else ""
-        return (
-            f"no free local port{on} towards {where}: spread stations over more source "
-            "addresses (csms.source_addresses, --source-addresses)"
-        )
-    return f"cannot connect to {where}: {exc.strerror or exc}"

@@ -1,0 +1,137 @@
+"""Opening a station's websocket: TCP (and TLS), the handshake, and every way it can fail.
+
+``connect()`` returns an open ``WebsocketTransport`` or raises ConnectionFailed with a one-line
+reason a user can act on: refused, no handshake in time, a certificate not trusted, the CSMS
+refusing the subprotocol, no free local port. Websocket and OS errors become fleet's here, at one
+seam; credentials in the URL are never shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import errno
+import http
+import resource
+import ssl
+
+from websockets.client import ClientProtocol
+from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.http11 import Response
+from websockets.protocol import State
+from websockets.typing import Subprotocol
+from websockets.uri import WebSocketURI, parse_uri
+
+from fleet.errors import ConnectionFailed, SubprotocolRefused
+from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
+from fleet.wire import SUBPROTOCOLS
+
+
+async def connect(
+    url: str,
+    station_id: str,
+    version: str,
+    open_timeout_s: float,
+    source_address: str | None = None,
+    trace: str | None = None,
+) -> WebsocketTransport:
+    """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
+    with a one-line reason a user can act on (never showing credentials from the URL). With
+    ``trace`` (the station id) every frame of the connection is logged on ``fleet.trace``."""
+    subprotocol = SUBPROTOCOLS[version]
+    try:
+        uri = parse_uri(f"{url}/{station_id}")
+    except InvalidURI as exc:
+        raise ConnectionFailed(f"invalid CSMS URL: {exc}") from None
+    where = f"{uri.host}:{uri.port}"
+    loop = asyncio.get_running_loop()
+    ws = WebsocketTransport(
+        ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)], max_size=MAX_SIZE), loop
+    )
+    try:
+        async with asyncio.timeout(open_timeout_s):
+            await _open(ws, uri, source_address)
+            await ws.opened()
+    except asyncio.CancelledError:
+        _abandon(ws)  # the station was stopped while connecting: leave no socket behind
+        raise
+    except TimeoutError:
+        _abandon(ws)
+        raise ConnectionFailed(
+            f"no websocket handshake from {where} within {open_timeout_s:g} s"
+        ) from None
+    except ssl.SSLCertVerificationError as exc:
+        raise ConnectionFailed(
+            f"TLS certificate of {where} not trusted: {exc.verify_message}"
+        ) from None
+    except ssl.SSLError as exc:
+        raise ConnectionFailed(f"TLS handshake with {where} failed: {exc.reason}") from None
+    except ConnectionRefusedError:
+        raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
+    except OSError as exc:
+        raise ConnectionFailed(_os_error(exc, where, source_address)) from None
+    _check_handshake(ws, subprotocol, where)
+    if trace is not None:
+        ws.trace = trace
+        trace_log.info("%s connected to %s (%s)", trace, where, subprotocol)
+    return ws
+
+
+async def _open(ws: WebsocketTransport, uri: WebSocketURI, source_address: str | None) -> None:
+    context = ssl.create_default_context() if uri.secure else None  # verifies by default
+    await ws.loop.create_connection(
+        lambda: ws,
+        uri.host,
+        uri.port,
+        ssl=context,
+        server_hostname=uri.host if context else None,
+        local_addr=(source_address, 0) if source_address else None,
+    )
+
+
+def _abandon(ws: WebsocketTransport) -> None:
+    if ws.transport is not None:
+        ws.transport.abort()
+
+
+def _check_handshake(ws: WebsocketTransport, subprotocol: str, where: str) -> None:
+    protocol = ws.protocol
+    failure = protocol.handshake_exc
+    if failure is None and protocol.state is not State.OPEN:
+        raise ConnectionFailed(f"{where} closed the connection during the websocket handshake")
+    if failure is not None:
+        _abandon(ws)
+        if isinstance(failure, InvalidStatus):
+            raise _refusal(failure.response, subprotocol)
+        if isinstance(failure, InvalidHandshake) and "subprotocol" in str(failure):
+            raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({failure})")
+        raise ConnectionFailed(f"websocket handshake failed: {failure}")
+    if protocol.subprotocol != subprotocol:
+        protocol.send_close(1002, "subprotocol required")
+        ws._flush()
+        _abandon(ws)
+        raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol}")
+
+
+def _refusal(response: Response, subprotocol: str) -> ConnectionFailed:
+    status = response.status_code
+    body = response.body.decode("utf-8", "replace").strip() if response.body else ""
+    if "subprotocol" in body.lower():
+        return SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})")
+    phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
+    return ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip())
+
+
+def _os_error(exc: OSError, where: str, source_address: str | None) -> str:
+    if exc.errno == errno.EMFILE:
+        limit = resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+        return (
+            f"too many open files: this process may open {limit} (ulimit -n); run fewer "
+            "stations per process"
+        )
+    if exc.errno == errno.EADDRNOTAVAIL:
+        on = f" on {source_address}" if source_address else ""
+        return (
+            f"no free local port{on} towards {where}: spread stations over more source "
+            "addresses (csms.source_addresses, --source-addresses)"
+        )
+    return f"cannot connect to {where}: {exc.strerror or exc}"
