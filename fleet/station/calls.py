@@ -147,6 +147,13 @@ class CallSlot(Routed):
             raise result
         return result
 
+    async def drained(self, timeout_s: float) -> None:
+        """Wait until nothing is queued or in flight (at most ``timeout_s``)."""
+        loop = asyncio.get_running_loop()
+        until = loop.time() + timeout_s
+        while (self._inflight is not None or self._outbox) and loop.time() < until:
+            await asyncio.sleep(0.01)
+
     def _later(self, done: Callable[[Answer], None] | None, result: Answer) -> None:
         if done is not None:
             (self._loop or asyncio.get_running_loop()).call_soon(done, result)

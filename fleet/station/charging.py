@@ -14,12 +14,12 @@ from typing import TYPE_CHECKING, Any
 
 from fleet.errors import CallFailed
 from fleet.metrics.sample import MISSED_STALL
-from fleet.station.connectors import Connector
+from fleet.station.connectors import Connector, Status
 from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
 from fleet.station.meter import Meter
-from fleet.station.sessions import Charger, Send
+from fleet.station.sessions import Charger, Send, StopReason
 
 if TYPE_CHECKING:
     from fleet.station.core import Station
@@ -35,7 +35,9 @@ class Chargers:
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
             meter = Meter(scenario.stations.evse, gen.rng)
-            connector = Connector(number)
+            # A connector the CSMS set Inoperative before chargers existed stays so.
+            status = Status.UNAVAILABLE if number in station.unavailable else Status.AVAILABLE
+            connector = Connector(number, status)
             charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text)
             self.chargers.append(charger)
         self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
@@ -109,7 +111,26 @@ class Chargers:
     def remote_stop(self, index: int) -> None:
         self.run(index, self.chargers[index].remote_stop(self.station.now()))
 
-    def end_all(self, reason: tuple[str, str, str]) -> None:
-        now = self.station.now()
-        for index, charger in enumerate(self.chargers):
-            self.run(index, charger.end(reason, now))
+    def end(self, index: int, reason: StopReason) -> None:
+        """End the session on a connector, if one runs (UnlockConnector, Reset)."""
+        self.run(index, self.chargers[index].end(reason, self.station.now()))
+
+    def end_all(self, reason: StopReason) -> None:
+        for index in range(len(self.chargers)):
+            self.end(index, reason)
+
+    def set_availability(self, connectors: list[int], operative: bool) -> set[int]:
+        """ChangeAvailability on these connectors: idle ones change now; an Inoperative on one
+        in a session is applied when it ends. Returns those (the answer is Scheduled)."""
+        scheduled = set()
+        for charger in self.chargers:
+            connector = charger.connector
+            if connector.id not in connectors:
+                continue
+            if connector.busy and connector.status is not Status.UNAVAILABLE:
+                connector.inoperative_after = not operative
+                if not operative:
+                    scheduled.add(connector.id)
+                continue
+            connector.move(Status.AVAILABLE if operative else Status.UNAVAILABLE)
+        return scheduled

@@ -41,6 +41,7 @@ from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.schedule import Periodic
 from fleet.station.sessions import RESET, UNLOCKED, Shapes
 from fleet.station.state import State
+from fleet.station.transport import Transport
 
 logger = logging.getLogger("fleet.station")
 
@@ -103,7 +104,7 @@ class Station(Engine):
 
     # --- one connection --------------------------------------------------------------------------
 
-    async def run(self, transport: Any) -> Ending:
+    async def run(self, transport: Transport) -> Ending:
         self._boot_started = None
         self.accepted_on_connection = False
         return await super().run(transport)
@@ -330,17 +331,10 @@ class Station(Engine):
         if chosen != "Accepted":
             return chosen
         if self.charging is not None:
-            busy = [c for c in self.charging.chargers if c.connector.id in connectors]
-            busy = [c for c in busy if c.connector.busy]
-            if busy and not operative:
-                for charger in busy:
-                    charger.connector.inoperative_after = True
-                connectors = [c for c in connectors if c not in {b.connector.id for b in busy}]
+            scheduled = self.charging.set_availability(connectors, operative)
+            if scheduled:
+                connectors = [c for c in connectors if c not in scheduled]
                 chosen = "Scheduled"
-            for charger in self.charging.chargers:
-                if charger.connector.id in connectors and not charger.connector.busy:
-                    target = Status.AVAILABLE if operative else Status.UNAVAILABLE
-                    charger.connector.move(target)
         if operative:
             self.unavailable = self.unavailable.difference(connectors)
         else:
@@ -363,13 +357,6 @@ class Station(Engine):
             await self.drained(self.scenario.csms.call_timeout_s)
         await self.reboot()
 
-    async def drained(self, timeout_s: float) -> None:
-        """Wait until nothing is queued or in flight (at most ``timeout_s``)."""
-        loop = asyncio.get_running_loop()
-        until = loop.time() + timeout_s
-        while (self._inflight is not None or self._outbox) and loop.time() < until:
-            await asyncio.sleep(0.01)
-
     def remote_transaction_status(self, action: str) -> str:
         """Remote start/stop: refused unless Accepted (1.6 §4.2, 2.0.1 B02: a CSMS may not ask
         a Pending station to start or stop transactions), else the scenario's status."""
@@ -384,7 +371,7 @@ class Station(Engine):
             return chosen
         chargers = self.chargers()
         index = chargers.free_charger(connector)
-        if index is None or (index + 1) in self.unavailable:
+        if index is None:
             return "Rejected"
         self.then(_as_coroutine(partial(chargers.remote_start, index, tag, remote_start_id)))
         return chosen
@@ -392,10 +379,10 @@ class Station(Engine):
     def answer_remote_stop(self, action: str, tx_id: Any) -> str:
         """Stop the transaction ``tx_id``: Rejected when no connector runs it."""
         chosen = self.remote_transaction_status(action)
-        if chosen != "Accepted" or self.charging is None:
-            return "Rejected" if chosen == "Accepted" else chosen
-        index = self.charging.with_transaction(tx_id)
-        if index is None:
+        if chosen != "Accepted":
+            return chosen
+        index = None if self.charging is None else self.charging.with_transaction(tx_id)
+        if index is None or self.charging is None:
             return "Rejected"
         self.then(_as_coroutine(partial(self.charging.remote_stop, index)))
         return chosen
@@ -404,13 +391,7 @@ class Station(Engine):
         """Unlock: a session on the connector ends (the cable comes out)."""
         chosen = self.status_for("UnlockConnector")
         if self.charging is not None and chosen == "Unlocked":
-            index = connector - 1
-            charger = self.charging.chargers[index]
-            self.then(
-                _as_coroutine(
-                    lambda: self.charging.run(index, charger.end(UNLOCKED, self.now()))  # type: ignore[union-attr]
-                )
-            )
+            self.then(_as_coroutine(partial(self.charging.end, connector - 1, UNLOCKED)))
         return chosen
 
     def connector_state(self, connector: int) -> Status:

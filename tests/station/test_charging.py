@@ -99,3 +99,37 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
         assert events[-1]["triggerReason"] == "RemoteStop"
     assert fleet.summary.failures == []
     assert_schema_valid(csms)
+
+
+async def test_inoperative_waits_for_the_session_and_unlock_ends_it() -> None:
+    scenario = make_scenario(
+        stations={"ocpp": "1.6"},
+        sessions={"start": "remote_only"},
+        responses={"UnlockConnector": "Unlocked"},
+    )
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            charger = station.charging.chargers[0]
+            start = c16.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1)
+            assert (await csms.call(station.id, start)).status == "Accepted"
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+            inoperative = c16.ChangeAvailability(connector_id=1, type="Inoperative")
+            assert (await csms.call(station.id, inoperative)).status == "Scheduled"
+            unlock = c16.UnlockConnector(connector_id=1)
+            assert (await csms.call(station.id, unlock)).status == "Unlocked"
+            await wait_until(lambda: charger.counts.completed == 1)
+            await wait_until(lambda: len(calls(csms, action="StatusNotification")) >= 5)
+            assert (await csms.call(station.id, start)).status == "Rejected"  # unavailable
+            operative = c16.ChangeAvailability(connector_id=1, type="Operative")
+            assert (await csms.call(station.id, operative)).status == "Accepted"
+            await wait_until(lambda: len(calls(csms, action="StatusNotification")) >= 6)
+    stop = calls(csms, action="StopTransaction")[-1].message[3]
+    assert stop["reason"] == "UnlockCommand"
+    statuses = [c.message[3]["status"] for c in calls(csms, station.id, "StatusNotification")]
+    # boot (0, 1), session, then the scheduled Inoperative applied as the EV leaves
+    assert statuses == [
+        "Available", "Available", "Preparing", "Charging", "Unavailable", "Available"
+    ]  # fmt: skip
+    assert fleet.summary.failures == []
