@@ -1,8 +1,9 @@
 """Scenario files: the fleet's definition, validated completely before any socket opens.
 
-A scenario is YAML. Every field is defined once here (type, bounds, default); the CLI and the
-Locust options override fields by path and go through the same validation, so a bad value gives
-the same one-line message wherever it came from::
+A scenario is YAML. Every field is defined once (type, bounds, default): here, or in the section
+modules ``scenario_csms`` and ``scenario_charging``; the CLI and the Locust options override
+fields by path and go through the same validation, so a bad value gives the same one-line message
+(``scenario_errors``) wherever it came from::
 
     scenarios/x.yaml: stations.count: must be a positive integer, got -5
 
@@ -11,15 +12,12 @@ Unknown keys and duplicate keys are errors: a typo must not silently fall back t
 
 from __future__ import annotations
 
-import difflib
-import ipaddress
 import os
 import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final, Literal
-from urllib.parse import urlsplit, urlunsplit
+from typing import Any, Final
 
 import yaml
 from pydantic import (
@@ -29,7 +27,6 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
 from fleet import catalog
 from fleet.errors import ScenarioError
@@ -43,127 +40,10 @@ _MAX_VENDOR, _MAX_MODEL, _MAX_FIRMWARE = 20, 20, 50
 _ID_CHARS = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 
 from fleet.scenario_charging import Evse, Sessions  # noqa: E402
-from fleet.scenario_fields import UNSET as _UNSET  # noqa: E402
-from fleet.scenario_fields import FieldProblem, PositiveFloat  # noqa: E402
+from fleet.scenario_csms import Csms  # noqa: E402
+from fleet.scenario_errors import describe_error, show  # noqa: E402
+from fleet.scenario_fields import FieldProblem, PositiveFloat, comma_list  # noqa: E402
 from fleet.scenario_fields import Section as _Section  # noqa: E402
-
-
-class Csms(_Section):
-    """Where the stations connect; ws://host/path, a station connects to <url>/<station id>.
-
-    ``url`` is one URL for every station, or one per OCPP version (a CSMS may serve 1.6 and
-    2.0.1 on different endpoints): ``{"1.6": "ws://host:8092/", "2.0.1": "ws://host:8081/"}``,
-    written ``1.6=ws://host:8092/,2.0.1=ws://host:8081/`` in a flag or environment variable.
-    """
-
-    url: str | dict[str, str] = "ws://127.0.0.1:9000/ocpp"
-    call_timeout_s: PositiveFloat = 30.0
-    check_schemas: bool = True
-    # What a CSMS message that breaks the OCPP schema does: "report" counts it as a violation
-    # (CSMS conformance section) and the station goes on when it can use the message; "fail"
-    # makes every violation a failure, as a strict station would.
-    on_violation: Literal["report", "fail"] = "report"
-    # Ids of the CALLs stations send: "uuid" (random, what the ocpp library and most stations
-    # send) or "counter" ("1", "2", ... per station: legal, cheaper, but a CSMS that pairs
-    # answers by id alone mixes up stations that count alike).
-    message_ids: Literal["uuid", "counter"] = "uuid"
-    # Local addresses to connect from, round-robin by station: one source address reaches one
-    # CSMS address:port through ~28,000 ephemeral ports at most.
-    source_addresses: tuple[str, ...] = ()
-
-    @field_validator("source_addresses", mode="before")
-    @classmethod
-    def _addresses(cls, value: Any) -> tuple[str, ...]:
-        value = _comma_list(value)
-        if not isinstance(value, list | tuple):
-            raise FieldProblem("must be a list of IP addresses")
-        for address in value:
-            try:
-                ipaddress.ip_address(str(address))
-            except ValueError:
-                raise FieldProblem("must be IP addresses", got=address) from None
-        return tuple(str(a) for a in value)
-
-    @field_validator("url", mode="before")
-    @classmethod
-    def _url(cls, url: Any) -> str | dict[str, str]:
-        if isinstance(url, str) and _PER_VERSION.match(url):
-            url = _per_version_urls(url)
-        if isinstance(url, str):
-            return _checked_url(url)
-        if not isinstance(url, Mapping) or not url:
-            raise FieldProblem("must be a ws:// URL, or a mapping of OCPP version to URL")
-        urls: dict[str, str] = {}
-        for version, one in url.items():
-            version = str(version)
-            if version not in VERSIONS:
-                raise FieldProblem(
-                    f"is not an OCPP version; expected one of {', '.join(VERSIONS)}",
-                    at=(version,),
-                    got=version,
-                )
-            if not isinstance(one, str):
-                raise FieldProblem("must be a ws:// or wss:// URL", at=(version,), got=one)
-            try:
-                urls[version] = _checked_url(one)
-            except FieldProblem as exc:
-                raise FieldProblem(str(exc), at=(version,), got=exc.got) from None
-        return urls
-
-    def url_for(self, version: str) -> str:
-        """The URL stations of OCPP ``version`` connect to."""
-        if isinstance(self.url, str):
-            return self.url
-        return self.url[version]
-
-    def shown(self) -> str:
-        """The URL(s) fit to print (passwords replaced by ***)."""
-        if isinstance(self.url, str):
-            return shown_url(self.url)
-        return ", ".join(f"{v}={shown_url(u)}" for v, u in self.url.items())
-
-
-# "1.6=ws://a/,2.0.1=ws://b/": the per-version form of csms.url for flags and the environment.
-_PER_VERSION: Final = re.compile(r"^\s*[0-9.]+\s*=")
-
-
-def _per_version_urls(text: str) -> dict[str, str]:
-    urls = {}
-    for part in text.split(","):
-        version, _, url = part.partition("=")
-        urls[version.strip()] = url.strip()
-    return urls
-
-
-def _checked_url(url: str) -> str:
-    parts = urlsplit(url)
-    if parts.scheme not in ("ws", "wss") or not parts.hostname:
-        raise FieldProblem("must be a ws:// or wss:// URL with a host", got=shown_url(url))
-    if parts.query or parts.fragment:
-        raise FieldProblem(
-            "must not have a query or fragment (the station id is appended)",
-            got=shown_url(url),
-        )
-    return url.rstrip("/")
-
-
-def _comma_list(value: Any) -> Any:
-    """A list option given as one string (a command-line flag, an environment variable):
-    "a, b" -> ["a", "b"]. Anything else is left for the field's own check."""
-    if isinstance(value, str):
-        return [part.strip() for part in value.split(",") if part.strip()]
-    return value
-
-
-def shown_url(url: str) -> str:
-    """``url`` fit to print: a password in it (HTTP Basic auth, OCPP security profile 1) is
-    replaced by ***."""
-    parts = urlsplit(url)
-    if parts.password is None:
-        return url
-    user = parts.username or ""
-    host = parts.netloc.rsplit("@", 1)[1]
-    return urlunsplit(parts._replace(netloc=f"{user}:***@{host}"))
 
 
 class Stations(_Section):
@@ -267,7 +147,7 @@ class Run(_Section):
     @field_validator("trace", mode="before")
     @classmethod
     def _trace(cls, value: Any) -> tuple[str, ...]:
-        value = _comma_list(value)
+        value = comma_list(value)
         if not isinstance(value, list | tuple) or not all(isinstance(v, str) for v in value):
             raise FieldProblem("must be a list of station ids")
         return tuple(value)
@@ -403,7 +283,7 @@ def load_scenario(
     if data is None:
         data = {}
     if not isinstance(data, dict):
-        raise ScenarioError(source, "", f"must be a mapping of sections, got {_show(data)}")
+        raise ScenarioError(source, "", f"must be a mapping of sections, got {show(data)}")
     scenario = _validate(source, data)
 
     patch: dict[str, Any] = {}
@@ -425,7 +305,7 @@ def _validate(source: str, data: dict[str, Any]) -> Scenario:
         return Scenario.model_validate(data)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
-        path, message = describe_error(first)
+        path, message = describe_error(first, Scenario)
         raise ScenarioError(source, path, message) from None
 
 
@@ -433,76 +313,3 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
     mark = getattr(exc, "problem_mark", None)
     problem = getattr(exc, "problem", None) or str(exc)
     return f"{problem} at line {mark.line + 1}" if mark is not None else problem
-
-
-def _show(value: Any) -> str:
-    text = repr(value)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-_BOUND_WORDS: Final = {
-    "greater_than": "greater than",
-    "greater_than_equal": "of at least",
-    "less_than": "less than",
-    "less_than_equal": "of at most",
-}
-
-
-def _annotation_at(loc: tuple[int | str, ...]) -> Any:
-    """The declared type at ``loc`` (a model class for sections), or None past a dict/list."""
-    model: Any = Scenario
-    for step in loc:
-        info = getattr(model, "model_fields", {}).get(step)
-        if info is None:
-            return None
-        model = info.annotation
-    return model
-
-
-def _fields_at(loc: tuple[int | str, ...]) -> list[str]:
-    """Field names the model accepts at the parent of ``loc`` (for 'did you mean')."""
-    return list(getattr(_annotation_at(loc[:-1]), "model_fields", {}))
-
-
-def describe_error(err: ErrorDetails) -> tuple[str, str]:
-    """(field path, 'must be ..., got ...') for one pydantic error, in the words of the docs."""
-    loc = tuple(err["loc"])
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
-    kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
-    if kind == "extra_forbidden":
-        allowed = _fields_at(loc)
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        suggestion = f" (did you mean {hint[0]!r}?)" if hint else ""
-        return path, f"unknown field{suggestion}; expected one of {', '.join(allowed)}"
-    if kind == "missing":
-        return path, "is required"
-    if kind in _BOUND_WORDS:
-        bound = next(iter(ctx.values()))
-        noun = "integer" if _annotation_at(loc) is int else "number"
-        if kind == "greater_than" and bound == 0:
-            return path, f"must be a positive {noun}, got {_show(got)}"
-        article = "an" if noun == "integer" else "a"
-        return path, f"must be {article} {noun} {_BOUND_WORDS[kind]} {bound}, got {_show(got)}"
-    if kind == "literal_error":
-        return path, f"must be {ctx.get('expected', '')}, got {_show(got)}"
-    if kind in ("int_type", "int_parsing", "int_from_float"):
-        return path, f"must be an integer, got {_show(got)}"
-    if kind in ("float_type", "float_parsing"):
-        return path, f"must be a number, got {_show(got)}"
-    if kind in ("string_type",):
-        return path, f"must be a string, got {_show(got)}"
-    if kind in ("dict_type", "model_type", "model_attributes_type"):
-        return path, f"must be a mapping, got {_show(got)}"
-    if kind in ("string_too_long", "string_too_short"):
-        limit = ctx.get("max_length", ctx.get("min_length"))
-        which = "at most" if kind == "string_too_long" else "at least"
-        return path, f"must be {which} {limit} characters, got {_show(got)}"
-    if kind == "value_error":
-        problem = ctx.get("error")
-        if isinstance(problem, FieldProblem):
-            path = ".".join((path, *problem.at)) if path else ".".join(problem.at)
-            if problem.got is _UNSET:
-                return path, str(problem) if problem.at else f"{problem}, got {_show(got)}"
-            got = problem.got
-        return path, f"{problem or err['msg']}, got {_show(got)}"
-    return path, f"{err['msg'][0].lower()}{err['msg'][1:]}, got {_show(got)}"

@@ -22,3 +22,11 @@ class FieldProblem(ValueError):
 
 class Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=False)
+
+
+def comma_list(value: Any) -> Any:
+    """A list option given as one string (a command-line flag, an environment variable):
+    "a, b" -> ["a", "b"]. Anything else is left for the field's own check."""
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
