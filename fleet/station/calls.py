@@ -125,7 +125,6 @@ class CallSlot(Routed):
         due_s: float | None = None,
     ) -> dict[str, Any]:
         """``send()`` awaited: the CALLRESULT payload, or raise CallFailed."""
-        loop = self._loop or asyncio.get_running_loop()
         free = self._inflight is None and not self._outbox and self._transport is not None
         if free and self._ending is not Ending.STOPPED:
             # The slot is free: await the reply itself, one future and one wake-up fewer.
@@ -140,6 +139,7 @@ class CallSlot(Routed):
                 self._release(inflight)
                 raise
             return self._settle(inflight, inflight.reply)
+        loop = self._loop or asyncio.get_running_loop()
         answer: asyncio.Future[Answer] = loop.create_future()
         self.send(Outgoing(action, payload, partial(_resolve, answer), due_s, judge))
         result = await answer

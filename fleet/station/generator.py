@@ -39,13 +39,14 @@ class Demand:
 class SessionGenerator:
     """Arrivals and demands for one connector."""
 
-    __slots__ = ("_peak", "_rng", "config")
+    __slots__ = ("_mean_weight", "_peak", "_rng", "config")
 
     def __init__(self, config: Sessions, seed_text: str) -> None:
         self.config = config
         self._rng = Rng(seed_text)
         weights = config.profile
-        self._peak = max(weights) / (sum(weights) / len(weights)) if weights else 1.0
+        self._mean_weight = sum(weights) / len(weights) if weights else 1.0
+        self._peak = max(weights) / self._mean_weight if weights else 1.0
 
     @classmethod
     def for_connector(cls, config: Sessions, station_id: str, connector: int) -> SessionGenerator:
@@ -58,7 +59,7 @@ class SessionGenerator:
         if not weights:
             return base
         hour = int((at_s % DAY_S) // HOUR_S)
-        return base * weights[hour] / (sum(weights) / len(weights))
+        return base * weights[hour] / self._mean_weight
 
     def next_arrival(self, after_s: float) -> float | None:
         """The next arrival after ``after_s`` (epoch seconds), or None when there are none."""

@@ -13,14 +13,14 @@ import asyncio
 from fleet.station.transport import Inbox, Intercept, TransportClosed
 
 
-class _End(Inbox):
+class MemoryTransport(Inbox):
     """One end of the pair: what arrives waits in the inbox until ``recv()``."""
 
     __slots__ = ("close_code", "intercept", "peer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
-        self.peer: _End | None = None
+        self.peer: MemoryTransport | None = None
         self.intercept: Intercept | None = None
         self.close_code: int | None = None  # the code this end was closed with, by either end
 
@@ -51,12 +51,9 @@ class _End(Inbox):
         self._wake()
 
 
-MemoryTransport = _End
-
-
 def memory_pair() -> tuple[MemoryTransport, MemoryTransport]:
     """(the station's end, the CSMS's end) of a new in-memory connection on the running loop."""
     loop = asyncio.get_running_loop()
-    station, csms = _End(loop), _End(loop)
+    station, csms = MemoryTransport(loop), MemoryTransport(loop)
     station.peer, csms.peer = csms, station
     return station, csms

@@ -28,27 +28,23 @@ def values(reading: Reading, measurands: tuple[str, ...]) -> list[tuple[str, flo
     return [(m, table[m], UNITS[m]) for m in measurands]
 
 
-def sampled16(reading: Reading, measurands: tuple[str, ...], context: str) -> list[dict[str, Any]]:
-    return [
-        {
-            "value": f"{value:g}" if unit != "Wh" else f"{value:.1f}",
-            "context": context,
-            "measurand": measurand,
-            "location": "EV" if measurand == "SoC" else "Outlet",
-            "unit": unit,
-        }
-        for measurand, value, unit in values(reading, measurands)
-    ]
-
-
-def sampled201(reading: Reading, measurands: tuple[str, ...], context: str) -> list[dict[str, Any]]:
-    return [
-        {
+def sampled(
+    reading: Reading, measurands: tuple[str, ...], context: str, v201: bool
+) -> list[dict[str, Any]]:
+    """SampledValue items: 1.6 writes the value as a string and the unit flat, 2.0.1 a number
+    and a unitOfMeasure."""
+    items = []
+    for measurand, value, unit in values(reading, measurands):
+        item: dict[str, Any] = {
             "value": value,
             "context": context,
             "measurand": measurand,
             "location": "EV" if measurand == "SoC" else "Outlet",
-            "unitOfMeasure": {"unit": unit},
         }
-        for measurand, value, unit in values(reading, measurands)
-    ]
+        if v201:
+            item["unitOfMeasure"] = {"unit": unit}
+        else:
+            item["value"] = f"{value:.1f}" if unit == "Wh" else f"{value:g}"
+            item["unit"] = unit
+        items.append(item)
+    return items

@@ -98,7 +98,6 @@ class Charger:
         "_leave_at",
         "_next_sample",
         "_reason",
-        "config",
         "connector",
         "counts",
         "demand",
@@ -122,7 +121,6 @@ class Charger:
         self.connector = connector
         self.meter = meter
         self.gen = gen
-        self.config: Sessions = gen.config
         self.shapes = shapes
         self.new_tx_id = new_tx_id  # () -> str: 2.0.1 transaction ids
         self.phase = Phase.IDLE
@@ -133,6 +131,10 @@ class Charger:
         self._leave_at = 0.0
         self._next_sample = 0.0
         self._reason = EV_LEFT
+
+    @property
+    def config(self) -> Sessions:
+        return self.gen.config
 
     # --- what the engine calls -------------------------------------------------------------------
 

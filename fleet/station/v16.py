@@ -15,7 +15,7 @@ from fleet.station import behaviour
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import sampled16
+from fleet.station.readings import sampled
 from fleet.station.sessions import Send, StopReason, Tx
 
 
@@ -174,7 +174,7 @@ class TxShapes:
         assert reading is not None  # 1.6 reports only meter values during a transaction
         sample = {
             "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled16(reading, tx.measurands, "Sample.Periodic"),
+            "sampledValue": sampled(reading, tx.measurands, "Sample.Periodic", v201=False),
         }
         payload = {"connectorId": tx.connector, "transactionId": tx.tx_id, "meterValue": [sample]}
         return Send("MeterValues", payload)
@@ -190,7 +190,7 @@ class TxShapes:
             "transactionData": [
                 {
                     "timestamp": stamp,
-                    "sampledValue": sampled16(reading, tx.measurands, "Transaction.End"),
+                    "sampledValue": sampled(reading, tx.measurands, "Transaction.End", v201=False),
                 }
             ],
         }

@@ -18,7 +18,7 @@ from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import sampled201
+from fleet.station.readings import sampled
 from fleet.station.sessions import Send, StopReason, Tx
 from fleet.station.state import State
 
@@ -265,7 +265,7 @@ def _token(tag: str) -> dict[str, str]:
 def _sample(reading: Reading, tx: Tx, context: str, now_s: float) -> dict[str, Any]:
     return {
         "timestamp": behaviour.format_time(now_s),
-        "sampledValue": sampled201(reading, tx.measurands, context),
+        "sampledValue": sampled(reading, tx.measurands, context, v201=True),
     }
 
 
