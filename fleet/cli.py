@@ -119,6 +119,20 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer this action with CallError InternalError (repeatable)",
     )
     csms.add_argument(
+        "--accept-tags",
+        default="",
+        metavar="PATTERNS",
+        help="authorise only idTags/idTokens matching these comma-separated shell patterns "
+        "(e.g. 'TAG-*'); others are Invalid (default: every tag)",
+    )
+    csms.add_argument(
+        "--reject-tags",
+        default="",
+        metavar="PATTERNS",
+        help="answer Invalid for idTags/idTokens matching these patterns (e.g. 'UNKNOWN-*', "
+        "the tags a scenario's sessions.id_tags.unknown_share draws)",
+    )
+    csms.add_argument(
         "--naive-time",
         action="store_true",
         help="send currentTime without a UTC offset (as datetime.utcnow().isoformat() gives): "
@@ -260,7 +274,7 @@ def _mix(mix: dict[str, int]) -> str:
 
 
 def cmd_csms(args: argparse.Namespace) -> int:
-    from fleet.csms import Csms, serve_forever
+    from fleet.csms import Csms, TagPolicy, serve_forever
     from fleet.wire import VERSIONS
 
     versions = [v.strip() for v in args.ocpp_versions.split(",") if v.strip()]
@@ -278,6 +292,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         versions,
         error_on=args.error_on,
         naive_time=args.naive_time,
+        tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
     )
     try:
         uvloop.run(serve_forever(csms, args.host, args.port))
@@ -335,11 +350,16 @@ def cmd_demo(args: argparse.Namespace) -> int:
         status = subprocess.run(locust, env=env).returncode
         ledger = _fetch_ledger(url)
         received: dict[str, int] = {}
-        for record in ledger.values():
+        for record in ledger["stations"].values():
             for action, n in record["received"].items():
                 received[action] = received.get(action, 0) + n
         seen = ", ".join(f"{action} {n}" for action, n in sorted(received.items()))
-        print(f"\nthe CSMS saw {len(ledger)} stations; messages received: {seen}", flush=True)
+        tx = ledger["transactions"]
+        print(
+            f"\nthe CSMS saw {len(ledger['stations'])} stations; messages received: {seen}\n"
+            f"transactions: {tx['count']} ({tx['ended']} ended), {tx['energy_kwh']:.1f} kWh",
+            flush=True,
+        )
         return status
 
 

@@ -33,6 +33,7 @@ SHUTDOWN_GRACE_S = 10.0
 class RunResult:
     summary: Summary
     stations: dict[str, int]  # final states, taken before the fleet is stopped
+    charging: dict[str, int]  # stations charging per version, taken with the states
     elapsed_s: float
     interrupted: bool
     health: LoopHealth
@@ -49,6 +50,7 @@ class RunResult:
             "stations": self.stations,
             "actions": actions,
             **report.fleet_sections(summary.stats, self.on_violation),
+            "sessions": report.sessions_block(summary.stats, self.charging),
             "failures": summary.failures,
             "untrusted": report.distrust(actions, self.health.threshold_ms),
             "duration_s": round(self.elapsed_s, 3),
@@ -155,6 +157,7 @@ async def run_fleet(
         await asyncio.wait_for(finished.wait(), scenario.run.duration_s)
     elapsed = loop.time() - started
     final_states = summary.station_counts()
+    final_charging = dict(summary.charging)
     ramp_task.cancel()
     progress_task.cancel()
     health.stop()
@@ -169,7 +172,13 @@ async def run_fleet(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
     return RunResult(
-        summary, final_states, elapsed, interrupted, health, scenario.csms.on_violation
+        summary,
+        final_states,
+        final_charging,
+        elapsed,
+        interrupted,
+        health,
+        scenario.csms.on_violation,
     )
 
 
@@ -181,13 +190,16 @@ def progress_line(
     offline = states[State.OFFLINE] + states[State.CONNECTING]
     stats = summary.stats
     tainted = stats.tainted_share()
-    return (
+    line = (
         f"[{elapsed_s:7.1f}s] connected {connected} | accepted {states[State.ACCEPTED]} "
         f"pending {states[State.PENDING]} rejected {states[State.REJECTED]} offline {offline} "
         f"| {messages_per_s:.1f} msg/s | failures {summary.failure_count} "
         f"| missed {stats.missed_total()} | violations {stats.conformance.total} "
         f"| loop lag p99 {health.recent_p99():.0f} ms, tainted {100 * (tainted or 0):.1f}%"
     )
+    if stats.sessions:
+        line += " | " + report.sessions_line(report.sessions_block(stats, summary.charging))
+    return line
 
 
 def format_report(result: RunResult) -> str:
@@ -201,6 +213,7 @@ def format_report(result: RunResult) -> str:
     lines.append("")
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.conformance_lines(data["conformance"]))
+    lines.append(report.sessions_line(data["sessions"]))
     s = result.stations
     lines.append(
         f"stations: {s['total']} total, {s['accepted']} accepted, {s['pending']} pending, "

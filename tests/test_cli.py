@@ -30,10 +30,11 @@ def fleet_run(*args: str, timeout_s: float = 60) -> subprocess.CompletedProcess[
     )
 
 
-def ledger(url: str) -> dict:
+def ledger(url: str, part: str = "stations") -> dict:
+    """The embedded CSMS's ledger over HTTP: its stations (or its transactions)."""
     http_url = url.replace("ws://", "http://").rsplit("/", 1)[0] + "/ledger"
     with urllib.request.urlopen(http_url, timeout=5) as response:
-        return json.loads(response.read())
+        return json.loads(response.read())[part]
 
 
 def fast_scenario(tmp_path: Path, source: str = "scenarios/mixed-fleet.yaml") -> Path:

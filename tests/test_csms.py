@@ -42,7 +42,7 @@ async def test_csms_answers_per_spec_and_counts_its_call_errors(
                 [2, "4", "Heartbeat", {}],
             ],
         )
-        ledger = csms.ledger_json()["CP-T"]
+        ledger = csms.ledger_json()["stations"]["CP-T"]
     assert [a[:3] for a in answers[:3]] == [
         [4, "1", code],
         [4, "2", "NotImplemented"],  # an action of the version the CSMS does not take

@@ -37,7 +37,7 @@ import uvloop
 
 from fleet.errors import ConnectionLost
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CONNECT, LOOP_LAG, Violation
+from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG, SessionDelta, Violation
 from fleet.metrics.stats import FleetStats
 from fleet.process import RampFreezer, raise_open_files_limit, tune_gc
 from fleet.station.core import Station
@@ -73,18 +73,22 @@ class OcppFailure(Exception):
 
 
 class StateCounts:
-    """Live stations per (version, state), written on the loop thread only. Every key exists from
-    the start, so a reader on the gevent side can copy it at any time."""
+    """Live stations per (version, state) and per version charging, written on the loop thread
+    only. Every key exists from the start, so a reader on the gevent side can copy it at any
+    time. Kept apart from FleetStats: these are gauges, which a stats reset must not zero."""
 
     def __init__(self) -> None:
         self.counts: dict[tuple[str, State], int] = {(v, s): 0 for v in VERSIONS for s in State}
+        self.charging: dict[str, int] = dict.fromkeys(VERSIONS, 0)
         self.final: dict[str, dict[str, int]] | None = None  # snapshot taken as the test stops
 
     def snapshot(self) -> dict[str, dict[str, int]]:
-        """{version: {state: count}} with every version and state present."""
+        """{version: {state: count, CHARGING: count}} with every version and state present."""
         table: dict[str, dict[str, int]] = {v: {} for v in VERSIONS}
         for (version, state), n in list(self.counts.items()):
             table[version][state.value] = n
+        for version, n in list(self.charging.items()):
+            table[version][CHARGING] = n
         return table
 
 
@@ -96,6 +100,7 @@ class _LocustSink:
     def __init__(self, bridge: Bridge) -> None:
         self._put = bridge.put
         self._states = bridge.states.counts
+        self._charging = bridge.states.charging
         self._tainted = bridge.health.tainted
         self.stats = FleetStats()  # the loop thread's, until handed over
 
@@ -127,13 +132,23 @@ class _LocustSink:
     def hand_over(self) -> None:
         """Send what was counted since the last hand-over to the gevent side (loop thread)."""
         stats = self.stats
-        if stats.timings or stats.exchanges or stats.missed or stats.conformance.total:
+        if (
+            stats.timings
+            or stats.exchanges
+            or stats.missed
+            or stats.conformance.total
+            or stats.sessions
+        ):
             self.stats = FleetStats()
             self._put((_STATS, stats))
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         self._states[version, old] -= 1
         self._states[version, new] += 1
+
+    def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
+        self._charging[version] += delta.charging
+        self.stats.session(version, delta)
 
 
 class Bridge:

@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from fleet.metrics.sample import MISSED_CAUSES
+from fleet.metrics.sample import CHARGING, MISSED_CAUSES
 from fleet.slo import SloResult
 
 PALETTE: Final = (
@@ -131,6 +131,19 @@ def charts(history: Sequence[dict[str, Any]]) -> str:
     )
 
 
+def _sessions(block: dict[str, Any]) -> str:
+    """Charging sessions per OCPP version: the stations charging now, sessions started and
+    completed, energy delivered."""
+    rows = [
+        (f"OCPP {version}" if version != "total" else "total", r["charging"], r["started"],
+         r["completed"], f"{r['energy_kwh']:,.1f}")
+        for version, r in block.items()
+    ]  # fmt: skip
+    return "<h3>Charging sessions</h3>" + _table(
+        ("version", "stations charging", "started", "completed", "energy kWh"), rows
+    )
+
+
 def _gates(results: Sequence[SloResult]) -> str:
     rows = []
     for result in results:
@@ -178,12 +191,13 @@ def fleet_section(
         + "</div>"
     )
     if versions:
-        states = list(next(iter(versions.values())))
+        states = [key for key in next(iter(versions.values())) if key != CHARGING]
         rows = [
-            (f"OCPP {version}", *(counts[state] for state in states), sum(counts.values()))
+            (f"OCPP {version}", *(counts[s] for s in states), sum(counts[s] for s in states))
             for version, counts in versions.items()
         ]
         out.append(_table(("version", *states, "total"), rows))
+    out.append(_sessions(data["sessions"]))
     if live:
         out.append("<h3>SLO gates, live</h3>" + _gates(live))
     if final:

@@ -22,7 +22,7 @@ from locust.stats import CSV_STATS_INTERVAL_SEC
 from fleet.errors import FleetError
 from fleet.locust_ext import options, web
 from fleet.locust_ext.bridge import current_bridge
-from fleet.locust_ext.state import FleetState, station_counts
+from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.locust_ext.summary import (
     end_lines,
     evaluate_gates,
@@ -30,6 +30,7 @@ from fleet.locust_ext.summary import (
     write_fleet_csv,
     write_json,
 )
+from fleet.metrics import report
 from fleet.metrics.sample import LOOP_LAG
 from fleet.slo import parse_slo
 
@@ -121,8 +122,8 @@ def _report(client_id: str, data: dict[str, Any], **_: Any) -> None:
 def _on_test_start(environment: Environment, **_: Any) -> None:
     state = FleetState.of(environment)
     state.new_test()
-    for report in state.worker_reports.values():
-        report["stats"] = None  # the previous test's; every worker starts again
+    for worker in state.worker_reports.values():
+        worker["stats"] = None  # the previous test's; every worker starts again
     bridge = current_bridge()
     if bridge is not None:
         bridge.states.final = None
@@ -219,18 +220,23 @@ def _progress_lines(environment: Environment) -> None:
 
 
 def progress_line(environment: Environment, state: FleetState) -> str:
-    counts = station_counts(state.table(environment))
+    table = state.table(environment)
+    counts = station_counts(table)
     stats = state.stats(environment)
     lag = stats.timings.get(LOOP_LAG)
     lag_p99 = lag.percentile(99) if lag is not None else None
     tainted = stats.tainted_share()
-    return (
+    line = (
         f"fleet: stations {counts['total']} | accepted {counts['accepted']} "
         f"pending {counts['pending']} rejected {counts['rejected']} offline {counts['offline']} "
         f"| failures {stats.failures} (fleet's own rows) | missed {stats.missed_total()} "
         f"| violations {stats.conformance.total} | loop lag p99 {lag_p99 or 0:.0f} ms, "
         f"tainted {100 * (tainted or 0):.1f}%"
     )
+    if stats.sessions:
+        block = report.sessions_block(stats, charging_counts(table))
+        line += " | " + report.sessions_line(block)
+    return line
 
 
 # --- end of the process -------------------------------------------------------------------------

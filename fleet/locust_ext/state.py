@@ -12,6 +12,7 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from fleet.locust_ext.bridge import current_bridge
+from fleet.metrics.sample import CHARGING
 from fleet.metrics.stats import FleetStats
 from fleet.metrics.summary import stations_block
 from fleet.slo import Slo, SloResult
@@ -22,7 +23,12 @@ HISTORY_POINTS: Final = 1800  # at one point per CHART_EVERY_S (2 s): an hour of
 
 
 def empty_table() -> dict[str, dict[str, int]]:
-    return {v: {s.value: 0 for s in State} for v in VERSIONS}
+    return {v: {**{s.value: 0 for s in State}, CHARGING: 0} for v in VERSIONS}
+
+
+def charging_counts(table: dict[str, dict[str, int]]) -> dict[str, int]:
+    """Stations with a session running, per version, from a table."""
+    return {version: row.get(CHARGING, 0) for version, row in table.items()}
 
 
 def station_counts(table: dict[str, dict[str, int]]) -> dict[str, int]:
@@ -67,7 +73,7 @@ class FleetState:
                 part = (report.get("final") if final else None) or report.get("states") or {}
                 for version, counts in part.items():
                     for state, n in counts.items():
-                        total[version][state] += n
+                        total[version][state] = total[version].get(state, 0) + n
             return total
         if final and self.final_local is not None:
             return self.final_local

@@ -11,7 +11,7 @@ import orjson
 from locust.env import Environment
 
 from fleet.locust_ext.measurements import LocustWire
-from fleet.locust_ext.state import FleetState, station_counts
+from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.metrics import report
 from fleet.metrics.sample import LOOP_LAG, MISSED_CAUSES
 from fleet.metrics.stats import FleetStats
@@ -72,10 +72,12 @@ def summary_json(
     ]
     lag = stats.timings.get(LOOP_LAG)
     percentile = lag.percentile if lag is not None else (lambda _: None)
+    table = state.table(environment, final=final)
     return {
-        "stations": station_counts(state.table(environment, final=final)),
+        "stations": station_counts(table),
         "actions": actions,
         **report.fleet_sections(stats, state.on_violation),
+        "sessions": report.sessions_block(stats, charging_counts(table)),
         "failures": failures,
         "slo": [result.to_json() for result in results],
         "untrusted": report.distrust(actions, state.lag_warn_ms),
@@ -105,7 +107,8 @@ CSV_COLUMNS = ("Type", "Name", "Count", "Failures", "50%", "95%", "99%", "Max", 
 
 def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
     """fleet's own statistics as CSV, one file beside Locust's: timing rows ("fleet"), taint
-    per wire action ("tainted"), missed beats ("missed"), CSMS violations ("violation")."""
+    per wire action ("tainted"), missed beats ("missed"), charging sessions per version
+    ("sessions": Count is sessions started), CSMS violations ("violation")."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as f:
@@ -123,6 +126,12 @@ def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
             causes = "; ".join(f"{cause} {row[cause]}" for cause in MISSED_CAUSES)
             detail = f"{causes}; stations {row['stations']}"
             writer.writerow(["missed", action, row["total"], "", "", "", "", "", "", detail])
+        for version, row in data["sessions"].items():
+            detail = (
+                f"completed {row['completed']}; charging {row['charging']}; "
+                f"energy {row['energy_kwh']} kWh"
+            )
+            writer.writerow(["sessions", version, row["started"], "", "", "", "", "", "", detail])
         for row in data["conformance"]["rows"]:
             name = f"{row['direction']} {row['action']}"
             name += f".{row['field']}" if row["field"] else ""
@@ -142,5 +151,6 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     lines = ["", *report.table(data["fleet"], "fleet's own statistics"), ""]
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.conformance_lines(data["conformance"]))
+    lines.append(report.sessions_line(data["sessions"]))
     lines.extend(f"NOT TO BE TRUSTED: {line}" for line in data["untrusted"])
     return lines

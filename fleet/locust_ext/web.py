@@ -21,6 +21,7 @@ from fleet.errors import FleetError
 from fleet.locust_ext import html
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
+from fleet.metrics.sample import CHARGING
 from fleet.station.state import State
 from fleet.wire import VERSIONS
 
@@ -67,6 +68,7 @@ def chart_point(environment: Environment, state: FleetState) -> dict[str, Any]:
     p95 (Locust's 10 s window) of the busiest request rows."""
     table = state.table(environment)
     states = {s.value: sum(table[v][s.value] for v in VERSIONS) for s in State}
+    states[CHARGING] = sum(table[v].get(CHARGING, 0) for v in VERSIONS)
     entries = sorted(
         environment.stats.entries.values(), key=lambda e: e.num_requests, reverse=True
     )[:CHART_ACTIONS]

@@ -3,9 +3,11 @@ when figures are not to be trusted, and fleet's own sections of the summary JSON
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, Final
 
-from fleet.metrics.stats import FleetStats
+from fleet.metrics.stats import FleetStats, SessionTotals
+from fleet.wire import VERSIONS
 
 DISTRUST_SHARE: Final = 0.01  # an action whose tainted share reaches this gets a warning line
 
@@ -49,6 +51,41 @@ def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
             "more_kinds": stats.conformance.overflow,
         },
     }
+
+
+def sessions_block(stats: FleetStats, charging: Mapping[str, int]) -> dict[str, Any]:
+    """The summary's "sessions" block: per OCPP version and in total, the stations charging now
+    (``charging``, per version), sessions started and completed, and energy delivered in kWh."""
+    block: dict[str, Any] = {}
+    total = SessionTotals()
+    for version in VERSIONS:
+        totals = stats.sessions.get(version) or SessionTotals()
+        total.add(totals.started, totals.completed, totals.energy_wh)
+        block[version] = _session_row(charging.get(version, 0), totals)
+    block["total"] = _session_row(sum(charging.values()), total)
+    return block
+
+
+def _session_row(charging: int, totals: SessionTotals) -> dict[str, Any]:
+    return {
+        "charging": charging,
+        "started": totals.started,
+        "completed": totals.completed,
+        "energy_kwh": round(totals.energy_wh / 1000, 3),
+    }
+
+
+def sessions_line(block: dict[str, Any]) -> str:
+    """The sessions block in a sentence: the progress line's and the end report's."""
+    parts = []
+    for version in VERSIONS:
+        row = block[version]
+        if row["started"] or row["charging"]:
+            parts.append(
+                f"{version}: {row['charging']} charging, {row['started']} started, "
+                f"{row['completed']} completed, {row['energy_kwh']:.1f} kWh"
+            )
+    return "sessions " + ("; ".join(parts) if parts else "none")
 
 
 def _ms(value: float | None) -> str:

@@ -17,6 +17,9 @@ from fleet.station.state import State
 # Wire exchanges: the kind of a CALL is the station's "OCPP1.6" / "OCPP2.0.1"; a connect is:
 CONNECT: Final = "connect"
 
+# Beside the station states, per version: stations with a charging session running (a gauge).
+CHARGING: Final = "charging"
+
 # Rows of fleet's own statistics.
 BOOT_ACCEPTED: Final = "boot→accepted"  # first BootNotification sent until Accepted
 CSMS_TO_CP: Final = "CSMS→CP"  # "CSMS→CP Reset": the station's handling of a CSMS call
@@ -65,6 +68,18 @@ class Violation:
 EXAMPLE_CHARS: Final = 400
 
 
+@dataclass(slots=True, frozen=True)
+class SessionDelta:
+    """A station's charging progress since its last report: figures that only grow travel as
+    differences, so batches and workers add up; ``charging`` is +1 when the station's first
+    running session began, -1 when its last one ended (or the station stopped)."""
+
+    charging: int
+    started: int
+    completed: int
+    energy_wh: float
+
+
 class Sink(Protocol):
     """Receives every measurement a station makes. Calls come from the event loop's thread and
     must not block: a sink that needs another thread queues the values."""
@@ -99,3 +114,6 @@ class Sink(Protocol):
 
     def state(self, station: str, version: str, old: State, new: State) -> None:
         """A station moved from ``old`` to ``new``."""
+
+    def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
+        """Charging went on: sessions started or completed, energy delivered."""

@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from fleet.metrics.conformance import Conformance
 from fleet.metrics.histogram import Histogram
-from fleet.metrics.sample import MISSED_CAUSES, Violation
+from fleet.metrics.sample import MISSED_CAUSES, SessionDelta, Violation
 
 MAX_FAILURE_REASONS: Final = 100
 TOP_STATIONS: Final = 10
@@ -79,6 +79,21 @@ class Exchanges:
     tainted: int = 0
 
 
+@dataclass(slots=True)
+class SessionTotals:
+    """Charging sessions of one OCPP version: started, completed, energy delivered (the running
+    sessions' so far included)."""
+
+    started: int = 0
+    completed: int = 0
+    energy_wh: float = 0.0
+
+    def add(self, started: int, completed: int, energy_wh: float) -> None:
+        self.started += started
+        self.completed += completed
+        self.energy_wh += energy_wh
+
+
 class FleetStats:
     def __init__(self) -> None:
         self.timings: dict[str, Timing] = {}
@@ -90,6 +105,7 @@ class FleetStats:
         self.missed_elsewhere: Counter[str] = Counter()
         self.conformance = Conformance()
         self.reasons: Counter[tuple[str, str]] = Counter()  # (row, reason) -> occurrences
+        self.sessions: dict[str, SessionTotals] = {}  # OCPP version -> totals
         self.saturated = False
 
     # --- recording (one thread: the loop's for `fleet run`, gevent's under Locust) ----------------
@@ -120,6 +136,12 @@ class FleetStats:
 
     def violation(self, violation: Violation) -> None:
         self.conformance.add(violation)
+
+    def session(self, version: str, delta: SessionDelta) -> None:
+        totals = self.sessions.get(version)
+        if totals is None:
+            totals = self.sessions[version] = SessionTotals()
+        totals.add(delta.started, delta.completed, delta.energy_wh)
 
     def _reason(self, row: str, reason: str) -> None:
         key = (row, reason)
@@ -201,6 +223,9 @@ class FleetStats:
             },
             "conformance": self.conformance.to_dict(),
             "reasons": [[row, reason, n] for (row, reason), n in self.reasons.items()],
+            "sessions": {
+                v: [t.started, t.completed, t.energy_wh] for v, t in self.sessions.items()
+            },
             "saturated": self.saturated,
         }
 
@@ -222,6 +247,8 @@ class FleetStats:
         stats.conformance = Conformance.from_dict(data.get("conformance", {}))
         for row, reason, n in data.get("reasons", ()):
             stats.reasons[(row, reason)] += int(n)
+        for version, (started, completed, energy_wh) in data.get("sessions", {}).items():
+            stats.sessions[version] = SessionTotals(int(started), int(completed), float(energy_wh))
         stats.saturated = bool(data.get("saturated", False))
         return stats
 
@@ -242,4 +269,7 @@ class FleetStats:
         self.missed_elsewhere.update(other.missed_elsewhere)
         self.conformance.merge(other.conformance)
         self.reasons.update(other.reasons)
+        for version, other_totals in other.sessions.items():
+            totals = self.sessions.setdefault(version, SessionTotals())
+            totals.add(other_totals.started, other_totals.completed, other_totals.energy_wh)
         self.saturated = self.saturated or other.saturated

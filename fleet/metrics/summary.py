@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CONNECT, Violation
+from fleet.metrics.sample import CONNECT, SessionDelta, Violation
 from fleet.metrics.stats import FleetStats, Timing
 from fleet.station.state import State
 
@@ -40,6 +40,7 @@ class Summary:
         self.health = health
         self.states: Counter[State] = Counter()
         self.versions: dict[str, str] = {}
+        self.charging: Counter[str] = Counter()  # stations with a session running, per version
         self.failures: list[dict[str, str]] = []
         self.failure_reasons: Counter[str] = Counter()
         self.messages = 0  # OCPP CALLs answered or failed
@@ -91,6 +92,10 @@ class Summary:
             self.states[old] += 1
         self.states[old] -= 1
         self.states[new] += 1
+
+    def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
+        self.charging[version] += delta.charging
+        self.stats.session(version, delta)
 
     def _failure(self, station: str, row: str, reason: str) -> None:
         self.failure_reasons[f"{row}: {reason}"] += 1

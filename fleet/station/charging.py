@@ -13,24 +13,25 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fleet.errors import CallFailed
-from fleet.metrics.sample import MISSED_STALL
+from fleet.metrics.sample import MISSED_STALL, SessionDelta
 from fleet.station.connectors import Connector, Status
 from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
 from fleet.station.meter import Meter
-from fleet.station.sessions import Charger, Send, StopReason
+from fleet.station.sessions import Charger, Counts, Send, StopReason, TxSettings
 
 if TYPE_CHECKING:
     from fleet.station.core import Station
 
 
 class Chargers:
-    __slots__ = ("chargers", "station", "timers")
+    __slots__ = ("chargers", "counted", "reported", "settings", "station", "timers")
 
     def __init__(self, station: Station) -> None:
         self.station = station
         scenario = station.scenario
+        self.settings = TxSettings.of(scenario.sessions, station.settings)
         self.chargers: list[Charger] = []
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
@@ -38,9 +39,12 @@ class Chargers:
             # A connector the CSMS set Inoperative before chargers existed stays so.
             status = Status.UNAVAILABLE if number in station.unavailable else Status.AVAILABLE
             connector = Connector(number, status)
-            charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text)
+            charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text, self.settings)
             self.chargers.append(charger)
         self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
+        # What the sink has been told, per charger, and whether the station counts as charging.
+        self.reported = [Counts() for _ in self.chargers]
+        self.counted = False
 
     def begin(self) -> None:
         """Accepted (again): every charger plans (or resumes) its sessions."""
@@ -55,6 +59,23 @@ class Chargers:
                 timer.cancel()
                 self.timers[index] = None
 
+    def configure(self) -> None:
+        """The CSMS changed a transaction setting: every charger follows it from now."""
+        fresh = TxSettings.of(self.station.scenario.sessions, self.station.settings)
+        for name in TxSettings.__slots__:
+            setattr(self.settings, name, getattr(fresh, name))
+        now = self.station.now()
+        for index, charger in enumerate(self.chargers):
+            charger.reconfigure(now)
+            self._arm(index)
+
+    def close(self) -> None:
+        """The station stopped for good: it no longer counts as charging."""
+        self.halt()
+        if self.counted:
+            self.counted = False
+            self._tell(SessionDelta(-1, 0, 0, 0.0))
+
     def run(self, index: int, sends: list[Send]) -> None:
         """Send what a charger decided, then arm its timer for when it wants to be woken."""
         station = self.station
@@ -62,6 +83,25 @@ class Chargers:
             done = partial(self._answered, index, send.action)
             station.send(Outgoing(send.action, send.payload, done))
         self._arm(index)
+        self._report(index)
+
+    def _report(self, index: int) -> None:
+        """Tell the sink how far this charger got since it last told it."""
+        charger, seen = self.chargers[index], self.reported[index]
+        counts, delivered = charger.counts, charger.delivered_wh
+        started, completed = counts.started - seen.started, counts.completed - seen.completed
+        energy_wh = delivered - seen.energy_wh
+        charging = any(c.tx is not None for c in self.chargers)
+        if not (started or completed or energy_wh or charging != self.counted):
+            return
+        seen.started, seen.completed, seen.energy_wh = counts.started, counts.completed, delivered
+        change = (1 if charging else -1) if charging != self.counted else 0
+        self.counted = charging
+        self._tell(SessionDelta(change, started, completed, energy_wh))
+
+    def _tell(self, delta: SessionDelta) -> None:
+        station = self.station
+        station.sink.sessions(station.id, station.version, delta)
 
     def _arm(self, index: int) -> None:
         timer = self.timers[index]

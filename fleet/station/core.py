@@ -129,6 +129,8 @@ class Station(Engine):
         lost, self._beats_lost = self._beats_lost, None
         if lost is not None:
             self._count_missed("Heartbeat", MISSED_OFFLINE, lost.missed_until(_loop_time()))
+        if self.charging is not None:
+            self.charging.close()
 
     # --- life: boot, then heartbeats -------------------------------------------------------------
 
@@ -274,8 +276,10 @@ class Station(Engine):
         if key == "NumberOfConnectors":
             return str(self.scenario.stations.connectors)
         setting = behaviour.SETTINGS.get(key)
-        if setting is None:
+        if setting is None or setting.version not in (None, self.version):
             return None
+        if key in behaviour.TX_SETTINGS and key not in self.settings:
+            return behaviour.tx_defaults(self.scenario.sessions)[key]
         return self.settings.get(key, setting.default)
 
     def change_setting(self, key: str, value: str, action: str) -> str:
@@ -283,6 +287,8 @@ class Station(Engine):
         chosen = self.status_for(action)
         if chosen != "Accepted":
             return chosen
+        if self.get_setting(key) is None:
+            return behaviour.ChangeResult.NOT_SUPPORTED
         result, normalised = behaviour.check_change(key, value)
         if normalised is None:
             return result
@@ -291,6 +297,8 @@ class Station(Engine):
             self.wake()
         else:
             self.settings[key] = normalised
+            if key in behaviour.TX_SETTINGS and self.charging is not None:
+                self.charging.configure()
         return result
 
     def trigger(self, requested: str, connectors: list[int] | None) -> str:

@@ -16,7 +16,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -84,6 +84,38 @@ class Tx:
 
 
 @dataclass(slots=True)
+class TxSettings:
+    """What a station's configuration says about its transactions: the scenario's sessions
+    section until the CSMS changes a key (ChangeConfiguration, SetVariables). One per station,
+    shared by its chargers, so a change reaches them all at once."""
+
+    meter_interval_s: float  # MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval
+    clock_aligned_s: float  # ClockAlignedDataInterval / AlignedDataCtrlr.Interval; 0: none
+    measurands: tuple[str, ...]  # MeterValuesSampledData / SampledDataCtrlr.TxUpdatedMeasurands
+    stop_on_invalid_id: bool  # StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId
+    start_on_plug: bool  # 2.0.1 TxStartPoint EVConnected: Started when the cable is plugged in
+
+    @classmethod
+    def of(cls, config: Sessions, settings: Mapping[str, str] | None = None) -> TxSettings:
+        """The scenario's values, with the station's changed keys (as stored) over them."""
+        changed = settings or {}
+
+        def number(key: str, default: float) -> float:
+            return float(changed[key]) if key in changed else default
+
+        measurands = changed.get("MeterValuesSampledData")
+        stop = changed.get("StopTransactionOnInvalidId")
+        start = changed.get("TxStartPoint")
+        return cls(
+            number("MeterValueSampleInterval", config.meter_interval_s),
+            number("ClockAlignedDataInterval", config.clock_aligned_s),
+            tuple(measurands.split(",")) if measurands else config.measurands,
+            stop == "true" if stop is not None else config.stop_on_invalid_id,
+            start == "EVConnected" if start is not None else config.start == "plug_first",
+        )
+
+
+@dataclass(slots=True)
 class Counts:
     started: int = 0
     completed: int = 0
@@ -96,6 +128,7 @@ class Charger:
 
     __slots__ = (
         "_leave_at",
+        "_next_clock",
         "_next_sample",
         "_reason",
         "connector",
@@ -105,6 +138,7 @@ class Charger:
         "meter",
         "new_tx_id",
         "phase",
+        "settings",
         "shapes",
         "tx",
         "wake_at",
@@ -117,8 +151,10 @@ class Charger:
         gen: SessionGenerator,
         shapes: Shapes,
         new_tx_id: Any,
+        settings: TxSettings | None = None,
     ) -> None:
         self.connector = connector
+        self.settings = settings or TxSettings.of(gen.config)
         self.meter = meter
         self.gen = gen
         self.shapes = shapes
@@ -130,6 +166,7 @@ class Charger:
         self.wake_at: float | None = None
         self._leave_at = 0.0
         self._next_sample = 0.0
+        self._next_clock = 0.0
         self._reason = EV_LEFT
 
     @property
@@ -195,6 +232,14 @@ class Charger:
     def free(self) -> bool:
         return self.phase is Phase.IDLE and not self.connector.busy
 
+    @property
+    def delivered_wh(self) -> float:
+        """Energy delivered over the charger's life, the running session's so far included."""
+        tx = self.tx
+        if tx is None or self.phase is Phase.STOPPING:  # a stopped session is in counts
+            return self.counts.energy_wh
+        return self.counts.energy_wh + self.meter.register_wh - tx.meter_start_wh
+
     def matches(self, tx_id: Any) -> bool:
         return self.tx is not None and self.tx.tx_id == tx_id and self.phase is Phase.CHARGING
 
@@ -213,7 +258,7 @@ class Charger:
         demand = self.demand = self.gen.demand()
         self._leave_at = now_s + demand.plugged_s
         out = self._status(Status.PREPARING, now_s)
-        if self.config.start == "plug_first" and self.shapes.v201:
+        if self.settings.start_on_plug and self.shapes.v201:
             out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
         self.phase = Phase.AUTHORIZING
         out.append(self.shapes.authorize(demand.id_tag))
@@ -229,7 +274,7 @@ class Charger:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
             self.phase = Phase.CHARGING
-            self._next_sample = now_s + self._interval()
+            self._begin_sampling(now_s)
             self._plan(now_s)
             return [self.shapes.update(tx, None, "Authorized", now_s)]
         if not accepted:  # the driver leaves
@@ -251,7 +296,7 @@ class Charger:
         assert self.demand is not None
         self.meter.plug(self.demand, now_s)
         reading = self.meter.read(now_s)
-        tx = self.tx = Tx(self.connector.id, tag, self.config.measurands)
+        tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
         tx.remote_start_id, tx.trigger = remote_start_id, trigger
         tx.meter_start_wh = reading.energy_wh
         self.counts.started += 1
@@ -265,7 +310,7 @@ class Charger:
         if authorized:
             out = self._status(Status.CHARGING, now_s) + out
             self.phase = Phase.CHARGING
-            self._next_sample = now_s + self._interval()
+            self._begin_sampling(now_s)
             self._plan(now_s)
         return out
 
@@ -282,9 +327,9 @@ class Charger:
             return out
         tx.tx_id = answer.get("transactionId")
         self.phase = Phase.CHARGING
-        self._next_sample = now_s + self._interval()
+        self._begin_sampling(now_s)
         if not _accepted(answer):
-            if self.config.stop_on_invalid_id:
+            if self.settings.stop_on_invalid_id:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.charging_state = "SuspendedEVSE"
             self._plan(now_s)
@@ -299,15 +344,17 @@ class Charger:
             return self._stop(EV_LEFT, now_s)
         out: list[Send] = []
         charging = tx.charging_state == "Charging"
-        if now_s >= self._next_sample:
-            interval = self._interval()
-            late = int((now_s - self._next_sample) // interval) if interval else 0
-            self.counts.missed_samples += late
-            self._next_sample += (late + 1) * interval
+        interval = self._interval()
+        if interval and now_s >= self._next_sample:
+            self._next_sample = self._after_missed(self._next_sample, interval, now_s)
             reading = self.meter.read(now_s, charging)
             out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
-        else:
-            self.meter.advance(now_s, charging)
+        aligned = self.settings.clock_aligned_s
+        if aligned and now_s >= self._next_clock:
+            self._next_clock = self._after_missed(self._next_clock, aligned, now_s)
+            reading = self.meter.read(now_s, charging)
+            out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s))
+        self.meter.advance(now_s, charging)
         if charging and self.meter.full:
             tx.charging_state = "SuspendedEV"
             out += self._status(Status.SUSPENDED_EV, now_s)
@@ -361,8 +408,27 @@ class Charger:
 
     # --- helpers ---------------------------------------------------------------------------------
 
+    def reconfigure(self, now_s: float) -> None:
+        """The sample intervals changed: a running session samples on the new ones from now."""
+        if self.phase is Phase.CHARGING:
+            self._begin_sampling(now_s)
+            self._plan(now_s)
+
     def _interval(self) -> float:
-        return self.config.meter_interval_s
+        return self.settings.meter_interval_s
+
+    def _begin_sampling(self, now_s: float) -> None:
+        """Periodic samples every interval from now; clock-aligned ones at the interval's
+        multiples since midnight UTC (epoch multiples: an interval dividing a day)."""
+        self._next_sample = now_s + self._interval()
+        aligned = self.settings.clock_aligned_s
+        self._next_clock = (now_s // aligned + 1) * aligned if aligned else 0.0
+
+    def _after_missed(self, due: float, interval: float, now_s: float) -> float:
+        """The next due time after ``now_s``; samples skipped on the way are counted missed."""
+        late = int((now_s - due) // interval)
+        self.counts.missed_samples += late
+        return due + (late + 1) * interval
 
     def _plan(self, now_s: float) -> None:
         """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
@@ -370,6 +436,8 @@ class Charger:
             due = [self._leave_at]
             if self._interval() > 0:
                 due.append(self._next_sample)
+            if self.settings.clock_aligned_s > 0:
+                due.append(self._next_clock)
             self.wake_at = max(min(due), now_s)
         elif self.phase is Phase.PARKED:
             self.wake_at = self._leave_at

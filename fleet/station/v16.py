@@ -80,7 +80,7 @@ class StationV16(Station):
     def on_get_configuration(
         self, key: list[str] | None = None, **_: Any
     ) -> call_result.GetConfiguration:
-        wanted = key if key else list(behaviour.SETTINGS)
+        wanted = key if key else [k for k, v in behaviour.SETTINGS.items() if v.version is None]
         known, unknown = [], []
         for name in wanted:
             value = self.get_setting(name)
@@ -174,7 +174,7 @@ class TxShapes:
         assert reading is not None  # 1.6 reports only meter values during a transaction
         sample = {
             "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled(reading, tx.measurands, "Sample.Periodic", v201=False),
+            "sampledValue": sampled(reading, tx.measurands, _context(trigger), v201=False),
         }
         payload = {"connectorId": tx.connector, "transactionId": tx.tx_id, "meterValue": [sample]}
         return Send("MeterValues", payload)
@@ -195,6 +195,10 @@ class TxShapes:
             ],
         }
         return Send("StopTransaction", payload)
+
+
+def _context(trigger: str) -> str:
+    return "Sample.Clock" if trigger == "MeterValueClock" else "Sample.Periodic"
 
 
 StationV16.tx_shapes = TxShapes()

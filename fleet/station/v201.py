@@ -32,6 +32,10 @@ VARIABLES: Final[dict[tuple[str, str], str]] = {
     ("AlignedDataCtrlr", "Interval"): "ClockAlignedDataInterval",
     ("AuthCtrlr", "AuthorizeRemoteStart"): "AuthorizeRemoteTxRequests",
     ("AuthCtrlr", "LocalPreAuthorize"): "LocalPreAuthorize",
+    ("SampledDataCtrlr", "TxUpdatedMeasurands"): "MeterValuesSampledData",
+    ("TxCtrlr", "StopTxOnInvalidId"): "StopTransactionOnInvalidId",
+    ("TxCtrlr", "TxStartPoint"): "TxStartPoint",
+    ("TxCtrlr", "TxStopPoint"): "TxStopPoint",
 }
 COMPONENTS: Final = frozenset(component for component, _ in VARIABLES)
 
@@ -249,7 +253,8 @@ class TxShapes:
         if trigger == "Authorized":
             payload["idToken"] = _token(tx.tag)
         if reading is not None:
-            payload["meterValue"] = [_sample(reading, tx, "Sample.Periodic", now_s)]
+            context = "Sample.Clock" if trigger == "MeterValueClock" else "Sample.Periodic"
+            payload["meterValue"] = [_sample(reading, tx, context, now_s)]
         return Send("TransactionEvent", payload)
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from collections import defaultdict
 
 import pytest
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
+from fleet.csms import TagPolicy
 from fleet.station.sessions import Phase
 from tests.conftest import (
     assert_schema_valid,
@@ -38,6 +40,27 @@ async def test_a_mixed_fleet_charges_and_the_csms_sees_whole_sessions() -> None:
             )
     assert fleet.summary.failures == []
     assert assert_schema_valid(csms) > 50
+    # The CSMS's ledger bills each ended transaction what the station metered (to the rounding
+    # of the register on the wire: whole Wh in 1.6's meterStart/meterStop, 0.1 Wh in 2.0.1),
+    # and saw no gap, repeat or unknown transaction.
+    ledger = csms.transactions
+    assert not ledger.unknown and not ledger.restarted
+    for station in fleet.stations:
+        charger = station.charging.chargers[0]
+        billed = [tx for tx in ledger.for_station(station.id) if tx.ended]
+        assert len(billed) == charger.counts.completed
+        assert sum(tx.energy_wh for tx in billed) == pytest.approx(
+            charger.counts.energy_wh, abs=(1 if station.version == "1.6" else 0.1) * len(billed)
+        )
+        assert all(tx.seq_gaps == tx.seq_repeats == 0 for tx in billed)
+        assert all(tx.meter_values >= 1 for tx in billed)
+    # fleet's own session counts say the same, per version.
+    stats = fleet.summary.stats.sessions
+    for version in ("1.6", "2.0.1"):
+        chargers = [s.charging.chargers[0] for s in fleet.stations if s.version == version]
+        assert stats[version].started == sum(c.counts.started for c in chargers)
+        assert stats[version].completed == sum(c.counts.completed for c in chargers) >= 1
+        assert stats[version].energy_wh == pytest.approx(sum(c.delivered_wh for c in chargers))
     for station in fleet.stations:
         counts = station.charging.chargers[0].counts
         if station.version == "1.6":
@@ -133,3 +156,49 @@ async def test_inoperative_waits_for_the_session_and_unlock_ends_it() -> None:
         "Available", "Available", "Preparing", "Charging", "Unavailable", "Available"
     ]  # fmt: skip
     assert fleet.summary.failures == []
+
+
+async def test_configuration_changes_reach_running_sessions_and_refused_tags() -> None:
+    """MeterValueSampleInterval changed mid-session re-times its MeterValues at once; a tag the
+    CSMS refuses (fleet csms --reject-tags) ends the transaction while StopTransactionOnInvalidId
+    is true and suspends it once the CSMS set the key to false."""
+    scenario = make_scenario(
+        stations={"ocpp": "1.6", "connectors": 3},
+        sessions={"start": "remote_only", "meter_interval_s": 30},
+    )
+    async with csms_running(interval_s=60, tags=TagPolicy(reject=["BAD-*"])) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            first, second, third = station.charging.chargers
+
+            async def start(tag: str, connector: int) -> None:
+                request = c16.RemoteStartTransaction(id_tag=tag, connector_id=connector)
+                assert (await csms.call(station.id, request)).status == "Accepted"
+
+            get = c16.GetConfiguration(key=["MeterValueSampleInterval"])
+            shown = (await csms.call(station.id, get)).configuration_key
+            assert shown == [{"key": "MeterValueSampleInterval", "readonly": False, "value": "30"}]
+            await start("GOOD-1", 1)
+            await wait_until(lambda: first.phase is Phase.CHARGING and first.tx.tx_id)
+            change = c16.ChangeConfiguration(key="MeterValueSampleInterval", value="1")
+            assert (await csms.call(station.id, change)).status == "Accepted"
+            await wait_until(lambda: len(calls(csms, action="MeterValues")) >= 3, timeout_s=5)
+
+            await start("BAD-1", 2)
+            await wait_until(lambda: second.counts.completed == 1)
+            change = c16.ChangeConfiguration(key="StopTransactionOnInvalidId", value="false")
+            assert (await csms.call(station.id, change)).status == "Accepted"
+            await start("BAD-2", 3)
+            await wait_until(lambda: third.tx is not None and third.tx.tx_id is not None)
+            await wait_until(lambda: third.connector.status.value == "SuspendedEVSE")
+    sent = [c for c in calls(csms, action="MeterValues")]
+    gaps = [b.at - a.at for a, b in itertools.pairwise(sent)]
+    assert all(0.7 < gap < 1.5 for gap in gaps[:2]), gaps  # every second, not every 30 s
+    stops = [c.message[3] for c in calls(csms, action="StopTransaction")]
+    assert [s["reason"] for s in stops if s["idTag"] == "BAD-1"] == ["DeAuthorized"]
+    assert not [s for s in stops if s["idTag"] == "BAD-2"]  # suspended, not stopped
+    refused = [tx for tx in csms.transactions.items.values() if tx.id_tag == "BAD-2"]
+    assert len(refused) == 1 and not refused[0].ended
+    assert fleet.summary.failures == []
+    assert_schema_valid(csms)

@@ -13,7 +13,7 @@ from fleet.scenario_charging import Evse, Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import SessionGenerator
 from fleet.station.meter import Meter
-from fleet.station.sessions import Charger, Phase, Send
+from fleet.station.sessions import Charger, Phase, Send, TxSettings
 from fleet.station.v16 import TxShapes as Shapes16
 from fleet.station.v201 import TxShapes as Shapes201
 
@@ -175,3 +175,65 @@ def test_connector_moves_outside_the_spec_are_refused() -> None:
     connector.move(Status.CHARGING)
     with pytest.raises(ValueError, match="Charging -> Preparing"):
         connector.move(Status.PREPARING)
+
+
+def _charging(version: str, config: Sessions = FAST) -> Charger:
+    """A charger in a running session (1.6: transaction 42), at its first arrival."""
+    c = charger(version, config)
+    c.begin(T0)
+    assert c.wake_at is not None
+    arrive = c.wake_at
+    c.on_wake(arrive)
+    accepted = {"idTagInfo": {"status": "Accepted"}, "idTokenInfo": {"status": "Accepted"}}
+    c.on_answer("Authorize", accepted, arrive)
+    if version == "1.6":
+        c.on_answer("StartTransaction", {"transactionId": 42, **accepted}, arrive)
+    assert c.phase is Phase.CHARGING
+    return c
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_clock_aligned_readings_fall_on_the_interval_s_multiples(version: str) -> None:
+    c = _charging(version, FAST.model_copy(update={"clock_aligned_s": 120, "meter_interval_s": 0}))
+    clock = []
+    while c.phase is Phase.CHARGING:
+        assert c.wake_at is not None
+        at = c.wake_at
+        for send in valid(version, c.on_wake(at)):
+            values = send.payload.get("meterValue") or []
+            contexts = {v["context"] for m in values for v in m["sampledValue"]}
+            if contexts == {"Sample.Clock"}:
+                clock.append(at)
+                if version == "2.0.1":
+                    assert send.payload["triggerReason"] == "MeterValueClock"
+    assert len(clock) == 5  # a 10-minute visit holds five 2-minute marks
+    assert all(at % 120 == 0 for at in clock)
+
+
+def test_a_new_sample_interval_applies_to_the_running_session_at_once() -> None:
+    c = _charging("1.6")
+    assert c.wake_at is not None
+    changed_at = c.wake_at - 30  # half-way to the first 60 s sample
+    c.settings.meter_interval_s = 10
+    c.reconfigure(changed_at)
+    assert c.wake_at == changed_at + 10
+    times = []
+    for _ in range(3):
+        assert c.wake_at is not None
+        at = c.wake_at
+        if any(s.action == "MeterValues" for s in c.on_wake(at)):
+            times.append(at)
+    assert [round(b - a, 6) for a, b in itertools.pairwise([changed_at, *times])] == [10] * 3
+
+
+def test_transaction_settings_are_checked_before_they_are_taken() -> None:
+    from fleet.station.behaviour import check_change
+
+    assert check_change("MeterValuesSampledData", "Voltage, SoC") == ("Accepted", "Voltage,SoC")
+    assert check_change("MeterValuesSampledData", "Temperature")[0] == "Rejected"
+    assert check_change("StopTransactionOnInvalidId", "maybe")[0] == "Rejected"
+    assert check_change("TxStartPoint", "EVConnected") == ("Accepted", "EVConnected")
+    assert check_change("TxStartPoint", "EnergyTransfer")[0] == "Rejected"
+    settings = TxSettings.of(FAST, {"MeterValuesSampledData": "SoC", "TxStartPoint": "EVConnected"})
+    assert settings.measurands == ("SoC",) and settings.start_on_plug
+    assert settings.meter_interval_s == FAST.meter_interval_s  # unchanged keys: the scenario's

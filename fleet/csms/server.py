@@ -3,13 +3,15 @@ central-system side, for demos, tests and benchmarks that need a CSMS on loopbac
 
 It negotiates ocpp1.6 / ocpp2.0.1 by subprotocol, takes the station id from the last path
 segment, validates every incoming CALL against the ocpp package's schemas (compiled once, as the
-stations do) and keeps a per-station ledger of messages received per action. Over plain HTTP on
-the same port (loopback tooling, tests):
+stations do), answers as ``central`` says, and keeps a per-station ledger of messages received
+per action and a per-transaction ledger (``transactions``). Over plain HTTP on the same port
+(loopback tooling, tests):
 
 * ``GET /health``: 200 with the number of stations seen;
-* ``GET /ledger``: the ledger as JSON;
+* ``GET /ledger``: both ledgers as JSON, ``{"stations": {...}, "transactions": {...}}``;
 * ``GET /call/<station id>/<Action>?payload=<JSON>``: send a CSMS-initiated call and return the
-  station's answer (``{"ok": true, "response": {...}}`` or ``{"ok": false, "error": "..."}``).
+  station's answer (``{"ok": true, "response": {...}}`` or ``{"ok": false, "error": "..."}``),
+  e.g. ``/call/CP-00001/RemoteStartTransaction?payload={"idTag":"T1","connectorId":1}``.
 """
 
 from __future__ import annotations
@@ -19,10 +21,7 @@ import contextlib
 import http
 import logging
 import time
-import uuid
-from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -31,23 +30,19 @@ import ocpp.messages
 import orjson
 import websockets
 from ocpp.charge_point import camel_to_snake_case
-from ocpp.exceptions import InternalError, OCPPError
-from ocpp.routing import on
-from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.exceptions import OCPPError
 from ocpp.v16 import call as call16
-from ocpp.v16 import call_result as result16
-from ocpp.v16.enums import Action as Action16
-from ocpp.v201 import ChargePoint as ChargePoint201
 from ocpp.v201 import call as call201
-from ocpp.v201 import call_result as result201
-from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import Server, ServerConnection
 from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
-from fleet import wire
-from fleet.routing import Routed, ocpp_error, to_payload
+from fleet.csms.central import CENTRAL
+from fleet.csms.records import Captured, StationRecord
+from fleet.csms.tags import TagPolicy
+from fleet.csms.transactions import Transactions
+from fleet.routing import to_payload
 from fleet.wire import SUBPROTOCOLS, VERSIONS
 
 logger = logging.getLogger("fleet.csms")
@@ -61,187 +56,6 @@ BACKLOG = 8192  # the kernel caps it at net.core.somaxconn
 
 def _format(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-@dataclass(slots=True, frozen=True)
-class Captured:
-    """A frame the CSMS received (with capture on): what a station really put on the wire."""
-
-    at: float  # time.monotonic()
-    station: str
-    version: str
-    raw: str
-
-    @property
-    def message(self) -> list[Any]:
-        decoded: list[Any] = orjson.loads(self.raw)
-        return decoded
-
-
-@dataclass
-class StationRecord:
-    """What the CSMS knows of one station."""
-
-    version: str
-    received: Counter[str] = field(default_factory=Counter)
-    errors: Counter[str] = field(default_factory=Counter)  # CallErrors the CSMS answered with
-    connections: int = 0
-    connected: bool = False
-    first_boot_at: float | None = None
-    boot_status: str | None = None
-    peers: set[str] = field(default_factory=set)  # source addresses the station came from
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "version": self.version,
-            "received": dict(self.received),
-            "errors": dict(self.errors),
-            "connections": self.connections,
-            "connected": self.connected,
-            "boot_status": self.boot_status,
-            "peers": sorted(self.peers),
-        }
-
-
-class _Central(Routed):
-    """Behaviour shared by both versions' central-system classes.
-
-    Incoming CALLs are answered here rather than by ``ChargePoint._handle_call``: the same
-    ``@on`` handlers and call_result dataclasses, but the route table is built once per class
-    (``routing``), payloads are checked by the compiled validators (``wire``; the test suite checks
-    every frame with the ocpp library's reference validators) and the handler's signature is not
-    inspected per message. In a boot storm this is what lets one CSMS process keep up.
-    """
-
-    csms: Csms
-    id: str
-    _ocpp_version: str
-
-    def __init__(self, station_id: str, connection: ServerConnection, csms: Csms) -> None:
-        # ChargePoint.__init__ without its per-instance route map; what call() needs is kept.
-        self.id = station_id
-        self.csms = csms
-        self._connection = connection
-        self._response_timeout = 30
-        self._call_lock = asyncio.Lock()
-        self._response_queue: asyncio.Queue[Any] = asyncio.Queue()
-        self._unique_id_generator = uuid.uuid4
-        self.logger = logging.getLogger("ocpp")
-
-    async def _send(self, message: str) -> None:
-        if self.csms.capture is not None:
-            sent = orjson.loads(message)
-            if sent[0] == 2:
-                self.csms.calls_sent[sent[1]] = sent[2]
-        await self._connection.send(message)  # type: ignore[attr-defined]
-
-    async def route_message(self, raw_msg: str) -> None:
-        if self.csms.capture is not None:
-            self.csms.capture.append(
-                Captured(time.monotonic(), self.id, self._ocpp_version, raw_msg)
-            )
-        await super().route_message(raw_msg)  # type: ignore[misc]
-
-    async def _handle_call(self, msg: Any) -> None:
-        action = msg.action
-        record = self.csms.ledger[self.id]
-        record.received[action] += 1
-        try:
-            if action in self.csms.error_on:
-                raise InternalError(description=f"{action} refused by fleet csms --error-on")
-            try:
-                payload = self.answer_call(action, msg.payload, check_request=True)
-            except wire.SchemaViolation as violation:
-                raise ocpp_error(violation.code, violation.description) from None
-        except OCPPError as exc:
-            # Answered here, in one log line: raised on, the library would log a traceback.
-            record.errors[exc.code] += 1
-            logger.warning("%s: %s answered with CallError %s", self.id, action, exc.code)
-            await self._send(msg.create_call_error(exc).to_json())
-            return
-        await self._send(orjson.dumps([wire.CALLRESULT, msg.unique_id, payload]).decode())
-
-    def boot_answer(self) -> tuple[str, int]:
-        status, interval = self.csms.boot_decision(self.id)
-        self.csms.ledger[self.id].boot_status = status
-        logger.info("%s boot %s (interval %d s)", self.id, status, interval)
-        return status, interval
-
-
-class Central16(_Central, ChargePoint16):
-    known_actions = frozenset(a.value for a in Action16)
-
-    @on(Action16.boot_notification)
-    def on_boot(self, **_: Any) -> result16.BootNotification:
-        status, interval = self.boot_answer()
-        return result16.BootNotification(
-            current_time=self.csms.now(), interval=interval, status=status
-        )
-
-    @on(Action16.heartbeat)
-    def on_heartbeat(self, **_: Any) -> result16.Heartbeat:
-        return result16.Heartbeat(current_time=self.csms.now())
-
-    @on(Action16.status_notification)
-    def on_status(self, **_: Any) -> result16.StatusNotification:
-        return result16.StatusNotification()
-
-    @on(Action16.authorize)
-    def on_authorize(self, **_: Any) -> result16.Authorize:
-        return result16.Authorize(id_tag_info={"status": "Accepted"})
-
-    @on(Action16.start_transaction)
-    def on_start(self, **_: Any) -> result16.StartTransaction:
-        return result16.StartTransaction(
-            transaction_id=self.csms.next_transaction_id(), id_tag_info={"status": "Accepted"}
-        )
-
-    @on(Action16.stop_transaction)
-    def on_stop(self, **_: Any) -> result16.StopTransaction:
-        return result16.StopTransaction()
-
-    @on(Action16.meter_values)
-    def on_meter_values(self, **_: Any) -> result16.MeterValues:
-        return result16.MeterValues()
-
-
-class Central201(_Central, ChargePoint201):
-    known_actions = frozenset(a.value for a in Action201)
-
-    @on(Action201.boot_notification)
-    def on_boot(self, **_: Any) -> result201.BootNotification:
-        status, interval = self.boot_answer()
-        return result201.BootNotification(
-            current_time=self.csms.now(), interval=interval, status=status
-        )
-
-    @on(Action201.heartbeat)
-    def on_heartbeat(self, **_: Any) -> result201.Heartbeat:
-        return result201.Heartbeat(current_time=self.csms.now())
-
-    @on(Action201.status_notification)
-    def on_status(self, **_: Any) -> result201.StatusNotification:
-        return result201.StatusNotification()
-
-    @on(Action201.authorize)
-    def on_authorize(self, **_: Any) -> result201.Authorize:
-        return result201.Authorize(id_token_info={"status": "Accepted"})
-
-    @on(Action201.transaction_event)
-    def on_transaction_event(self, **_: Any) -> result201.TransactionEvent:
-        return result201.TransactionEvent()
-
-    @on(Action201.notify_report)
-    def on_notify_report(self, **_: Any) -> result201.NotifyReport:
-        return result201.NotifyReport()
-
-    @on(Action201.meter_values)
-    def on_meter_values(self, **_: Any) -> result201.MeterValues:
-        return result201.MeterValues()
-
-
-# The ocpp ChargePoint classes are untyped: the central classes are handled as Any.
-_CENTRAL: dict[str, Any] = {"1.6": Central16, "2.0.1": Central201}
 
 
 class Csms:
@@ -259,6 +73,7 @@ class Csms:
         clock_skew_s: float = 0.0,
         error_on: Sequence[str] = (),
         naive_time: bool = False,
+        tags: TagPolicy | None = None,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -275,6 +90,8 @@ class Csms:
         # (and home-grown CSMSs send): breaks the schema, to see how a fleet reports it.
         self.naive_time = naive_time
         self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
+        self.tags = tags or TagPolicy()  # who may charge
+        self.transactions = Transactions()
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""
@@ -303,7 +120,8 @@ class Csms:
         return self._transaction_id
 
     def ledger_json(self) -> dict[str, Any]:
-        return {station: record.to_json() for station, record in sorted(self.ledger.items())}
+        stations = {station: record.to_json() for station, record in sorted(self.ledger.items())}
+        return {"stations": stations, "transactions": self.transactions.to_json()}
 
     # --- server ----------------------------------------------------------------------------------
 
@@ -355,7 +173,7 @@ class Csms:
                 "%s connected again while connected; closing the old connection", station_id
             )
             await self.connections[station_id]._connection.close(1000, "replaced")
-        central = _CENTRAL[version](station_id, ws, self)
+        central = CENTRAL[version](station_id, ws, self)
         self.connections[station_id] = central
         record.connections += 1
         record.connected = True
@@ -428,7 +246,7 @@ async def serve_forever(
     versions = ", ".join(csms.versions)
     print(
         f"fleet csms listening on {url} (OCPP {versions}; boot {csms.boot_status}, "
-        f"interval {csms.interval_s} s)",
+        f"interval {csms.interval_s} s; {csms.tags.describe()})",
         flush=True,
     )
     if ready is not None:

@@ -1,0 +1,195 @@
+"""The embedded CSMS's side of one connection, per OCPP version: the ``ocpp`` library's
+central-system ChargePoint with fleet's router, and the ``@on`` handlers that answer stations.
+
+Charging is handled as a billing backend would: Authorize and transaction starts are answered
+by the CSMS's tag policy, transaction ids are allocated, and every transaction message goes to
+the per-transaction ledger (``transactions``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from ocpp.exceptions import InternalError, OCPPError
+from ocpp.routing import on
+from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call_result as result16
+from ocpp.v16.enums import Action as Action16
+from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call_result as result201
+from ocpp.v201.enums import Action as Action201
+from websockets.asyncio.server import ServerConnection
+
+from fleet import wire
+from fleet.csms.records import Captured
+from fleet.routing import Routed, ocpp_error
+
+if TYPE_CHECKING:
+    from fleet.csms.server import Csms
+
+logger = logging.getLogger("fleet.csms")
+
+
+class _Central(Routed):
+    """Behaviour shared by both versions' central-system classes.
+
+    Incoming CALLs are answered here rather than by ``ChargePoint._handle_call``: the same
+    ``@on`` handlers and call_result dataclasses, but the route table is built once per class
+    (``routing``), payloads are checked by the compiled validators (``wire``; the test suite checks
+    every frame with the ocpp library's reference validators) and the handler's signature is not
+    inspected per message. In a boot storm this is what lets one CSMS process keep up.
+
+    ``request`` is the CALL being answered as received (camelCase): the ledger keeps what the
+    station sent, not the library's snake_case copy of it.
+    """
+
+    csms: Csms
+    id: str
+    _ocpp_version: str
+
+    def __init__(self, station_id: str, connection: ServerConnection, csms: Csms) -> None:
+        # ChargePoint.__init__ without its per-instance route map; what call() needs is kept.
+        self.id = station_id
+        self.csms = csms
+        self.request: dict[str, Any] = {}
+        self._connection = connection
+        self._response_timeout = 30
+        self._call_lock = asyncio.Lock()
+        self._response_queue: asyncio.Queue[Any] = asyncio.Queue()
+        self._unique_id_generator = uuid.uuid4
+        self.logger = logging.getLogger("ocpp")
+
+    async def _send(self, message: str) -> None:
+        if self.csms.capture is not None:
+            sent = orjson.loads(message)
+            if sent[0] == 2:
+                self.csms.calls_sent[sent[1]] = sent[2]
+        await self._connection.send(message)  # type: ignore[attr-defined]
+
+    async def route_message(self, raw_msg: str) -> None:
+        if self.csms.capture is not None:
+            self.csms.capture.append(
+                Captured(time.monotonic(), self.id, self._ocpp_version, raw_msg)
+            )
+        await super().route_message(raw_msg)  # type: ignore[misc]
+
+    async def _handle_call(self, msg: Any) -> None:
+        action = msg.action
+        record = self.csms.ledger[self.id]
+        record.received[action] += 1
+        try:
+            if action in self.csms.error_on:
+                raise InternalError(description=f"{action} refused by fleet csms --error-on")
+            self.request = msg.payload
+            try:
+                payload = self.answer_call(action, msg.payload, check_request=True)
+            except wire.SchemaViolation as violation:
+                raise ocpp_error(violation.code, violation.description) from None
+        except OCPPError as exc:
+            # Answered here, in one log line: raised on, the library would log a traceback.
+            record.errors[exc.code] += 1
+            logger.warning("%s: %s answered with CallError %s", self.id, action, exc.code)
+            await self._send(msg.create_call_error(exc).to_json())
+            return
+        await self._send(orjson.dumps([wire.CALLRESULT, msg.unique_id, payload]).decode())
+
+    def boot_answer(self) -> tuple[str, int]:
+        status, interval = self.csms.boot_decision(self.id)
+        self.csms.ledger[self.id].boot_status = status
+        logger.info("%s boot %s (interval %d s)", self.id, status, interval)
+        return status, interval
+
+    def tag_status(self, tag: str | None) -> str:
+        return self.csms.tags.status(tag)
+
+
+class Central16(_Central, ChargePoint16):
+    known_actions = frozenset(a.value for a in Action16)
+
+    @on(Action16.boot_notification)
+    def on_boot(self, **_: Any) -> result16.BootNotification:
+        status, interval = self.boot_answer()
+        return result16.BootNotification(
+            current_time=self.csms.now(), interval=interval, status=status
+        )
+
+    @on(Action16.heartbeat)
+    def on_heartbeat(self, **_: Any) -> result16.Heartbeat:
+        return result16.Heartbeat(current_time=self.csms.now())
+
+    @on(Action16.status_notification)
+    def on_status(self, **_: Any) -> result16.StatusNotification:
+        return result16.StatusNotification()
+
+    @on(Action16.authorize)
+    def on_authorize(self, id_tag: str, **_: Any) -> result16.Authorize:
+        return result16.Authorize(id_tag_info={"status": self.tag_status(id_tag)})
+
+    @on(Action16.start_transaction)
+    def on_start(self, id_tag: str, **_: Any) -> result16.StartTransaction:
+        # A transaction id even for a refused tag: the station reports the start either way.
+        tx_id = self.csms.next_transaction_id()
+        self.csms.transactions.start16(self.id, tx_id, self.request)
+        return result16.StartTransaction(
+            transaction_id=tx_id, id_tag_info={"status": self.tag_status(id_tag)}
+        )
+
+    @on(Action16.stop_transaction)
+    def on_stop(self, **_: Any) -> result16.StopTransaction:
+        self.csms.transactions.stop16(self.id, self.request)
+        return result16.StopTransaction()
+
+    @on(Action16.meter_values)
+    def on_meter_values(self, **_: Any) -> result16.MeterValues:
+        self.csms.transactions.meter16(self.id, self.request)
+        return result16.MeterValues()
+
+
+class Central201(_Central, ChargePoint201):
+    known_actions = frozenset(a.value for a in Action201)
+
+    @on(Action201.boot_notification)
+    def on_boot(self, **_: Any) -> result201.BootNotification:
+        status, interval = self.boot_answer()
+        return result201.BootNotification(
+            current_time=self.csms.now(), interval=interval, status=status
+        )
+
+    @on(Action201.heartbeat)
+    def on_heartbeat(self, **_: Any) -> result201.Heartbeat:
+        return result201.Heartbeat(current_time=self.csms.now())
+
+    @on(Action201.status_notification)
+    def on_status(self, **_: Any) -> result201.StatusNotification:
+        return result201.StatusNotification()
+
+    @on(Action201.authorize)
+    def on_authorize(self, id_token: dict[str, Any], **_: Any) -> result201.Authorize:
+        status = self.tag_status(id_token.get("id_token"))
+        return result201.Authorize(id_token_info={"status": status})
+
+    @on(Action201.transaction_event)
+    def on_transaction_event(self, **_: Any) -> result201.TransactionEvent:
+        self.csms.transactions.event201(self.id, self.request)
+        token = self.request.get("idToken")
+        if token is None:
+            return result201.TransactionEvent()
+        status = self.tag_status(token.get("idToken"))
+        return result201.TransactionEvent(id_token_info={"status": status})
+
+    @on(Action201.notify_report)
+    def on_notify_report(self, **_: Any) -> result201.NotifyReport:
+        return result201.NotifyReport()
+
+    @on(Action201.meter_values)
+    def on_meter_values(self, **_: Any) -> result201.MeterValues:
+        return result201.MeterValues()
+
+
+# The ocpp ChargePoint classes are untyped: the central classes are handled as Any.
+CENTRAL: dict[str, Any] = {"1.6": Central16, "2.0.1": Central201}
