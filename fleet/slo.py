@@ -50,7 +50,7 @@ _METRICS: Final = (
 )
 _EXPR = re.compile(
     rf"^\s*(?P<metric>{_METRICS})\s*"
-    r"(?:\(\s*(?P<action>[^()]*?)\s*\))?\s*"
+    r"(?:\(\s*(?P<action>[^()]*?(?:\([^()]*\))?)\s*\))?\s*"
     r"(?P<op><=|>=|==|<|>)\s*(?P<value>\d+(?:\.\d+)?)\s*(?P<unit>ms|s|%)?\s*$"
 )
 _LATENCY: Final = ("avg", "min", "max")

@@ -6,6 +6,7 @@ from locust.env import Environment
 from locust.stats import StatsEntry
 
 from fleet.locust_ext.bridge import CONNECT_TYPE
+from fleet.metrics.sample import covers
 
 
 class LocustWire:
@@ -19,7 +20,7 @@ class LocustWire:
         matches = [
             e
             for (name, method), e in self.stats.entries.items()
-            if (name == action if action is not None else method != CONNECT_TYPE)
+            if (covers(action, name) if action is not None else method != CONNECT_TYPE)
         ]
         if not matches or not any(e.num_requests for e in matches):
             return None

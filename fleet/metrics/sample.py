@@ -40,6 +40,12 @@ CALL: Final = "call"  # a CALL the CSMS sent
 FRAME: Final = "frame"  # a frame that is not OCPP-J RPC at all (not JSON, unknown message id)
 
 
+def covers(action: str, row: str) -> bool:
+    """Whether a gate's action covers a wire row: its own, or its parts ("TransactionEvent"
+    covers "TransactionEvent(Started)", "(Updated)" and "(Ended)")."""
+    return row == action or (row.startswith(action) and row[len(action) : len(action) + 1] == "(")
+
+
 def handling_row(action: str) -> str:
     return f"{CSMS_TO_CP} {action}"
 

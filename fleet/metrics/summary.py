@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CONNECT, SessionDelta, Violation
+from fleet.metrics.sample import CONNECT, SessionDelta, Violation, covers
 from fleet.metrics.stats import FleetStats, Timing
 from fleet.station.state import State
 
@@ -129,8 +129,9 @@ class SummaryWire:
 
     def _row(self, action: str | None) -> Timing | None:
         if action is not None:
-            return self.rows.get(action)
-        calls = [row for name, row in self.rows.items() if name != CONNECT]
+            calls = [row for name, row in self.rows.items() if covers(action, name)]
+        else:
+            calls = [row for name, row in self.rows.items() if name != CONNECT]
         if not calls:
             return None
         total = Timing()

@@ -59,6 +59,7 @@ class Outgoing:
     done: Callable[[Answer], None] | None  # None: the caller awaits the reply itself
     due_s: float | None = None  # loop time it was scheduled for: its lateness is drift
     judge: Judge | None = None  # may turn a well-formed answer into a counted failure
+    row: str | None = None  # the statistics row, when not the action ("TransactionEvent(Ended)")
 
 
 @dataclass(slots=True)
@@ -112,7 +113,7 @@ class CallSlot(Routed):
             self._launch(message)
         elif len(self._outbox) >= OUTBOX_LIMIT:
             reason = "outbox full: the CSMS is not answering"
-            self._record(message.action, time.perf_counter(), 0.0, 0, reason)
+            self._record(message.row or message.action, time.perf_counter(), 0.0, 0, reason)
             self._later(message.done, OutboxFull(f"{len(self._outbox)} CALLs already waiting"))
         else:
             self._outbox.append(message)
@@ -186,7 +187,7 @@ class CallSlot(Routed):
         except TransportClosed as exc:
             if self._ending is None or self._ending is Ending.LOST:
                 # A CALL cut off by our own stop or reboot is not a failure of the CSMS.
-                self._record(action, sent_at, 0.0, 0, exc.reason)
+                self._record(message.row or action, sent_at, 0.0, 0, exc.reason)
             # Not _release(): the connection is going, nothing more is launched on it.
             self._inflight = None
             deadlines.discard(slot, reply)
@@ -225,17 +226,18 @@ class CallSlot(Routed):
         self._release(inflight)
         message, sent_at = inflight.message, inflight.sent_at
         action = message.action
+        row = message.row or action
         if reply.exception() is not None:  # the deadline (Deadlines sets TimeoutError)
             timeout_s = self.scenario.csms.call_timeout_s
             reason = f"no answer within {timeout_s:g} s"
-            self._record(action, sent_at, (time.perf_counter() - sent_at) * 1000, 0, reason)
+            self._record(row, sent_at, (time.perf_counter() - sent_at) * 1000, 0, reason)
             self._remember_timeout(inflight.unique_id, action, sent_at)
             raise CallTimeout(reason)
         message_type, body, size, received_at = reply.result()
         rtt_ms = (received_at - sent_at) * 1000
         if message_type == wire.CALLERROR:
             error = CallErrorReceived(body.error_code or "", body.description or "")
-            self._record(action, sent_at, rtt_ms, size, error.reason)
+            self._record(row, sent_at, rtt_ms, size, error.reason)
             raise error
         if self.scenario.csms.check_schemas:
             check = self.answer_checks.get(action)
@@ -246,10 +248,10 @@ class CallSlot(Routed):
             except wire.SchemaViolation as exc:
                 failure = self._violated_answer(action, inflight.unique_id, body, exc)
                 if failure is not None:
-                    self._record(action, sent_at, rtt_ms, size, failure)
+                    self._record(row, sent_at, rtt_ms, size, failure)
                     raise InvalidResponse(failure) from None
         judge = message.judge
-        self._record(action, sent_at, rtt_ms, size, judge(body) if judge else None)
+        self._record(row, sent_at, rtt_ms, size, judge(body) if judge else None)
         result: dict[str, Any] = body
         return result
 
@@ -298,7 +300,8 @@ class CallSlot(Routed):
         if self._ending is Ending.LOST:
             elapsed_ms = (time.perf_counter() - inflight.sent_at) * 1000
             reason = f"connection lost: {reason or 'closed'}"
-            self._record(inflight.message.action, inflight.sent_at, elapsed_ms, 0, reason)
+            message = inflight.message
+            self._record(message.row or message.action, inflight.sent_at, elapsed_ms, 0, reason)
         inflight.reply.cancel()
 
     def _drop_outbox(self) -> None:

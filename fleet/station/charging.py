@@ -9,6 +9,7 @@ comes back to the charger that sent it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
@@ -19,16 +20,25 @@ from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
 from fleet.station.meter import Meter
-from fleet.station.sessions import Charger, Counts, Send, StopReason, TxSettings
+from fleet.station.sessions import Charger
+from fleet.station.transaction import Counts, Send, StopReason, TxSettings
 
 if TYPE_CHECKING:
-    from fleet.station.core import Station
+    from fleet.station.life import Life
 
 
 class Chargers:
-    __slots__ = ("chargers", "counted", "reported", "settings", "station", "timers")
+    __slots__ = (
+        "chargers",
+        "counted",
+        "reported",
+        "settings",
+        "station",
+        "timers",
+        "when_idle",
+    )
 
-    def __init__(self, station: Station) -> None:
+    def __init__(self, station: Life) -> None:
         self.station = station
         scenario = station.scenario
         self.settings = TxSettings.of(scenario.sessions, station.settings)
@@ -45,6 +55,7 @@ class Chargers:
         # What the sink has been told, per charger, and whether the station counts as charging.
         self.reported = [Counts() for _ in self.chargers]
         self.counted = False
+        self.when_idle: Callable[[], None] | None = None  # once no transaction runs (Reset)
 
     def begin(self) -> None:
         """Accepted (again): every charger plans (or resumes) its sessions."""
@@ -81,7 +92,7 @@ class Chargers:
         station = self.station
         for send in sends:
             done = partial(self._answered, index, send.action)
-            station.send(Outgoing(send.action, send.payload, done))
+            station.send(Outgoing(send.action, send.payload, done, row=send.row))
         self._arm(index)
         self._report(index)
 
@@ -91,13 +102,41 @@ class Chargers:
         counts, delivered = charger.counts, charger.delivered_wh
         started, completed = counts.started - seen.started, counts.completed - seen.completed
         energy_wh = delivered - seen.energy_wh
-        charging = any(c.tx is not None for c in self.chargers)
+        charging = self.busy
+        if not charging and self.when_idle is not None:
+            idle, self.when_idle = self.when_idle, None
+            idle()
         if not (started or completed or energy_wh or charging != self.counted):
             return
         seen.started, seen.completed, seen.energy_wh = counts.started, counts.completed, delivered
         change = (1 if charging else -1) if charging != self.counted else 0
         self.counted = charging
         self._tell(SessionDelta(change, started, completed, energy_wh))
+
+    @property
+    def busy(self) -> bool:
+        """A transaction runs on one of the connectors."""
+        return any(c.in_transaction for c in self.chargers)
+
+    def _picked(self, connectors: list[int] | None, transaction_event: bool) -> list[int]:
+        chosen = range(len(self.chargers)) if connectors is None else [c - 1 for c in connectors]
+        return [
+            i
+            for i in chosen
+            if 0 <= i < len(self.chargers)
+            and (self.chargers[i].in_transaction or not transaction_event)
+        ]
+
+    def can_trigger(self, connectors: list[int] | None, transaction_event: bool) -> bool:
+        """Whether TriggerMessage MeterValues / TransactionEvent has something to send for
+        these connectors (None: all): a TransactionEvent needs a running transaction."""
+        return bool(self._picked(connectors, transaction_event))
+
+    def trigger(self, connectors: list[int] | None, transaction_event: bool) -> None:
+        """Send the current values of these connectors (after the TriggerMessage answer)."""
+        now = self.station.now()
+        for index in self._picked(connectors, transaction_event):
+            self.run(index, self.chargers[index].triggered(now, transaction_event))
 
     def _tell(self, delta: SessionDelta) -> None:
         station = self.station

@@ -16,6 +16,15 @@ UNITS: Final = {
 }
 
 
+_CONTEXTS: Final = {"MeterValueClock": "Sample.Clock", "Trigger": "Trigger"}
+
+
+def context_for(trigger: str) -> str:
+    """The readings' context for why they are sent (a 2.0.1 triggerReason; 1.6 uses the same
+    words internally): clock-aligned, triggered by the CSMS, else periodic."""
+    return _CONTEXTS.get(trigger, "Sample.Periodic")
+
+
 def values(reading: Reading, measurands: tuple[str, ...]) -> list[tuple[str, float, str]]:
     """(measurand, value, unit) for each configured measurand, rounded as a meter shows them."""
     table = {

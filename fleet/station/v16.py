@@ -15,8 +15,8 @@ from fleet.station import behaviour
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import sampled
-from fleet.station.sessions import Send, StopReason, Tx
+from fleet.station.readings import context_for, sampled
+from fleet.station.transaction import Measurands, Send, StopReason, Tx
 
 
 class StationV16(Station):
@@ -66,7 +66,7 @@ class StationV16(Station):
 
     @on(Action.reset)
     def on_reset(self, type: str, **_: Any) -> call_result.Reset:
-        return call_result.Reset(status=self.answer_reset())
+        return call_result.Reset(status=self.answer_reset(hard=type == "Hard"))
 
     @on(Action.change_configuration)
     def on_change_configuration(
@@ -174,9 +174,22 @@ class TxShapes:
         assert reading is not None  # 1.6 reports only meter values during a transaction
         sample = {
             "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled(reading, tx.measurands, _context(trigger), v201=False),
+            "sampledValue": sampled(reading, tx.measurands, context_for(trigger), v201=False),
         }
         payload = {"connectorId": tx.connector, "transactionId": tx.tx_id, "meterValue": [sample]}
+        return Send("MeterValues", payload)
+
+    def meter_values(
+        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+    ) -> Send:
+        """TriggerMessage MeterValues: the connector's values now (with its transaction's id)."""
+        sample = {
+            "timestamp": behaviour.format_time(now_s),
+            "sampledValue": sampled(reading, measurands, "Trigger", v201=False),
+        }
+        payload: dict[str, Any] = {"connectorId": connector, "meterValue": [sample]}
+        if tx is not None:
+            payload["transactionId"] = tx.tx_id
         return Send("MeterValues", payload)
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
@@ -195,10 +208,6 @@ class TxShapes:
             ],
         }
         return Send("StopTransaction", payload)
-
-
-def _context(trigger: str) -> str:
-    return "Sample.Clock" if trigger == "MeterValueClock" else "Sample.Periodic"
 
 
 StationV16.tx_shapes = TxShapes()

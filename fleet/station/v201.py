@@ -18,9 +18,9 @@ from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import sampled
-from fleet.station.sessions import Send, StopReason, Tx
+from fleet.station.readings import context_for, sampled
 from fleet.station.state import State
+from fleet.station.transaction import Measurands, Send, StopReason, Tx
 
 # (component, variable) -> the setting it reads and writes.
 VARIABLES: Final[dict[tuple[str, str], str]] = {
@@ -108,7 +108,7 @@ class StationV201(Station):
     def on_reset(self, type: str, evse_id: int | None = None, **_: Any) -> call_result.Reset:
         if evse_id is not None:  # resetting one EVSE does not reboot the station
             return call_result.Reset(status=self.status_for("Reset"))
-        return call_result.Reset(status=self.answer_reset())
+        return call_result.Reset(status=self.answer_reset(on_idle=type == "OnIdle"))
 
     @on(Action.get_variables)
     def on_get_variables(
@@ -245,32 +245,38 @@ class TxShapes:
         payload["evse"] = {"id": tx.connector, "connectorId": 1}
         if tx.charging_state == "Charging":
             payload["idToken"] = _token(tx.tag)
-        payload["meterValue"] = [_sample(reading, tx, "Transaction.Begin", now_s)]
-        return Send("TransactionEvent", payload)
+        payload["meterValue"] = [_sample(reading, tx.measurands, "Transaction.Begin", now_s)]
+        return Send("TransactionEvent", payload, "TransactionEvent(Started)")
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
         payload = self._event("Updated", tx, trigger, now_s, {})
         if trigger == "Authorized":
             payload["idToken"] = _token(tx.tag)
         if reading is not None:
-            context = "Sample.Clock" if trigger == "MeterValueClock" else "Sample.Periodic"
-            payload["meterValue"] = [_sample(reading, tx, context, now_s)]
-        return Send("TransactionEvent", payload)
+            payload["meterValue"] = [_sample(reading, tx.measurands, context_for(trigger), now_s)]
+        return Send("TransactionEvent", payload, "TransactionEvent(Updated)")
+
+    def meter_values(
+        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+    ) -> Send:
+        """TriggerMessage MeterValues: the EVSE's values now."""
+        sample = _sample(reading, measurands, "Trigger", now_s)
+        return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
-        payload["meterValue"] = [_sample(reading, tx, "Transaction.End", now_s)]
-        return Send("TransactionEvent", payload)
+        payload["meterValue"] = [_sample(reading, tx.measurands, "Transaction.End", now_s)]
+        return Send("TransactionEvent", payload, "TransactionEvent(Ended)")
 
 
 def _token(tag: str) -> dict[str, str]:
     return {"idToken": tag, "type": "ISO14443"}
 
 
-def _sample(reading: Reading, tx: Tx, context: str, now_s: float) -> dict[str, Any]:
+def _sample(reading: Reading, measurands: Measurands, context: str, now_s: float) -> dict[str, Any]:
     return {
         "timestamp": behaviour.format_time(now_s),
-        "sampledValue": sampled(reading, tx.measurands, context, v201=True),
+        "sampledValue": sampled(reading, measurands, context, v201=True),
     }
 
 

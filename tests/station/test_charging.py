@@ -202,3 +202,57 @@ async def test_configuration_changes_reach_running_sessions_and_refused_tags() -
     assert len(refused) == 1 and not refused[0].ended
     assert fleet.summary.failures == []
     assert_schema_valid(csms)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_triggered_values_follow_the_answer_and_on_idle_reset_waits(version: str) -> None:
+    """TriggerMessage MeterValues (1.6) / TransactionEvent (2.0.1) sends the running
+    transaction's values now, after its answer, context Trigger; a 2.0.1 OnIdle Reset is
+    Scheduled while a transaction runs and reboots the station once it has ended."""
+    scenario = make_scenario(
+        stations={"ocpp": version}, sessions={"start": "remote_only", "meter_interval_s": 0}
+    )
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            charger = station.charging.chargers[0]
+            if version == "1.6":
+                trigger = c16.TriggerMessage(requested_message="MeterValues", connector_id=1)
+                start = c16.RemoteStartTransaction(id_tag="T-1", connector_id=1)
+            else:
+                trigger = c201.TriggerMessage(requested_message="TransactionEvent")
+                start = c201.RequestStartTransaction(
+                    id_token={"idToken": "T-1", "type": "Central"}, remote_start_id=1
+                )
+            if version == "2.0.1":  # nothing to report without a transaction
+                assert (await csms.call(station.id, trigger)).status == "Rejected"
+            assert (await csms.call(station.id, start)).status == "Accepted"
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+            assert (await csms.call(station.id, trigger)).status == "Accepted"
+            action = "MeterValues" if version == "1.6" else "TransactionEvent"
+            await wait_until(lambda: len(calls(csms, action=action)) >= 1 + (version != "1.6"))
+            if version == "2.0.1":
+                reset = c201.Reset(type="OnIdle")
+                assert (await csms.call(station.id, reset)).status == "Scheduled"
+                await asyncio.sleep(0.3)
+                assert csms.ledger[station.id].connections == 1  # still charging, no reboot
+                stop = c201.RequestStopTransaction(transaction_id=charger.tx.tx_id)
+                assert (await csms.call(station.id, stop)).status == "Accepted"
+                await wait_until(lambda: csms.ledger[station.id].connections == 2)
+    frames = [c.message for c in csms.capture if c.station == station.id]
+    answered = max(
+        i for i, m in enumerate(frames) if m[0] == 3 and csms.calls_sent[m[1]] == "TriggerMessage"
+    )
+    triggered = [i for i, m in enumerate(frames) if m[0] == 2 and m[2] == action]
+    assert triggered[-1 if version == "1.6" else 1] > answered  # the answer went first
+    sent = calls(csms, station.id, action)[-1 if version == "1.6" else 1].message[3]
+    assert {v["context"] for m in sent["meterValue"] for v in m["sampledValue"]} == {"Trigger"}
+    if version == "1.6":
+        assert sent["transactionId"] == charger.tx.tx_id
+    else:
+        assert sent["triggerReason"] == "Trigger" and sent["eventType"] == "Updated"
+        boots = [c.message[3]["reason"] for c in calls(csms, station.id, "BootNotification")]
+        assert boots == ["PowerUp", "RemoteReset"]
+    assert fleet.summary.failures == []
+    assert_schema_valid(csms)

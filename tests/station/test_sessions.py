@@ -13,7 +13,8 @@ from fleet.scenario_charging import Evse, Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import SessionGenerator
 from fleet.station.meter import Meter
-from fleet.station.sessions import Charger, Phase, Send, TxSettings
+from fleet.station.sessions import Charger, Phase
+from fleet.station.transaction import Send, TxSettings
 from fleet.station.v16 import TxShapes as Shapes16
 from fleet.station.v201 import TxShapes as Shapes201
 

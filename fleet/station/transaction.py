@@ -1,0 +1,109 @@
+"""What a charging session is made of, for both versions: the messages a charger decides on
+(``Send``), the transaction they carry (``Tx``), why it ends, the settings that time its
+readings (``TxSettings``), its counts, and the message shapes each OCPP version supplies
+(``Shapes``: ``v16.TxShapes``, ``v201.TxShapes``)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from fleet.scenario_charging import Sessions
+from fleet.station.connectors import Status
+from fleet.station.meter import Reading
+
+
+@dataclass(slots=True, frozen=True)
+class Send:
+    action: str
+    payload: dict[str, Any]
+    row: str | None = None  # its statistics row when not the action: "TransactionEvent(Ended)"
+
+
+class Shapes(Protocol):
+    """Message shapes of one OCPP version (``v16.TxShapes``, ``v201.TxShapes``)."""
+
+    v201: bool
+
+    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None: ...
+    def authorize(self, tag: str) -> Send: ...
+    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send: ...
+    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send: ...
+    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send: ...
+    def meter_values(
+        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+    ) -> Send: ...
+
+
+Measurands = tuple[str, ...]
+
+# Why a transaction ended: (1.6 Reason, 2.0.1 triggerReason, 2.0.1 stoppedReason).
+StopReason = tuple[str, str, str]
+EV_LEFT = ("EVDisconnected", "EVDeparted", "EVDisconnected")
+REMOTE = ("Remote", "RemoteStop", "Remote")
+LOCAL = ("Local", "StopAuthorized", "Local")
+DEAUTHORIZED = ("DeAuthorized", "Deauthorized", "DeAuthorized")
+RESET = ("SoftReset", "ResetCommand", "ImmediateReset")
+HARD_RESET = ("HardReset", "ResetCommand", "ImmediateReset")
+UNLOCKED = ("UnlockCommand", "UnlockCommand", "Other")
+
+
+@dataclass(slots=True)
+class Tx:
+    """One transaction: what every message of it carries."""
+
+    connector: int
+    tag: str
+    measurands: tuple[str, ...]
+    tx_id: str | int | None = None  # 1.6: the CSMS's; 2.0.1: the station's
+    seq_no: int = 0  # 2.0.1: the next message's
+    remote_start_id: int | None = None
+    trigger: str = "Authorized"  # 2.0.1: why it started
+    charging_state: str = "Charging"
+    meter_start_wh: float = 0.0
+    started: bool = False  # 2.0.1: Started sent
+
+    def next_seq(self) -> int:
+        seq, self.seq_no = self.seq_no, self.seq_no + 1
+        return seq
+
+
+@dataclass(slots=True)
+class TxSettings:
+    """What a station's configuration says about its transactions: the scenario's sessions
+    section until the CSMS changes a key (ChangeConfiguration, SetVariables). One per station,
+    shared by its chargers, so a change reaches them all at once."""
+
+    meter_interval_s: float  # MeterValueSampleInterval / SampledDataCtrlr.TxUpdatedInterval
+    clock_aligned_s: float  # ClockAlignedDataInterval / AlignedDataCtrlr.Interval; 0: none
+    measurands: tuple[str, ...]  # MeterValuesSampledData / SampledDataCtrlr.TxUpdatedMeasurands
+    stop_on_invalid_id: bool  # StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId
+    start_on_plug: bool  # 2.0.1 TxStartPoint EVConnected: Started when the cable is plugged in
+
+    @classmethod
+    def of(cls, config: Sessions, settings: Mapping[str, str] | None = None) -> TxSettings:
+        """The scenario's values, with the station's changed keys (as stored) over them."""
+        changed = settings or {}
+
+        def number(key: str, default: float) -> float:
+            return float(changed[key]) if key in changed else default
+
+        measurands = changed.get("MeterValuesSampledData")
+        stop = changed.get("StopTransactionOnInvalidId")
+        start = changed.get("TxStartPoint")
+        return cls(
+            number("MeterValueSampleInterval", config.meter_interval_s),
+            number("ClockAlignedDataInterval", config.clock_aligned_s),
+            tuple(measurands.split(",")) if measurands else config.measurands,
+            stop == "true" if stop is not None else config.stop_on_invalid_id,
+            start == "EVConnected" if start is not None else config.start == "plug_first",
+        )
+
+
+@dataclass(slots=True)
+class Counts:
+    started: int = 0
+    completed: int = 0
+    energy_wh: float = 0.0
+    missed_samples: int = 0
