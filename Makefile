@@ -4,7 +4,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
-DEMO_DURATION ?= 20
+DEMO_DURATION ?= 30
 DEMO_STATIONS ?= 50
 PYTEST_ARGS ?=
 

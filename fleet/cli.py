@@ -151,9 +151,9 @@ def build_parser() -> argparse.ArgumentParser:
     sub.add_parser("locustfile", help="print the path of fleet's ready-made locustfile")
 
     demo = sub.add_parser("demo", help="start the embedded CSMS and run a small fleet against it")
-    demo.add_argument("--scenario", default="scenarios/default.yaml")
+    demo.add_argument("--scenario", default="scenarios/charging.yaml")
     demo.add_argument("--stations", type=int, default=50)
-    demo.add_argument("--duration", type=float, default=20.0)
+    demo.add_argument("--duration", type=float, default=30.0)
     return parser
 
 

@@ -480,3 +480,44 @@ def test_web_ui_tells_the_same_truth_live_and_after_stop(
     time.sleep(1)
     assert json.loads(get(f"{web}/stats/requests"))["state"] == "stopped"
     assert len(ledger(csms_url)) == 10  # no station of a new run connected
+
+
+def test_a_charging_fleet_under_locust_has_session_rows_and_counts(tmp_path: Path) -> None:
+    """scenarios/charging.yaml at test speed: per-action rows for the session messages of both
+    versions, session counts in the progress line, the summary JSON and the fleet CSV, and the
+    CSMS's transaction ledger agreeing with them."""
+    data = yaml.safe_load(Path("scenarios/charging.yaml").read_text())
+    data["stations"]["ocpp"] = {"1.6": 1, "2.0.1": 1}
+    data["sessions"] |= {"arrivals_per_hour": 3600, "meter_interval_s": 1}
+    data["sessions"]["plug_in_min"] = {"min": 0.04, "max": 0.06}
+    data["run"] = {"progress_s": 2}
+    scenario = tmp_path / "charging.yaml"
+    scenario.write_text(yaml.safe_dump(data))
+    prefix, summary = tmp_path / "run", tmp_path / "summary.json"
+    with csms_process("--interval", "60") as url:
+        result = headless(
+            url, "--csv", str(prefix), "--summary-json", str(summary),
+            "--slo", "p95(TransactionEvent) < 1000ms",
+            users=8, run_time="12s", scenario=str(scenario),
+        )  # fmt: skip
+        transactions = ledger(url, "transactions")
+    assert result.returncode == 0, result.stderr[-3000:]
+    rows = csv_rows(prefix)
+    for action in ("Authorize", "StartTransaction", "MeterValues", "StopTransaction"):
+        assert int(rows["OCPP1.6", action]["Request Count"]) >= 1, action
+    for event in ("Started", "Updated", "Ended"):
+        assert int(rows["OCPP2.0.1", f"TransactionEvent({event})"]["Request Count"]) >= 1
+    assert int(rows["", "Aggregated"]["Failure Count"]) == 0
+    assert re.search(r"\| sessions 1\.6: \d+ charging, [1-9]\d* started", result.stdout)
+    sessions = json.loads(summary.read_text())["sessions"]
+    for version in ("1.6", "2.0.1"):
+        assert sessions[version]["completed"] >= 1 and sessions[version]["energy_kwh"] > 0
+    total = sessions["total"]
+    assert total["started"] == sessions["1.6"]["started"] + sessions["2.0.1"]["started"]
+    # Every session fleet started reached the CSMS's ledger; one per station may have been cut
+    # short by the stop (stations close without ending their sessions).
+    assert total["started"] - 8 <= transactions["count"] <= total["started"]
+    assert total["completed"] - 8 <= transactions["ended"] <= total["completed"]
+    assert transactions["unknown"] == {} and transactions["seq_gaps"] == 0
+    fleet = csv_rows(prefix, "fleet")
+    assert fleet["sessions", "total"]["Count"] == str(total["started"])
