@@ -11,6 +11,11 @@
          (a compiled check costs ~1 µs, about what the memo's own lookup did) and it was
          removed. This row shows that no cache of answers flatters (c) any more
     (d)  fleet stations, schema validation off
+    (c') as (c) with message ids from a counter (``csms.message_ids: counter``): what the
+         default random UUIDs cost
+    (e)  fleet stations in a charging session: MeterValues round trips, each built as a
+         charger builds it (a meter reading of the five default measurands, the 1.6 shape),
+         every answer validated. The issue's target: (e) at most 1.3 times (c)
 
 Each variant runs in its own process against a fresh minimal responder, rounds interleaved so
 machine noise hits all of them alike, all with fleet's GC setting
@@ -37,6 +42,11 @@ import websockets
 sys.path.insert(0, str(__import__("pathlib").Path(__file__).resolve().parents[1]))
 
 from bench.common import median, responder, run_child
+from fleet.scenario_charging import Evse, Sessions
+from fleet.station.generator import SessionGenerator
+from fleet.station.meter import Meter
+from fleet.station.transaction import Tx
+from fleet.station.v16 import TxShapes
 
 VARIANTS = {
     "transport": "(a') fleet's transport alone (websockets sans-I/O + orjson, no OCPP)",
@@ -45,6 +55,8 @@ VARIANTS = {
     "fleet": "(c) fleet as shipped: every answer validated (ms timestamps)",
     "fleet-repeat": "(c'') as (c), answers repeated byte for byte (nothing cached)",
     "fleet-novalidate": "(d) fleet, validation off",
+    "fleet-counter": "(c') as (c), counter message ids",
+    "fleet-meter": "(e) fleet, MeterValues in a session (5 measurands)",
 }
 RESPONDER = {"fleet-repeat": "repeat"}  # every other variant: millisecond timestamps
 OPTIONS: dict[str, Any] = {"compression": None, "ping_interval": None}
@@ -110,7 +122,9 @@ async def _stock_ocpp(url: str, stations: int, round_trips: int) -> float:
     return spent
 
 
-async def _fleet(url: str, stations: int, round_trips: int, validate: bool) -> float:
+async def _fleet(
+    url: str, stations: int, round_trips: int, validate: bool, ids: str, meter: bool
+) -> float:
     from fleet import wire
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
@@ -121,7 +135,7 @@ async def _fleet(url: str, stations: int, round_trips: int, validate: bool) -> f
     scenario = Scenario.model_validate(
         {
             "stations": {"count": stations, "id_pattern": "FLEET-{index}"},
-            "csms": {"check_schemas": validate},
+            "csms": {"check_schemas": validate, "message_ids": ids},
         }
     )
     summary = Summary()
@@ -138,16 +152,37 @@ async def _fleet(url: str, stations: int, round_trips: int, validate: bool) -> f
     await asyncio.sleep(0.5)  # StatusNotifications done; heartbeats are 300 s away
     wire.checker("1.6", "Heartbeat", "response")  # compiled once per process, not per round trip
 
-    async def one(station: Any) -> None:
+    async def beats(station: Any) -> None:
         for _ in range(round_trips):
             await station.call("Heartbeat", {})
 
-    spent = await _cpu_of(fleet, one)
-    assert summary.rows["Heartbeat"].count == stations * round_trips
+    meters = {station.id: _session(station.id) for station in fleet} if meter else {}
+    shapes = TxShapes()
+
+    async def meter_values(station: Any) -> None:
+        in_session, tx = meters[station.id]
+        for _ in range(round_trips):
+            now = time.time()
+            send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
+            await station.call(send.action, send.payload)
+
+    spent = await _cpu_of(fleet, meter_values if meter else beats)
+    action = "MeterValues" if meter else "Heartbeat"
+    assert summary.rows[action].count == stations * round_trips
+    assert summary.failure_count == 0
     for station in fleet:
         await station.stop()
     await asyncio.wait(sessions, timeout=10)
     return spent
+
+
+def _session(station_id: str) -> tuple[Meter, Tx]:
+    """A connector with an EV plugged in and a transaction running, as a charger has them."""
+    config = Sessions()
+    gen = SessionGenerator.for_connector(config, station_id, 1)
+    meter = Meter(Evse(), gen.rng)
+    meter.plug(gen.demand(), time.time())
+    return meter, Tx(1, "TAG-00001", config.measurands, tx_id=1)
 
 
 def child(variant: str, url: str, stations: int, round_trips: int) -> None:
@@ -163,7 +198,9 @@ def child(variant: str, url: str, stations: int, round_trips: int) -> None:
         spent = uvloop.run(_stock_ocpp(url, stations, round_trips))
     else:
         validate = variant != "fleet-novalidate"
-        spent = uvloop.run(_fleet(url, stations, round_trips, validate))
+        ids = "counter" if variant == "fleet-counter" else "uuid"
+        meter = variant == "fleet-meter"
+        spent = uvloop.run(_fleet(url, stations, round_trips, validate, ids, meter))
     total = stations * round_trips
     print(json.dumps({"variant": variant, "cpu_s": spent, "round_trips": total}))
 
@@ -195,6 +232,14 @@ def table(results: dict[str, float]) -> str:
         lines.append(
             f"| {label} | {value:.1f} | {value / floor:.2f} | {value / websockets_client:.2f} |"
         )
+    heartbeat = results["fleet"]
+    lines += [
+        "",
+        f"MeterValues in a session / Heartbeat, same run: (e) / (c) = "
+        f"{results['fleet-meter'] / heartbeat:.2f} (target ≤ 1.3). "
+        f"Random UUID message ids cost (c) - (c') = "
+        f"{heartbeat - results['fleet-counter']:+.1f} µs per round trip.",
+    ]
     return "\n".join(lines)
 
 

@@ -7,6 +7,8 @@
    another process: loop-lag p99, failures, missed beats, RSS.
 6. Ramp: 10,000 stations spawned at 500/s: loop lag and Heartbeat p99 over the whole run (the
    ramp included) beside the steady state after it.
+7. Charging: 10,000 stations with every connector in a session (two each), meter values every
+   60 s, heartbeat every 300 s, against the minimal responder: loop lag, failures, RSS.
 
 Phases: latency, lag, rate and CPU figures are the steady state (bench/steady_locustfile.py
 resets both Locust's and fleet's statistics 5 s after the last user is spawned and reads them as
@@ -14,7 +16,7 @@ the test starts stopping) unless a column says "whole run"; failures and missed 
 cover the whole run, ramp and stop included. Loop lag is fleet's own figure (a sample every
 10 ms), not a Locust request.
 
-    python bench/locust_runs.py throughput|scale|ramp [--quick]
+    python bench/locust_runs.py throughput|scale|ramp|charging [--quick]
 """
 
 from __future__ import annotations
@@ -77,6 +79,7 @@ def run_locust(
         "failures": failures + steady["ramp"]["failures"],
         "missed": missed + steady["ramp"]["missed"],
         "stations": summary["stations"],
+        "sessions": summary.get("sessions"),
         "rss_mb": peak / 1024,
         "exit_code": process.returncode,
     }
@@ -201,12 +204,48 @@ def ramp(quick: bool) -> tuple[str, dict[str, Any]]:
     return "\n".join(lines), result
 
 
+def charging(quick: bool) -> tuple[str, dict[str, Any]]:
+    """10,000 stations (70 % 1.6) ramped at 250/s, both connectors of each in a session within
+    seconds of boot (sessions ten hours long), MeterValues / TransactionEvent every 60 s,
+    heartbeat every 300 s, against the minimal responder."""
+    users, seconds = (2000, 60) if quick else (10_000, 150)
+    scenario = {
+        "stations": {"count": users, "ocpp": {"1.6": 70, "2.0.1": 30}, "connectors": 2},
+        "heartbeat": {"interval_s": 300},
+        "sessions": {
+            "arrivals_per_hour": 3600,
+            "plug_in_min": {"min": 600, "max": 600},
+            "meter_interval_s": 60,
+        },
+    }
+    with responder() as url:
+        result = run_locust(url, users, 250, seconds, scenario)
+    whole = result["whole"]
+    sessions = (result["sessions"] or {}).get("total", {})
+    meter = [
+        row for name, row in result["actions"].items()
+        if name in ("MeterValues", "TransactionEvent(Updated)")
+    ]  # fmt: skip
+    rate = sum(row.get("rps") or 0 for row in meter)
+    p99 = max((row.get("p99_ms") or 0 for row in meter), default=0)
+    lines = [
+        "| stations | charging at the end | sessions started | meter values/s (steady) "
+        "| their p99 | loop lag p99, steady / whole run | failures | missed | peak RSS |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {users:,} | {sessions.get('charging', 0):,} | {sessions.get('started', 0):,} | "
+        f"{rate:,.0f} | {p99:.0f} ms | {result['lag_p99_ms'] or 0:.0f} / "
+        f"{whole['lag_p99_ms'] or 0:.0f} ms | {result['failures']} | {result['missed']:,} | "
+        f"{result['rss_mb']:,.0f} MB |",
+    ]  # fmt: skip
+    return "\n".join(lines), result
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("which", choices=("throughput", "scale", "ramp"))
+    parser.add_argument("which", choices=("throughput", "scale", "ramp", "charging"))
     parser.add_argument("--quick", action="store_true")
     args = parser.parse_args()
-    runs = {"throughput": throughput, "scale": scale, "ramp": ramp}
+    runs = {"throughput": throughput, "scale": scale, "ramp": ramp, "charging": charging}
     text, _ = runs[args.which](args.quick)
     print(text)
 

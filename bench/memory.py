@@ -1,4 +1,6 @@
-"""Benchmark 2: memory per idle connected station = (RSS with N stations - RSS with none) / N.
+"""Benchmark 2: memory per idle connected station = (RSS with N stations - RSS with none) / N,
+and per station with every connector in a charging session (``--charging``: its chargers,
+meters, generators and running transactions), measured the same way in the same run.
 
 Headless: stations run on the process's uvloop loop, as `fleet run` runs them. Under Locust:
 `fleet locust --headless` with N users, RSS read from outside once all are Accepted, minus the
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -34,7 +37,21 @@ def rss_kb(pid: int | str = "self") -> int:
     raise RuntimeError("no VmRSS")
 
 
-async def _headless(url: str, count: int) -> dict[str, float]:
+CHARGING = {  # every connector in a session within seconds, for ten hours
+    "arrivals_per_hour": 3600,
+    "plug_in_min": {"min": 600, "max": 600},
+    "meter_interval_s": 60,
+}
+
+
+def _charging(stations: list[Any]) -> bool:
+    return all(
+        s.charging is not None and all(c.in_transaction for c in s.charging.chargers)
+        for s in stations
+    )
+
+
+async def _headless(url: str, count: int, charging: bool = False) -> dict[str, float]:
     from fleet.metrics.summary import Summary
     from fleet.process import raise_open_files_limit
     from fleet.scenario import Scenario
@@ -42,7 +59,10 @@ async def _headless(url: str, count: int) -> dict[str, float]:
     from fleet.station.state import State
 
     raise_open_files_limit(count)
-    scenario = Scenario.model_validate({"stations": {"count": count}, "csms": {"url": url}})
+    sections: dict[str, Any] = {"stations": {"count": count}, "csms": {"url": url}}
+    if charging:
+        sections["sessions"] = CHARGING
+    scenario = Scenario.model_validate(sections)
     summary = Summary()
     # Warm up what every process pays once (imports, compiled schemas, one connection).
     warm = make_station(scenario, count + 1, summary)
@@ -65,6 +85,10 @@ async def _headless(url: str, count: int) -> dict[str, float]:
             raise RuntimeError("stations not all accepted")
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # StatusNotifications answered; all idle now
+    while charging and not _charging(stations):
+        if time.monotonic() > deadline:
+            raise RuntimeError("stations not all charging")
+        await asyncio.sleep(0.5)
     gc.collect()
     after = rss_kb()
     stop.set()
@@ -72,8 +96,8 @@ async def _headless(url: str, count: int) -> dict[str, float]:
     return {"count": count, "kb_per_station": (after - before) / count, "rss_mb": after / 1024}
 
 
-def headless(url: str, count: int) -> float:
-    result = run_child([__file__, "child", url, str(count)])
+def headless(url: str, count: int, charging: bool = False) -> float:
+    result = run_child([__file__, "child", url, str(count), *(["charging"] if charging else [])])
     return float(result["kb_per_station"])
 
 
@@ -103,15 +127,35 @@ def under_locust(url: str, count: int) -> float:
     return (_locust_rss(url, count) - baseline) / (count - 1)
 
 
+def charging_table(counts: list[int]) -> str:
+    """Headless KB per station, idle and with every connector charging, measured alternately."""
+    lines = [
+        "| stations | idle KB/station | charging KB/station | charging / idle |",
+        "|---:|---:|---:|---:|",
+    ]
+    with responder() as url:
+        for count in counts:
+            idle, busy = headless(url, count), headless(url, count, charging=True)
+            lines.append(f"| {count:,} | {idle:.1f} | {busy:.1f} | {busy / idle:.2f} |")
+    return "\n".join(lines)
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        print(json.dumps(uvloop.run(_headless(sys.argv[2], int(sys.argv[3])))))
+        charging = sys.argv[4:] == ["charging"]
+        print(json.dumps(uvloop.run(_headless(sys.argv[2], int(sys.argv[3]), charging))))
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--counts", default="1000,5000,10000")
     parser.add_argument("--no-locust", action="store_true")
+    parser.add_argument(
+        "--charging", action="store_true", help="headless only: idle and charging, side by side"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
+    if args.charging:
+        print(charging_table(counts))
+        return
     print("| stations | headless KB/station | under Locust KB/station |")
     print("|---:|---:|---:|")
     with responder() as url:

@@ -51,6 +51,10 @@ def now_repeating() -> str:
     return str(_second[1])
 
 
+ACCEPTED: dict[str, str] = {"status": "Accepted"}
+_transactions = [0]
+
+
 def answer(message: Any, now: Callable[[], str], interval: int) -> bytes | None:
     if type(message) is not list or len(message) != 4 or message[0] != 2:
         return None
@@ -60,7 +64,13 @@ def answer(message: Any, now: Callable[[], str], interval: int) -> bytes | None:
         payload = {"status": "Accepted", "currentTime": now(), "interval": interval}
     elif action == "Heartbeat":
         payload = {"currentTime": now()}
-    else:
+    elif action == "Authorize":  # 1.6: idTagInfo, 2.0.1: idTokenInfo
+        key = "idTagInfo" if "idTag" in message[3] else "idTokenInfo"
+        payload = {key: ACCEPTED}
+    elif action == "StartTransaction":
+        _transactions[0] += 1
+        payload = {"transactionId": _transactions[0], "idTagInfo": ACCEPTED}
+    else:  # StatusNotification, MeterValues, StopTransaction, TransactionEvent: empty is valid
         payload = {}
     return orjson.dumps([3, message[1], payload])
 
