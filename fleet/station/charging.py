@@ -9,12 +9,13 @@ comes back to the charger that sent it.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from fleet.errors import CallFailed
-from fleet.metrics.sample import MISSED_STALL, SessionDelta
+from fleet.metrics.sample import MISSED_STALL, SESSION_ERROR, SessionDelta
 from fleet.station.connectors import Connector, Status
 from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
@@ -25,6 +26,10 @@ from fleet.station.transaction import Counts, Send, StopReason, TxSettings
 
 if TYPE_CHECKING:
     from fleet.station.life import Life
+
+logger = logging.getLogger("fleet.station")
+
+Decision = Callable[[Charger, float], list[Send]]
 
 
 class Chargers:
@@ -59,9 +64,8 @@ class Chargers:
 
     def begin(self) -> None:
         """Accepted (again): every charger plans (or resumes) its sessions."""
-        now = self.station.now()
-        for index, charger in enumerate(self.chargers):
-            self.run(index, charger.begin(now))
+        for index in range(len(self.chargers)):
+            self.decide(index, Charger.begin)
 
     def halt(self) -> None:
         """The connection ended: no timer fires until the station is accepted again."""
@@ -134,9 +138,8 @@ class Chargers:
 
     def trigger(self, connectors: list[int] | None, transaction_event: bool) -> None:
         """Send the current values of these connectors (after the TriggerMessage answer)."""
-        now = self.station.now()
         for index in self._picked(connectors, transaction_event):
-            self.run(index, self.chargers[index].triggered(now, transaction_event))
+            self.decide(index, lambda charger, now: charger.triggered(now, transaction_event))
 
     def _tell(self, delta: SessionDelta) -> None:
         station = self.station
@@ -154,20 +157,34 @@ class Chargers:
         delay_s = max(wake_at - self.station.now(), 0.0)
         self.timers[index] = loop.call_at(loop.time() + delay_s, self._wake, index)
 
+    def decide(self, index: int, decision: Decision) -> None:
+        """Ask a charger for a decision (with the time) and run it. Should fleet's own session
+        code fail, the failure is counted (row "session error", with its reason), logged in
+        one line, and the station goes on: a bug must not end a load test."""
+        station, charger = self.station, self.chargers[index]
+        try:
+            sends = decision(charger, station.now())
+        except Exception as exc:
+            reason = f"{type(exc).__name__}: {exc}"
+            logger.error("%s connector %d: %s", station.id, charger.connector.id, reason)
+            logger.debug("session error", exc_info=True)
+            station.sink.timing(station.id, SESSION_ERROR, None, 0.0, reason)
+            sends = []
+        self.run(index, sends)
+
     def _wake(self, index: int) -> None:
         self.timers[index] = None
         charger = self.chargers[index]
         missed = charger.counts.missed_samples
-        sends = charger.on_wake(self.station.now())
+        self.decide(index, Charger.on_wake)
         if charger.counts.missed_samples > missed:
             action = "TransactionEvent" if charger.shapes.v201 else "MeterValues"
             count = charger.counts.missed_samples - missed
             self.station.sink.missed(self.station.id, action, MISSED_STALL, count)
-        self.run(index, sends)
 
     def _answered(self, index: int, action: str, answer: Answer) -> None:
         payload = None if isinstance(answer, CallFailed) else answer
-        self.run(index, self.chargers[index].on_answer(action, payload, self.station.now()))
+        self.decide(index, lambda charger, now: charger.on_answer(action, payload, now))
 
     # --- the CSMS's commands ---------------------------------------------------------------------
 
@@ -181,18 +198,17 @@ class Chargers:
         return next((i for i, c in enumerate(self.chargers) if c.free), None)
 
     def remote_start(self, index: int, tag: str, remote_start_id: int | None) -> None:
-        now = self.station.now()
-        self.run(index, self.chargers[index].remote_start(tag, now, remote_start_id))
+        self.decide(index, lambda charger, now: charger.remote_start(tag, now, remote_start_id))
 
     def with_transaction(self, tx_id: Any) -> int | None:
         return next((i for i, c in enumerate(self.chargers) if c.matches(tx_id)), None)
 
     def remote_stop(self, index: int) -> None:
-        self.run(index, self.chargers[index].remote_stop(self.station.now()))
+        self.decide(index, Charger.remote_stop)
 
     def end(self, index: int, reason: StopReason) -> None:
         """End the session on a connector, if one runs (UnlockConnector, Reset)."""
-        self.run(index, self.chargers[index].end(reason, self.station.now()))
+        self.decide(index, lambda charger, now: charger.end(reason, now))
 
     def end_all(self, reason: StopReason) -> None:
         for index in range(len(self.chargers)):

@@ -7,15 +7,6 @@ from typing import Any, Final
 
 from fleet.station.meter import Reading
 
-UNITS: Final = {
-    "Energy.Active.Import.Register": "Wh",
-    "Power.Active.Import": "W",
-    "Current.Import": "A",
-    "Voltage": "V",
-    "SoC": "Percent",
-}
-
-
 _CONTEXTS: Final = {"MeterValueClock": "Sample.Clock", "Trigger": "Trigger"}
 
 
@@ -25,30 +16,30 @@ def context_for(trigger: str) -> str:
     return _CONTEXTS.get(trigger, "Sample.Periodic")
 
 
-def values(reading: Reading, measurands: tuple[str, ...]) -> list[tuple[str, float, str]]:
-    """(measurand, value, unit) for each configured measurand, rounded as a meter shows them."""
-    table = {
-        "Energy.Active.Import.Register": round(reading.energy_wh, 1),
-        "Power.Active.Import": round(reading.power_w, 1),
-        "Current.Import": round(reading.current_a, 2),
-        "Voltage": round(reading.voltage_v, 1),
-        "SoC": round(reading.soc_percent, 1),
-    }
-    return [(m, table[m], UNITS[m]) for m in measurands]
+# Per measurand: the Reading field it shows, its rounding, its unit and where it is measured.
+_SPECS: Final = {
+    "Energy.Active.Import.Register": ("energy_wh", 1, "Wh", "Outlet"),
+    "Power.Active.Import": ("power_w", 1, "W", "Outlet"),
+    "Current.Import": ("current_a", 2, "A", "Outlet"),
+    "Voltage": ("voltage_v", 1, "V", "Outlet"),
+    "SoC": ("soc_percent", 1, "Percent", "EV"),
+}
 
 
 def sampled(
     reading: Reading, measurands: tuple[str, ...], context: str, v201: bool
 ) -> list[dict[str, Any]]:
-    """SampledValue items: 1.6 writes the value as a string and the unit flat, 2.0.1 a number
-    and a unitOfMeasure."""
+    """SampledValue items, each measurand rounded as a meter shows it: 1.6 writes the value as
+    a string and the unit flat, 2.0.1 a number and a unitOfMeasure."""
     items = []
-    for measurand, value, unit in values(reading, measurands):
+    for measurand in measurands:
+        field, digits, unit, location = _SPECS[measurand]
+        value = round(getattr(reading, field), digits)
         item: dict[str, Any] = {
             "value": value,
             "context": context,
             "measurand": measurand,
-            "location": "EV" if measurand == "SoC" else "Outlet",
+            "location": location,
         }
         if v201:
             item["unitOfMeasure"] = {"unit": unit}

@@ -66,3 +66,23 @@ def test_clock_offset_and_formatting() -> None:
     assert clock_offset_s("2030-01-01T00:00:10", 1_893_456_000.0) == pytest.approx(10)
     assert clock_offset_s("not a time", 0.0) is None
     assert format_time(1_893_456_000.25) == "2030-01-01T00:00:00.250Z"
+
+
+def test_timestamps_are_datetimes_milliseconds_whatever_the_cache_holds() -> None:
+    """format_time formats each second once; every instant still reads as datetime reads it
+    (rounded to the microsecond, then cut to the millisecond), in random order and in runs
+    within one second."""
+    import random
+    from datetime import UTC, datetime
+
+    from fleet.station.behaviour import format_time
+
+    def reference(epoch_s: float) -> str:
+        moment = datetime.fromtimestamp(epoch_s, UTC)
+        return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+
+    rng = random.Random()
+    instants = [rng.uniform(0, 4e9) for _ in range(20_000)]
+    instants += [1_790_000_000 + rng.random() for _ in range(2_000)]  # the same second
+    instants += [1_790_000_000.9999996, 1_790_000_001.0, 0.0]  # the carry, a whole second
+    assert [format_time(t) for t in instants] == [reference(t) for t in instants]

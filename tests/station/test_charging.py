@@ -11,7 +11,7 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from fleet.csms import TagPolicy
-from fleet.station.sessions import Phase
+from fleet.station.sessions import Charger, Phase
 from tests.conftest import (
     assert_schema_valid,
     calls,
@@ -256,3 +256,29 @@ async def test_triggered_values_follow_the_answer_and_on_idle_reset_waits(versio
         assert boots == ["PowerUp", "RemoteReset"]
     assert fleet.summary.failures == []
     assert_schema_valid(csms)
+
+
+async def test_a_failing_session_decision_is_counted_and_the_station_goes_on(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A bug in fleet's own session code (injected here) must not end the run silently: it is
+    a counted failure with its reason, and the station keeps answering the CSMS."""
+
+    def broken(self: Charger, action: str, answer: object, now_s: float) -> list[object]:
+        raise KeyError("transactionId")
+
+    monkeypatch.setattr(Charger, "on_answer", broken)
+    scenario = make_scenario(stations={"ocpp": "1.6"}, sessions={"start": "remote_only"})
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            start = c16.RemoteStartTransaction(id_tag="T-1", connector_id=1)
+            assert (await csms.call(station.id, start)).status == "Accepted"
+            await wait_until(lambda: "session error" in fleet.summary.stats.timings)
+            beat = c16.TriggerMessage(requested_message="Heartbeat")
+            assert (await csms.call(station.id, beat)).status == "Accepted"
+    row = fleet.summary.stats.timings["session error"]
+    assert row.failures >= 1
+    assert ("session error", "KeyError: 'transactionId'") in fleet.summary.stats.reasons
+    assert fleet.summary.failure_count >= 1
