@@ -229,12 +229,11 @@ def charging(quick: bool) -> tuple[str, dict[str, Any]]:
     rate = sum(row.get("rps") or 0 for row in meter)
     p99 = max((row.get("p99_ms") or 0 for row in meter), default=0)
     lines = [
-        "| stations | charging at the end | sessions started | meter values/s (steady) "
+        "| stations | charging at the end | meter values/s (steady) "
         "| their p99 | loop lag p99, steady / whole run | failures | missed | peak RSS |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-        f"| {users:,} | {sessions.get('charging', 0):,} | {sessions.get('started', 0):,} | "
-        f"{rate:,.0f} | {p99:.0f} ms | {result['lag_p99_ms'] or 0:.0f} / "
-        f"{whole['lag_p99_ms'] or 0:.0f} ms | {result['failures']} | {result['missed']:,} | "
+        "|---:|---:|---:|---:|---:|---:|---:|---:|",
+        f"| {users:,} | {sessions.get('charging', 0):,} | {rate:,.0f} | {p99:.0f} ms | "
+        f"{result['lag_p99_ms'] or 0:.0f} / {whole['lag_p99_ms'] or 0:.0f} ms | {result['failures']} | {result['missed']:,} | "
         f"{result['rss_mb']:,.0f} MB |",
     ]  # fmt: skip
     return "\n".join(lines), result
