@@ -233,8 +233,8 @@ def charging(quick: bool) -> tuple[str, dict[str, Any]]:
         "| their p99 | loop lag p99, steady / whole run | failures | missed | peak RSS |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
         f"| {users:,} | {sessions.get('charging', 0):,} | {rate:,.0f} | {p99:.0f} ms | "
-        f"{result['lag_p99_ms'] or 0:.0f} / {whole['lag_p99_ms'] or 0:.0f} ms | {result['failures']} | {result['missed']:,} | "
-        f"{result['rss_mb']:,.0f} MB |",
+        f"{result['lag_p99_ms'] or 0:.0f} / {whole['lag_p99_ms'] or 0:.0f} ms | "
+        f"{result['failures']} | {result['missed']:,} | {result['rss_mb']:,.0f} MB |",
     ]  # fmt: skip
     return "\n".join(lines), result
 
