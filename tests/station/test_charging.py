@@ -11,6 +11,7 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from fleet.csms import TagPolicy
+from fleet.station.core import Station
 from fleet.station.sessions import Charger, Phase
 from tests.conftest import (
     assert_schema_valid,
@@ -282,3 +283,65 @@ async def test_a_failing_session_decision_is_counted_and_the_station_goes_on(
     assert row.failures >= 1
     assert ("session error", "KeyError: 'transactionId'") in fleet.summary.stats.reasons
     assert fleet.summary.failure_count >= 1
+
+
+async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
+    """Sessions of a mixed fleet while the CSMS sends remote starts and stops, configuration
+    changes and triggers at random: no failure, no session error, every frame valid, and a
+    ledger with no unknown transaction or seqNo gap."""
+    import random
+
+    scenario = make_scenario(stations={"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}}, sessions=QUICK)
+    rng = random.Random()
+    answers: list[str] = []
+
+    def command(station: Station) -> object:
+        charger = station.charging.chargers[0] if station.charging else None
+        tx_id = charger.tx.tx_id if charger and charger.tx and charger.tx.tx_id else None
+        v16 = station.version == "1.6"
+        pick = rng.randrange(5)
+        if pick == 0 and tx_id is not None:
+            if v16:
+                return c16.RemoteStopTransaction(transaction_id=tx_id)
+            return c201.RequestStopTransaction(transaction_id=tx_id)
+        if pick <= 1:
+            if v16:
+                return c16.RemoteStartTransaction(id_tag="CSMS-1", connector_id=1)
+            token = {"idToken": "CSMS-1", "type": "Central"}
+            return c201.RequestStartTransaction(id_token=token, remote_start_id=rng.randrange(99))
+        if pick == 2:
+            seconds = str(rng.choice([1, 2]))
+            if v16:
+                return c16.ChangeConfiguration(key="MeterValueSampleInterval", value=seconds)
+            variable = {
+                "component": {"name": "SampledDataCtrlr"},
+                "variable": {"name": "TxUpdatedInterval"},
+                "attributeValue": seconds,
+            }
+            return c201.SetVariables(set_variable_data=[variable])
+        if v16:
+            return c16.TriggerMessage(requested_message="MeterValues", connector_id=1)
+        return c201.TriggerMessage(
+            requested_message=rng.choice(["TransactionEvent", "MeterValues"])
+        )
+
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: all(s.charging is not None for s in fleet.stations))
+            deadline = asyncio.get_running_loop().time() + 8
+            while asyncio.get_running_loop().time() < deadline:
+                station = rng.choice(fleet.stations)
+                answer = await csms.call(station.id, command(station))
+                answers.append(getattr(answer, "status", None) or "answered")
+                await asyncio.sleep(0.05)
+            await wait_until(
+                lambda: all(s.charging.chargers[0].counts.completed for s in fleet.stations),
+                timeout_s=15,
+            )
+    assert len(answers) > 50 and "Accepted" in answers
+    assert fleet.summary.failures == []
+    assert "session error" not in fleet.summary.stats.timings
+    assert assert_schema_valid(csms) > 100
+    ledger = csms.transactions
+    assert ledger.unknown == {} and ledger.restarted == 0
+    assert all(tx.seq_gaps == tx.seq_repeats == 0 for tx in ledger.items.values())
