@@ -150,7 +150,7 @@ class Chargers:
         if timer is not None:
             timer.cancel()
             self.timers[index] = None
-        wake_at = self.chargers[index].wake_at
+        wake_at = self.chargers[index].next_wake
         loop = self.station._loop
         if wake_at is None or loop is None or self.station._transport is None:
             return
@@ -175,11 +175,11 @@ class Chargers:
     def _wake(self, index: int) -> None:
         self.timers[index] = None
         charger = self.chargers[index]
-        missed = charger.counts.missed_samples
+        missed = charger.missed_samples
         self.decide(index, Charger.on_wake)
-        if charger.counts.missed_samples > missed:
+        if charger.missed_samples > missed:
             action = "TransactionEvent" if charger.shapes.v201 else "MeterValues"
-            count = charger.counts.missed_samples - missed
+            count = charger.missed_samples - missed
             self.station.sink.missed(self.station.id, action, MISSED_STALL, count)
 
     def _answered(self, index: int, action: str, answer: Answer) -> None:

@@ -93,6 +93,10 @@ class Meter:
         return Reading(self.register_wh, power, current, voltage, self.soc * 100)
 
     @property
+    def plugged(self) -> bool:
+        return self._ev is not None
+
+    @property
     def full(self) -> bool:
         ev = self._ev
         return ev is not None and self.soc >= ev.soc_target - 1e-9

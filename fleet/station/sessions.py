@@ -16,13 +16,14 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable
 from typing import Any
 
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import Demand, SessionGenerator
-from fleet.station.meter import Meter
+from fleet.station.meter import Meter, Reading
+from fleet.station.readings import context_for
+from fleet.station.sampling import Sampling
 from fleet.station.transaction import (
     DEAUTHORIZED,
     EV_LEFT,
@@ -50,9 +51,8 @@ class Charger:
 
     __slots__ = (
         "_leave_at",
-        "_next_clock",
-        "_next_sample",
         "_reason",
+        "_sampling",
         "connector",
         "counts",
         "demand",
@@ -87,8 +87,7 @@ class Charger:
         self.counts = Counts()
         self.wake_at: float | None = None
         self._leave_at = 0.0
-        self._next_sample = 0.0
-        self._next_clock = 0.0
+        self._sampling = Sampling(self.settings)
         self._reason = EV_LEFT
 
     @property
@@ -97,8 +96,20 @@ class Charger:
 
     # --- what the engine calls -------------------------------------------------------------------
 
+    @property
+    def next_wake(self) -> float | None:
+        """When to wake the charger: its session's next step, or (outside a transaction) the
+        next clock-aligned reading, whichever comes first."""
+        wake = self.wake_at
+        if self.phase is Phase.CHARGING:
+            return wake
+        return min(
+            [*self._sampling.due(periodic=False), *([] if wake is None else [wake])], default=None
+        )
+
     def begin(self, now_s: float) -> list[Send]:
         """The station is accepted: plan the next arrival (or go on with the session)."""
+        self._sampling.align(now_s)
         if self.phase is Phase.IDLE:
             self._plan_arrival(now_s)
         elif self.wake_at is None:
@@ -106,15 +117,23 @@ class Charger:
         return []
 
     def on_wake(self, now_s: float) -> list[Send]:
-        self.wake_at = None
+        out = []
+        if self.phase is not Phase.CHARGING and self._sampling.clock_due(now_s):
+            # Clock-aligned data outside a transaction: the connector's meter, no transaction
+            # (1.6 MeterValues without transactionId, 2.0.1 MeterValues for the EVSE).
+            out.append(self._meter_values(now_s, None, "MeterValueClock"))
+        wake, self.wake_at = self.wake_at, None
+        if wake is None or now_s < wake:  # woken for the clock only
+            self.wake_at = wake
+            return out
         if self.phase is Phase.IDLE:
-            return self._arrive(now_s)
+            return out + self._arrive(now_s)
         if self.phase is Phase.CHARGING:
-            return self._tick(now_s)
+            return out + self._tick(now_s)
         if self.phase is Phase.PARKED and now_s >= self._leave_at:
-            return self._leave(now_s)
+            return out + self._leave(now_s)
         self._plan(now_s)
-        return []
+        return out
 
     def on_answer(self, action: str, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
         """The CSMS's answer to a message this charger sent (None: it failed)."""
@@ -162,8 +181,24 @@ class Charger:
         reading = self.meter.read(now_s, tx is not None and tx.charging_state == "Charging")
         if transaction_event:
             return [] if tx is None else [self.shapes.update(tx, reading, "Trigger", now_s)]
+        return [self._meter_values(now_s, tx, "Trigger", reading)]
+
+    def _meter_values(
+        self, now_s: float, tx: Tx | None, trigger: str, reading: Reading | None = None
+    ) -> Send:
+        """MeterValues for the connector (of ``tx`` when given); no SoC without an EV."""
+        if reading is None:
+            reading = self.meter.read(now_s, False)
         measurands = self.settings.measurands
-        return [self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s)]
+        if not self.meter.plugged:
+            measurands = tuple(m for m in measurands if m != "SoC") or measurands
+        context = context_for(trigger)
+        return self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s, context)
+
+    @property
+    def missed_samples(self) -> int:
+        """Readings that could not be taken on time (skipped, not sent late)."""
+        return self._sampling.missed
 
     @property
     def in_transaction(self) -> bool:
@@ -211,7 +246,7 @@ class Charger:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
             self.phase = Phase.CHARGING
-            self._begin_sampling(now_s)
+            self._sampling.start(now_s)
             self._plan(now_s)
             return [self.shapes.update(tx, None, "Authorized", now_s)]
         if not accepted:  # the driver leaves
@@ -247,7 +282,7 @@ class Charger:
         if authorized:
             out = self._status(Status.CHARGING, now_s) + out
             self.phase = Phase.CHARGING
-            self._begin_sampling(now_s)
+            self._sampling.start(now_s)
             self._plan(now_s)
         return out
 
@@ -264,7 +299,7 @@ class Charger:
             return out
         tx.tx_id = answer.get("transactionId")
         self.phase = Phase.CHARGING
-        self._begin_sampling(now_s)
+        self._sampling.start(now_s)
         if not _accepted(answer):
             if self.settings.stop_on_invalid_id:
                 return self._stop(DEAUTHORIZED, now_s)
@@ -281,14 +316,10 @@ class Charger:
             return self._stop(EV_LEFT, now_s)
         out: list[Send] = []
         charging = tx.charging_state == "Charging"
-        interval = self._interval()
-        if interval and now_s >= self._next_sample:
-            self._next_sample = self._after_missed(self._next_sample, interval, now_s)
+        if self._sampling.periodic_due(now_s):
             reading = self.meter.read(now_s, charging)
             out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
-        aligned = self.settings.clock_aligned_s
-        if aligned and now_s >= self._next_clock:
-            self._next_clock = self._after_missed(self._next_clock, aligned, now_s)
+        if self._sampling.clock_due(now_s):
             reading = self.meter.read(now_s, charging)
             out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s))
         self.meter.advance(now_s, charging)
@@ -348,33 +379,15 @@ class Charger:
     def reconfigure(self, now_s: float) -> None:
         """The sample intervals changed: a running session samples on the new ones from now."""
         if self.phase is Phase.CHARGING:
-            self._begin_sampling(now_s)
+            self._sampling.start(now_s)
             self._plan(now_s)
-
-    def _interval(self) -> float:
-        return self.settings.meter_interval_s
-
-    def _begin_sampling(self, now_s: float) -> None:
-        """Periodic samples every interval from now; clock-aligned ones at the interval's
-        multiples since midnight UTC (epoch multiples: an interval dividing a day)."""
-        self._next_sample = now_s + self._interval()
-        aligned = self.settings.clock_aligned_s
-        self._next_clock = (now_s // aligned + 1) * aligned if aligned else 0.0
-
-    def _after_missed(self, due: float, interval: float, now_s: float) -> float:
-        """The next due time after ``now_s``; samples skipped on the way are counted missed."""
-        late = int((now_s - due) // interval)
-        self.counts.missed_samples += late
-        return due + (late + 1) * interval
+        else:
+            self._sampling.align(now_s)
 
     def _plan(self, now_s: float) -> None:
         """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
         if self.phase is Phase.CHARGING:
-            due = [self._leave_at]
-            if self._interval() > 0:
-                due.append(self._next_sample)
-            if self.settings.clock_aligned_s > 0:
-                due.append(self._next_clock)
+            due = [self._leave_at, *self._sampling.due(periodic=True)]
             self.wake_at = max(min(due), now_s)
         elif self.phase is Phase.PARKED:
             self.wake_at = self._leave_at
@@ -386,17 +399,6 @@ class Charger:
             return []
         message = self.shapes.status(self.connector.id, old, moved, now_s)
         return [] if message is None else [message]
-
-
-def totals(chargers: Iterable[Charger]) -> Counts:
-    total = Counts()
-    for charger in chargers:
-        c = charger.counts
-        total.started += c.started
-        total.completed += c.completed
-        total.energy_wh += c.energy_wh
-        total.missed_samples += c.missed_samples
-    return total
 
 
 def _accepted(answer: dict[str, Any] | None) -> bool:

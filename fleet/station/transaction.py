@@ -32,7 +32,13 @@ class Shapes(Protocol):
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send: ...
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send: ...
     def meter_values(
-        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+        self,
+        connector: int,
+        tx: Tx | None,
+        reading: Reading,
+        measurands: Measurands,
+        now_s: float,
+        context: str,
     ) -> Send: ...
 
 
@@ -106,4 +112,3 @@ class Counts:
     started: int = 0
     completed: int = 0
     energy_wh: float = 0.0
-    missed_samples: int = 0

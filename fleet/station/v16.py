@@ -180,12 +180,19 @@ class TxShapes:
         return Send("MeterValues", payload)
 
     def meter_values(
-        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+        self,
+        connector: int,
+        tx: Tx | None,
+        reading: Reading,
+        measurands: Measurands,
+        now_s: float,
+        context: str,
     ) -> Send:
-        """TriggerMessage MeterValues: the connector's values now (with its transaction's id)."""
+        """MeterValues outside the periodic ones (TriggerMessage, clock-aligned when idle):
+        the connector's values now, with its transaction's id when one runs."""
         sample = {
             "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled(reading, measurands, "Trigger", v201=False),
+            "sampledValue": sampled(reading, measurands, context, v201=False),
         }
         payload: dict[str, Any] = {"connectorId": connector, "meterValue": [sample]}
         if tx is not None:

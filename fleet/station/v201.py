@@ -257,10 +257,17 @@ class TxShapes:
         return Send("TransactionEvent", payload, "TransactionEvent(Updated)")
 
     def meter_values(
-        self, connector: int, tx: Tx | None, reading: Reading, measurands: Measurands, now_s: float
+        self,
+        connector: int,
+        tx: Tx | None,
+        reading: Reading,
+        measurands: Measurands,
+        now_s: float,
+        context: str,
     ) -> Send:
-        """TriggerMessage MeterValues: the EVSE's values now."""
-        sample = _sample(reading, measurands, "Trigger", now_s)
+        """MeterValues outside a transaction (TriggerMessage, clock-aligned data): the EVSE's
+        values now."""
+        sample = _sample(reading, measurands, context, now_s)
         return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:

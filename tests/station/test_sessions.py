@@ -238,3 +238,40 @@ def test_transaction_settings_are_checked_before_they_are_taken() -> None:
     settings = TxSettings.of(FAST, {"MeterValuesSampledData": "SoC", "TxStartPoint": "EVConnected"})
     assert settings.measurands == ("SoC",) and settings.start_on_plug
     assert settings.meter_interval_s == FAST.meter_interval_s  # unchanged keys: the scenario's
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_an_idle_connector_reports_clock_aligned_values_without_a_transaction(
+    version: str,
+) -> None:
+    c = charger(version, FAST.model_copy(update={"start": "remote_only", "clock_aligned_s": 300}))
+    c.begin(T0 + 1)
+    marks = []
+    for _ in range(3):
+        at = c.next_wake
+        assert at is not None and at % 300 == 0
+        out = valid(version, c.on_wake(at))
+        assert [s.action for s in out] == ["MeterValues"]  # no driver arrives: remote only
+        payload = out[0].payload
+        assert "transactionId" not in payload
+        values = payload["meterValue"][0]["sampledValue"]
+        assert {v["context"] for v in values} == {"Sample.Clock"}
+        assert "SoC" not in {v["measurand"] for v in values}  # no EV, no state of charge
+        marks.append(at)
+    assert marks == [marks[0], marks[0] + 300, marks[0] + 600] and c.phase is Phase.IDLE
+
+
+def test_readings_that_could_not_be_taken_on_time_are_skipped_and_counted() -> None:
+    from fleet.station.sampling import Sampling
+
+    sampling = Sampling(TxSettings.of(FAST.model_copy(update={"clock_aligned_s": 900})))
+    sampling.start(T0)
+    assert sampling.next_sample == T0 + 60 and sampling.next_clock % 900 == 0
+    assert not sampling.periodic_due(T0 + 59.9)
+    assert sampling.periodic_due(T0 + 60 + 3.5 * 60)  # woken 3.5 intervals late
+    assert sampling.missed == 3 and sampling.next_sample == T0 + 60 + 4 * 60
+    clock = sampling.next_clock
+    assert sampling.clock_due(clock + 1) and sampling.next_clock == clock + 900
+    assert sampling.missed == 3  # on time: nothing more missed
+    assert sorted(sampling.due(periodic=True)) == sorted([T0 + 300, clock + 900])
+    assert sampling.due(periodic=False) == [clock + 900]
