@@ -69,10 +69,11 @@ def chart_point(environment: Environment, state: FleetState) -> dict[str, Any]:
     table = state.table(environment)
     states = {s.value: sum(table[v][s.value] for v in VERSIONS) for s in State}
     states[CHARGING] = sum(table[v].get(CHARGING, 0) for v in VERSIONS)
-    entries = sorted(
-        environment.stats.entries.values(), key=lambda e: e.num_requests, reverse=True
-    )[:CHART_ACTIONS]
-    names = [e.name for e in entries]
+    every = list(environment.stats.entries.values())
+    entries = sorted(every, key=lambda e: e.num_requests, reverse=True)[:CHART_ACTIONS]
+    # A name several versions share is always labelled with its version, so a series keeps
+    # one label while the busiest set changes.
+    names = [e.name for e in every]
     latency = {}
     for entry in entries:
         version = entry.method.removeprefix("OCPP")
