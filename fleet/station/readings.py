@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from fleet.station.behaviour import format_time
 from fleet.station.meter import Reading
 
 _CONTEXTS: Final = {"MeterValueClock": "Sample.Clock", "Trigger": "Trigger"}
@@ -48,3 +49,13 @@ def sampled(
             item["unit"] = unit
         items.append(item)
     return items
+
+
+def meter_value(
+    reading: Reading, measurands: tuple[str, ...], context: str, now_s: float, v201: bool
+) -> dict[str, Any]:
+    """One MeterValue item: when it was read, and its sampled values."""
+    return {
+        "timestamp": format_time(now_s),
+        "sampledValue": sampled(reading, measurands, context, v201),
+    }

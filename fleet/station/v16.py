@@ -15,7 +15,7 @@ from fleet.station import behaviour
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import context_for, sampled
+from fleet.station.readings import context_for, meter_value
 from fleet.station.transaction import Measurands, Send, StopReason, Tx
 
 
@@ -172,12 +172,8 @@ class TxShapes:
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
         assert reading is not None  # 1.6 reports only meter values during a transaction
-        sample = {
-            "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled(reading, tx.measurands, context_for(trigger), v201=False),
-        }
-        payload = {"connectorId": tx.connector, "transactionId": tx.tx_id, "meterValue": [sample]}
-        return Send("MeterValues", payload)
+        context = context_for(trigger)
+        return self.meter_values(tx.connector, tx, reading, tx.measurands, now_s, context)
 
     def meter_values(
         self,
@@ -188,12 +184,9 @@ class TxShapes:
         now_s: float,
         context: str,
     ) -> Send:
-        """MeterValues outside the periodic ones (TriggerMessage, clock-aligned when idle):
-        the connector's values now, with its transaction's id when one runs."""
-        sample = {
-            "timestamp": behaviour.format_time(now_s),
-            "sampledValue": sampled(reading, measurands, context, v201=False),
-        }
+        """MeterValues: the connector's values now, with its transaction's id when one runs
+        (periodic and clock-aligned readings, TriggerMessage, clock-aligned when idle)."""
+        sample = meter_value(reading, measurands, context, now_s, v201=False)
         payload: dict[str, Any] = {"connectorId": connector, "meterValue": [sample]}
         if tx is not None:
             payload["transactionId"] = tx.tx_id
@@ -208,10 +201,7 @@ class TxShapes:
             "timestamp": stamp,
             "reason": reason[0],
             "transactionData": [
-                {
-                    "timestamp": stamp,
-                    "sampledValue": sampled(reading, tx.measurands, "Transaction.End", v201=False),
-                }
+                meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=False)
             ],
         }
         return Send("StopTransaction", payload)

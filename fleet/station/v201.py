@@ -18,7 +18,7 @@ from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.meter import Reading
-from fleet.station.readings import context_for, sampled
+from fleet.station.readings import context_for, meter_value
 from fleet.station.state import State
 from fleet.station.transaction import Measurands, Send, StopReason, Tx
 
@@ -245,7 +245,9 @@ class TxShapes:
         payload["evse"] = {"id": tx.connector, "connectorId": 1}
         if tx.charging_state == "Charging":
             payload["idToken"] = _token(tx.tag)
-        payload["meterValue"] = [_sample(reading, tx.measurands, "Transaction.Begin", now_s)]
+        payload["meterValue"] = [
+            meter_value(reading, tx.measurands, "Transaction.Begin", now_s, v201=True)
+        ]
         return Send("TransactionEvent", payload, "TransactionEvent(Started)")
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
@@ -253,7 +255,9 @@ class TxShapes:
         if trigger == "Authorized":
             payload["idToken"] = _token(tx.tag)
         if reading is not None:
-            payload["meterValue"] = [_sample(reading, tx.measurands, context_for(trigger), now_s)]
+            payload["meterValue"] = [
+                meter_value(reading, tx.measurands, context_for(trigger), now_s, v201=True)
+            ]
         return Send("TransactionEvent", payload, "TransactionEvent(Updated)")
 
     def meter_values(
@@ -267,24 +271,19 @@ class TxShapes:
     ) -> Send:
         """MeterValues outside a transaction (TriggerMessage, clock-aligned data): the EVSE's
         values now."""
-        sample = _sample(reading, measurands, context, now_s)
+        sample = meter_value(reading, measurands, context, now_s, v201=True)
         return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
-        payload["meterValue"] = [_sample(reading, tx.measurands, "Transaction.End", now_s)]
+        payload["meterValue"] = [
+            meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=True)
+        ]
         return Send("TransactionEvent", payload, "TransactionEvent(Ended)")
 
 
 def _token(tag: str) -> dict[str, str]:
     return {"idToken": tag, "type": "ISO14443"}
-
-
-def _sample(reading: Reading, measurands: Measurands, context: str, now_s: float) -> dict[str, Any]:
-    return {
-        "timestamp": behaviour.format_time(now_s),
-        "sampledValue": sampled(reading, measurands, context, v201=True),
-    }
 
 
 StationV201.tx_shapes = TxShapes()
