@@ -22,6 +22,21 @@ from tests.conftest import (
     wait_until,
 )
 
+
+def remote_start(version: str, tag: str, remote_start_id: int = 1) -> object:
+    """The CSMS starting a session: 1.6 on connector 1, 2.0.1 on any free EVSE."""
+    if version == "1.6":
+        return c16.RemoteStartTransaction(id_tag=tag, connector_id=1)
+    token = {"idToken": tag, "type": "Central"}
+    return c201.RequestStartTransaction(id_token=token, remote_start_id=remote_start_id)
+
+
+def remote_stop(version: str, tx_id: object) -> object:
+    if version == "1.6":
+        return c16.RemoteStopTransaction(transaction_id=tx_id)
+    return c201.RequestStopTransaction(transaction_id=tx_id)
+
+
 QUICK = {
     "arrivals_per_hour": 3600,
     "plug_in_min": {"min": 0.04, "max": 0.06},
@@ -93,12 +108,7 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
         async with fleet_running(scenario, csms.url) as fleet:
             station = fleet.stations[0]
             await wait_until(lambda: station.charging is not None)
-            if version == "1.6":
-                start = c16.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1)
-            else:
-                start = c201.RequestStartTransaction(
-                    id_token={"idToken": "REMOTE-1", "type": "Central"}, remote_start_id=5
-                )
+            start = remote_start(version, "REMOTE-1", remote_start_id=5)
             assert (await csms.call(station.id, start)).status == "Accepted"
             charger = station.charging.chargers[0]
             await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
@@ -106,10 +116,7 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
             assert again.status == "Rejected"  # no free connector
             await asyncio.sleep(1.5)  # a meter value or two
             tx_id = charger.tx.tx_id
-            if version == "1.6":
-                stop = c16.RemoteStopTransaction(transaction_id=tx_id)
-            else:
-                stop = c201.RequestStopTransaction(transaction_id=tx_id)
+            stop = remote_stop(version, tx_id)
             assert (await csms.call(station.id, stop)).status == "Accepted"
             await wait_until(lambda: charger.counts.completed == 1)
     if version == "1.6":
@@ -136,7 +143,7 @@ async def test_inoperative_waits_for_the_session_and_unlock_ends_it() -> None:
             station = fleet.stations[0]
             await wait_until(lambda: station.charging is not None)
             charger = station.charging.chargers[0]
-            start = c16.RemoteStartTransaction(id_tag="REMOTE-1", connector_id=1)
+            start = remote_start("1.6", "REMOTE-1")
             assert (await csms.call(station.id, start)).status == "Accepted"
             await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
             inoperative = c16.ChangeAvailability(connector_id=1, type="Inoperative")
@@ -220,12 +227,9 @@ async def test_triggered_values_follow_the_answer_and_on_idle_reset_waits(versio
             charger = station.charging.chargers[0]
             if version == "1.6":
                 trigger = c16.TriggerMessage(requested_message="MeterValues", connector_id=1)
-                start = c16.RemoteStartTransaction(id_tag="T-1", connector_id=1)
             else:
                 trigger = c201.TriggerMessage(requested_message="TransactionEvent")
-                start = c201.RequestStartTransaction(
-                    id_token={"idToken": "T-1", "type": "Central"}, remote_start_id=1
-                )
+            start = remote_start(version, "T-1")
             if version == "2.0.1":  # nothing to report without a transaction
                 assert (await csms.call(station.id, trigger)).status == "Rejected"
             assert (await csms.call(station.id, start)).status == "Accepted"
@@ -238,7 +242,7 @@ async def test_triggered_values_follow_the_answer_and_on_idle_reset_waits(versio
                 assert (await csms.call(station.id, reset)).status == "Scheduled"
                 await asyncio.sleep(0.3)
                 assert csms.ledger[station.id].connections == 1  # still charging, no reboot
-                stop = c201.RequestStopTransaction(transaction_id=charger.tx.tx_id)
+                stop = remote_stop(version, charger.tx.tx_id)
                 assert (await csms.call(station.id, stop)).status == "Accepted"
                 await wait_until(lambda: csms.ledger[station.id].connections == 2)
     frames = [c.message for c in csms.capture if c.station == station.id]
@@ -274,7 +278,7 @@ async def test_a_failing_session_decision_is_counted_and_the_station_goes_on(
         async with fleet_running(scenario, csms.url) as fleet:
             station = fleet.stations[0]
             await wait_until(lambda: station.charging is not None)
-            start = c16.RemoteStartTransaction(id_tag="T-1", connector_id=1)
+            start = remote_start("1.6", "T-1")
             assert (await csms.call(station.id, start)).status == "Accepted"
             await wait_until(lambda: "session error" in fleet.summary.stats.timings)
             beat = c16.TriggerMessage(requested_message="Heartbeat")
@@ -301,14 +305,9 @@ async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
         v16 = station.version == "1.6"
         pick = rng.randrange(5)
         if pick == 0 and tx_id is not None:
-            if v16:
-                return c16.RemoteStopTransaction(transaction_id=tx_id)
-            return c201.RequestStopTransaction(transaction_id=tx_id)
+            return remote_stop(station.version, tx_id)
         if pick <= 1:
-            if v16:
-                return c16.RemoteStartTransaction(id_tag="CSMS-1", connector_id=1)
-            token = {"idToken": "CSMS-1", "type": "Central"}
-            return c201.RequestStartTransaction(id_token=token, remote_start_id=rng.randrange(99))
+            return remote_start(station.version, "CSMS-1", remote_start_id=rng.randrange(99))
         if pick == 2:
             seconds = str(rng.choice([1, 2]))
             if v16:
