@@ -36,14 +36,13 @@ import gevent.monkey
 import uvloop
 
 from fleet.errors import ConnectionLost
+from fleet.locust_ext.sink import CALLBACK, EXCHANGE, STATS, LocustSink, StateCounts
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG, SessionDelta, Violation
+from fleet.metrics.sample import CONNECT, LOOP_LAG
 from fleet.metrics.stats import FleetStats
 from fleet.process import RampFreezer, raise_open_files_limit, tune_gc
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
-from fleet.station.state import State
-from fleet.wire import VERSIONS
 
 logger = logging.getLogger("fleet.bridge")
 
@@ -59,10 +58,6 @@ DRAIN_EVERY_S: Final = 0.05
 # a websocket connect is ("WS", "connect").
 CONNECT_TYPE: Final = "WS"
 
-# What crosses from the loop thread, tagged by the first element: a wire exchange, a batch of
-# fleet's statistics, a callback.
-_EXCHANGE, _STATS, _CALLBACK = range(3)
-
 
 class OcppFailure(Exception):
     """What Locust records for a failed exchange. Its repr is the reason itself, so Locust's
@@ -70,85 +65,6 @@ class OcppFailure(Exception):
 
     def __repr__(self) -> str:
         return str(self.args[0])
-
-
-class StateCounts:
-    """Live stations per (version, state) and per version charging, written on the loop thread
-    only. Every key exists from the start, so a reader on the gevent side can copy it at any
-    time. Kept apart from FleetStats: these are gauges, which a stats reset must not zero."""
-
-    def __init__(self) -> None:
-        self.counts: dict[tuple[str, State], int] = {(v, s): 0 for v in VERSIONS for s in State}
-        self.charging: dict[str, int] = dict.fromkeys(VERSIONS, 0)
-        self.final: dict[str, dict[str, int]] | None = None  # snapshot taken as the test stops
-
-    def snapshot(self) -> dict[str, dict[str, int]]:
-        """{version: {state: count, CHARGING: count}} with every version and state present."""
-        table: dict[str, dict[str, int]] = {v: {} for v in VERSIONS}
-        for (version, state), n in list(self.counts.items()):
-            table[version][state.value] = n
-        for version, n in list(self.charging.items()):
-            table[version][CHARGING] = n
-        return table
-
-
-class _LocustSink:
-    """The stations' Sink inside a Locust process, on the loop thread: wire exchanges are
-    queued one by one (each becomes a Locust request), everything else is counted into the
-    loop thread's FleetStats, which the bridge hands over as a whole."""
-
-    def __init__(self, bridge: Bridge) -> None:
-        self._put = bridge.put
-        self._states = bridge.states.counts
-        self._charging = bridge.states.charging
-        self._tainted = bridge.health.tainted
-        self.stats = FleetStats()  # the loop thread's, until handed over
-
-    def exchange(
-        self,
-        station: str,
-        kind: str,
-        action: str,
-        sent_at: float,
-        rtt_ms: float,
-        size: int,
-        error: str | None,
-    ) -> None:
-        self.stats.exchange(action, self._tainted(sent_at, sent_at + rtt_ms / 1000))
-        self._put((_EXCHANGE, kind, action, rtt_ms, size, error))
-
-    def timing(
-        self, station: str, name: str, started_at: float | None, ms: float, error: str | None
-    ) -> None:
-        tainted = started_at is not None and self._tainted(started_at, started_at + ms / 1000)
-        self.stats.timing(name, ms, error, tainted)
-
-    def missed(self, station: str, action: str, cause: str, count: int) -> None:
-        self.stats.missed_beats(station, action, cause, count)
-
-    def violation(self, station: str, violation: Violation) -> None:
-        self.stats.violation(violation)
-
-    def hand_over(self) -> None:
-        """Send what was counted since the last hand-over to the gevent side (loop thread)."""
-        stats = self.stats
-        if (
-            stats.timings
-            or stats.exchanges
-            or stats.missed
-            or stats.conformance.total
-            or stats.sessions
-        ):
-            self.stats = FleetStats()
-            self._put((_STATS, stats))
-
-    def state(self, station: str, version: str, old: State, new: State) -> None:
-        self._states[version, old] -= 1
-        self._states[version, new] += 1
-
-    def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
-        self._charging[version] += delta.charging
-        self.stats.session(version, delta)
 
 
 class Bridge:
@@ -181,7 +97,7 @@ class Bridge:
         _start_os_thread(self._run_loop, ())
         atexit.register(self.close)
         self.health = LoopHealth(lag_warn_ms)
-        self.sink = _LocustSink(self)
+        self.sink = LocustSink(self.put, self.states, self.health.tainted)
         self.health.on_lag = lambda ms: self.sink.stats.timing(LOOP_LAG, ms)
         self.loop.call_soon_threadsafe(self._start_on_loop)
 
@@ -236,7 +152,7 @@ class Bridge:
 
     def put_call(self, fn: Callable[..., Any], *args: Any) -> None:
         """Run ``fn(*args)`` on the gevent side as soon as possible. Any thread."""
-        self._items.append((_CALLBACK, fn, args))
+        self._items.append((CALLBACK, fn, args))
         if not self._wake_pending:
             self._wake_pending = True
             self._hub_loop.run_callback_threadsafe(self._ready.set)
@@ -258,7 +174,7 @@ class Bridge:
         while items:
             item = items.popleft()
             tag = item[0]
-            if tag == _EXCHANGE:
+            if tag == EXCHANGE:
                 _, kind, action, rtt_ms, size, error = item
                 fire(
                     request_type=CONNECT_TYPE if kind == CONNECT else kind,
@@ -268,7 +184,7 @@ class Bridge:
                     exception=None if error is None else OcppFailure(error),
                     context={},
                 )
-            elif tag == _STATS:
+            elif tag == STATS:
                 batch: FleetStats = item[1]
                 if not self.recording:
                     batch.timings.pop(LOOP_LAG, None)  # an idle process's lag

@@ -151,6 +151,13 @@ class FleetStats:
     # --- reading ---------------------------------------------------------------------------------
 
     @property
+    def empty(self) -> bool:
+        """Nothing recorded yet (a batch not worth handing over)."""
+        return not (
+            self.timings or self.exchanges or self.missed or self.conformance.total or self.sessions
+        )
+
+    @property
     def failures(self) -> int:
         return sum(row.failures for row in self.timings.values())
 
