@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import struct
 from collections.abc import Callable
 from typing import Final, Protocol, cast
 
 from websockets.client import ClientProtocol
 from websockets.datastructures import Headers
-from websockets.frames import Frame, Opcode, apply_mask
+from websockets.frames import Frame, Opcode
 from websockets.http11 import Response
 from websockets.protocol import State
 
 import fleet
 from fleet.errors import FleetError
+from fleet.station.frames import HEAD_TEXT, MASKED, mask_keys, text_frame
 
 
 class TransportClosed(FleetError):
@@ -107,46 +106,6 @@ trace_log = logging.getLogger("fleet.trace")
 _NO_HEADERS: Final = Headers()
 
 
-class _MaskKeys:
-    """Masking keys for the frames a client sends. RFC 6455 §5.3 wants each unpredictable,
-    from a strong source of entropy: they still come from ``os.urandom``, but a block at a
-    time, not one getrandom call per frame (websockets' per-frame ``secrets.token_bytes(4)``
-    was ~4 % of a busy process)."""
-
-    __slots__ = ("_at", "_block")
-    BLOCK = 4096
-
-    def __init__(self) -> None:
-        self._block = b""
-        self._at = 0
-
-    def take(self) -> bytes:
-        at = self._at
-        if at >= len(self._block):
-            self._block, at = os.urandom(self.BLOCK), 0
-        self._at = at + 4
-        return self._block[at : at + 4]
-
-
-_mask_keys = _MaskKeys()
-_HEAD_TEXT: Final = 0x81  # FIN + text opcode
-_MASKED: Final = 0x80
-
-
-def text_frame(payload: bytes, mask: bytes) -> bytes:
-    """One unfragmented, masked text frame (RFC 6455 §5.2), as websockets' Frame.serialize
-    writes it for a client without extensions: the hot path of every CALL, without the Frame
-    object, the BytesIO and the list of pending writes it goes through."""
-    length = len(payload)
-    if length < 126:
-        head = bytes((_HEAD_TEXT, _MASKED | length))
-    elif length < 65536:
-        head = struct.pack("!BBH", _HEAD_TEXT, _MASKED | 126, length)
-    else:
-        head = struct.pack("!BBQ", _HEAD_TEXT, _MASKED | 127, length)
-    return head + mask + apply_mask(payload, mask)
-
-
 def _describe_close(protocol: ClientProtocol, error: Exception | None) -> tuple[str, bool]:
     """A one-line reason for a closed connection, and whether the CSMS's side ended it."""
     rcvd, sent = protocol.close_rcvd, protocol.close_sent
@@ -205,7 +164,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
             raise TransportClosed("connection closing", by_peer=False)
         # Written straight to the socket: the protocol has nothing pending (every callback
         # flushes what it queued) and a data frame changes none of its state.
-        self.transport.write(text_frame(frame, _mask_keys.take()))
+        self.transport.write(text_frame(frame, mask_keys.take()))
         if self.trace is not None:
             trace_log.info("%s > %s", self.trace, frame.decode("utf-8", "replace"))
 
@@ -263,7 +222,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
                 if size - start < 10:
                     break
                 length, offset = int.from_bytes(buffer[start + 2 : start + 10], "big"), 10
-            masked = second & _MASKED
+            masked = second & MASKED
             if masked:
                 offset += 4  # a CSMS must not mask: the protocol will say so
             if length > MAX_SIZE:  # the protocol refuses it (close code 1009)
@@ -277,7 +236,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
                 break
             protocol = self.protocol
             if (
-                first == _HEAD_TEXT  # FIN, no reserved bits, a text frame
+                first == HEAD_TEXT  # FIN, no reserved bits, a text frame
                 and not masked
                 and protocol.state is State.OPEN
                 and protocol.current_size is None  # not inside a fragmented message

@@ -183,7 +183,7 @@ def test_the_direct_send_path_writes_what_websockets_would(
     import websockets.frames
     from websockets.frames import Frame, Opcode
 
-    from fleet.station.transport import text_frame
+    from fleet.station.frames import text_frame
 
     payload, mask = secrets.token_bytes(length), secrets.token_bytes(4)
     monkeypatch.setattr(websockets.frames.secrets, "token_bytes", lambda n: mask)
@@ -191,9 +191,9 @@ def test_the_direct_send_path_writes_what_websockets_would(
 
 
 def test_mask_keys_are_fresh_random_bytes_block_after_block() -> None:
-    from fleet.station.transport import _MaskKeys
+    from fleet.station.frames import MaskKeys
 
-    keys = _MaskKeys()
-    taken = [keys.take() for _ in range(3 * _MaskKeys.BLOCK // 4)]  # three blocks' worth
+    keys = MaskKeys()
+    taken = [keys.take() for _ in range(3 * MaskKeys.BLOCK // 4)]  # three blocks' worth
     assert all(len(key) == 4 for key in taken)
     assert len(set(taken)) > 0.99 * len(taken)  # 32-bit keys: collisions are rare
