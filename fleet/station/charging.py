@@ -1,7 +1,7 @@
 """A station's chargers on the loop: the thin layer that runs ``sessions.Charger`` decisions.
 
 Made for a station when it first needs one (sessions in the scenario, or a remote start), so an
-idle fleet pays nothing for it. Each charger gets one timer for its ``wake_at``; every message it
+idle fleet pays nothing for it. Each charger gets one timer for its ``next_wake``; every message it
 decides on goes through the station's outbox (order kept, one CALL in flight) and its answer
 comes back to the charger that sent it.
 """
@@ -99,6 +99,9 @@ class Chargers:
             station.send(Outgoing(send.action, send.payload, done, row=send.row))
         self._arm(index)
         self._report(index)
+        if self.when_idle is not None and not self.busy:
+            idle, self.when_idle = self.when_idle, None
+            idle()
 
     def _report(self, index: int) -> None:
         """Tell the sink how far this charger got since it last told it."""
@@ -107,9 +110,6 @@ class Chargers:
         started, completed = counts.started - seen.started, counts.completed - seen.completed
         energy_wh = delivered - seen.energy_wh
         charging = self.busy
-        if not charging and self.when_idle is not None:
-            idle, self.when_idle = self.when_idle, None
-            idle()
         if not (started or completed or energy_wh or charging != self.counted):
             return
         seen.started, seen.completed, seen.energy_wh = counts.started, counts.completed, delivered
