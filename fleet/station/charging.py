@@ -20,9 +20,10 @@ from fleet.station.connectors import Connector, Status
 from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
+from fleet.station.intents import Send
 from fleet.station.meter import Meter
 from fleet.station.sessions import Charger
-from fleet.station.transaction import Counts, Send, StopReason, TxSettings
+from fleet.station.transaction import Counts, StopReason, TxSettings
 
 if TYPE_CHECKING:
     from fleet.station.life import Life

@@ -1,7 +1,8 @@
-"""A station's life on the engine, shared by OCPP 1.6 and 2.0.1: boot until accepted (the pure
-``behaviour`` rules), report connectors, heartbeat by intended time (``schedule``), start the
-chargers. A station lives across connections (its id, configuration and counters persist);
-``run()`` is one connection's life, until the transport closes.
+"""A station's life on the engine, shared by OCPP 1.6 and 2.0.1: boot until accepted, report
+connectors, heartbeat by intended time, start the chargers. What to do is decided by the pure
+``booting.Booting`` and ``beats.Beats``; this carries their intents out on the loop. A station
+lives across connections (its id, configuration and counters persist); ``run()`` is one
+connection's life, until the transport closes.
 """
 
 from __future__ import annotations
@@ -13,19 +14,23 @@ import time
 from typing import Any, ClassVar
 
 from fleet.errors import CallFailed, ConnectionLost
-from fleet.metrics.sample import (
-    BOOT_ACCEPTED,
-    MISSED_BUSY,
-    MISSED_OFFLINE,
-    MISSED_STALL,
-    Sink,
-)
+from fleet.metrics.sample import BOOT_ACCEPTED, Sink
 from fleet.scenario import Scenario
 from fleet.station import behaviour
-from fleet.station.behaviour import BootAgain, Heartbeats
+from fleet.station.beats import Beats
+from fleet.station.beats import Intent as BeatIntent
+from fleet.station.booting import (
+    Accepted,
+    Become,
+    Booting,
+    ReportConnectors,
+    StartBeats,
+    StartChargers,
+    SyncClock,
+)
 from fleet.station.charging import Chargers
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
-from fleet.station.schedule import Periodic
+from fleet.station.intents import Send, WakeAt
 from fleet.station.state import State
 from fleet.station.transaction import Shapes
 from fleet.station.transport import Transport
@@ -49,13 +54,11 @@ class Life(Engine):
         self.boot_reason = "PowerUp"
         self.source_address: str | None = None  # local address to connect from (None: any)
         self._wake: asyncio.Future[bool] | None = None
-        self._boot_started: float | None = None
+        self.booting = Booting(scenario.heartbeat, scenario.boot.retry_s)
         self.accepted_on_connection = False  # the session resets its back-off only after this
         self.missed: dict[str, int] | None = None  # scheduled messages missed, per action
-        self._beats: Periodic | None = None  # this connection's heartbeat schedule
+        self.beats = Beats()
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
-        self._replanned = False  # HeartbeatInterval changed while a beat was out
-        self._beats_lost: Periodic | None = None  # the schedule a lost connection left behind
         self.charging: Chargers | None = None  # made when first needed
 
     def chargers(self) -> Chargers:
@@ -93,7 +96,7 @@ class Life(Engine):
     # --- one connection --------------------------------------------------------------------------
 
     async def run(self, transport: Transport) -> Ending:
-        self._boot_started = None
+        self.booting.connected()
         self.accepted_on_connection = False
         return await super().run(transport)
 
@@ -103,33 +106,64 @@ class Life(Engine):
         if self._beat_timer is not None:
             self._beat_timer.cancel()
             self._beat_timer = None
-        # Beats due while offline are missed: counted once the station is back (or stops).
-        if ending is Ending.LOST:
-            if self._beats is not None:
-                self._beats_lost = self._beats
-        else:
-            self._beats_lost = None
-        self._beats = None
+        self.beats.disconnected(lost=ending is Ending.LOST)
 
     def ended(self) -> None:
         """The session is over (stopped while offline): beats missed since the connection was
         lost are counted now, as no new connection will."""
-        lost, self._beats_lost = self._beats_lost, None
-        if lost is not None:
-            self._count_missed("Heartbeat", MISSED_OFFLINE, lost.missed_until(_loop_time()))
+        self._run_beats(self.beats.ended(_loop_time()))
         if self.charging is not None:
             self.charging.close()
 
     # --- life: boot, then heartbeats -------------------------------------------------------------
 
     async def _life(self) -> None:
-        while True:
-            decision = await self.boot()
-            if isinstance(decision, Heartbeats):
-                break
-            await self._sleep_until(asyncio.get_running_loop().time() + decision.after_s)
-        await self.send_status(self.all_connectors())
-        self._start_beats()
+        while (again_at := await self.boot()) is not None:
+            await self._sleep_until(again_at)
+
+    async def boot(self) -> float | None:
+        """Send BootNotification and carry out what the answer means (``booting.Booting``
+        decides). Returns when to boot again (loop time), or None once accepted."""
+        loop = asyncio.get_running_loop()
+        self.booting.sending(loop.time())
+        try:
+            answer = await self.call("BootNotification", self.boot_payload(), judge=_judge_boot)
+        except CallFailed:
+            answer = None
+        again_at = None
+        for intent in self.booting.answered(answer, loop.time(), time.time()):
+            if isinstance(intent, SyncClock):
+                self.clock_offset_s = intent.offset_s
+            elif isinstance(intent, Accepted):
+                self._accepted(intent)
+            elif isinstance(intent, ReportConnectors):
+                await self.send_status(self.all_connectors())
+            elif isinstance(intent, StartBeats):
+                self._run_beats(self.beats.start(loop.time(), intent.every_s))
+            elif isinstance(intent, StartChargers):
+                self._start_chargers()
+            elif isinstance(intent, Become):
+                self.set_state(intent.state)
+            else:
+                again_at = intent.at_s
+                status = "no answer" if answer is None else answer["status"]
+                wait_s = again_at - loop.time()
+                logger.info("%s %s, booting again in %.3g s", self.id, status, wait_s)
+        return again_at
+
+    def _accepted(self, accepted: Accepted) -> None:
+        self.heartbeat_s = accepted.every_s
+        if accepted.waited_s is not None:
+            started = time.perf_counter() - accepted.waited_s
+            self.sink.timing(self.id, BOOT_ACCEPTED, started, accepted.waited_s * 1000, None)
+            logger.info("%s accepted (heartbeat every %g s)", self.id, accepted.every_s)
+        self.set_state(State.ACCEPTED)
+        self.accepted_on_connection = True
+        self.boot_reason = "PowerUp"
+
+    def _start_chargers(self) -> None:
+        """Chargers run once the station has any (a remote start made them before), or when
+        the scenario has sessions; an idle fleet makes none."""
         sessions = self.scenario.sessions
         if (
             self.charging is not None
@@ -138,88 +172,40 @@ class Life(Engine):
         ):
             self.chargers().begin()
 
-    async def boot(self) -> Heartbeats | BootAgain:
-        """Send BootNotification and apply the answer (state, clock, heartbeat interval)."""
-        rules = self.scenario.heartbeat
-        retry_s = self.scenario.boot.retry_s
-        if self._boot_started is None:
-            self._boot_started = time.perf_counter()
-        try:
-            answer = await self.call("BootNotification", self.boot_payload(), judge=_judge_boot)
-        except CallFailed:
-            return BootAgain(retry_s, answer_csms=True)
-        decision = behaviour.after_boot(answer["status"], answer["interval"], rules, retry_s)
-        if isinstance(decision, Heartbeats):
-            self._sync_clock(answer["currentTime"])
-            self.heartbeat_s = decision.every_s
-            if self.state is not State.ACCEPTED:
-                waited_ms = (time.perf_counter() - self._boot_started) * 1000
-                self.sink.timing(self.id, BOOT_ACCEPTED, self._boot_started, waited_ms, None)
-                logger.info("%s accepted (heartbeat every %g s)", self.id, decision.every_s)
-            self.set_state(State.ACCEPTED)
-            self.accepted_on_connection = True
-            self.boot_reason = "PowerUp"
-        else:
-            self.set_state(State.PENDING if decision.answer_csms else State.REJECTED)
-            logger.info("%s %s, booting again in %g s", self.id, answer["status"], decision.after_s)
-        return decision
-
     # Heartbeats are timer callbacks, not a coroutine: the frame leaves from the timer when the
     # CALL slot is free, and the answer is settled in a callback of its future. No task is
     # woken per beat (a beat used to cost two futures and two task wake-ups besides the round
-    # trip: ~12 % of a busy Locust process).
+    # trip: ~12 % of a busy Locust process). ``beats.Beats`` decides; this carries it out.
 
-    def _start_beats(self) -> None:
-        """Accepted: heartbeat by intended time from now. A beat that cannot leave on schedule
-        is counted as missed, with why: the loop fired the timer too late (a stall), the
-        previous CALL was still out (busy), or the station was offline (counted now that it is
-        back)."""
-        loop = self._loop or asyncio.get_running_loop()
-        lost, self._beats_lost = self._beats_lost, None
-        if lost is not None:
-            self._count_missed("Heartbeat", MISSED_OFFLINE, lost.missed_until(loop.time()))
-        self._beats = Periodic.starting(loop.time(), self.heartbeat_s)
-        self._arm_beat()
-
-    def _arm_beat(self) -> None:
-        if self._beats is not None and self._loop is not None:
-            self._beat_timer = self._loop.call_at(self._beats.due_s, self._beat)
+    def _run_beats(self, intents: list[BeatIntent]) -> None:
+        for intent in intents:
+            if isinstance(intent, Send):
+                done = self._beat_answered
+                self.send(Outgoing(intent.action, intent.payload, done, intent.due_s))
+            elif isinstance(intent, WakeAt):
+                if self._beat_timer is not None:
+                    self._beat_timer.cancel()
+                    self._beat_timer = None
+                if self._loop is not None and self._transport is not None:
+                    self._beat_timer = self._loop.call_at(intent.at_s, self._beat)
+            else:
+                self._count_missed(intent.action, intent.cause, intent.count)
 
     def _beat(self) -> None:
         self._beat_timer = None
-        beats, loop = self._beats, self._loop
-        assert beats is not None and loop is not None
-        self._count_missed("Heartbeat", MISSED_STALL, beats.catch_up(loop.time()))
-        self.send(Outgoing("Heartbeat", {}, self._beat_answered, beats.due_s))
+        self._run_beats(self.beats.due(_loop_time()))
 
     def _beat_answered(self, answer: Answer) -> None:
         if isinstance(answer, ConnectionLost):
             return  # not connected any more, or stopping: nothing comes after
         if not isinstance(answer, CallFailed):
             self._sync_clock(answer.get("currentTime"))
-        self._next_beat()
-
-    def _next_beat(self) -> None:
-        beats, loop = self._beats, self._loop
-        if beats is None or loop is None or self._transport is None:
-            return
-        if self._replanned:
-            self._replanned = False  # the new interval counts from when it was set
-        else:
-            self._count_missed("Heartbeat", MISSED_BUSY, beats.sent(loop.time()))
-        self._arm_beat()
+        self._run_beats(self.beats.answered(_loop_time()))
 
     def _replan_beats(self) -> None:
         """HeartbeatInterval changed: the next beat is one new interval from now."""
-        beats, loop = self._beats, self._loop
-        if beats is None or loop is None:
-            return
-        beats.replan(loop.time(), self.heartbeat_s)
-        if self._beat_timer is not None:
-            self._beat_timer.cancel()
-            self._arm_beat()
-        else:
-            self._replanned = True  # a beat is out: its answer arms the next
+        if self._loop is not None:
+            self._run_beats(self.beats.replan(self._loop.time(), self.heartbeat_s))
 
     def _count_missed(self, action: str, cause: str, count: int) -> None:
         if count:

@@ -21,6 +21,7 @@ from typing import Any
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import Demand, SessionGenerator
+from fleet.station.intents import Send
 from fleet.station.meter import Meter, Reading
 from fleet.station.readings import context_for
 from fleet.station.sampling import Sampling
@@ -29,7 +30,6 @@ from fleet.station.transaction import (
     EV_LEFT,
     REMOTE,
     Counts,
-    Send,
     Shapes,
     StopReason,
     Tx,

@@ -7,18 +7,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Status
+from fleet.station.intents import Send
 from fleet.station.meter import Reading
-
-
-@dataclass(slots=True, frozen=True)
-class Send:
-    action: str
-    payload: dict[str, Any]
-    row: str | None = None  # its statistics row when not the action: "TransactionEvent(Ended)"
 
 
 class Shapes(Protocol):

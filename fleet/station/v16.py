@@ -14,9 +14,10 @@ from ocpp.v16.enums import Action
 from fleet.station import behaviour
 from fleet.station.connectors import Status
 from fleet.station.core import Station
+from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
-from fleet.station.transaction import Measurands, Send, StopReason, Tx
+from fleet.station.transaction import Measurands, StopReason, Tx
 
 
 class StationV16(Station):

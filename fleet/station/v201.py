@@ -17,10 +17,11 @@ from fleet.station.behaviour import ChangeResult
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
+from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
 from fleet.station.state import State
-from fleet.station.transaction import Measurands, Send, StopReason, Tx
+from fleet.station.transaction import Measurands, StopReason, Tx
 
 # (component, variable) -> the setting it reads and writes.
 VARIABLES: Final[dict[tuple[str, str], str]] = {

@@ -12,9 +12,10 @@ from fleet import wire
 from fleet.scenario_charging import Evse, Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import SessionGenerator
+from fleet.station.intents import Send
 from fleet.station.meter import Meter
 from fleet.station.sessions import Charger, Phase
-from fleet.station.transaction import Send, TxSettings
+from fleet.station.transaction import TxSettings
 from fleet.station.v16 import TxShapes as Shapes16
 from fleet.station.v201 import TxShapes as Shapes201
 

@@ -1,0 +1,37 @@
+"""What a station's decisions answer with: intents, which the engine carries out.
+
+Decision objects (``booting.Boot``, ``beats.Beats``, ``sessions.Charger``) know the rules and
+nothing of the loop: they are given the time and what happened, and return these. Only the
+engine (``life.py``, ``charging.py``) sends, arms timers and counts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(slots=True, frozen=True)
+class Send:
+    """Send a CALL (through the outbox: in order, one in flight)."""
+
+    action: str
+    payload: dict[str, Any]
+    row: str | None = None  # its statistics row when not the action: "TransactionEvent(Ended)"
+    due_s: float | None = None  # the loop time it was scheduled for: its lateness is drift
+
+
+@dataclass(slots=True, frozen=True)
+class WakeAt:
+    """Wake the decision that returned this at ``at_s`` (loop clock); replaces its earlier one."""
+
+    at_s: float
+
+
+@dataclass(slots=True, frozen=True)
+class Missed:
+    """``count`` scheduled ``action`` messages could not leave on time, for ``cause``."""
+
+    action: str
+    cause: str
+    count: int
