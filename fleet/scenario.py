@@ -28,7 +28,6 @@ from pydantic import (
     model_validator,
 )
 
-from fleet import catalog
 from fleet.errors import ScenarioError
 from fleet.wire import VERSIONS
 
@@ -44,6 +43,12 @@ from fleet.scenario_csms import Csms  # noqa: E402
 from fleet.scenario_errors import describe_error, show  # noqa: E402
 from fleet.scenario_fields import FieldProblem, PositiveFloat, comma_list  # noqa: E402
 from fleet.scenario_fields import Section as _Section  # noqa: E402
+from fleet.scenario_responses import (  # noqa: E402
+    ResponseGroup,
+    Responses,
+    check_responses,
+    used_versions,
+)
 
 
 class Stations(_Section):
@@ -162,35 +167,35 @@ class Scenario(_Section):
     boot: Boot = Boot()
     heartbeat: Heartbeat = Heartbeat()
     reconnect: Reconnect = Reconnect()
-    responses: dict[str, str] = Field(default_factory=dict)
+    seed: int = 0  # seeds response draws and group picks (sessions.seed: the session generator)
+    responses: Responses = Field(default_factory=dict)
+    response_groups: tuple[ResponseGroup, ...] = ()
     sessions: Sessions = Sessions()
     run: Run = Run()
 
     @field_validator("responses")
     @classmethod
-    def _responses(cls, responses: dict[str, str], info: ValidationInfo) -> dict[str, str]:
-        stations = info.data.get("stations")
-        used = {v for v, w in stations.ocpp.items() if w} if stations else set(VERSIONS)
-        table = {
-            action: {v: allowed for v, allowed in per_version.items() if v in used}
-            for action, per_version in catalog.configurable_actions().items()
-        }
-        table = {action: per_version for action, per_version in table.items() if per_version}
-        for action, status in responses.items():
-            if action not in table:
-                raise FieldProblem(
-                    "is not a CSMS-initiated action answered with a configurable status; "
-                    f"expected one of {', '.join(sorted(table))}",
-                    at=(action,),
-                )
-            for version, allowed in table[action].items():
-                if status not in allowed:
-                    raise FieldProblem(
-                        f"must be one of {', '.join(allowed)} (OCPP {version})",
-                        at=(action,),
-                        got=status,
-                    )
+    def _responses(cls, responses: Responses, info: ValidationInfo) -> Responses:
+        check_responses(responses, _versions(info))
         return responses
+
+    @field_validator("response_groups")
+    @classmethod
+    def _groups(
+        cls, groups: tuple[ResponseGroup, ...], info: ValidationInfo
+    ) -> tuple[ResponseGroup, ...]:
+        versions = _versions(info)
+        names = set()
+        for index, group in enumerate(groups):
+            if group.name in names:
+                raise FieldProblem("is used by two groups", at=(index, "name"), got=group.name)
+            names.add(group.name)
+            try:
+                check_responses(group.responses, versions)
+            except FieldProblem as exc:
+                exc.at = (index, "responses", *exc.at)
+                raise
+        return groups
 
     @model_validator(mode="after")
     def _urls_cover_versions(self) -> Scenario:
@@ -204,13 +209,6 @@ class Scenario(_Section):
                         got=self.csms.shown(),
                     )
         return self
-
-    def status_for(self, version: str, action: str) -> str | None:
-        """The status a station of ``version`` answers ``action`` with."""
-        chosen = self.responses.get(action)
-        if chosen is not None and chosen in catalog.statuses(version, action):
-            return chosen
-        return catalog.default_status(version, action)
 
     def source_address(self, index: int) -> str | None:
         addresses = self.csms.source_addresses
@@ -232,6 +230,11 @@ class Scenario(_Section):
             if index * cumulative // total > (index - 1) * cumulative // total:
                 return version
         return next(iter(mix))  # unreachable: the last cumulative share gains one every step
+
+
+def _versions(info: ValidationInfo) -> set[str]:
+    stations = info.data.get("stations")
+    return used_versions(stations.ocpp if stations else None)
 
 
 # --- loading -------------------------------------------------------------------------------------

@@ -7,7 +7,8 @@ the same message whether the value came from the file, a flag or the environment
 from __future__ import annotations
 
 import difflib
-from typing import Any, Final
+from types import UnionType
+from typing import Any, Final, Union, get_args, get_origin
 
 from pydantic import BaseModel
 from pydantic_core import ErrorDetails
@@ -29,14 +30,29 @@ _BOUND_WORDS: Final = {
 
 
 def _annotation_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> Any:
-    """The declared type at ``loc`` (a model class for sections), or None past a dict/list."""
+    """The declared type at ``loc`` (a model class for sections), or None where it is unknown.
+    A mapping key or list position steps to the declared type of its values."""
     model: Any = root
     for step in loc:
+        model = _one_model(model)
+        origin = get_origin(model)
+        if origin in (dict, list, tuple):
+            model = get_args(model)[-1 if origin is dict else 0]  # tuple[X, ...]: X
+            continue
         info = getattr(model, "model_fields", {}).get(step)
         if info is None:
             return None
         model = info.annotation
-    return model
+    return _one_model(model)
+
+
+def _one_model(annotation: Any) -> Any:
+    """``X | None`` and ``X | str``-like unions: the one model class among them, if any."""
+    if get_origin(annotation) in (Union, UnionType):
+        models = [a for a in get_args(annotation) if hasattr(a, "model_fields")]
+        if len(models) == 1:
+            return models[0]
+    return annotation
 
 
 def _fields_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
@@ -44,11 +60,16 @@ def _fields_at(root: type[BaseModel], loc: tuple[int | str, ...]) -> list[str]:
     return list(getattr(_annotation_at(root, loc[:-1]), "model_fields", {}))
 
 
+def _path(loc: tuple[int | str, ...]) -> str:
+    """ "responses.Reset.status", "response_groups[0].name": list positions in brackets."""
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+
+
 def describe_error(err: ErrorDetails, root: type[BaseModel]) -> tuple[str, str]:
     """(field path, 'must be ..., got ...') for one pydantic error of model ``root``, in the
     words of the docs."""
     loc = tuple(err["loc"])
-    path = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in loc).lstrip(".")
+    path = _path(loc)
     kind, ctx, got = err["type"], err.get("ctx", {}), err.get("input")
     if kind == "extra_forbidden":
         allowed = _fields_at(root, loc)
@@ -81,7 +102,7 @@ def describe_error(err: ErrorDetails, root: type[BaseModel]) -> tuple[str, str]:
     if kind == "value_error":
         problem = ctx.get("error")
         if isinstance(problem, FieldProblem):
-            path = ".".join((path, *problem.at)) if path else ".".join(problem.at)
+            path = _path((*loc, *problem.at))
             if problem.got is UNSET:
                 return path, str(problem) if problem.at else f"{problem}, got {show(got)}"
             got = problem.got

@@ -14,7 +14,7 @@ class FieldProblem(ValueError):
     """A validator's complaint about a part of its field: ``at`` extends the field path (a mapping
     key), ``got`` replaces the reported input (the offending value rather than the whole field)."""
 
-    def __init__(self, message: str, *, at: tuple[str, ...] = (), got: Any = UNSET) -> None:
+    def __init__(self, message: str, *, at: tuple[str | int, ...] = (), got: Any = UNSET) -> None:
         super().__init__(message)
         self.at = at
         self.got = got

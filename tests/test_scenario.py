@@ -10,6 +10,7 @@ import pytest
 from fleet.cli import main
 from fleet.errors import ScenarioError
 from fleet.scenario import load_scenario
+from fleet.station.responder import Responder
 
 SHIPPED = sorted(Path("scenarios").glob("*.yaml"))
 
@@ -73,6 +74,55 @@ BAD = [
         "responses.Reset: must be one of Accepted, Rejected (OCPP 1.6), got 'Maybe'",
     ),
     ("responses:\n  Reboot: Accepted\n", "responses.Reboot: is not a CSMS-initiated action"),
+    (
+        "responses:\n  Reset: {status: {Accepted: 9, Maybe: 1}}\n",
+        "responses.Reset.status: must be one of Accepted, Rejected (OCPP 1.6), got 'Maybe'",
+    ),
+    (
+        "responses:\n  Reset: {status: {Accepted: 0}}\n",
+        "responses.Reset.status: must give some status a weight above 0",
+    ),
+    (
+        "responses:\n  GetConfiguration: {status: Accepted}\n",
+        "responses.GetConfiguration.status: has no status to choose (OCPP 1.6)",
+    ),
+    (
+        "responses:\n  Reset: {delay_s: {p50: 2, p99: 1}}\n",
+        "responses.Reset.delay_s: p50 must not exceed p99",
+    ),
+    (
+        "responses:\n  Reset: {delay_s: {p50: 2}}\n",
+        "responses.Reset.delay_s: must be seconds, {min, max} (uniform) or {p50, p99}",
+    ),
+    ("responses:\n  Reset: {call_errors: 2}\n", "responses.Reset.call_errors: must be"),
+    (
+        "responses:\n  Reset: {call_errors: 0.6, unanswered: 0.5}\n",
+        "responses.Reset: call_errors + unanswered must not exceed 1",
+    ),
+    (
+        "responses:\n  Reset: {error_code: FormatViolation}\n",
+        "responses.Reset.error_code: must be an RPC error code of OCPP 1.6",
+    ),
+    (
+        "responses:\n  Reset: {delay: 1}\n",
+        "responses.Reset.delay: unknown field (did you mean 'delay_s'?)",
+    ),
+    (
+        "response_groups:\n  - {name: a, shar: 0.5}\n",
+        "response_groups[0].shar: unknown field (did you mean 'share'?)",
+    ),
+    (
+        "response_groups:\n  - name: a\n    responses: {Reset: Rejected}\n",
+        "response_groups[0]: must pick stations",
+    ),
+    (
+        "response_groups:\n  - {name: a, share: 0.5, responses: {Reset: Nope}}\n",
+        "response_groups[0].responses.Reset: must be one of Accepted, Rejected (OCPP 1.6)",
+    ),
+    (
+        "response_groups:\n  - {name: a, share: 0.5}\n  - {name: a, share: 0.1}\n",
+        "response_groups[1].name: is used by two groups",
+    ),
     ("run:\n  duration_s: 0\n", "run.duration_s: must be a positive number, got 0"),
     ("run:\n  trace: 5\n", "run.trace: must be a list of station ids, got 5"),
     ("run:\n  duration_s: 1\nrun:\n  duration_s: 2\n", "not valid YAML: duplicate key 'run'"),
@@ -105,7 +155,8 @@ def test_bad_field_names_file_and_path(
 def test_2_0_1_only_status_is_fine_for_a_2_0_1_fleet(tmp_path: Path) -> None:
     path = tmp_path / "x.yaml"
     path.write_text("stations:\n  ocpp: '2.0.1'\nresponses:\n  Reset: Scheduled\n")
-    assert load_scenario(path, environ={}).status_for("2.0.1", "Reset") == "Scheduled"
+    scenario = load_scenario(path, environ={})
+    assert Responder.for_station(scenario, "CP-1", "2.0.1").status("Reset") == "Scheduled"
     path.write_text("stations:\n  ocpp: {'1.6': 1, '2.0.1': 1}\nresponses:\n  Reset: Scheduled\n")
     with pytest.raises(
         ScenarioError, match=r"responses.Reset: must be one of Accepted, Rejected \(OCPP 1.6\)"

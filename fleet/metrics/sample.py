@@ -27,6 +27,7 @@ CONNECTION_LOST: Final = "connection lost"  # a connection the CSMS or the netwo
 LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had timed out
 LOOP_LAG: Final = "loop lag"  # how late the event loop ran a timer (fleet's own punctuality)
 SESSION_ERROR: Final = "session error"  # fleet's own session code failed: counted, run goes on
+UNANSWERED: Final = "(unanswered)"  # "CSMS→CP Reset (unanswered)": left so by the scenario
 DRIFT: Final = "drift"  # "Heartbeat drift": how late a scheduled message left its schedule
 
 # Why a scheduled message (a heartbeat; later meter values) could not leave on schedule.

@@ -37,9 +37,8 @@ class Station(Life):
     # --- shared answers --------------------------------------------------------------------------
 
     def status_for(self, action: str) -> str:
-        status = self.scenario.status_for(self.version, action)
-        assert status is not None, action
-        return status
+        """The status to answer ``action`` with (the scenario's responder policy draws it)."""
+        return self.responder.status(action)
 
     def get_setting(self, key: str) -> str | None:
         """A configuration value as the station reports it, or None for an unknown key."""

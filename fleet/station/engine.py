@@ -23,6 +23,7 @@ from fleet.metrics.sample import (
     EXAMPLE_CHARS,
     FRAME,
     LATE_ANSWER,
+    UNANSWERED,
     Sink,
     Violation,
     handling_row,
@@ -31,6 +32,7 @@ from fleet.routing import to_payload
 from fleet.scenario import Scenario
 from fleet.station.calls import Answer, CallSlot, Outgoing
 from fleet.station.deadlines import Deadlines
+from fleet.station.responder import NOW, Reply, Responder
 from fleet.station.state import Ending, State
 from fleet.station.transport import Transport, TransportClosed
 
@@ -55,6 +57,8 @@ class Engine(CallSlot):
         self.close_reason = ""  # why the last connection ended, for the session's report
         self._tasks: set[asyncio.Task[Any]] | None = None  # follow-ups (made when first needed)
         self._followup: Callable[[], Coroutine[Any, Any, None]] | None = None
+        self.responder = Responder.for_station(scenario, station_id, self.version)
+        self._delayed: set[asyncio.TimerHandle] | None = None  # answers the policy holds back
 
     # --- hooks for the behaviour -----------------------------------------------------------------
 
@@ -96,6 +100,7 @@ class Engine(CallSlot):
             if self._ending is None:
                 self._ending = Ending.LOST
             self._disconnected(self._ending)
+            self._drop_delayed()
             self._abort_inflight(reason)
             self._drop_outbox()
             followups = [life, *(self._tasks or ())]
@@ -189,7 +194,14 @@ class Engine(CallSlot):
         action = frame.action or ""
         if self.state is State.REJECTED:
             return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
+        reply = self.responder.reply(action)
+        if reply is None:  # the scenario's policy: this call is never answered
+            self.sink.timing(self.id, f"{handling_row(action)} {UNANSWERED}", None, 0.0, None)
+            return
         try:
+            if reply.error_code is not None:  # the policy's CallError: the handler does not run
+                self._answer_error(frame, received_at, reply.error_code, "by policy", False, reply)
+                return
             result = self.dispatch(action, frame.payload, self.scenario.csms.check_schemas)
         except wire.SchemaViolation as exc:
             # The CSMS's call breaks its schema: answered per spec with the violation's code.
@@ -205,17 +217,19 @@ class Engine(CallSlot):
             self._handler_failed(frame, received_at, exc)
             return
         if inspect.isawaitable(result):  # an async @on handler: answered when it returns
-            self._spawn(self._answer_later(frame, received_at, result))
+            self._spawn(self._answer_later(frame, received_at, result, reply))
             return
-        self._answer(frame, received_at, result)
+        self._answer(frame, received_at, result, reply)
 
-    async def _answer_later(self, frame: wire.Frame, received_at: float, pending: Any) -> None:
+    async def _answer_later(
+        self, frame: wire.Frame, received_at: float, pending: Any, reply: Reply
+    ) -> None:
         try:
             result = await pending
         except Exception as exc:
             self._handler_failed(frame, received_at, exc)
             return
-        self._answer(frame, received_at, result)
+        self._answer(frame, received_at, result, reply)
 
     def _handler_failed(self, frame: wire.Frame, received_at: float, exc: Exception) -> None:
         if isinstance(exc, OCPPError):
@@ -224,7 +238,9 @@ class Engine(CallSlot):
         logger.error("%s: handler for %s failed", self.id, frame.action, exc_info=exc)
         self._answer_error(frame, received_at, "InternalError", type(exc).__name__)
 
-    def _answer(self, frame: wire.Frame, received_at: float, result: Any) -> None:
+    def _answer(
+        self, frame: wire.Frame, received_at: float, result: Any, reply: Reply = NOW
+    ) -> None:
         action = frame.action or ""
         try:
             payload = to_payload(result)
@@ -233,12 +249,9 @@ class Engine(CallSlot):
             logger.error("%s: our %s answer is not a valid one: %s", self.id, action, exc)
             self._answer_error(frame, received_at, "InternalError", "invalid answer")
             return
-        self._send_frame(wire.encode_result(frame.unique_id, payload))
-        handled_ms = (time.perf_counter() - received_at) * 1000
-        self.sink.timing(self.id, handling_row(action), received_at, handled_ms, None)
         followup, self._followup = self._followup, None
-        if followup is not None:
-            self._spawn(followup())
+        out = wire.encode_result(frame.unique_id, payload)
+        self._reply(frame, received_at, out, None, reply, followup)
 
     def _answer_error(
         self,
@@ -247,14 +260,64 @@ class Engine(CallSlot):
         code: str,
         description: str,
         failed: bool = True,
+        reply: Reply = NOW,
     ) -> None:
         self._followup = None  # what the handler meant to do after a success does not happen
-        self._send_frame(wire.encode_error(frame.unique_id, code, description))
-        handled_ms = (time.perf_counter() - received_at) * 1000
         reason = f"{code}: {description}" if failed else None
-        self.sink.timing(
-            self.id, handling_row(frame.action or "?"), received_at, handled_ms, reason
-        )
+        frame_out = wire.encode_error(frame.unique_id, code, description)
+        self._reply(frame, received_at, frame_out, reason, reply)
+
+    def _reply(
+        self,
+        frame: wire.Frame,
+        received_at: float,
+        out: bytes,
+        reason: str | None,
+        reply: Reply,
+        followup: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    ) -> None:
+        """Send an answer, now or after the policy's delay (a timer: the station's own CALLs
+        go on meanwhile), record how long the station took, then run what follows it."""
+        if reply.delay_s and self._loop is not None:
+            self._hold(reply.delay_s, frame, received_at, out, reason, followup)
+            return
+        self._send_frame(out)
+        handled_ms = (time.perf_counter() - received_at) * 1000
+        row = handling_row(frame.action or "?")
+        self.sink.timing(self.id, row, received_at, handled_ms, reason)
+        if followup is not None:
+            self._spawn(followup())
+
+    def _hold(
+        self,
+        delay_s: float,
+        frame: wire.Frame,
+        received_at: float,
+        out: bytes,
+        reason: str | None,
+        followup: Callable[[], Coroutine[Any, Any, None]] | None,
+    ) -> None:
+        """Held-back answers die with the connection: the CSMS sees them unanswered, and
+        nothing is kept."""
+        assert self._loop is not None
+        delayed = self._delayed
+        if delayed is None:
+            delayed = self._delayed = set()
+        handle: asyncio.TimerHandle
+
+        def fire() -> None:
+            delayed.discard(handle)
+            if self._transport is not None:
+                self._reply(frame, received_at, out, reason, NOW, followup)
+
+        handle = self._loop.call_later(delay_s, fire)
+        delayed.add(handle)
+
+    def _drop_delayed(self) -> None:
+        if self._delayed:
+            for handle in self._delayed:
+                handle.cancel()
+            self._delayed.clear()
 
     def _send_frame(self, frame: bytes) -> None:
         if self._transport is not None:
