@@ -11,13 +11,19 @@ per action and a per-transaction ledger (``transactions``). Over plain HTTP on t
 * ``GET /ledger``: both ledgers as JSON, ``{"stations": {...}, "transactions": {...}}``;
 * ``GET /call/<station id>/<Action>?payload=<JSON>``: send a CSMS-initiated call and return the
   station's answer (``{"ok": true, "response": {...}}`` or ``{"ok": false, "error": "..."}``),
-  e.g. ``/call/CP-00001/RemoteStartTransaction?payload={"idTag":"T1","connectorId":1}``.
+  e.g. ``/call/CP-00001/RemoteStartTransaction?payload={"idTag":"T1","connectorId":1}``;
+* ``GET /campaign/<Action>?payload=<JSON>[&stations=<id pattern>][&version=<v>][&timeout_s=<s>]``:
+  send the call to every connected station of a version whose schema the payload meets
+  (``stations``: those a shell pattern picks) and return answers per status, CallErrors per
+  code, timeouts and answer latencies, once all are in; ``GET /campaigns``: every campaign's
+  outcome so far.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import http
 import logging
 import time
@@ -38,12 +44,13 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
 from fleet.csms.records import Captured, StationRecord
 from fleet.csms.tags import TagPolicy
 from fleet.csms.transactions import Transactions
 from fleet.routing import to_payload
-from fleet.wire import SUBPROTOCOLS, VERSIONS
+from fleet.wire import SUBPROTOCOLS, VERSIONS, SchemaViolation, validate
 
 logger = logging.getLogger("fleet.csms")
 
@@ -92,6 +99,7 @@ class Csms:
         self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
         self.tags = tags or TagPolicy()  # who may charge
         self.transactions = Transactions()
+        self.campaigns: list[Campaign] = []
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""
@@ -152,6 +160,11 @@ class Csms:
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path.startswith("/call/"):
             return await self._http_call(request.path)
+        if request.path.startswith("/campaign/"):
+            return await self._http_campaign(request.path)
+        if request.path == "/campaigns":
+            body = [c.to_json() for c in self.campaigns]
+            return _json_response(http.HTTPStatus.OK, body)
         if request.path == "/health":
             return _json_response(http.HTTPStatus.OK, {"ok": True, "stations": len(self.ledger)})
         if request.path == "/ledger":
@@ -212,12 +225,72 @@ class Csms:
             return _json_response(http.HTTPStatus.BAD_REQUEST, body)
         return _json_response(http.HTTPStatus.OK, {"ok": True, "response": to_payload(answer)})
 
+    async def _http_campaign(self, target: str) -> Response:
+        parts = urlsplit(target)
+        action = parts.path.split("/")[2] if parts.path.count("/") >= 2 else ""
+        query = parse_qs(parts.query)
+        try:
+            payload = orjson.loads(query.get("payload", ["{}"])[0])
+            timeout_s = float(query.get("timeout_s", ["10"])[0])
+            requests = _requests(action, payload, query.get("version", VERSIONS))
+        except (TypeError, ValueError, orjson.JSONDecodeError) as exc:
+            body = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
+            return _json_response(http.HTTPStatus.BAD_REQUEST, body)
+        pattern = query.get("stations", [None])[0]
+        campaign = await self.campaign(action, requests, pattern, timeout_s)
+        return _json_response(http.HTTPStatus.OK, {"ok": True, **campaign.to_json()})
+
+    async def campaign(
+        self,
+        action: str,
+        requests: dict[str, Any],
+        pattern: str | None = None,
+        timeout_s: float = 10,
+    ) -> Campaign:
+        """Send ``requests[version]`` to every connected station (see ``campaign.py``)."""
+        targets = []
+        for station_id, central in list(self.connections.items()):
+            request = requests.get(central._ocpp_version)
+            send = None if request is None else functools.partial(_ask, self, request, timeout_s)
+            targets.append((station_id, send))
+        outcome = await run_campaign(action, targets, pattern)
+        self.campaigns.append(outcome)
+        logger.info("campaign %s: %s", action, outcome.to_json())
+        return outcome
+
     async def call(self, station_id: str, payload: Any, timeout_s: float = 10) -> Any:
         """Send a CSMS-initiated call (an ``ocpp`` call dataclass) and return the station's answer;
         raises the OCPPError the station answered with, or TimeoutError."""
         central = self.connections[station_id]
         central._response_timeout = timeout_s  # type: ignore[attr-defined]
         return await central.call(payload, suppress=False)  # type: ignore[attr-defined]
+
+
+async def _ask(csms: Csms, request: Any, timeout_s: float, station_id: str) -> Any:
+    return await csms.call(station_id, request, timeout_s)
+
+
+def _requests(
+    action: str, payload: dict[str, Any], versions: Sequence[str] = VERSIONS
+) -> dict[str, Any]:
+    """The call in each version that has it and whose schema the payload meets: version -> an
+    ``ocpp`` call dataclass (stations of other versions are skipped). A payload no version can
+    take is refused before anything is sent."""
+    requests, problems = {}, []
+    for version, module in (("1.6", call16), ("2.0.1", call201)):
+        shape = getattr(module, action, None)
+        if shape is None or version not in versions:
+            continue
+        try:
+            request = shape(**camel_to_snake_case(payload))
+            validate(version, action, "request", to_payload(request))
+        except (TypeError, SchemaViolation) as exc:
+            problems.append(f"OCPP {version}: {exc}")
+            continue
+        requests[version] = request
+    if not requests:
+        raise ValueError("; ".join(problems) or f"no OCPP version has the action {action!r}")
+    return requests
 
 
 def _json_response(status: http.HTTPStatus, body: Any) -> Response:
