@@ -197,19 +197,29 @@ def test_an_invalid_scenario_stops_before_anything_runs(tmp_path: Path) -> None:
     )
 
 
-def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Path) -> None:
-    prefix = tmp_path / "run"
+def test_csms_calls_and_a_campaign_during_a_run_are_answered_and_reported(
+    tmp_path: Path,
+) -> None:
+    prefix, summary, report = tmp_path / "run", tmp_path / "summary.json", tmp_path / "report.html"
+    scenario = yaml.safe_load(Path("scenarios/default.yaml").read_text())
+    scenario["responses"]["ClearCache"] = {"status": {"Accepted": 1, "Rejected": 1}}
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario))
     with csms_process("--interval", "300") as url:
         process = subprocess.Popen(
             [
                 *LOCUST,
                 "--scenario",
-                "scenarios/default.yaml",
+                str(scenario_file),
+                "--summary-json",
+                str(summary),
+                "--html",
+                str(report),
                 "--host",
                 url,
                 "--headless",
                 "-u",
-                "2",
+                "4",
                 "-r",
                 "10",
                 "-t",
@@ -221,16 +231,18 @@ def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Pat
             stderr=(tmp_path / "stderr").open("w"),
         )
         base = url.replace("ws://", "http://").rsplit("/", 1)[0]
-        answer = None
+        answer = campaign = None
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline and answer is None:
             seen = ledger(url)
-            if seen.get("CP-00001", {}).get("boot_status") == "Accepted":
+            if sum(s.get("boot_status") == "Accepted" for s in seen.values()) == 4:
                 query = "payload=" + urllib.request.quote(
                     json.dumps({"key": ["HeartbeatInterval"]})
                 )
                 with urllib.request.urlopen(f"{base}/call/CP-00001/GetConfiguration?{query}") as r:
                     answer = json.loads(r.read())
+                with urllib.request.urlopen(f"{base}/campaign/ClearCache") as r:
+                    campaign = json.loads(r.read())
             time.sleep(0.2)
         assert process.wait(timeout=30) == 0, (tmp_path / "stderr").read_text()[-3000:]
     assert answer == {
@@ -243,6 +255,14 @@ def test_csms_initiated_call_during_a_run_is_answered_and_reported(tmp_path: Pat
     assert not any(kind == "CSMS→CP" for kind, _ in csv_rows(prefix))
     row = csv_rows(prefix, "fleet")[("fleet", "CSMS→CP GetConfiguration")]
     assert row["Count"] == "1" and row["Failures"] == "0"
+    # The campaign, as the CSMS saw it and as the stations answered it: the same statuses.
+    assert campaign is not None and campaign["sent"] == 4 and not campaign["errors"]
+    answers = json.loads(summary.read_text())["answers"]
+    assert answers["ClearCache"]["outcomes"] == campaign["statuses"]
+    assert answers["GetConfiguration"]["outcomes"] == {"(answered)": 1}
+    assert csv_rows(prefix, "fleet")[("answers", "ClearCache")]["Count"] == "4"
+    page = report.read_text()
+    assert "Commands from the CSMS" in page and "ClearCache" in page
 
 
 def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path) -> None:

@@ -155,6 +155,26 @@ def _gates(results: Sequence[SloResult]) -> str:
     return _table(("gate", "measured", "verdict"), rows, raw=True)
 
 
+def _answers(answers: dict[str, Any]) -> str:
+    """The CSMS's commands (campaigns included) and how the stations answered them."""
+    head = (
+        "<h3>Commands from the CSMS</h3><p class='note'>Every CSMS-initiated call the stations "
+        "got, how they answered (statuses, CallErrors, calls left unanswered by the scenario) "
+        "and how long they took to answer.</p>"
+    )
+    if not answers:
+        return head + "<p>none</p>"
+    rows = [
+        (_e(action), r["count"],
+         " · ".join(f"{n} {_e(outcome)}" for outcome, n in r["outcomes"].items()),
+         _ms(r["p50_ms"]), _ms(r["p99_ms"]))
+        for action, r in answers.items()
+    ]  # fmt: skip
+    return head + _table(
+        ("action", "calls", "answers", "handled p50 ms", "handled p99 ms"), rows, True, "left"
+    )
+
+
 def fleet_section(
     data: dict[str, Any],
     history: Sequence[dict[str, Any]],
@@ -239,6 +259,7 @@ def fleet_section(
         )
     else:
         out.append("<p>none</p>")
+    out.append(_answers(data.get("answers", {})))
     out.append(
         f"<h3>CSMS conformance</h3><p>{conformance['violations']} violations "
         f"(csms.on_violation: {_e(conformance['on_violation'])})</p>"

@@ -80,6 +80,9 @@ class LocustSink:
     def missed(self, station: str, action: str, cause: str, count: int) -> None:
         self.stats.missed_beats(station, action, cause, count)
 
+    def answered(self, station: str, action: str, outcome: str) -> None:
+        self.stats.answered(action, outcome)
+
     def violation(self, station: str, violation: Violation) -> None:
         self.stats.violation(violation)
 

@@ -108,7 +108,8 @@ CSV_COLUMNS = ("Type", "Name", "Count", "Failures", "50%", "95%", "99%", "Max", 
 def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
     """fleet's own statistics as CSV, one file beside Locust's: timing rows ("fleet"), taint
     per wire action ("tainted"), missed beats ("missed"), charging sessions per version
-    ("sessions": Count is sessions started), CSMS violations ("violation")."""
+    ("sessions": Count is sessions started), CSMS calls and how stations answered them
+    ("answers": outcomes in Detail), CSMS violations ("violation")."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as f:
@@ -132,6 +133,22 @@ def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
                 f"energy {row['energy_kwh']} kWh"
             )
             writer.writerow(["sessions", version, row["started"], "", "", "", "", "", "", detail])
+        for action, row in data["answers"].items():
+            detail = "; ".join(f"{outcome} {n}" for outcome, n in row["outcomes"].items())
+            writer.writerow(
+                [
+                    "answers",
+                    action,
+                    row["count"],
+                    "",
+                    row["p50_ms"] or "",
+                    "",
+                    row["p99_ms"] or "",
+                    "",
+                    "",
+                    detail,
+                ]
+            )
         for row in data["conformance"]["rows"]:
             name = f"{row['direction']} {row['action']}"
             name += f".{row['field']}" if row["field"] else ""
@@ -150,6 +167,7 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     conformance, and the figures not to trust."""
     lines = ["", *report.table(data["fleet"], "fleet's own statistics"), ""]
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
+    lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))
     lines.extend(f"NOT TO BE TRUSTED: {line}" for line in data["untrusted"])

@@ -40,10 +40,11 @@ def distrust(actions: dict[str, dict[str, Any]], threshold_ms: float) -> list[st
 
 
 def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
-    """The summary JSON's "fleet", "missed" and "conformance" blocks."""
+    """The summary JSON's "fleet", "missed", "answers" and "conformance" blocks."""
     return {
         "fleet": {name: row.to_json() for name, row in sorted(stats.timings.items())},
         "missed": stats.missed_json(),
+        "answers": stats.answers_json(),
         "conformance": {
             "violations": stats.conformance.total,
             "on_violation": on_violation,
@@ -119,6 +120,20 @@ def missed_lines(missed: dict[str, Any]) -> list[str]:
             f"missed {action}: {row['total']} on {row['stations']} stations "
             f"(offline {row['offline']}, previous CALL still out {row['busy']}, "
             f"fleet's own stall {row['stall']})"
+        )
+    return lines
+
+
+def answers_lines(answers: dict[str, Any]) -> list[str]:
+    """How stations answered the CSMS's calls, an action a line."""
+    if not answers:
+        return ["answers to the CSMS: no CSMS calls"]
+    lines = ["answers to the CSMS:"]
+    for action, row in answers.items():
+        outcomes = ", ".join(f"{n} {outcome}" for outcome, n in row["outcomes"].items())
+        lines.append(
+            f"  {action}: {row['count']} ({outcomes}); handled in p50 {_ms(row['p50_ms'])} ms, "
+            f"p99 {_ms(row['p99_ms'])} ms"
         )
     return lines
 

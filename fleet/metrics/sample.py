@@ -27,7 +27,6 @@ CONNECTION_LOST: Final = "connection lost"  # a connection the CSMS or the netwo
 LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had timed out
 LOOP_LAG: Final = "loop lag"  # how late the event loop ran a timer (fleet's own punctuality)
 SESSION_ERROR: Final = "session error"  # fleet's own session code failed: counted, run goes on
-UNANSWERED: Final = "(unanswered)"  # "CSMS→CP Reset (unanswered)": left so by the scenario
 DRIFT: Final = "drift"  # "Heartbeat drift": how late a scheduled message left its schedule
 
 # Why a scheduled message (a heartbeat; later meter values) could not leave on schedule.
@@ -35,6 +34,16 @@ MISSED_OFFLINE: Final = "offline"  # the station had no accepted connection
 MISSED_BUSY: Final = "busy"  # the previous CALL was still out (OCPP-J: one CALL at a time)
 MISSED_STALL: Final = "stall"  # fleet's own event loop was late
 MISSED_CAUSES: Final = (MISSED_OFFLINE, MISSED_BUSY, MISSED_STALL)
+
+# How a station answered a CSMS call, besides the status it answered with.
+UNANSWERED: Final = "(unanswered)"  # the scenario's policy: never answered
+DROPPED: Final = "(connection lost)"  # held back by a delay, and the connection ended first
+ANSWERED: Final = "(answered)"  # an answer without a top-level status (GetConfiguration, ...)
+
+
+def call_error_outcome(code: str) -> str:
+    return f"CallError {code}"
+
 
 # Where a CSMS violation was seen.
 ANSWER: Final = "answer"  # the CSMS's CALLRESULT to a station's CALL
@@ -125,3 +134,7 @@ class Sink(Protocol):
 
     def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
         """Charging went on: sessions started or completed, energy delivered."""
+
+    def answered(self, station: str, action: str, outcome: str) -> None:
+        """The station answered a CSMS call: ``outcome`` is the status it answered with,
+        ``call_error_outcome(code)``, ANSWERED, UNANSWERED or DROPPED."""

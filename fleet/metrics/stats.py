@@ -18,7 +18,7 @@ from typing import Any, Final
 
 from fleet.metrics.conformance import Conformance
 from fleet.metrics.histogram import Histogram
-from fleet.metrics.sample import MISSED_CAUSES, SessionDelta, Violation
+from fleet.metrics.sample import MISSED_CAUSES, SessionDelta, Violation, handling_row
 
 MAX_FAILURE_REASONS: Final = 100
 TOP_STATIONS: Final = 10
@@ -106,6 +106,7 @@ class FleetStats:
         self.conformance = Conformance()
         self.reasons: Counter[tuple[str, str]] = Counter()  # (row, reason) -> occurrences
         self.sessions: dict[str, SessionTotals] = {}  # OCPP version -> totals
+        self.answers: dict[str, Counter[str]] = {}  # CSMS call -> how stations answered it
         self.saturated = False
 
     # --- recording (one thread: the loop's for `fleet run`, gevent's under Locust) ----------------
@@ -143,6 +144,12 @@ class FleetStats:
             totals = self.sessions[version] = SessionTotals()
         totals.add(delta.started, delta.completed, delta.energy_wh)
 
+    def answered(self, action: str, outcome: str) -> None:
+        outcomes = self.answers.get(action)
+        if outcomes is None:
+            outcomes = self.answers[action] = Counter()
+        outcomes[outcome] += 1
+
     def _reason(self, row: str, reason: str) -> None:
         key = (row, reason)
         if key in self.reasons or len(self.reasons) < MAX_FAILURE_REASONS:
@@ -154,7 +161,12 @@ class FleetStats:
     def empty(self) -> bool:
         """Nothing recorded yet (a batch not worth handing over)."""
         return not (
-            self.timings or self.exchanges or self.missed or self.conformance.total or self.sessions
+            self.timings
+            or self.exchanges
+            or self.missed
+            or self.conformance.total
+            or self.sessions
+            or self.answers
         )
 
     @property
@@ -206,6 +218,20 @@ class FleetStats:
             }
         return table
 
+    def answers_json(self) -> dict[str, Any]:
+        """Per CSMS call: how many came, how stations answered them (most frequent first), and
+        the stations' handling time (fleet's row ``CSMS→CP <action>``)."""
+        table = {}
+        for action, outcomes in sorted(self.answers.items()):
+            handled = self.timings.get(handling_row(action))
+            table[action] = {
+                "count": sum(outcomes.values()),
+                "outcomes": dict(outcomes.most_common()),
+                "p50_ms": None if handled is None else handled.percentile(50),
+                "p99_ms": None if handled is None else handled.percentile(99),
+            }
+        return table
+
     # --- across processes ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -233,6 +259,7 @@ class FleetStats:
             "sessions": {
                 v: [t.started, t.completed, t.energy_wh] for v, t in self.sessions.items()
             },
+            "answers": {action: dict(outcomes) for action, outcomes in self.answers.items()},
             "saturated": self.saturated,
         }
 
@@ -256,6 +283,8 @@ class FleetStats:
             stats.reasons[(row, reason)] += int(n)
         for version, (started, completed, energy_wh) in data.get("sessions", {}).items():
             stats.sessions[version] = SessionTotals(int(started), int(completed), float(energy_wh))
+        for action, outcomes in data.get("answers", {}).items():
+            stats.answers[action] = Counter({o: int(n) for o, n in outcomes.items()})
         stats.saturated = bool(data.get("saturated", False))
         return stats
 
@@ -279,4 +308,6 @@ class FleetStats:
         for version, other_totals in other.sessions.items():
             totals = self.sessions.setdefault(version, SessionTotals())
             totals.add(other_totals.started, other_totals.completed, other_totals.energy_wh)
+        for action, outcomes in other.answers.items():
+            self.answers.setdefault(action, Counter()).update(outcomes)
         self.saturated = self.saturated or other.saturated

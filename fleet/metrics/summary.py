@@ -97,6 +97,9 @@ class Summary:
         self.charging[version] += delta.charging
         self.stats.session(version, delta)
 
+    def answered(self, station: str, action: str, outcome: str) -> None:
+        self.stats.answered(action, outcome)
+
     def _failure(self, station: str, row: str, reason: str) -> None:
         self.failure_reasons[f"{row}: {reason}"] += 1
         if len(self.failures) < MAX_FAILURES_KEPT:

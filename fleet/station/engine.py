@@ -19,13 +19,16 @@ from ocpp.exceptions import OCPPError
 
 from fleet import wire
 from fleet.metrics.sample import (
+    ANSWERED,
     CALL,
+    DROPPED,
     EXAMPLE_CHARS,
     FRAME,
     LATE_ANSWER,
     UNANSWERED,
     Sink,
     Violation,
+    call_error_outcome,
     handling_row,
 )
 from fleet.routing import to_payload
@@ -58,7 +61,8 @@ class Engine(CallSlot):
         self._tasks: set[asyncio.Task[Any]] | None = None  # follow-ups (made when first needed)
         self._followup: Callable[[], Coroutine[Any, Any, None]] | None = None
         self.responder = Responder.for_station(scenario, station_id, self.version)
-        self._delayed: set[asyncio.TimerHandle] | None = None  # answers the policy holds back
+        # Answers the policy holds back: their timers, and the action each answers.
+        self._delayed: dict[asyncio.TimerHandle, str] | None = None
 
     # --- hooks for the behaviour -----------------------------------------------------------------
 
@@ -196,7 +200,7 @@ class Engine(CallSlot):
             return  # 1.6 §4.2: "While Rejected, the Charge Point SHALL NOT respond"
         reply = self.responder.reply(action)
         if reply is None:  # the scenario's policy: this call is never answered
-            self.sink.timing(self.id, f"{handling_row(action)} {UNANSWERED}", None, 0.0, None)
+            self.sink.answered(self.id, action, UNANSWERED)
             return
         try:
             if reply.error_code is not None:  # the policy's CallError: the handler does not run
@@ -251,7 +255,9 @@ class Engine(CallSlot):
             return
         followup, self._followup = self._followup, None
         out = wire.encode_result(frame.unique_id, payload)
-        self._reply(frame, received_at, out, None, reply, followup)
+        status = payload.get("status")
+        outcome = status if isinstance(status, str) else ANSWERED
+        self._reply(frame, received_at, out, outcome, None, reply, followup)
 
     def _answer_error(
         self,
@@ -265,13 +271,14 @@ class Engine(CallSlot):
         self._followup = None  # what the handler meant to do after a success does not happen
         reason = f"{code}: {description}" if failed else None
         frame_out = wire.encode_error(frame.unique_id, code, description)
-        self._reply(frame, received_at, frame_out, reason, reply)
+        self._reply(frame, received_at, frame_out, call_error_outcome(code), reason, reply)
 
     def _reply(
         self,
         frame: wire.Frame,
         received_at: float,
         out: bytes,
+        outcome: str,
         reason: str | None,
         reply: Reply,
         followup: Callable[[], Coroutine[Any, Any, None]] | None = None,
@@ -279,12 +286,13 @@ class Engine(CallSlot):
         """Send an answer, now or after the policy's delay (a timer: the station's own CALLs
         go on meanwhile), record how long the station took, then run what follows it."""
         if reply.delay_s and self._loop is not None:
-            self._hold(reply.delay_s, frame, received_at, out, reason, followup)
+            self._hold(reply.delay_s, frame, received_at, out, outcome, reason, followup)
             return
         self._send_frame(out)
         handled_ms = (time.perf_counter() - received_at) * 1000
-        row = handling_row(frame.action or "?")
-        self.sink.timing(self.id, row, received_at, handled_ms, reason)
+        action = frame.action or "?"
+        self.sink.timing(self.id, handling_row(action), received_at, handled_ms, reason)
+        self.sink.answered(self.id, action, outcome)
         if followup is not None:
             self._spawn(followup())
 
@@ -294,29 +302,31 @@ class Engine(CallSlot):
         frame: wire.Frame,
         received_at: float,
         out: bytes,
+        outcome: str,
         reason: str | None,
         followup: Callable[[], Coroutine[Any, Any, None]] | None,
     ) -> None:
-        """Held-back answers die with the connection: the CSMS sees them unanswered, and
-        nothing is kept."""
+        """Held-back answers die with the connection: the CSMS sees them unanswered (counted
+        so), and nothing is kept."""
         assert self._loop is not None
         delayed = self._delayed
         if delayed is None:
-            delayed = self._delayed = set()
+            delayed = self._delayed = {}
         handle: asyncio.TimerHandle
 
         def fire() -> None:
-            delayed.discard(handle)
+            delayed.pop(handle, None)
             if self._transport is not None:
-                self._reply(frame, received_at, out, reason, NOW, followup)
+                self._reply(frame, received_at, out, outcome, reason, NOW, followup)
 
         handle = self._loop.call_later(delay_s, fire)
-        delayed.add(handle)
+        delayed[handle] = frame.action or "?"
 
     def _drop_delayed(self) -> None:
         if self._delayed:
-            for handle in self._delayed:
+            for handle, action in self._delayed.items():
                 handle.cancel()
+                self.sink.answered(self.id, action, DROPPED)
             self._delayed.clear()
 
     def _send_frame(self, frame: bytes) -> None:

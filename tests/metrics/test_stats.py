@@ -22,6 +22,7 @@ def record(stats: FleetStats, rng: random.Random, worker: int) -> None:
         stats.timing("CSMS→CP Reset", rng.uniform(0.1, 3), "NotSupported: x" if n % 7 else None)
         stats.exchange("Heartbeat", tainted=n % 25 == 0)
         stats.missed_beats(f"CP-{worker}{n % 40:03d}", "Heartbeat", ("offline", "busy")[n % 2], 2)
+        stats.answered("Reset", rng.choice(["Accepted", "Rejected", "(unanswered)"]))
     stats.violation(violation())
     stats.violation(violation("interval"))
 
@@ -48,6 +49,8 @@ def test_a_merge_of_workers_equals_one_process_counting_everything() -> None:
     assert len(missed["worst"]) == TOP_STATIONS
     assert merged.conformance.rows() == both.conformance.rows()
     assert merged.reasons == both.reasons and merged.failures == both.failures
+    assert merged.answers_json() == both.answers_json()
+    assert merged.answers_json()["Reset"]["count"] == 1000
 
 
 def test_conformance_keeps_one_example_per_kind_and_counts_beyond_its_limit() -> None:
