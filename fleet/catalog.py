@@ -29,6 +29,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "Reset",
         "GetVariables",
         "SetVariables",
+        "GetBaseReport",
+        "GetReport",
         "TriggerMessage",
         "RequestStartTransaction",
         "RequestStopTransaction",

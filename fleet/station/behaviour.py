@@ -1,6 +1,6 @@
 """What a station decides, with no sockets and no clocks of its own: boot outcomes, intervals,
-configuration rules. The station (``core.py``) carries the decisions out; tests check the rules
-directly. Shared by OCPP 1.6 and 2.0.1: the version modules only translate message shapes.
+clocks and timestamps. ``booting.py`` and ``beats.py`` build on these; configuration rules are in
+``settings.py``. Shared by OCPP 1.6 and 2.0.1: the version modules only translate message shapes.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 from fleet.scenario import Heartbeat
-from fleet.scenario_charging import MEASURANDS, Sessions
 
 
 @dataclass(slots=True, frozen=True)
@@ -104,106 +103,3 @@ def format_time(epoch_s: float) -> str:
         _SECOND[0] = second
         _SECOND[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
     return f"{_SECOND[1]}{micros // 1000:03d}Z"
-
-
-# --- configuration -------------------------------------------------------------------------------
-
-
-@dataclass(slots=True, frozen=True)
-class Setting:
-    """One configuration key as OCPP 1.6 names it (2.0.1 variables map onto these)."""
-
-    default: str
-    readonly: bool = False
-    kind: type = int
-    minimum: int = 0
-    choices: tuple[str, ...] = ()  # str/list kinds: the values (list: each item) accepted
-    version: str | None = None  # a setting of one OCPP version only
-
-
-HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
-# 2.0.1 TxStartPoint values a station can follow: the transaction starts when the cable is
-# plugged in (EVConnected), or once the driver is authorised with the EV plugged in.
-TX_START_POINTS: Final = ("PowerPathClosed", "Authorized", "EVConnected")
-# The station ends a transaction when the EV leaves or the authorisation ends, whichever is
-# first: these TxStopPoint values say exactly that.
-TX_STOP_POINTS: Final = ("PowerPathClosed", "EVConnected,Authorized", "Authorized,EVConnected")
-# Settings the chargers read: a change reaches them at once.
-TX_SETTINGS: Final = frozenset(
-    {
-        "MeterValueSampleInterval",
-        "ClockAlignedDataInterval",
-        "MeterValuesSampledData",
-        "StopTransactionOnInvalidId",
-        "TxStartPoint",
-    }
-)
-
-SETTINGS: Final[dict[str, Setting]] = {
-    HEARTBEAT_INTERVAL: Setting("0", minimum=1),  # the live value comes from the station
-    "ConnectionTimeOut": Setting("60"),
-    "MeterValueSampleInterval": Setting("60"),
-    "ClockAlignedDataInterval": Setting("0"),
-    "ResetRetries": Setting("3"),
-    "WebSocketPingInterval": Setting("0"),
-    "AuthorizeRemoteTxRequests": Setting("false", kind=bool),
-    "LocalPreAuthorize": Setting("false", kind=bool),
-    # Transactions: the defaults shown here are replaced by the scenario's sessions section.
-    "MeterValuesSampledData": Setting("", kind=list, choices=MEASURANDS),
-    "StopTransactionOnInvalidId": Setting("true", kind=bool),
-    "TxStartPoint": Setting("PowerPathClosed", kind=str, choices=TX_START_POINTS, version="2.0.1"),
-    "TxStopPoint": Setting("PowerPathClosed", kind=str, choices=TX_STOP_POINTS, version="2.0.1"),
-    "NumberOfConnectors": Setting("1", readonly=True),
-    "SupportedFeatureProfiles": Setting("Core,RemoteTrigger", readonly=True, kind=str),
-    "GetConfigurationMaxKeys": Setting("50", readonly=True),
-}
-
-
-def tx_defaults(sessions: Sessions) -> dict[str, str]:
-    """The transaction settings a scenario's sessions section stands for, as a station shows
-    them (GetConfiguration, GetVariables) until the CSMS changes them."""
-    return {
-        "MeterValueSampleInterval": f"{sessions.meter_interval_s:g}",
-        "ClockAlignedDataInterval": f"{sessions.clock_aligned_s:g}",
-        "MeterValuesSampledData": ",".join(sessions.measurands),
-        "StopTransactionOnInvalidId": "true" if sessions.stop_on_invalid_id else "false",
-        "TxStartPoint": "EVConnected" if sessions.start == "plug_first" else "PowerPathClosed",
-    }
-
-
-class ChangeResult:
-    """Outcomes of changing a setting, in 1.6 words (2.0.1 maps them to attribute statuses)."""
-
-    ACCEPTED: Final = "Accepted"
-    REJECTED: Final = "Rejected"
-    NOT_SUPPORTED: Final = "NotSupported"
-
-
-def check_change(key: str, value: str) -> tuple[str, str | None]:
-    """(result, normalised value) for setting ``key`` to ``value``; the value only if Accepted."""
-    setting = SETTINGS.get(key)
-    if setting is None:
-        return ChangeResult.NOT_SUPPORTED, None
-    if setting.readonly:
-        return ChangeResult.REJECTED, None
-    if setting.kind is int:
-        try:
-            number = int(value.strip())
-        except ValueError:
-            return ChangeResult.REJECTED, None
-        if number < setting.minimum:
-            return ChangeResult.REJECTED, None
-        return ChangeResult.ACCEPTED, str(number)
-    if setting.kind is bool:
-        lowered = value.strip().lower()
-        if lowered not in ("true", "false"):
-            return ChangeResult.REJECTED, None
-        return ChangeResult.ACCEPTED, lowered
-    if setting.kind is list:
-        items = [item.strip() for item in value.split(",") if item.strip()]
-        if not items or any(item not in setting.choices for item in items):
-            return ChangeResult.REJECTED, None
-        return ChangeResult.ACCEPTED, ",".join(items)
-    if setting.choices and value.strip() not in setting.choices:
-        return ChangeResult.REJECTED, None
-    return ChangeResult.ACCEPTED, value.strip()

@@ -3,7 +3,7 @@
 ``Engine`` moves frames; ``Life`` (``life.py``) boots, reports connectors and heartbeats;
 ``Station`` answers the CSMS's commands with their side effects (configuration, triggers,
 availability, resets, remote starts and stops, unlocking), executing what the pure modules
-decide (``behaviour`` for configuration rules, the chargers for sessions). Version modules
+decide (``settings`` for configuration rules, the chargers for sessions). Version modules
 (``v16``, ``v201``) hold the message shapes and ``@on`` handlers.
 
 The ``ocpp`` library's ChargePoint is not a base class: its ``start()``, ``route_message()`` and
@@ -20,10 +20,16 @@ from functools import partial
 from typing import Any
 
 from fleet.errors import CallFailed
-from fleet.station import behaviour
-from fleet.station.behaviour import HEARTBEAT_INTERVAL
 from fleet.station.connectors import Status
 from fleet.station.life import Life
+from fleet.station.settings import (
+    HEARTBEAT_INTERVAL,
+    SETTINGS,
+    TX_SETTINGS,
+    ChangeResult,
+    check_change,
+    tx_defaults,
+)
 from fleet.station.state import State
 from fleet.station.transaction import HARD_RESET, RESET, UNLOCKED, StopReason
 
@@ -46,11 +52,11 @@ class Station(Life):
             return str(round(self.heartbeat_s))
         if key == "NumberOfConnectors":
             return str(self.scenario.stations.connectors)
-        setting = behaviour.SETTINGS.get(key)
+        setting = SETTINGS.get(key)
         if setting is None or setting.version not in (None, self.version):
             return None
-        if key in behaviour.TX_SETTINGS and key not in self.settings:
-            return behaviour.tx_defaults(self.scenario.sessions)[key]
+        if key in TX_SETTINGS and key not in self.settings:
+            return tx_defaults(self.scenario.sessions)[key]
         return self.settings.get(key, setting.default)
 
     def change_setting(self, key: str, value: str, action: str) -> str:
@@ -59,16 +65,21 @@ class Station(Life):
         if chosen != "Accepted":
             return chosen
         if self.get_setting(key) is None:
-            return behaviour.ChangeResult.NOT_SUPPORTED
-        result, normalised = behaviour.check_change(key, value)
+            return ChangeResult.NOT_SUPPORTED
+        result, normalised = check_change(key, value)
         if normalised is None:
+            return result
+        if result == ChangeResult.REBOOT_REQUIRED:  # stored now, applied when it reboots
+            if self.after_reboot is None:
+                self.after_reboot = {}
+            self.after_reboot[key] = normalised
             return result
         if key == HEARTBEAT_INTERVAL:
             self.heartbeat_s = float(normalised)
             self.wake()
         else:
             self.settings[key] = normalised
-            if key in behaviour.TX_SETTINGS and self.charging is not None:
+            if key in TX_SETTINGS and self.charging is not None:
                 self.charging.configure()
         return result
 

@@ -49,7 +49,8 @@ class Life(Engine):
         super().__init__(station_id, scenario, sink)
         self.clock_offset_s = 0.0
         self.heartbeat_s = scenario.heartbeat.fallback_s
-        self.settings: dict[str, str] = {}  # only keys changed from behaviour.SETTINGS defaults
+        self.settings: dict[str, str] = {}  # only keys changed from settings.SETTINGS defaults
+        self.after_reboot: dict[str, str] | None = None  # changes that wait for a reboot
         self.unavailable: frozenset[int] = frozenset()  # connectors set Inoperative
         self.boot_reason = "PowerUp"
         self.source_address: str | None = None  # local address to connect from (None: any)
@@ -101,6 +102,9 @@ class Life(Engine):
         return await super().run(transport)
 
     def _disconnected(self, ending: Ending) -> None:
+        if ending is Ending.REBOOT and self.after_reboot:
+            self.settings.update(self.after_reboot)
+            self.after_reboot = None
         if self.charging is not None:
             self.charging.halt()
         if self._beat_timer is not None:

@@ -17,6 +17,7 @@ from fleet.station.core import Station
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
+from fleet.station.settings import SETTINGS
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 
@@ -81,16 +82,14 @@ class StationV16(Station):
     def on_get_configuration(
         self, key: list[str] | None = None, **_: Any
     ) -> call_result.GetConfiguration:
-        wanted = key if key else [k for k, v in behaviour.SETTINGS.items() if v.version is None]
+        wanted = key if key else [k for k, v in SETTINGS.items() if v.version is None]
         known, unknown = [], []
         for name in wanted:
             value = self.get_setting(name)
             if value is None:
                 unknown.append(name)
             else:
-                known.append(
-                    {"key": name, "readonly": behaviour.SETTINGS[name].readonly, "value": value}
-                )
+                known.append({"key": name, "readonly": SETTINGS[name].readonly, "value": value})
         return call_result.GetConfiguration(
             configuration_key=known or None, unknown_key=unknown or None
         )

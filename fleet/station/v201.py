@@ -1,19 +1,24 @@
-"""OCPP 2.0.1: message shapes, the device-model mapping, and handlers for CSMS-initiated calls.
+"""OCPP 2.0.1: message shapes and handlers for CSMS-initiated calls.
 
-Stations have N EVSEs with one connector each. Device-model variables map onto the same
-settings 1.6 stations keep (``behaviour.SETTINGS``), so the rules for changing them are shared.
+Stations have N EVSEs with one connector each. The device model (``device_model.py``, one
+station's in ``variables.py``) maps variables onto the settings 1.6 stations keep, so the rules
+for changing them are shared.
 """
 
 from __future__ import annotations
 
-from typing import Any, Final
+import contextlib
+from functools import partial
+from typing import Any
 
+from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
+from fleet.errors import CallFailed
 from fleet.station import behaviour
-from fleet.station.behaviour import ChangeResult
+from fleet.station import device_model as dm
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
@@ -22,29 +27,7 @@ from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
 from fleet.station.state import State
 from fleet.station.transaction import Measurands, StopReason, Tx
-
-# (component, variable) -> the setting it reads and writes.
-VARIABLES: Final[dict[tuple[str, str], str]] = {
-    ("OCPPCommCtrlr", "HeartbeatInterval"): "HeartbeatInterval",
-    ("OCPPCommCtrlr", "WebSocketPingInterval"): "WebSocketPingInterval",
-    ("OCPPCommCtrlr", "ResetRetries"): "ResetRetries",
-    ("TxCtrlr", "EVConnectionTimeOut"): "ConnectionTimeOut",
-    ("SampledDataCtrlr", "TxUpdatedInterval"): "MeterValueSampleInterval",
-    ("AlignedDataCtrlr", "Interval"): "ClockAlignedDataInterval",
-    ("AuthCtrlr", "AuthorizeRemoteStart"): "AuthorizeRemoteTxRequests",
-    ("AuthCtrlr", "LocalPreAuthorize"): "LocalPreAuthorize",
-    ("SampledDataCtrlr", "TxUpdatedMeasurands"): "MeterValuesSampledData",
-    ("TxCtrlr", "StopTxOnInvalidId"): "StopTransactionOnInvalidId",
-    ("TxCtrlr", "TxStartPoint"): "TxStartPoint",
-    ("TxCtrlr", "TxStopPoint"): "TxStopPoint",
-}
-COMPONENTS: Final = frozenset(component for component, _ in VARIABLES)
-
-_SET_STATUS: Final = {
-    ChangeResult.ACCEPTED: "Accepted",
-    ChangeResult.REJECTED: "Rejected",
-    ChangeResult.NOT_SUPPORTED: "UnknownVariable",
-}
+from fleet.station.variables import DeviceModel
 
 
 class StationV201(Station):
@@ -90,18 +73,37 @@ class StationV201(Station):
             return None
         return [evse_id]
 
-    def _lookup(self, item: dict[str, Any]) -> tuple[str | None, str | None]:
-        """(setting key, failure status) for a GetVariables/SetVariables item."""
-        component = item["component"]["name"]
-        variable = item["variable"]["name"]
-        if component not in COMPONENTS:
-            return None, "UnknownComponent"
-        key = VARIABLES.get((component, variable))
-        if key is None:
-            return None, "UnknownVariable"
-        if item.get("attribute_type", "Actual") != "Actual":
-            return None, "NotSupportedAttributeType"
-        return key, None
+    device_model: DeviceModel | None = None  # made on first use
+
+    def variables(self) -> DeviceModel:
+        """The station's device model, made on first use."""
+        if self.device_model is None:
+            self.device_model = DeviceModel(self)
+        return self.device_model
+
+    async def _send_report(self, request_id: int, pages: list[list[dict[str, Any]]]) -> None:
+        """NotifyReport, page by page (seqNo from 0, tbc until the last), after the answer."""
+        for seq_no, page in enumerate(pages):
+            payload = {
+                "requestId": request_id,
+                "generatedAt": self.timestamp(),
+                "seqNo": seq_no,
+                "tbc": seq_no < len(pages) - 1,
+                "reportData": page,
+            }
+            with contextlib.suppress(CallFailed):
+                await self.call("NotifyReport", payload)
+
+    def _report(self, action: str, request_id: int, chosen: list[Any]) -> str:
+        """Answer a report request and send the report after the answer."""
+        status = self.status_for(action)
+        if status != "Accepted":
+            return status
+        if not chosen:
+            return "EmptyResultSet"
+        pages = self.variables().pages(chosen)
+        self.then(partial(self._send_report, request_id, pages))
+        return status
 
     # --- CSMS-initiated calls --------------------------------------------------------------------
 
@@ -115,27 +117,38 @@ class StationV201(Station):
     def on_get_variables(
         self, get_variable_data: list[dict[str, Any]], **_: Any
     ) -> call_result.GetVariables:
-        results = []
-        for item in get_variable_data:
-            key, failure = self._lookup(item)
-            result = _variable_result(item, failure or "Accepted")
-            if key is not None:
-                result["attribute_value"] = self.get_setting(key)
-            results.append(result)
+        model = self.variables()
+        _within(get_variable_data, model.limit("ItemsPerMessage", "GetVariables"))
+        results = [model.get(item) for item in get_variable_data]
         return call_result.GetVariables(get_variable_result=results)
 
     @on(Action.set_variables)
     def on_set_variables(
         self, set_variable_data: list[dict[str, Any]], **_: Any
     ) -> call_result.SetVariables:
-        results = []
-        for item in set_variable_data:
-            key, failure = self._lookup(item)
-            if key is not None:
-                outcome = self.change_setting(key, item["attribute_value"], "SetVariables")
-                failure = _SET_STATUS.get(outcome, outcome)
-            results.append(_variable_result(item, failure or "Accepted"))
+        model = self.variables()
+        _within(set_variable_data, model.limit("ItemsPerMessage", "SetVariables"))
+        results = [model.set(item) for item in set_variable_data]
         return call_result.SetVariables(set_variable_result=results)
+
+    @on(Action.get_base_report)
+    def on_get_base_report(
+        self, request_id: int, report_base: str, **_: Any
+    ) -> call_result.GetBaseReport:
+        chosen = dm.base_report(report_base, self.scenario.stations.connectors)
+        return call_result.GetBaseReport(status=self._report("GetBaseReport", request_id, chosen))
+
+    @on(Action.get_report)
+    def on_get_report(
+        self,
+        request_id: int,
+        component_variable: list[dict[str, Any]] | None = None,
+        component_criteria: list[str] | None = None,
+        **_: Any,
+    ) -> call_result.GetReport:
+        model = self.variables()
+        chosen = dm.report(component_variable, component_criteria, model.evses, model.value)
+        return call_result.GetReport(status=self._report("GetReport", request_id, chosen))
 
     @on(Action.trigger_message)
     def on_trigger_message(
@@ -196,16 +209,12 @@ class StationV201(Station):
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
 
 
-def _variable_result(item: dict[str, Any], status: str) -> dict[str, Any]:
-    """A Get/SetVariableResult: the status, with component, variable and attribute type echoed."""
-    result: dict[str, Any] = {
-        "attribute_status": status,
-        "component": item["component"],
-        "variable": item["variable"],
-    }
-    if "attribute_type" in item:
-        result["attribute_type"] = item["attribute_type"]
-    return result
+def _within(items: list[Any], limit: int) -> None:
+    """B06.FR.14 / B05.FR.13: more items than ItemsPerMessage may be refused with a CallError."""
+    if len(items) > limit:
+        raise OccurrenceConstraintViolationError(
+            description=f"{len(items)} items, ItemsPerMessage is {limit}"
+        )
 
 
 class TxShapes:

@@ -9,11 +9,11 @@ from fleet.station.behaviour import (
     BootAgain,
     Heartbeats,
     after_boot,
-    check_change,
     clock_offset_s,
     format_time,
     heartbeat_interval,
 )
+from fleet.station.settings import check_change
 
 RULES = Heartbeat(fallback_s=300, min_s=1, max_s=86_400)
 

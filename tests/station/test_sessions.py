@@ -229,7 +229,7 @@ def test_a_new_sample_interval_applies_to_the_running_session_at_once() -> None:
 
 
 def test_transaction_settings_are_checked_before_they_are_taken() -> None:
-    from fleet.station.behaviour import check_change
+    from fleet.station.settings import check_change
 
     assert check_change("MeterValuesSampledData", "Voltage, SoC") == ("Accepted", "Voltage,SoC")
     assert check_change("MeterValuesSampledData", "Temperature")[0] == "Rejected"

@@ -1,0 +1,161 @@
+"""A station's configuration keys, as OCPP 1.6 names them, and the rules for changing them.
+Pure: no station, no loop. 2.0.1 device-model variables that mean the same thing map onto these
+keys (``device_model.py``), so both versions change behaviour through one table.
+
+The table holds every key of the 1.6 Core profile (§9.1) with its read-only flag, plus the 2.0.1
+transaction points. A station keeps only the keys the CSMS changed; the rest come from here (or,
+for transaction keys, from the scenario's sessions section).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Final
+
+from fleet.scenario_charging import MEASURANDS, Sessions
+
+
+@dataclass(slots=True, frozen=True)
+class Setting:
+    """One configuration key."""
+
+    default: str
+    readonly: bool = False
+    kind: str = "int"  # int, bool, list (CSL of choices), str (one of choices, or free), rotation
+    minimum: int = 0
+    choices: tuple[str, ...] = ()  # list kinds: each item; str kinds: the value (empty: any)
+    version: str | None = None  # a setting of one OCPP version only
+    reboot: bool = False  # a change is accepted but applied at the next reboot
+
+
+HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
+# 2.0.1 TxStartPoint values a station can follow: the transaction starts when the cable is
+# plugged in (EVConnected), or once the driver is authorised with the EV plugged in.
+TX_START_POINTS: Final = ("PowerPathClosed", "Authorized", "EVConnected")
+# The station ends a transaction when the EV leaves or the authorisation ends, whichever is
+# first: these TxStopPoint values say exactly that.
+TX_STOP_POINTS: Final = ("PowerPathClosed", "EVConnected,Authorized", "Authorized,EVConnected")
+# Settings the chargers read: a change reaches them at once.
+TX_SETTINGS: Final = frozenset(
+    {
+        "MeterValueSampleInterval",
+        "ClockAlignedDataInterval",
+        "MeterValuesSampledData",
+        "StopTransactionOnInvalidId",
+        "TxStartPoint",
+    }
+)
+FEATURE_PROFILES: Final = "Core,FirmwareManagement,RemoteTrigger"
+_BOOL: Final = "bool"
+_LIST: Final = "list"
+_ENERGY: Final = "Energy.Active.Import.Register"
+
+SETTINGS: Final[dict[str, Setting]] = {
+    # 1.6 Core profile, §9.1, in the spec's order.
+    "AllowOfflineTxForUnknownId": Setting("false", kind=_BOOL),
+    "AuthorizationCacheEnabled": Setting("false", kind=_BOOL),
+    "AuthorizeRemoteTxRequests": Setting("false", kind=_BOOL),
+    "BlinkRepeat": Setting("0"),
+    "ClockAlignedDataInterval": Setting("0"),
+    "ConnectionTimeOut": Setting("60"),
+    # Wiring of each connector to the grid; read at start-up, so a change needs a reboot.
+    "ConnectorPhaseRotation": Setting("0.RST", kind="rotation", reboot=True),
+    "ConnectorPhaseRotationMaxLength": Setting("8", readonly=True),
+    "GetConfigurationMaxKeys": Setting("60", readonly=True),
+    HEARTBEAT_INTERVAL: Setting("0", minimum=1),  # the live value comes from the station
+    "LightIntensity": Setting("80"),
+    "LocalAuthorizeOffline": Setting("false", kind=_BOOL),
+    "LocalPreAuthorize": Setting("false", kind=_BOOL),
+    "MaxEnergyOnInvalidId": Setting("0"),
+    "MeterValuesAlignedData": Setting(
+        "Energy.Active.Import.Register", kind=_LIST, choices=MEASURANDS
+    ),
+    "MeterValuesAlignedDataMaxLength": Setting("5", readonly=True),
+    # Transactions: the defaults shown here are replaced by the scenario's sessions section.
+    "MeterValuesSampledData": Setting("", kind=_LIST, choices=MEASURANDS),
+    "MeterValuesSampledDataMaxLength": Setting("5", readonly=True),
+    "MeterValueSampleInterval": Setting("60"),
+    "MinimumStatusDuration": Setting("0"),
+    "NumberOfConnectors": Setting("1", readonly=True),  # the live value comes from the station
+    "ResetRetries": Setting("3"),
+    "StopTransactionOnEVSideDisconnect": Setting("true", kind=_BOOL),
+    "StopTransactionOnInvalidId": Setting("true", kind=_BOOL),
+    "StopTxnAlignedData": Setting(_ENERGY, kind=_LIST, choices=MEASURANDS),
+    "StopTxnAlignedDataMaxLength": Setting("5", readonly=True),
+    "StopTxnSampledData": Setting(_ENERGY, kind=_LIST, choices=MEASURANDS),
+    "StopTxnSampledDataMaxLength": Setting("5", readonly=True),
+    "SupportedFeatureProfiles": Setting(FEATURE_PROFILES, readonly=True, kind="str"),
+    "SupportedFeatureProfilesMaxLength": Setting("6", readonly=True),
+    "TransactionMessageAttempts": Setting("3"),
+    "TransactionMessageRetryInterval": Setting("60"),
+    "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
+    "WebSocketPingInterval": Setting("0"),
+    # 2.0.1 only (TxCtrlr), kept here so both versions share the transaction rules.
+    "TxStartPoint": Setting(
+        "PowerPathClosed", kind="str", choices=TX_START_POINTS, version="2.0.1"
+    ),
+    "TxStopPoint": Setting("PowerPathClosed", kind="str", choices=TX_STOP_POINTS, version="2.0.1"),
+}
+
+
+def tx_defaults(sessions: Sessions) -> dict[str, str]:
+    """The transaction settings a scenario's sessions section stands for, as a station shows
+    them (GetConfiguration, GetVariables) until the CSMS changes them."""
+    return {
+        "MeterValueSampleInterval": f"{sessions.meter_interval_s:g}",
+        "ClockAlignedDataInterval": f"{sessions.clock_aligned_s:g}",
+        "MeterValuesSampledData": ",".join(sessions.measurands),
+        "StopTransactionOnInvalidId": "true" if sessions.stop_on_invalid_id else "false",
+        "TxStartPoint": "EVConnected" if sessions.start == "plug_first" else "PowerPathClosed",
+    }
+
+
+class ChangeResult:
+    """Outcomes of changing a setting, in 1.6 words (2.0.1 maps them to attribute statuses)."""
+
+    ACCEPTED: Final = "Accepted"
+    REJECTED: Final = "Rejected"
+    REBOOT_REQUIRED: Final = "RebootRequired"
+    NOT_SUPPORTED: Final = "NotSupported"
+
+
+_ROTATION: Final = re.compile(r"^\d+\.(RST|RTS|SRT|STR|TRS|TSR|NotApplicable|Unknown)$")
+
+
+def check_change(key: str, value: str) -> tuple[str, str | None]:
+    """(result, normalised value) for setting ``key`` to ``value``; a value only when it is
+    to be stored (Accepted, or RebootRequired: stored and applied at the next reboot)."""
+    setting = SETTINGS.get(key)
+    if setting is None:
+        return ChangeResult.NOT_SUPPORTED, None
+    if setting.readonly:
+        return ChangeResult.REJECTED, None
+    normalised = _normalised(setting, value)
+    if normalised is None:
+        return ChangeResult.REJECTED, None
+    return (ChangeResult.REBOOT_REQUIRED if setting.reboot else ChangeResult.ACCEPTED), normalised
+
+
+def _normalised(setting: Setting, value: str) -> str | None:
+    """The value as stored, or None when the key cannot take it."""
+    text = value.strip()
+    if setting.kind == "int":
+        try:
+            number = int(text)
+        except ValueError:
+            return None
+        return str(number) if number >= setting.minimum else None
+    if setting.kind == _BOOL:
+        lowered = text.lower()
+        return lowered if lowered in ("true", "false") else None
+    items = [item.strip() for item in text.split(",") if item.strip()]
+    if setting.kind == _LIST:
+        ok = items and all(item in setting.choices for item in items)
+        return ",".join(items) if ok else None
+    if setting.kind == "rotation":
+        ok = items and all(_ROTATION.match(item) for item in items)
+        return ",".join(items) if ok else None
+    if setting.choices and text not in setting.choices:
+        return None
+    return text
