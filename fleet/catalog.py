@@ -24,6 +24,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "UnlockConnector",
         "ClearCache",
         "DataTransfer",
+        "UpdateFirmware",
+        "GetDiagnostics",
     ),
     "2.0.1": (
         "Reset",
@@ -38,6 +40,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "UnlockConnector",
         "ClearCache",
         "DataTransfer",
+        "UpdateFirmware",
+        "GetLog",
     ),
 }
 

@@ -43,6 +43,7 @@ from fleet.scenario_csms import Csms  # noqa: E402
 from fleet.scenario_errors import describe_error, show  # noqa: E402
 from fleet.scenario_fields import FieldProblem, PositiveFloat, comma_list  # noqa: E402
 from fleet.scenario_fields import Section as _Section  # noqa: E402
+from fleet.scenario_maintenance import Maintenance  # noqa: E402
 from fleet.scenario_responses import (  # noqa: E402
     ResponseGroup,
     Responses,
@@ -171,6 +172,7 @@ class Scenario(_Section):
     responses: Responses = Field(default_factory=dict)
     response_groups: tuple[ResponseGroup, ...] = ()
     sessions: Sessions = Sessions()
+    maintenance: Maintenance = Maintenance()
     run: Run = Run()
 
     @field_validator("responses")

@@ -34,6 +34,8 @@ CALLS = {
         c16.RemoteStartTransaction(id_tag="TAG-1"),
         c16.UnlockConnector(connector_id=1),
         c16.DataTransfer(vendor_id="fleet", message_id="ping", data="x"),
+        c16.GetDiagnostics(location="ftp://127.0.0.1/x"),
+        c16.TriggerMessage(requested_message="FirmwareStatusNotification"),
     ],
     "2.0.1": [
         c201.GetVariables(
@@ -64,6 +66,12 @@ CALLS = {
         ),
         c201.UnlockConnector(evse_id=1, connector_id=1),
         c201.Reset(type="OnIdle", evse_id=1),
+        c201.GetBaseReport(request_id=1, report_base="FullInventory"),
+        c201.GetReport(request_id=2, component_criteria=["Available"]),
+        c201.GetLog(
+            log={"remoteLocation": "ftp://127.0.0.1/x"}, log_type="DiagnosticsLog", request_id=3
+        ),
+        c201.TriggerMessage(requested_message="LogStatusNotification"),
     ],
 }
 
@@ -77,13 +85,10 @@ async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -
                 for payload in CALLS[station.version]:
                     await csms.call(station.id, payload)
                 unsupported = (
-                    c16.GetDiagnostics(location="ftp://127.0.0.1/x")
+                    c16.CancelReservation(reservation_id=1)
                     if station.version == "1.6"
-                    else c201.GetLog(
-                        log={"remoteLocation": "ftp://127.0.0.1/x"}, log_type="DiagnosticsLog",
-                        request_id=1,
-                    )
-                )  # fmt: skip
+                    else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
+                )
                 with pytest.raises(OcppNotImplemented):
                     await csms.call(station.id, unsupported)
             await wait_until(lambda: len([c for c in csms.capture if "Heartbeat" in c.raw]) >= 12)
@@ -103,4 +108,4 @@ async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -
             assert isinstance(message[4], dict)
             assert message[2] in ERROR_CODES[captured.version]
     # Stations' own CALLs, answers to every CSMS call, and the CallErrors for unsupported ones.
-    assert kinds[2] >= 6 * 4 and kinds[3] == 3 * 8 + 3 * 7 and kinds[4] == 6
+    assert kinds[2] >= 6 * 4 and kinds[3] == 3 * 10 + 3 * 11 and kinds[4] == 6

@@ -104,6 +104,10 @@ class _Central(Routed):
         logger.info("%s boot %s (interval %d s)", self.id, status, interval)
         return status, interval
 
+    def progress(self, job: str, status: str) -> None:
+        """A firmware, diagnostics or log status: the ledger keeps each station's latest."""
+        self.csms.ledger[self.id].jobs[job] = status
+
     def tag_status(self, tag: str | None) -> str:
         return self.csms.tags.status(tag)
 
@@ -149,6 +153,18 @@ class Central16(_Central, ChargePoint16):
         self.csms.transactions.meter16(self.id, self.request)
         return result16.MeterValues()
 
+    @on(Action16.firmware_status_notification)
+    def on_firmware_status(self, status: str, **_: Any) -> result16.FirmwareStatusNotification:
+        self.progress("firmware", status)
+        return result16.FirmwareStatusNotification()
+
+    @on(Action16.diagnostics_status_notification)
+    def on_diagnostics_status(
+        self, status: str, **_: Any
+    ) -> result16.DiagnosticsStatusNotification:
+        self.progress("diagnostics", status)
+        return result16.DiagnosticsStatusNotification()
+
 
 class Central201(_Central, ChargePoint201):
     known_actions = frozenset(a.value for a in Action201)
@@ -189,6 +205,16 @@ class Central201(_Central, ChargePoint201):
     @on(Action201.meter_values)
     def on_meter_values(self, **_: Any) -> result201.MeterValues:
         return result201.MeterValues()
+
+    @on(Action201.firmware_status_notification)
+    def on_firmware_status(self, status: str, **_: Any) -> result201.FirmwareStatusNotification:
+        self.progress("firmware", status)
+        return result201.FirmwareStatusNotification()
+
+    @on(Action201.log_status_notification)
+    def on_log_status(self, status: str, **_: Any) -> result201.LogStatusNotification:
+        self.progress("log", status)
+        return result201.LogStatusNotification()
 
 
 # The ocpp ChargePoint classes are untyped: the central classes are handled as Any.

@@ -36,6 +36,7 @@ class StationRecord:
     first_boot_at: float | None = None
     boot_status: str | None = None
     peers: set[str] = field(default_factory=set)  # source addresses the station came from
+    jobs: dict[str, str] = field(default_factory=dict)  # firmware/diagnostics/log: last status
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,4 +47,5 @@ class StationRecord:
             "connected": self.connected,
             "boot_status": self.boot_status,
             "peers": sorted(self.peers),
+            "jobs": dict(self.jobs),
         }

@@ -20,7 +20,9 @@ from functools import partial
 from typing import Any
 
 from fleet.errors import CallFailed
+from fleet.station.behaviour import parse_csms_time
 from fleet.station.connectors import Status
+from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
 from fleet.station.life import Life
 from fleet.station.settings import (
     HEARTBEAT_INTERVAL,
@@ -31,7 +33,7 @@ from fleet.station.settings import (
     tx_defaults,
 )
 from fleet.station.state import State
-from fleet.station.transaction import HARD_RESET, RESET, UNLOCKED, StopReason
+from fleet.station.transaction import FIRMWARE_REBOOT, HARD_RESET, RESET, UNLOCKED, StopReason
 
 logger = logging.getLogger("fleet.station")
 
@@ -99,6 +101,9 @@ class Station(Life):
         elif requested == "StatusNotification":
             targets = connectors if connectors is not None else self.all_connectors()
             self.then(lambda: self.send_status(targets))
+        elif requested in (FIRMWARE, LOG, DIAGNOSTICS):
+            jobs = self.jobs()
+            self.then(lambda: jobs.notify(requested, jobs.status(requested)))
         elif requested in ("MeterValues", "TransactionEvent"):
             event = requested == "TransactionEvent"
             chargers = self.chargers()
@@ -162,6 +167,62 @@ class Station(Life):
             await self.drained(self.scenario.csms.call_timeout_s)
         await self.reboot()
 
+    # --- firmware and logs -----------------------------------------------------------------------
+
+    jobs_made: Jobs | None = None
+
+    def jobs(self) -> Jobs:
+        """The station's firmware and log jobs, made on first use."""
+        if self.jobs_made is None:
+            self.jobs_made = Jobs(self)
+        return self.jobs_made
+
+    def answer_firmware(
+        self,
+        location: str,
+        retrieve: str,
+        install: str | None = None,
+        request_id: int | None = None,
+        signed: bool = False,
+    ) -> bool:
+        """Start a firmware update once the answer is sent; True if it cancels one under way.
+        Times are OCPP dateTimes (unreadable: now)."""
+        jobs = self.jobs()
+        running = jobs.running(FIRMWARE)
+        retrieve_at, install_at = self._moment(retrieve), None
+        if install is not None:
+            install_at = self._moment(install)
+        start = partial(jobs.update_firmware, location, retrieve_at, install_at, request_id, signed)
+        self.then(_as_coroutine(start))
+        return running
+
+    def answer_upload(self, request_id: int | None = None) -> bool:
+        """Start a log or diagnostics upload once the answer is sent; True if it cancels one."""
+        jobs = self.jobs()
+        running = jobs.running(LOG if self.version == "2.0.1" else DIAGNOSTICS)
+        self.then(_as_coroutine(partial(jobs.upload, request_id)))
+        return running
+
+    def _moment(self, text: str) -> float:
+        moment = parse_csms_time(text)
+        return self.now() if moment is None else moment.timestamp()
+
+    async def reboot_for_firmware(self) -> None:
+        """The new firmware is installed: sessions end, the station reboots with it."""
+        assert self.jobs_made is not None and self.jobs_made.installed is not None
+        self.firmware = self.jobs_made.installed[1]
+        self.boot_reason = "FirmwareUpdate"
+        await self._reset(FIRMWARE_REBOOT)
+
+    async def booted(self) -> None:
+        if self.jobs_made is not None:
+            await self.jobs_made.booted()
+
+    def ended(self) -> None:
+        super().ended()
+        if self.jobs_made is not None:
+            self.jobs_made.close()
+
     def remote_transaction_status(self, action: str) -> str:
         """Remote start/stop: refused unless Accepted (1.6 §4.2, 2.0.1 B02: a CSMS may not ask
         a Pending station to start or stop transactions), else the scenario's status."""
@@ -208,7 +269,7 @@ class Station(Life):
         return Status.AVAILABLE
 
 
-def _as_coroutine(fn: Callable[[], None]) -> Callable[[], Coroutine[Any, Any, None]]:
+def _as_coroutine(fn: Callable[[], object]) -> Callable[[], Coroutine[Any, Any, None]]:
     async def run() -> None:
         fn()
 

@@ -79,11 +79,11 @@ class SessionGenerator:
 
     def demand(self) -> Demand:
         c, rng = self.config, self._rng
-        plugged_s = _between(rng, c.plug_in_min.min, c.plug_in_min.max) * 60
-        battery = _between(rng, c.battery_kwh.min, c.battery_kwh.max)
-        soc_start = _between(rng, c.soc_start.min, c.soc_start.max)
-        soc_target = max(_between(rng, c.soc_target.min, c.soc_target.max), soc_start)
-        ev_max_kw = _between(rng, c.ev_max_kw.min, c.ev_max_kw.max)
+        plugged_s = between(rng, c.plug_in_min.min, c.plug_in_min.max) * 60
+        battery = between(rng, c.battery_kwh.min, c.battery_kwh.max)
+        soc_start = between(rng, c.soc_start.min, c.soc_start.max)
+        soc_target = max(between(rng, c.soc_target.min, c.soc_target.max), soc_start)
+        ev_max_kw = between(rng, c.ev_max_kw.min, c.ev_max_kw.max)
         tags = c.id_tags
         known = rng.random() >= tags.unknown_share
         if known:
@@ -125,7 +125,7 @@ class Rng:
         return -math.log(1.0 - self.random()) / rate
 
 
-def _between(rng: Rng, low: float, high: float) -> float:
+def between(rng: Rng, low: float, high: float) -> float:
     """Log-uniform between two positive bounds (durations and sizes spread over a range are
     skewed that way), uniform when a bound is 0."""
     if low == high:

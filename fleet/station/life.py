@@ -61,6 +61,7 @@ class Life(Engine):
         self.beats = Beats()
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
+        self.firmware: str | None = None  # installed by an update (None: the scenario's)
 
     def chargers(self) -> Chargers:
         """The station's chargers (sessions, meters), made on first use."""
@@ -146,6 +147,7 @@ class Life(Engine):
                 self._run_beats(self.beats.start(loop.time(), intent.every_s))
             elif isinstance(intent, StartChargers):
                 self._start_chargers()
+                await self.booted()
             elif isinstance(intent, Become):
                 self.set_state(intent.state)
             else:
@@ -164,6 +166,9 @@ class Life(Engine):
         self.set_state(State.ACCEPTED)
         self.accepted_on_connection = True
         self.boot_reason = "PowerUp"
+
+    async def booted(self) -> None:
+        """Accepted on a connection, connectors reported, schedules started (a hook)."""
 
     def _start_chargers(self) -> None:
         """Chargers run once the station has any (a remote start made them before), or when

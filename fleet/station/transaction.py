@@ -47,6 +47,7 @@ DEAUTHORIZED = ("DeAuthorized", "Deauthorized", "DeAuthorized")
 RESET = ("SoftReset", "ResetCommand", "ImmediateReset")
 HARD_RESET = ("HardReset", "ResetCommand", "ImmediateReset")
 UNLOCKED = ("UnlockCommand", "UnlockCommand", "Other")
+FIRMWARE_REBOOT = ("Reboot", "AbnormalCondition", "Reboot")
 
 
 @dataclass(slots=True)

@@ -34,7 +34,7 @@ class StationV16(Station):
         return {
             "chargePointVendor": stations.vendor,
             "chargePointModel": stations.model,
-            "firmwareVersion": stations.firmware,
+            "firmwareVersion": self.firmware or stations.firmware,
         }
 
     def all_connectors(self) -> list[int]:
@@ -138,6 +138,18 @@ class StationV16(Station):
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
         return call_result.ClearCache(status=self.status_for("ClearCache"))
+
+    @on(Action.update_firmware)
+    def on_update_firmware(
+        self, location: str, retrieve_date: str, **_: Any
+    ) -> call_result.UpdateFirmware:
+        self.answer_firmware(location, retrieve_date)
+        return call_result.UpdateFirmware()
+
+    @on(Action.get_diagnostics)
+    def on_get_diagnostics(self, location: str, **_: Any) -> call_result.GetDiagnostics:
+        self.answer_upload()
+        return call_result.GetDiagnostics(file_name=f"{self.id}-diagnostics.log")
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

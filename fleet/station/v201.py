@@ -45,7 +45,7 @@ class StationV201(Station):
             "chargingStation": {
                 "model": stations.model,
                 "vendorName": stations.vendor,
-                "firmwareVersion": stations.firmware,
+                "firmwareVersion": self.firmware or stations.firmware,
             },
         }
 
@@ -203,6 +203,28 @@ class StationV201(Station):
     @on(Action.clear_cache)
     def on_clear_cache(self, **_: Any) -> call_result.ClearCache:
         return call_result.ClearCache(status=self.status_for("ClearCache"))
+
+    @on(Action.update_firmware)
+    def on_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], **_: Any
+    ) -> call_result.UpdateFirmware:
+        status = self.status_for("UpdateFirmware")
+        if status == "Accepted":
+            install = firmware.get("install_date_time")
+            signed = "signature" in firmware
+            location, retrieve = firmware["location"], firmware["retrieve_date_time"]
+            if self.answer_firmware(location, retrieve, install, request_id, signed):
+                status = "AcceptedCanceled"
+        return call_result.UpdateFirmware(status=status)
+
+    @on(Action.get_log)
+    def on_get_log(self, log_type: str, request_id: int, **_: Any) -> call_result.GetLog:
+        status = self.status_for("GetLog")
+        if status != "Accepted":
+            return call_result.GetLog(status=status)
+        if self.answer_upload(request_id):
+            status = "AcceptedCanceled"
+        return call_result.GetLog(status=status, filename=f"{self.id}-{log_type}.log")
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

@@ -226,11 +226,9 @@ async def test_change_availability_reports_the_new_status() -> None:
 async def test_unsupported_actions_get_the_spec_call_error(version: str) -> None:
     scenario = make_scenario(stations={"ocpp": version})
     unimplemented = (
-        c16.GetDiagnostics(location="ftp://127.0.0.1/x")
+        c16.CancelReservation(reservation_id=1)
         if version == "1.6"
-        else c201.GetLog(
-            log={"remoteLocation": "ftp://127.0.0.1/x"}, log_type="DiagnosticsLog", request_id=1
-        )
+        else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
     )
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
         await accepted(fleet)
