@@ -26,6 +26,9 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "DataTransfer",
         "UpdateFirmware",
         "GetDiagnostics",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetCompositeSchedule",
     ),
     "2.0.1": (
         "Reset",
@@ -42,6 +45,10 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "DataTransfer",
         "UpdateFirmware",
         "GetLog",
+        "SetChargingProfile",
+        "ClearChargingProfile",
+        "GetChargingProfiles",
+        "GetCompositeSchedule",
     ),
 }
 

@@ -211,6 +211,10 @@ class Central201(_Central, ChargePoint201):
         self.progress("firmware", status)
         return result201.FirmwareStatusNotification()
 
+    @on(Action201.report_charging_profiles)
+    def on_report_charging_profiles(self, **_: Any) -> result201.ReportChargingProfiles:
+        return result201.ReportChargingProfiles()
+
     @on(Action201.log_status_notification)
     def on_log_status(self, status: str, **_: Any) -> result201.LogStatusNotification:
         self.progress("log", status)

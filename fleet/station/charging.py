@@ -21,6 +21,7 @@ from fleet.station.engine import Answer, Outgoing
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
 from fleet.station.intents import Send
+from fleet.station.limits import Limits
 from fleet.station.meter import Meter
 from fleet.station.sessions import Charger
 from fleet.station.transaction import Counts, StopReason, TxSettings
@@ -37,6 +38,7 @@ class Chargers:
     __slots__ = (
         "chargers",
         "counted",
+        "limits",
         "reported",
         "settings",
         "station",
@@ -62,6 +64,13 @@ class Chargers:
         self.reported = [Counts() for _ in self.chargers]
         self.counted = False
         self.when_idle: Callable[[], None] | None = None  # once no transaction runs (Reset)
+        self.limits: Limits | None = None  # charging profiles (made when the CSMS sets one)
+
+    def profiles(self) -> Limits:
+        """The station's charging profiles and the limits they put on the meters."""
+        if self.limits is None:
+            self.limits = Limits(self)
+        return self.limits
 
     def begin(self) -> None:
         """Accepted (again): every charger plans (or resumes) its sessions."""
@@ -164,7 +173,12 @@ class Chargers:
         one line, and the station goes on: a bug must not end a load test."""
         station, charger = self.station, self.chargers[index]
         try:
-            sends = decision(charger, station.now())
+            now = station.now()
+            if self.limits is not None:
+                self.limits.apply(now)  # readings follow the limit in force now
+            sends = decision(charger, now)
+            if self.limits is not None:
+                self.limits.apply(now)  # and the one the decision's new state calls for
         except Exception as exc:
             reason = f"{type(exc).__name__}: {exc}"
             logger.error("%s connector %d: %s", station.id, charger.connector.id, reason)

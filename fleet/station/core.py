@@ -14,6 +14,7 @@ handlers returning ``call_result`` dataclasses (or dicts), sync or async, routed
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
@@ -166,6 +167,13 @@ class Station(Life):
             self.charging.end_all(reason)
             await self.drained(self.scenario.csms.call_timeout_s)
         await self.reboot()
+
+    async def send_each(self, action: str, payloads: list[dict[str, Any]]) -> None:
+        """Send CALLs one after another (reports after their request's answer); one that
+        fails does not stop the rest."""
+        for payload in payloads:
+            with contextlib.suppress(CallFailed):
+                await self.call(action, payload)
 
     # --- firmware and logs -----------------------------------------------------------------------
 

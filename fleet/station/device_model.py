@@ -18,6 +18,7 @@ import orjson
 from fleet.scenario_charging import MEASURANDS
 from fleet.station import settings
 from fleet.station.settings import SETTINGS
+from fleet.station.smart_charging import MAX_PERIODS, MAX_STACK_LEVEL
 
 STATION, EVSE, CONNECTOR = "station", "evse", "connector"  # how many of a component there are
 RO, RW = "ReadOnly", "ReadWrite"
@@ -119,6 +120,12 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v(_AUTH, "LocalAuthorizeOffline", BOOL, setting="LocalAuthorizeOffline"),
     _v(_AUTH, "LocalPreAuthorize", BOOL, setting="LocalPreAuthorize"),
     _v(_AUTH, "OfflineTxForUnknownIdEnabled", BOOL, setting="AllowOfflineTxForUnknownId"),
+    _ro("SmartChargingCtrlr", "Enabled", BOOL, default="true"),
+    _ro("SmartChargingCtrlr", "ProfileStackLevel", INT, default=str(MAX_STACK_LEVEL)),
+    _ro("SmartChargingCtrlr", "PeriodsPerSchedule", INT, default=str(MAX_PERIODS)),
+    _ro("SmartChargingCtrlr", "Entries", INT, live=True, instance="ChargingProfiles"),
+    _ro("SmartChargingCtrlr", "RateUnit", MEMBERS, default="A,W", values=("A", "W")),
+    _v("SmartChargingCtrlr", "LimitChangeSignificance", "decimal", default="1.0"),
     _v("SecurityCtrlr", "OrganizationName", TEXT, default="fleet"),
     _ro("SecurityCtrlr", "CertificateEntries", INT, default="0"),
     _ro("SecurityCtrlr", "SecurityProfile", INT, live=True),
@@ -204,6 +211,11 @@ def _typed(variable: Variable, value: str) -> str | None:
             return None
         minimum = variable.minimum
         return str(number) if minimum is None or number >= minimum else None
+    if kind == "decimal":
+        try:
+            return str(float(text))
+        except ValueError:
+            return None
     if kind == "boolean":
         return text.lower() if text.lower() in ("true", "false") else None
     if kind in ("OptionList", "MemberList", "SequenceList"):

@@ -1,10 +1,11 @@
 """A connector's energy meter and the EV on it: pure, seeded, coherent.
 
 The register only ever grows, for the station's whole life (across sessions and reconnects).
-Power follows the EV and the EVSE: AC delivers phases * voltage * current limit up to what the
-EV takes; DC delivers its maximum until 80 % state of charge, then tapers linearly to a tenth of
-it at 100 % (the constant-voltage phase). Voltage carries small seeded noise; current is derived
-from power and voltage, so P = V * I per phase holds in every reading (within rounding).
+Power follows the EV, the EVSE and the charging profiles' limit: AC delivers phases * voltage *
+current limit up to what the EV takes; DC delivers its maximum until 80 % state of charge, then
+tapers linearly to a tenth of it at 100 % (the constant-voltage phase). Voltage carries small
+seeded noise; current is derived from power and voltage, so P = V * I per phase holds in every
+reading (within rounding).
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ class Meter:
         "_max_kw",
         "_rng",
         "evse",
+        "limit_w",
         "register_wh",
         "soc",
     )
@@ -52,6 +54,7 @@ class Meter:
         self._ev: Demand | None = None
         self.soc = 0.0
         self._at_s = 0.0
+        self.limit_w: float | None = None  # what charging profiles allow (None: no limit)
 
     def plug(self, ev: Demand, now_s: float) -> None:
         self._ev, self.soc, self._at_s = ev, ev.soc_start, now_s
@@ -66,6 +69,8 @@ class Meter:
         if ev is None or not charging or self.soc >= ev.soc_target:
             return 0.0
         limit_kw = min(self._max_kw, ev.ev_max_kw)
+        if self.limit_w is not None:
+            limit_kw = min(limit_kw, self.limit_w / 1000)
         if self._dc and self.soc > TAPER_FROM_SOC:
             share = 1 - 0.9 * (self.soc - TAPER_FROM_SOC) / (1 - TAPER_FROM_SOC)
             limit_kw *= max(share, 0.1)

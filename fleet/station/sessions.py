@@ -270,7 +270,7 @@ class Charger:
         reading = self.meter.read(now_s)
         tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
         tx.remote_start_id, tx.trigger = remote_start_id, trigger
-        tx.meter_start_wh = reading.energy_wh
+        tx.meter_start_wh, tx.started_s = reading.energy_wh, now_s
         self.counts.started += 1
         if not self.shapes.v201:
             self.phase = Phase.STARTING

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from fleet.scenario_charging import MEASURANDS, Sessions
+from fleet.station.smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
 
 
 @dataclass(slots=True, frozen=True)
@@ -46,7 +47,7 @@ TX_SETTINGS: Final = frozenset(
         "TxStartPoint",
     }
 )
-FEATURE_PROFILES: Final = "Core,FirmwareManagement,RemoteTrigger"
+FEATURE_PROFILES: Final = "Core,FirmwareManagement,RemoteTrigger,SmartCharging"
 _BOOL: Final = "bool"
 _LIST: Final = "list"
 _ENERGY: Final = "Energy.Active.Import.Register"
@@ -91,6 +92,11 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TransactionMessageRetryInterval": Setting("60"),
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
     "WebSocketPingInterval": Setting("0"),
+    # 1.6 Smart Charging profile, §9.4: what the station's profile store can hold.
+    "ChargeProfileMaxStackLevel": Setting(str(MAX_STACK_LEVEL), readonly=True),
+    "ChargingScheduleAllowedChargingRateUnit": Setting("Current,Power", readonly=True, kind="str"),
+    "ChargingScheduleMaxPeriods": Setting(str(MAX_PERIODS), readonly=True),
+    "MaxChargingProfilesInstalled": Setting(str(MAX_PROFILES), readonly=True),
     # 2.0.1 only (TxCtrlr), kept here so both versions share the transaction rules.
     "TxStartPoint": Setting(
         "PowerPathClosed", kind="str", choices=TX_START_POINTS, version="2.0.1"

@@ -64,6 +64,7 @@ class Tx:
     charging_state: str = "Charging"
     meter_start_wh: float = 0.0
     started: bool = False  # 2.0.1: Started sent
+    started_s: float = 0.0  # when it started (the station's wall clock): Relative profiles
 
     def next_seq(self) -> int:
         seq, self.seq_no = self.seq_no, self.seq_no + 1

@@ -12,6 +12,7 @@ from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
 from fleet.station import behaviour
+from fleet.station import smart_charging as sc
 from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.intents import Send
@@ -150,6 +151,55 @@ class StationV16(Station):
     def on_get_diagnostics(self, location: str, **_: Any) -> call_result.GetDiagnostics:
         self.answer_upload()
         return call_result.GetDiagnostics(file_name=f"{self.id}-diagnostics.log")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(
+        self, connector_id: int, cs_charging_profiles: dict[str, Any], **_: Any
+    ) -> call_result.SetChargingProfile:
+        status = self.status_for("SetChargingProfile")
+        if status == "Accepted":
+            raw = cs_charging_profiles
+            status = self.chargers().profiles().install(lambda: sc.parse16(raw, connector_id, {}))
+        return call_result.SetChargingProfile(status=status)
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self,
+        id: int | None = None,
+        connector_id: int | None = None,
+        charging_profile_purpose: str | None = None,
+        stack_level: int | None = None,
+        **_: Any,
+    ) -> call_result.ClearChargingProfile:
+        purpose = (
+            None if charging_profile_purpose is None else sc.PURPOSES_16[charging_profile_purpose]
+        )
+        status = (
+            self.chargers()
+            .profiles()
+            .clear(profile_id=id, connector=connector_id, purpose=purpose, stack_level=stack_level)
+        )
+        return call_result.ClearChargingProfile(status=status)
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, connector_id: int, duration: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> call_result.GetCompositeSchedule:
+        found = self.chargers().profiles().composite(connector_id, duration, charging_rate_unit)
+        if found is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        unit, periods = found
+        schedule = {
+            "duration": duration,
+            "chargingRateUnit": unit,
+            "chargingSchedulePeriod": periods,
+        }
+        return call_result.GetCompositeSchedule(
+            status="Accepted",
+            connector_id=connector_id,
+            schedule_start=self.timestamp(),
+            charging_schedule=schedule,
+        )
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

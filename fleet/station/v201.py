@@ -7,18 +7,18 @@ for changing them are shared.
 
 from __future__ import annotations
 
-import contextlib
 from functools import partial
 from typing import Any
 
+from ocpp.charge_point import snake_to_camel_case
 from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
-from fleet.errors import CallFailed
 from fleet.station import behaviour
 from fleet.station import device_model as dm
+from fleet.station import smart_charging as sc
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.core import Station
@@ -81,19 +81,6 @@ class StationV201(Station):
             self.device_model = DeviceModel(self)
         return self.device_model
 
-    async def _send_report(self, request_id: int, pages: list[list[dict[str, Any]]]) -> None:
-        """NotifyReport, page by page (seqNo from 0, tbc until the last), after the answer."""
-        for seq_no, page in enumerate(pages):
-            payload = {
-                "requestId": request_id,
-                "generatedAt": self.timestamp(),
-                "seqNo": seq_no,
-                "tbc": seq_no < len(pages) - 1,
-                "reportData": page,
-            }
-            with contextlib.suppress(CallFailed):
-                await self.call("NotifyReport", payload)
-
     def _report(self, action: str, request_id: int, chosen: list[Any]) -> str:
         """Answer a report request and send the report after the answer."""
         status = self.status_for(action)
@@ -102,7 +89,18 @@ class StationV201(Station):
         if not chosen:
             return "EmptyResultSet"
         pages = self.variables().pages(chosen)
-        self.then(partial(self._send_report, request_id, pages))
+        stamp = self.timestamp()
+        reports = [
+            {
+                "requestId": request_id,
+                "generatedAt": stamp,
+                "seqNo": seq_no,
+                "tbc": seq_no < len(pages) - 1,
+                "reportData": page,
+            }
+            for seq_no, page in enumerate(pages)
+        ]  # page by page, seqNo from 0, tbc until the last
+        self.then(partial(self.send_each, "NotifyReport", reports))
         return status
 
     # --- CSMS-initiated calls --------------------------------------------------------------------
@@ -225,6 +223,91 @@ class StationV201(Station):
         if self.answer_upload(request_id):
             status = "AcceptedCanceled"
         return call_result.GetLog(status=status, filename=f"{self.id}-{log_type}.log")
+
+    @on(Action.set_charging_profile)
+    def on_set_charging_profile(
+        self, evse_id: int, charging_profile: dict[str, Any], **_: Any
+    ) -> call_result.SetChargingProfile:
+        status = self.status_for("SetChargingProfile")
+        if status == "Accepted":
+            shown = snake_to_camel_case(charging_profile)
+            parse = partial(sc.parse201, charging_profile, evse_id, shown)
+            status = self.chargers().profiles().install(parse)
+        return call_result.SetChargingProfile(status=status)
+
+    @on(Action.clear_charging_profile)
+    def on_clear_charging_profile(
+        self,
+        charging_profile_id: int | None = None,
+        charging_profile_criteria: dict[str, Any] | None = None,
+        **_: Any,
+    ) -> call_result.ClearChargingProfile:
+        criteria = charging_profile_criteria or {}
+        purpose = criteria.get("charging_profile_purpose")
+        status = (
+            self.chargers()
+            .profiles()
+            .clear(
+                profile_id=charging_profile_id,
+                connector=criteria.get("evse_id"),
+                purpose=None if purpose is None else sc.PURPOSES_201[purpose],
+                stack_level=criteria.get("stack_level"),
+            )
+        )
+        return call_result.ClearChargingProfile(status=status)
+
+    @on(Action.get_charging_profiles)
+    def on_get_charging_profiles(
+        self,
+        request_id: int,
+        charging_profile: dict[str, Any],
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> call_result.GetChargingProfiles:
+        purpose = charging_profile.get("charging_profile_purpose")
+        sources = charging_profile.get("charging_limit_source")
+        found = (
+            self.chargers()
+            .profiles()
+            .select(
+                connector=evse_id,
+                purpose=None if purpose is None else sc.PURPOSES_201[purpose],
+                stack_level=charging_profile.get("stack_level"),
+                ids=charging_profile.get("charging_profile_id"),
+            )
+        )
+        if not found or (sources is not None and "CSO" not in sources):
+            return call_result.GetChargingProfiles(status="NoProfiles")
+        evses = sorted({p.connector for p in found})
+        reports = [
+            {
+                "requestId": request_id,
+                "chargingLimitSource": "CSO",
+                "evseId": evse,
+                "chargingProfile": [p.shown for p in found if p.connector == evse],
+                "tbc": n < len(evses) - 1,
+            }
+            for n, evse in enumerate(evses)
+        ]  # one per EVSE, tbc until the last
+        self.then(partial(self.send_each, "ReportChargingProfiles", reports))
+        return call_result.GetChargingProfiles(status="Accepted")
+
+    @on(Action.get_composite_schedule)
+    def on_get_composite_schedule(
+        self, duration: int, evse_id: int, charging_rate_unit: str | None = None, **_: Any
+    ) -> call_result.GetCompositeSchedule:
+        found = self.chargers().profiles().composite(evse_id, duration, charging_rate_unit)
+        if found is None:
+            return call_result.GetCompositeSchedule(status="Rejected")
+        unit, periods = found
+        schedule = {
+            "evseId": evse_id,
+            "duration": duration,
+            "scheduleStart": self.timestamp(),
+            "chargingRateUnit": unit,
+            "chargingSchedulePeriod": periods,
+        }
+        return call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
 
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:

@@ -62,6 +62,9 @@ class DeviceModel:
             return station.timestamp()
         if name == "MessageTimeout":
             return f"{station.scenario.csms.call_timeout_s:g}"
+        if name == "Entries":  # SmartChargingCtrlr: charging profiles installed
+            limits = None if station.charging is None else station.charging.limits
+            return "0" if limits is None else str(len(limits.profiles.items))
         if name == "SecurityProfile":
             url = station.scenario.csms.url_for(station.version)
             secure, basic = url.startswith("wss://"), "@" in url.split("/")[2]

@@ -106,7 +106,11 @@ def test_reports_hold_what_their_base_or_criteria_name() -> None:
     assert {v.name for v, _ in summary} == {"AvailabilityState", "Available", "Problem"}
 
     enabled = dm.report(None, ["Enabled"], 2, values)
-    assert {v.component for v, _ in enabled} == {"SampledDataCtrlr", "AlignedDataCtrlr"}
+    assert {v.component for v, _ in enabled} == {
+        "SampledDataCtrlr",
+        "AlignedDataCtrlr",
+        "SmartChargingCtrlr",
+    }
     evse_two = dm.report([{"component": component("EVSE", 2)}], None, 2, values)
     assert evse_two and all(p == Place(2) for _, p in evse_two)
     one = [{"component": component("OCPPCommCtrlr"), "variable": {"name": "HeartbeatInterval"}}]

@@ -133,7 +133,12 @@ async def test_reports_come_paged_after_their_answer_and_add_up() -> None:
         assert criteria.status == "Accepted"
         await wait_until(lambda: reports(csms, 8) and not reports(csms, 8)[-1]["tbc"])
         components = {d["component"]["name"] for p in reports(csms, 8) for d in p["reportData"]}
-        assert components == {"SampledDataCtrlr", "AlignedDataCtrlr", "AuthCtrlr"}
+        assert components == {
+            "SampledDataCtrlr",
+            "AlignedDataCtrlr",
+            "AuthCtrlr",
+            "SmartChargingCtrlr",
+        }
 
         nothing = await csms.call(
             "CP-00001",

@@ -1,0 +1,109 @@
+"""A station's charging profiles at work: the CSMS's smart-charging commands answered, and the
+composite limit put on each connector's meter, so a session under a 6 A profile charges at 6 A.
+The rules are ``smart_charging``'s; this applies them at every charger decision (and at once
+when the profiles change), so readings follow a limit from the moment it is set.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from fleet.station.smart_charging import Invalid, Profile, Profiles
+
+if TYPE_CHECKING:
+    from fleet.station.charging import Chargers
+
+logger = logging.getLogger("fleet.station")
+
+
+class Limits:
+    __slots__ = ("chargers", "profiles")
+
+    def __init__(self, chargers: Chargers) -> None:
+        self.chargers = chargers
+        self.profiles = Profiles()
+
+    @property
+    def connectors(self) -> int:
+        return len(self.chargers.chargers)
+
+    def watts_per_amp(self) -> float:
+        evse = self.chargers.station.scenario.stations.evse
+        return evse.voltage_v * (1 if evse.current == "DC" else evse.phases)
+
+    def install(self, parse: Callable[[], Profile]) -> str:
+        """SetChargingProfile: Accepted, or Rejected with the reason logged (DEBUG)."""
+        station = self.chargers.station
+        now = station.now()
+        try:
+            profile = parse()
+            if profile.connector > self.connectors:
+                raise Invalid(f"no connector {profile.connector}")
+            running = {
+                c.connector.id: c.tx.tx_id
+                for c in self.chargers.chargers
+                if c.tx is not None and c.tx.tx_id is not None
+            }
+            self.profiles.install(profile, running, now)
+        except (Invalid, KeyError, IndexError, TypeError, ValueError) as exc:
+            logger.debug("%s: charging profile rejected: %s", station.id, exc)
+            return "Rejected"
+        self.apply(now)
+        return "Accepted"
+
+    def clear(self, **criteria: Any) -> str:
+        """ClearChargingProfile: Accepted when a profile went, else Unknown."""
+        cleared = self.profiles.clear(**criteria)
+        if cleared:
+            self.apply(self.chargers.station.now())
+        return "Accepted" if cleared else "Unknown"
+
+    def select(self, **criteria: Any) -> list[Profile]:
+        return self.profiles.select(**criteria)
+
+    def apply(self, now_s: float) -> None:
+        """Put each connector's composite limit on its meter. A TxProfile whose transaction
+        ended is dropped first; energy up to now is counted at the old limit."""
+        profiles = self.profiles
+        per_amp = self.watts_per_amp()
+        for charger in self.chargers.chargers:
+            tx = charger.tx
+            if tx is None:
+                profiles.transaction_ended(charger.connector.id)
+            start = None if tx is None else tx.started_s
+            limit = profiles.limit_w(charger.connector.id, now_s, start, per_amp)
+            meter = charger.meter
+            if limit != meter.limit_w:
+                meter.advance(now_s, tx is not None and tx.charging_state == "Charging")
+                meter.limit_w = limit
+
+    def composite(
+        self, connector: int, duration_s: int, unit: str | None
+    ) -> tuple[str, list[dict[str, Any]]] | None:
+        """GetCompositeSchedule: (unit, periods) over the next ``duration_s``, or None for a
+        connector the station does not have. Connector 0: the station as a whole."""
+        if not 0 <= connector <= self.connectors:
+            return None
+        station = self.chargers.station
+        evse = station.scenario.stations.evse
+        per_amp = self.watts_per_amp()
+        unit = unit or ("W" if evse.current == "DC" else "A")
+        start = None
+        if connector:
+            tx = self.chargers.chargers[connector - 1].tx
+            start = None if tx is None else tx.started_s
+        most_w = evse.max_kw() * 1000 * (self.connectors if connector == 0 else 1)
+        periods = self.profiles.composite(
+            connector, station.now(), duration_s, start, per_amp, most_w
+        )
+        scale = 1 / per_amp if unit == "A" else 1.0
+        return unit, [
+            {"startPeriod": offset, "limit": round(limit * scale, 1)} for offset, limit in periods
+        ]
+
+
+def shown(profiles: Iterable[Profile]) -> list[dict[str, Any]]:
+    """Profiles as they were set (camelCase), for ReportChargingProfiles."""
+    return [p.shown for p in profiles]
