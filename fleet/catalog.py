@@ -29,6 +29,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "SetChargingProfile",
         "ClearChargingProfile",
         "GetCompositeSchedule",
+        "SendLocalList",
+        "GetLocalListVersion",
     ),
     "2.0.1": (
         "Reset",
@@ -49,8 +51,42 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "ClearChargingProfile",
         "GetChargingProfiles",
         "GetCompositeSchedule",
+        "SendLocalList",
+        "GetLocalListVersion",
+        "SetVariableMonitoring",
+        "ClearVariableMonitoring",
+        "GetMonitoringReport",
+        "SetMonitoringBase",
+        "SetMonitoringLevel",
+        "GetTransactionStatus",
     ),
 }
+
+# Every CSMS-initiated action of each version (the 1.6 security extension included): what the
+# README's table accounts for, answered or NotImplemented by decision.
+CSMS_INITIATED: Final[dict[str, tuple[str, ...]]] = {
+    "1.6": (
+        "CancelReservation", "CertificateSigned", "ChangeAvailability", "ChangeConfiguration",
+        "ClearCache", "ClearChargingProfile", "DataTransfer", "DeleteCertificate",
+        "ExtendedTriggerMessage", "GetCompositeSchedule", "GetConfiguration", "GetDiagnostics",
+        "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "InstallCertificate",
+        "RemoteStartTransaction", "RemoteStopTransaction", "ReserveNow", "Reset",
+        "SendLocalList", "SetChargingProfile", "SignedUpdateFirmware", "TriggerMessage",
+        "UnlockConnector", "UpdateFirmware",
+    ),
+    "2.0.1": (
+        "CancelReservation", "CertificateSigned", "ChangeAvailability", "ClearCache",
+        "ClearChargingProfile", "ClearDisplayMessage", "ClearVariableMonitoring", "CostUpdated",
+        "CustomerInformation", "DataTransfer", "DeleteCertificate", "GetBaseReport",
+        "GetChargingProfiles", "GetCompositeSchedule", "GetDisplayMessages",
+        "GetInstalledCertificateIds", "GetLocalListVersion", "GetLog", "GetMonitoringReport",
+        "GetReport", "GetTransactionStatus", "GetVariables", "InstallCertificate",
+        "PublishFirmware", "RequestStartTransaction", "RequestStopTransaction", "ReserveNow",
+        "Reset", "SendLocalList", "SetChargingProfile", "SetDisplayMessage", "SetMonitoringBase",
+        "SetMonitoringLevel", "SetNetworkProfile", "SetVariableMonitoring", "SetVariables",
+        "TriggerMessage", "UnlockConnector", "UnpublishFirmware", "UpdateFirmware",
+    ),
+}  # fmt: skip
 
 # Where the configurable status sits in a response, when not at the top-level "status".
 # GetConfiguration/GetVariables report the station's real configuration: nothing to configure.

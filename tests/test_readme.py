@@ -38,3 +38,40 @@ def test_make_demo_runs_a_locust_fleet_against_the_embedded_csms() -> None:
     assert [line for line in output.splitlines() if line.startswith("OCPP1.6  StartTransaction")]
     assert "transactions: " in result.stdout
     assert "Traceback" not in output
+
+
+def test_the_readme_accounts_for_every_csms_initiated_action() -> None:
+    """The README's table says, per version, which CSMS calls a station handles ("yes"), which
+    answer NotImplemented ("no") and which the version does not have (a dash); the stations'
+    handlers must say the same, and no action of either version may be missing."""
+    import re
+
+    from fleet.catalog import CSMS_INITIATED
+    from fleet.station.v16 import StationV16
+    from fleet.station.v201 import StationV201
+
+    text = Path("README.md").read_text()
+    start = text.index("| action | 1.6 | 2.0.1 |")
+    rows = []
+    for line in text[start:].splitlines()[2:]:
+        if not line.startswith("|"):
+            break  # the table ends
+        rows.append(line)
+    routed = {"1.6": set(StationV16.routes), "2.0.1": set(StationV201.routes)}
+    seen: dict[str, set[str]] = {"1.6": set(), "2.0.1": set()}
+    for row in rows:
+        cells = [cell.strip() for cell in row.strip("|").split("|")]
+        names = {n.strip() for n in re.split(r",|/", re.sub(r"\(.*?\)", "", cells[0]))}
+        for version, mark in (("1.6", cells[1]), ("2.0.1", cells[2])):
+            mine = names & set(CSMS_INITIATED[version])
+            assert mark in ("yes", "no", "–"), row
+            if mark == "–":
+                assert not mine, (version, row)
+                continue
+            assert mine, (version, row)
+            handled = {getattr(a, "value", a) for a in routed[version]}
+            for action in mine:
+                assert (action in handled) == (mark == "yes"), (version, action)
+            seen[version] |= mine
+    for version, actions in CSMS_INITIATED.items():
+        assert seen[version] == set(actions), (version, set(actions) - seen[version])

@@ -49,7 +49,7 @@ class Chargers:
     def __init__(self, station: Life) -> None:
         self.station = station
         scenario = station.scenario
-        self.settings = TxSettings.of(scenario.sessions, station.settings)
+        self.settings = TxSettings.of(scenario.sessions, station.settings, station.local())
         self.chargers: list[Charger] = []
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
@@ -86,7 +86,8 @@ class Chargers:
 
     def configure(self) -> None:
         """The CSMS changed a transaction setting: every charger follows it from now."""
-        fresh = TxSettings.of(self.station.scenario.sessions, self.station.settings)
+        station = self.station
+        fresh = TxSettings.of(station.scenario.sessions, station.settings, station.local())
         for name in TxSettings.__slots__:
             setattr(self.settings, name, getattr(fresh, name))
         now = self.station.now()

@@ -25,6 +25,7 @@ from fleet.station.behaviour import parse_csms_time
 from fleet.station.connectors import Status
 from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
 from fleet.station.life import Life
+from fleet.station.local_list import LocalList
 from fleet.station.settings import (
     HEARTBEAT_INTERVAL,
     SETTINGS,
@@ -59,7 +60,9 @@ class Station(Life):
         if setting is None or setting.version not in (None, self.version):
             return None
         if key in TX_SETTINGS and key not in self.settings:
-            return tx_defaults(self.scenario.sessions)[key]
+            default = tx_defaults(self.scenario.sessions).get(key)
+            if default is not None:
+                return default
         return self.settings.get(key, setting.default)
 
     def change_setting(self, key: str, value: str, action: str) -> str:
@@ -174,6 +177,27 @@ class Station(Life):
         for payload in payloads:
             with contextlib.suppress(CallFailed):
                 await self.call(action, payload)
+
+    # --- local authorisation list ----------------------------------------------------------------
+
+    def update_local_list(
+        self, version: int, full: bool, items: list[tuple[str, str | None]]
+    ) -> str:
+        """SendLocalList: the list changed, and the chargers authorise from it from now."""
+        if self.get_setting("LocalAuthListEnabled") != "true":
+            return "NotSupported" if self.version == "1.6" else "Failed"
+        if self.local_list is None:
+            self.local_list = LocalList()
+        status = self.local_list.update(version, full, items)
+        if self.charging is not None:
+            self.charging.configure()
+        return status
+
+    def local_list_version(self) -> int:
+        """GetLocalListVersion: 0 without a list; 1.6: -1 while the list is disabled."""
+        if self.local() is None:
+            return -1 if self.version == "1.6" and self.local_list is not None else 0
+        return self.local_list.version if self.local_list is not None else 0
 
     # --- firmware and logs -----------------------------------------------------------------------
 

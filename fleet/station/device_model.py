@@ -17,6 +17,7 @@ import orjson
 
 from fleet.scenario_charging import MEASURANDS
 from fleet.station import settings
+from fleet.station.local_list import SEND_MAX
 from fleet.station.settings import SETTINGS
 from fleet.station.smart_charging import MAX_PERIODS, MAX_STACK_LEVEL
 
@@ -120,6 +121,9 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v(_AUTH, "LocalAuthorizeOffline", BOOL, setting="LocalAuthorizeOffline"),
     _v(_AUTH, "LocalPreAuthorize", BOOL, setting="LocalPreAuthorize"),
     _v(_AUTH, "OfflineTxForUnknownIdEnabled", BOOL, setting="AllowOfflineTxForUnknownId"),
+    _v("LocalAuthListCtrlr", "Enabled", BOOL, setting="LocalAuthListEnabled"),
+    _ro("LocalAuthListCtrlr", "Entries", INT, live=True),
+    _ro("LocalAuthListCtrlr", "ItemsPerMessage", INT, default=str(SEND_MAX)),
     _ro("SmartChargingCtrlr", "Enabled", BOOL, default="true"),
     _ro("SmartChargingCtrlr", "ProfileStackLevel", INT, default=str(MAX_STACK_LEVEL)),
     _ro("SmartChargingCtrlr", "PeriodsPerSchedule", INT, default=str(MAX_PERIODS)),

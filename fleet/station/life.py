@@ -31,6 +31,8 @@ from fleet.station.booting import (
 from fleet.station.charging import Chargers
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
+from fleet.station.local_list import LocalList
+from fleet.station.settings import SETTINGS
 from fleet.station.state import State
 from fleet.station.transaction import Shapes
 from fleet.station.transport import Transport
@@ -62,6 +64,15 @@ class Life(Engine):
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
         self.firmware: str | None = None  # installed by an update (None: the scenario's)
+
+    local_list: LocalList | None = None  # made by the first SendLocalList
+
+    def local(self) -> LocalList | None:
+        """The local list, when LocalAuthListEnabled (LocalAuthListCtrlr.Enabled)."""
+        enabled = self.settings.get(
+            "LocalAuthListEnabled", SETTINGS["LocalAuthListEnabled"].default
+        )
+        return self.local_list if enabled == "true" else None
 
     def chargers(self) -> Chargers:
         """The station's chargers (sessions, meters), made on first use."""

@@ -233,6 +233,9 @@ class Charger:
         if self.settings.start_on_plug and self.shapes.v201:
             out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
         self.phase = Phase.AUTHORIZING
+        listed = self.settings.listed(demand.id_tag)
+        if listed is not None:  # on the local list: decided without asking the CSMS
+            return out + self._authorized({"idTagInfo": {"status": listed}}, now_s)
         out.append(self.shapes.authorize(demand.id_tag))
         return out
 

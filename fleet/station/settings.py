@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from fleet.scenario_charging import MEASURANDS, Sessions
+from fleet.station.local_list import LIST_MAX, SEND_MAX
 from fleet.station.smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
 
 
@@ -45,9 +46,13 @@ TX_SETTINGS: Final = frozenset(
         "MeterValuesSampledData",
         "StopTransactionOnInvalidId",
         "TxStartPoint",
+        "LocalPreAuthorize",
+        "LocalAuthListEnabled",
     }
 )
-FEATURE_PROFILES: Final = "Core,FirmwareManagement,RemoteTrigger,SmartCharging"
+FEATURE_PROFILES: Final = (
+    "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,SmartCharging"
+)
 _BOOL: Final = "bool"
 _LIST: Final = "list"
 _ENERGY: Final = "Energy.Active.Import.Register"
@@ -92,6 +97,10 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TransactionMessageRetryInterval": Setting("60"),
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
     "WebSocketPingInterval": Setting("0"),
+    # 1.6 Local Auth List Management profile, §9.2.
+    "LocalAuthListEnabled": Setting("true", kind=_BOOL),
+    "LocalAuthListMaxLength": Setting(str(LIST_MAX), readonly=True),
+    "SendLocalListMaxLength": Setting(str(SEND_MAX), readonly=True),
     # 1.6 Smart Charging profile, §9.4: what the station's profile store can hold.
     "ChargeProfileMaxStackLevel": Setting(str(MAX_STACK_LEVEL), readonly=True),
     "ChargingScheduleAllowedChargingRateUnit": Setting("Current,Power", readonly=True, kind="str"),

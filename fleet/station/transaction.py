@@ -12,6 +12,7 @@ from typing import Protocol
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
+from fleet.station.local_list import LocalList
 from fleet.station.meter import Reading
 
 
@@ -82,9 +83,16 @@ class TxSettings:
     measurands: tuple[str, ...]  # MeterValuesSampledData / SampledDataCtrlr.TxUpdatedMeasurands
     stop_on_invalid_id: bool  # StopTransactionOnInvalidId / TxCtrlr.StopTxOnInvalidId
     start_on_plug: bool  # 2.0.1 TxStartPoint EVConnected: Started when the cable is plugged in
+    pre_authorize: bool = False  # LocalPreAuthorize: a tag on the local list needs no Authorize
+    local: LocalList | None = None  # the local authorisation list, when enabled
 
     @classmethod
-    def of(cls, config: Sessions, settings: Mapping[str, str] | None = None) -> TxSettings:
+    def of(
+        cls,
+        config: Sessions,
+        settings: Mapping[str, str] | None = None,
+        local: LocalList | None = None,
+    ) -> TxSettings:
         """The scenario's values, with the station's changed keys (as stored) over them."""
         changed = settings or {}
 
@@ -100,7 +108,16 @@ class TxSettings:
             tuple(measurands.split(",")) if measurands else config.measurands,
             stop == "true" if stop is not None else config.stop_on_invalid_id,
             start == "EVConnected" if start is not None else config.start == "plug_first",
+            changed.get("LocalPreAuthorize") == "true",
+            local,
         )
+
+    def listed(self, tag: str) -> str | None:
+        """The tag's status on the local list when the station pre-authorises from it (1.6
+        §3.5 LocalPreAuthorize, 2.0.1 C13), else None: ask the CSMS."""
+        if not self.pre_authorize or self.local is None:
+            return None
+        return self.local.status(tag)
 
 
 @dataclass(slots=True)

@@ -201,6 +201,27 @@ class StationV16(Station):
             charging_schedule=schedule,
         )
 
+    @on(Action.send_local_list)
+    def on_send_local_list(
+        self,
+        list_version: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.SendLocalList:
+        status = self.status_for("SendLocalList")
+        if status == "Accepted":
+            items = [
+                (entry["id_tag"], (entry.get("id_tag_info") or {}).get("status"))
+                for entry in local_authorization_list or []
+            ]
+            status = self.update_local_list(list_version, update_type == "Full", items)
+        return call_result.SendLocalList(status=status)
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
+        return call_result.GetLocalListVersion(list_version=self.local_list_version())
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))

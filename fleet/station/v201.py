@@ -11,26 +11,23 @@ from functools import partial
 from typing import Any
 
 from ocpp.charge_point import snake_to_camel_case
-from ocpp.exceptions import OccurrenceConstraintViolationError
 from ocpp.routing import on
 from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from fleet.station import behaviour
-from fleet.station import device_model as dm
 from fleet.station import smart_charging as sc
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
-from fleet.station.core import Station
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
 from fleet.station.state import State
 from fleet.station.transaction import Measurands, StopReason, Tx
-from fleet.station.variables import DeviceModel
+from fleet.station.v201_model import DeviceModelStation
 
 
-class StationV201(Station):
+class StationV201(DeviceModelStation):
     version = "2.0.1"
     kind = "OCPP2.0.1"
     known_actions = frozenset(a.value for a in Action)
@@ -73,36 +70,6 @@ class StationV201(Station):
             return None
         return [evse_id]
 
-    device_model: DeviceModel | None = None  # made on first use
-
-    def variables(self) -> DeviceModel:
-        """The station's device model, made on first use."""
-        if self.device_model is None:
-            self.device_model = DeviceModel(self)
-        return self.device_model
-
-    def _report(self, action: str, request_id: int, chosen: list[Any]) -> str:
-        """Answer a report request and send the report after the answer."""
-        status = self.status_for(action)
-        if status != "Accepted":
-            return status
-        if not chosen:
-            return "EmptyResultSet"
-        pages = self.variables().pages(chosen)
-        stamp = self.timestamp()
-        reports = [
-            {
-                "requestId": request_id,
-                "generatedAt": stamp,
-                "seqNo": seq_no,
-                "tbc": seq_no < len(pages) - 1,
-                "reportData": page,
-            }
-            for seq_no, page in enumerate(pages)
-        ]  # page by page, seqNo from 0, tbc until the last
-        self.then(partial(self.send_each, "NotifyReport", reports))
-        return status
-
     # --- CSMS-initiated calls --------------------------------------------------------------------
 
     @on(Action.reset)
@@ -110,43 +77,6 @@ class StationV201(Station):
         if evse_id is not None:  # resetting one EVSE does not reboot the station
             return call_result.Reset(status=self.status_for("Reset"))
         return call_result.Reset(status=self.answer_reset(on_idle=type == "OnIdle"))
-
-    @on(Action.get_variables)
-    def on_get_variables(
-        self, get_variable_data: list[dict[str, Any]], **_: Any
-    ) -> call_result.GetVariables:
-        model = self.variables()
-        _within(get_variable_data, model.limit("ItemsPerMessage", "GetVariables"))
-        results = [model.get(item) for item in get_variable_data]
-        return call_result.GetVariables(get_variable_result=results)
-
-    @on(Action.set_variables)
-    def on_set_variables(
-        self, set_variable_data: list[dict[str, Any]], **_: Any
-    ) -> call_result.SetVariables:
-        model = self.variables()
-        _within(set_variable_data, model.limit("ItemsPerMessage", "SetVariables"))
-        results = [model.set(item) for item in set_variable_data]
-        return call_result.SetVariables(set_variable_result=results)
-
-    @on(Action.get_base_report)
-    def on_get_base_report(
-        self, request_id: int, report_base: str, **_: Any
-    ) -> call_result.GetBaseReport:
-        chosen = dm.base_report(report_base, self.scenario.stations.connectors)
-        return call_result.GetBaseReport(status=self._report("GetBaseReport", request_id, chosen))
-
-    @on(Action.get_report)
-    def on_get_report(
-        self,
-        request_id: int,
-        component_variable: list[dict[str, Any]] | None = None,
-        component_criteria: list[str] | None = None,
-        **_: Any,
-    ) -> call_result.GetReport:
-        model = self.variables()
-        chosen = dm.report(component_variable, component_criteria, model.evses, model.value)
-        return call_result.GetReport(status=self._report("GetReport", request_id, chosen))
 
     @on(Action.trigger_message)
     def on_trigger_message(
@@ -309,17 +239,49 @@ class StationV201(Station):
         }
         return call_result.GetCompositeSchedule(status="Accepted", schedule=schedule)
 
+    @on(Action.send_local_list)
+    def on_send_local_list(
+        self,
+        version_number: int,
+        update_type: str,
+        local_authorization_list: list[dict[str, Any]] | None = None,
+        **_: Any,
+    ) -> call_result.SendLocalList:
+        status = self.status_for("SendLocalList")
+        if status == "Accepted":
+            items = [
+                (entry["id_token"]["id_token"], (entry.get("id_token_info") or {}).get("status"))
+                for entry in local_authorization_list or []
+            ]
+            status = self.update_local_list(version_number, update_type == "Full", items)
+        return call_result.SendLocalList(status=status)
+
+    @on(Action.get_local_list_version)
+    def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
+        return call_result.GetLocalListVersion(version_number=self.local_list_version())
+
+    @on(Action.get_transaction_status)
+    def on_get_transaction_status(
+        self, transaction_id: str | None = None, **_: Any
+    ) -> call_result.GetTransactionStatus:
+        """E14: whether TransactionEvents wait to be sent, and whether the transaction runs."""
+        waiting = [m for m in self._outbox if m.action == "TransactionEvent"]  # not yet sent
+        if transaction_id is None:
+            return call_result.GetTransactionStatus(messages_in_queue=bool(waiting))
+        mine = [m for m in waiting if _tx_id(m.payload) == transaction_id]
+        chargers = self.charging
+        ongoing = chargers is not None and chargers.with_transaction(transaction_id) is not None
+        return call_result.GetTransactionStatus(
+            messages_in_queue=bool(mine), ongoing_indicator=ongoing
+        )
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
 
 
-def _within(items: list[Any], limit: int) -> None:
-    """B06.FR.14 / B05.FR.13: more items than ItemsPerMessage may be refused with a CallError."""
-    if len(items) > limit:
-        raise OccurrenceConstraintViolationError(
-            description=f"{len(items)} items, ItemsPerMessage is {limit}"
-        )
+def _tx_id(payload: dict[str, Any]) -> Any:
+    return payload["transactionInfo"]["transactionId"]
 
 
 class TxShapes:

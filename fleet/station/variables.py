@@ -62,6 +62,8 @@ class DeviceModel:
             return station.timestamp()
         if name == "MessageTimeout":
             return f"{station.scenario.csms.call_timeout_s:g}"
+        if variable.component == "LocalAuthListCtrlr":  # Entries: tags on the list
+            return str(0 if station.local_list is None else len(station.local_list.entries))
         if name == "Entries":  # SmartChargingCtrlr: charging profiles installed
             limits = None if station.charging is None else station.charging.limits
             return "0" if limits is None else str(len(limits.profiles.items))
@@ -101,6 +103,20 @@ class DeviceModel:
         if normalised is not None:
             self.changed[(variable.component, variable.name, variable.instance, place)] = normalised
         return _result(item, status)
+
+    def monitor(self, item: dict[str, Any]) -> dict[str, Any]:
+        """A SetMonitoringResult: fleet's variables support no monitoring."""
+        _, _, failure = dm.find(item["component"], item["variable"], self.evses)
+        result = {
+            "status": failure or "UnsupportedMonitorType",
+            "type": item["type"],
+            "severity": item["severity"],
+            "component": item["component"],
+            "variable": item["variable"],
+        }
+        if "id" in item:
+            result["id"] = item["id"]
+        return result
 
     def limit(self, name: str, instance: str) -> int:
         """A DeviceDataCtrlr limit (ItemsPerMessage, BytesPerMessage) for one request kind."""

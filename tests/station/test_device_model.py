@@ -110,6 +110,7 @@ def test_reports_hold_what_their_base_or_criteria_name() -> None:
         "SampledDataCtrlr",
         "AlignedDataCtrlr",
         "SmartChargingCtrlr",
+        "LocalAuthListCtrlr",
     }
     evse_two = dm.report([{"component": component("EVSE", 2)}], None, 2, values)
     assert evse_two and all(p == Place(2) for _, p in evse_two)

@@ -138,6 +138,7 @@ async def test_reports_come_paged_after_their_answer_and_add_up() -> None:
             "AlignedDataCtrlr",
             "AuthCtrlr",
             "SmartChargingCtrlr",
+            "LocalAuthListCtrlr",
         }
 
         nothing = await csms.call(

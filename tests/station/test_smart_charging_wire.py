@@ -142,6 +142,8 @@ async def test_a_2_0_1_default_profile_limits_sessions_and_is_reported_back() ->
         ]
         # A TxProfile ends with its transaction.
         tx_id = fleet.stations[0].charging.chargers[0].tx.tx_id
+        status = await csms.call("CP-00001", c201.GetTransactionStatus(transaction_id=tx_id))
+        assert (status.ongoing_indicator, status.messages_in_queue) == (True, False)
         tx_profile = dict(profile, id=9, chargingProfilePurpose="TxProfile", transactionId=tx_id)
         set_tx = c201.SetChargingProfile(evse_id=1, charging_profile=tx_profile)
         assert (await csms.call("CP-00001", set_tx)).status == "Accepted"
@@ -152,6 +154,8 @@ async def test_a_2_0_1_default_profile_limits_sessions_and_is_reported_back() ->
             "CP-00001", c201.GetChargingProfiles(request_id=5, charging_profile=wanted)
         )
         assert gone.status == "NoProfiles"
+        status = await csms.call("CP-00001", c201.GetTransactionStatus(transaction_id=tx_id))
+        assert status.ongoing_indicator is False
         external = dict(profile, id=8, chargingProfilePurpose="ChargingStationExternalConstraints")
         refused = await csms.call(
             "CP-00001", c201.SetChargingProfile(evse_id=1, charging_profile=external)
