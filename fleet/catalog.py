@@ -31,6 +31,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "GetCompositeSchedule",
         "SendLocalList",
         "GetLocalListVersion",
+        "ReserveNow",
+        "CancelReservation",
     ),
     "2.0.1": (
         "Reset",
@@ -59,6 +61,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "SetMonitoringBase",
         "SetMonitoringLevel",
         "GetTransactionStatus",
+        "ReserveNow",
+        "CancelReservation",
     ),
 }
 

@@ -85,7 +85,7 @@ async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -
                 for payload in CALLS[station.version]:
                     await csms.call(station.id, payload)
                 unsupported = (
-                    c16.CancelReservation(reservation_id=1)
+                    c16.ExtendedTriggerMessage(requested_message="Heartbeat")
                     if station.version == "1.6"
                     else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
                 )

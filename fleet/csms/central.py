@@ -211,6 +211,10 @@ class Central201(_Central, ChargePoint201):
         self.progress("firmware", status)
         return result201.FirmwareStatusNotification()
 
+    @on(Action201.reservation_status_update)
+    def on_reservation_status(self, **_: Any) -> result201.ReservationStatusUpdate:
+        return result201.ReservationStatusUpdate()
+
     @on(Action201.report_charging_profiles)
     def on_report_charging_profiles(self, **_: Any) -> result201.ReportChargingProfiles:
         return result201.ReportChargingProfiles()

@@ -23,6 +23,7 @@ from fleet.station.ids import uuid4_text
 from fleet.station.intents import Send
 from fleet.station.limits import Limits
 from fleet.station.meter import Meter
+from fleet.station.reserving import Reserving
 from fleet.station.sessions import Charger
 from fleet.station.transaction import Counts, StopReason, TxSettings
 
@@ -40,6 +41,7 @@ class Chargers:
         "counted",
         "limits",
         "reported",
+        "reserving",
         "settings",
         "station",
         "timers",
@@ -65,6 +67,12 @@ class Chargers:
         self.counted = False
         self.when_idle: Callable[[], None] | None = None  # once no transaction runs (Reset)
         self.limits: Limits | None = None  # charging profiles (made when the CSMS sets one)
+        self.reserving: Reserving | None = None  # reservations (made by the first ReserveNow)
+
+    def reservations(self) -> Reserving:
+        if self.reserving is None:
+            self.reserving = Reserving(self)
+        return self.reserving
 
     def profiles(self) -> Limits:
         """The station's charging profiles and the limits they put on the meters."""
@@ -98,6 +106,8 @@ class Chargers:
     def close(self) -> None:
         """The station stopped for good: it no longer counts as charging."""
         self.halt()
+        if self.reserving is not None:
+            self.reserving.close()
         if self.counted:
             self.counted = False
             self._tell(SessionDelta(-1, 0, 0, 0.0))
@@ -204,14 +214,21 @@ class Chargers:
 
     # --- the CSMS's commands ---------------------------------------------------------------------
 
-    def free_charger(self, connector: int | None) -> int | None:
-        """The index of the charger a remote start goes to: the one asked for if free, else
-        the first free one; None when none is."""
+    def free_charger(self, connector: int | None, tag: str) -> int | None:
+        """The index of the charger a remote start for ``tag`` goes to: the one asked for if
+        free, else the one reserved for the tag, else the first free one; None when none is.
+        A connector reserved for someone else is not free."""
+
+        def free(index: int) -> bool:
+            charger = self.chargers[index]
+            held = charger.connector.reservation
+            return charger.free and (held is None or held.tag == tag)
+
         if connector is not None:
             index = connector - 1
-            ok = 0 <= index < len(self.chargers) and self.chargers[index].free
-            return index if ok else None
-        return next((i for i, c in enumerate(self.chargers) if c.free), None)
+            return index if 0 <= index < len(self.chargers) and free(index) else None
+        mine = [i for i, c in enumerate(self.chargers) if c.connector.reservation and free(i)]
+        return next(iter(mine), next((i for i in range(len(self.chargers)) if free(i)), None))
 
     def remote_start(self, index: int, tag: str, remote_start_id: int | None) -> None:
         self.decide(index, lambda charger, now: charger.remote_start(tag, now, remote_start_id))

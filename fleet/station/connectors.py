@@ -4,7 +4,7 @@ coarser ConnectorStatusEnumType). Pure: a move returns the status to report, or 
 from __future__ import annotations
 
 import enum
-from typing import Final
+from typing import Any, Final
 
 
 class Status(enum.Enum):
@@ -59,12 +59,13 @@ class Connector:
     """One connector (2.0.1: one EVSE with one connector). ``inoperative_after`` marks a
     ChangeAvailability(Inoperative) answered Scheduled: applied when the session ends."""
 
-    __slots__ = ("id", "inoperative_after", "status")
+    __slots__ = ("id", "inoperative_after", "reservation", "status")
 
     def __init__(self, connector_id: int, status: Status = Status.AVAILABLE) -> None:
         self.id = connector_id
         self.status = status
         self.inoperative_after = False
+        self.reservation: Any = None  # the reservations.Reservation it is held for
 
     def move(self, to: Status) -> Status | None:
         """Go to ``to``; the status to report (None: no change). A move the spec does not

@@ -14,7 +14,6 @@ handlers returning ``call_result`` dataclasses (or dicts), sync or async, routed
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from functools import partial
@@ -26,6 +25,7 @@ from fleet.station.connectors import Status
 from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
 from fleet.station.life import Life
 from fleet.station.local_list import LocalList
+from fleet.station.reservations import Reservation
 from fleet.station.settings import (
     HEARTBEAT_INTERVAL,
     SETTINGS,
@@ -171,12 +171,19 @@ class Station(Life):
             await self.drained(self.scenario.csms.call_timeout_s)
         await self.reboot()
 
-    async def send_each(self, action: str, payloads: list[dict[str, Any]]) -> None:
-        """Send CALLs one after another (reports after their request's answer); one that
-        fails does not stop the rest."""
-        for payload in payloads:
-            with contextlib.suppress(CallFailed):
-                await self.call(action, payload)
+    def answer_reserve(self, reservation: Reservation) -> str:
+        """ReserveNow, when the scenario lets the station take reservations."""
+        status = self.status_for("ReserveNow")
+        if status != "Accepted":
+            return status
+        return self.chargers().reservations().reserve(reservation)
+
+    def answer_cancel_reservation(self, reservation_id: int) -> str:
+        status = self.status_for("CancelReservation")
+        if status != "Accepted":
+            return status
+        held = self.charging is not None and self.charging.reservations().cancel(reservation_id)
+        return "Accepted" if held else "Rejected"
 
     # --- local authorisation list ----------------------------------------------------------------
 
@@ -221,9 +228,9 @@ class Station(Life):
         Times are OCPP dateTimes (unreadable: now)."""
         jobs = self.jobs()
         running = jobs.running(FIRMWARE)
-        retrieve_at, install_at = self._moment(retrieve), None
+        retrieve_at, install_at = self.moment(retrieve), None
         if install is not None:
-            install_at = self._moment(install)
+            install_at = self.moment(install)
         start = partial(jobs.update_firmware, location, retrieve_at, install_at, request_id, signed)
         self.then(_as_coroutine(start))
         return running
@@ -235,7 +242,8 @@ class Station(Life):
         self.then(_as_coroutine(partial(jobs.upload, request_id)))
         return running
 
-    def _moment(self, text: str) -> float:
+    def moment(self, text: str) -> float:
+        """An OCPP dateTime on the station's clock (epoch s); unreadable: now."""
         moment = parse_csms_time(text)
         return self.now() if moment is None else moment.timestamp()
 
@@ -268,7 +276,7 @@ class Station(Life):
         if chosen != "Accepted":
             return chosen
         chargers = self.chargers()
-        index = chargers.free_charger(connector)
+        index = chargers.free_charger(connector, tag)
         if index is None:
             return "Rejected"
         self.then(_as_coroutine(partial(chargers.remote_start, index, tag, remote_start_id)))

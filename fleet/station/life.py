@@ -251,6 +251,17 @@ class Life(Engine):
             self._wake.set_result(True)
         self._replan_beats()
 
+    async def send_each(self, action: str, payloads: list[dict[str, Any]]) -> None:
+        """Send CALLs one after another (reports after their request's answer); one that
+        fails does not stop the rest."""
+        for payload in payloads:
+            with contextlib.suppress(CallFailed):
+                await self.call(action, payload)
+
+    def then_send(self, action: str, payload: dict[str, Any]) -> None:
+        """Send a CALL from synchronous code, as a task of its own (its failure is counted)."""
+        self._spawn(self.send_each(action, [payload]))
+
     async def send_status(self, connectors: list[int]) -> None:
         for payload in self.status_payloads(connectors):
             with contextlib.suppress(CallFailed):

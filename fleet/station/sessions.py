@@ -169,6 +169,10 @@ class Charger:
         self._leave_at = now_s
         return out
 
+    def mark(self, status: Status, now_s: float) -> list[Send]:
+        """The connector's status changed from outside a session (reserved, freed)."""
+        return self._status(status, now_s)
+
     @property
     def free(self) -> bool:
         return self.phase is Phase.IDLE and not self.connector.busy
@@ -224,7 +228,8 @@ class Charger:
         self.wake_at = self.gen.next_arrival(now_s)
 
     def _arrive(self, now_s: float) -> list[Send]:
-        if self.connector.busy or self.connector.status is Status.UNAVAILABLE:
+        connector = self.connector
+        if connector.busy or connector.status is Status.UNAVAILABLE or connector.reservation:
             self._plan_arrival(now_s)  # nobody charges here now: the driver goes elsewhere
             return []
         demand = self.demand = self.gen.demand()
@@ -273,6 +278,9 @@ class Charger:
         reading = self.meter.read(now_s)
         tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
         tx.remote_start_id, tx.trigger = remote_start_id, trigger
+        held = self.connector.reservation
+        if held is not None and held.tag == tag:  # the reservation's driver: it is used up
+            tx.reservation_id, self.connector.reservation = held.id, None
         tx.meter_start_wh, tx.started_s = reading.energy_wh, now_s
         self.counts.started += 1
         if not self.shapes.v201:

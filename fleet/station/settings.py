@@ -51,7 +51,7 @@ TX_SETTINGS: Final = frozenset(
     }
 )
 FEATURE_PROFILES: Final = (
-    "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,SmartCharging"
+    "Core,FirmwareManagement,LocalAuthListManagement,RemoteTrigger,Reservation,SmartCharging"
 )
 _BOOL: Final = "bool"
 _LIST: Final = "list"
@@ -101,6 +101,8 @@ SETTINGS: Final[dict[str, Setting]] = {
     "LocalAuthListEnabled": Setting("true", kind=_BOOL),
     "LocalAuthListMaxLength": Setting(str(LIST_MAX), readonly=True),
     "SendLocalListMaxLength": Setting(str(SEND_MAX), readonly=True),
+    # 1.6 Reservation profile, §9.5: connector 0 (any connector) cannot be reserved.
+    "ReserveConnectorZeroSupported": Setting("false", readonly=True, kind=_BOOL),
     # 1.6 Smart Charging profile, §9.4: what the station's profile store can hold.
     "ChargeProfileMaxStackLevel": Setting(str(MAX_STACK_LEVEL), readonly=True),
     "ChargingScheduleAllowedChargingRateUnit": Setting("Current,Power", readonly=True, kind="str"),

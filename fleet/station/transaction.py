@@ -61,6 +61,7 @@ class Tx:
     tx_id: str | int | None = None  # 1.6: the CSMS's; 2.0.1: the station's
     seq_no: int = 0  # 2.0.1: the next message's
     remote_start_id: int | None = None
+    reservation_id: int | None = None  # the reservation its driver held
     trigger: str = "Authorized"  # 2.0.1: why it started
     charging_state: str = "Charging"
     meter_start_wh: float = 0.0

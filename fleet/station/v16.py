@@ -18,6 +18,7 @@ from fleet.station.core import Station
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
+from fleet.station.reservations import Reservation
 from fleet.station.settings import SETTINGS
 from fleet.station.transaction import Measurands, StopReason, Tx
 
@@ -222,6 +223,18 @@ class StationV16(Station):
     def on_get_local_list_version(self, **_: Any) -> call_result.GetLocalListVersion:
         return call_result.GetLocalListVersion(list_version=self.local_list_version())
 
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self, connector_id: int, expiry_date: str, id_tag: str, reservation_id: int, **_: Any
+    ) -> call_result.ReserveNow:
+        # ReserveConnectorZeroSupported is false: connector 0 cannot be reserved (Rejected).
+        reservation = Reservation(reservation_id, connector_id, id_tag, self.moment(expiry_date))
+        return call_result.ReserveNow(status=self.answer_reserve(reservation))
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        return call_result.CancelReservation(status=self.answer_cancel_reservation(reservation_id))
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
@@ -251,6 +264,8 @@ class TxShapes:
             "meterStart": int(reading.energy_wh),
             "timestamp": behaviour.format_time(now_s),
         }
+        if tx.reservation_id is not None:
+            payload["reservationId"] = tx.reservation_id
         return Send("StartTransaction", payload)
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:

@@ -22,6 +22,7 @@ from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
+from fleet.station.reservations import Reservation
 from fleet.station.state import State
 from fleet.station.transaction import Measurands, StopReason, Tx
 from fleet.station.v201_model import DeviceModelStation
@@ -275,6 +276,27 @@ class StationV201(DeviceModelStation):
             messages_in_queue=bool(mine), ongoing_indicator=ongoing
         )
 
+    @on(Action.reserve_now)
+    def on_reserve_now(
+        self,
+        id: int,
+        expiry_date_time: str,
+        id_token: dict[str, Any],
+        evse_id: int | None = None,
+        **_: Any,
+    ) -> call_result.ReserveNow:
+        """H01: a reservation for an EVSE, or (no EVSE named) for the first free one."""
+        if evse_id is None:
+            free = [e for e in self.all_connectors() if self.connector_state(e) is Status.AVAILABLE]
+            evse_id = free[0] if free else 1
+        expires = self.moment(expiry_date_time)
+        reservation = Reservation(id, evse_id, id_token["id_token"], expires)
+        return call_result.ReserveNow(status=self.answer_reserve(reservation))
+
+    @on(Action.cancel_reservation)
+    def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
+        return call_result.CancelReservation(status=self.answer_cancel_reservation(reservation_id))
+
     @on(Action.data_transfer)
     def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
         return call_result.DataTransfer(status=self.status_for("DataTransfer"))
@@ -320,6 +342,8 @@ class TxShapes:
         info = {} if tx.remote_start_id is None else {"remoteStartId": tx.remote_start_id}
         payload = self._event("Started", tx, tx.trigger, now_s, info)
         payload["evse"] = {"id": tx.connector, "connectorId": 1}
+        if tx.reservation_id is not None:
+            payload["reservationId"] = tx.reservation_id
         if tx.charging_state == "Charging":
             payload["idToken"] = _token(tx.tag)
         payload["meterValue"] = [

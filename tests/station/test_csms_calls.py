@@ -226,7 +226,7 @@ async def test_change_availability_reports_the_new_status() -> None:
 async def test_unsupported_actions_get_the_spec_call_error(version: str) -> None:
     scenario = make_scenario(stations={"ocpp": version})
     unimplemented = (
-        c16.CancelReservation(reservation_id=1)
+        c16.ExtendedTriggerMessage(requested_message="Heartbeat")
         if version == "1.6"
         else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
     )
