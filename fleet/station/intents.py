@@ -3,6 +3,9 @@
 Decision objects (``booting.Boot``, ``beats.Beats``, ``sessions.Charger``) know the rules and
 nothing of the loop: they are given the time and what happened, and return these. Only the
 engine (``life.py``, ``charging.py``) sends, arms timers and counts.
+
+Intents are read, never changed, once made; they are not frozen dataclasses because one is made
+per heartbeat and a frozen one costs twice as much to build (0.66 against 0.29 µs).
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Send:
     """Send a CALL (through the outbox: in order, one in flight)."""
 
@@ -21,14 +24,14 @@ class Send:
     due_s: float | None = None  # the loop time it was scheduled for: its lateness is drift
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class WakeAt:
     """Wake the decision that returned this at ``at_s`` (loop clock); replaces its earlier one."""
 
     at_s: float
 
 
-@dataclass(slots=True, frozen=True)
+@dataclass(slots=True)
 class Missed:
     """``count`` scheduled ``action`` messages could not leave on time, for ``cause``."""
 
