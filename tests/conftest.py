@@ -18,6 +18,7 @@ from fleet.metrics.summary import Summary
 from fleet.scenario import Scenario
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected, make_station
+from fleet.station.state import State
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
@@ -92,6 +93,11 @@ async def wait_until(predicate: Callable[[], Any], timeout_s: float = 5.0) -> No
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout_s} s")
         await asyncio.sleep(0.02)
+
+
+async def accepted(fleet: Fleet, timeout_s: float = 5.0) -> None:
+    """Wait until every station of the fleet is Accepted."""
+    await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations), timeout_s)
 
 
 def calls(csms: Csms, station: str | None = None, action: str | None = None) -> list[Captured]:

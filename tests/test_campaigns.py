@@ -9,8 +9,7 @@ import urllib.parse
 from typing import Any
 
 from fleet.metrics.sample import handling_row
-from fleet.station.state import State
-from tests.conftest import csms_running, fleet_running, make_scenario, wait_until
+from tests.conftest import accepted, csms_running, fleet_running, make_scenario
 
 STATIONS = 20
 
@@ -57,7 +56,7 @@ async def test_a_campaign_reaches_every_station_and_reports_what_came_back() -> 
         ],
     )
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
-        await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
+        await accepted(fleet)
         base = csms.url.replace("ws://", "http://").rsplit("/", 1)[0]
         status, body = await campaign(base, "ClearCache", {}, timeout_s="1")
         assert status == 200, body

@@ -12,12 +12,7 @@ from ocpp.exceptions import GenericError
 from ocpp.v16 import call as c16
 
 from fleet.metrics.sample import handling_row
-from fleet.station.state import State
-from tests.conftest import calls, csms_running, fleet_running, make_scenario, wait_until
-
-
-async def accepted(fleet) -> None:
-    await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
+from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario
 
 
 async def test_a_held_back_answer_does_not_hold_up_the_stations_own_calls() -> None:

@@ -15,6 +15,7 @@ from ocpp.v201 import call as c201
 
 from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -24,10 +25,6 @@ from tests.conftest import (
 )
 
 HEARTBEAT_VAR = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
-
-
-async def accepted(fleet) -> None:
-    await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
 
 
 def beat_gaps(csms, after: float) -> list[float]:

@@ -12,8 +12,8 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from fleet.station import device_model as dm
-from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -27,10 +27,6 @@ V201 = make_scenario(stations={"ocpp": "2.0.1", "connectors": 2})
 
 def item(component: dict[str, Any], name: str, **more: Any) -> dict[str, Any]:
     return {"component": component, "variable": {"name": name}, **more}
-
-
-async def accepted(fleet) -> None:
-    await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
 
 
 async def test_get_and_set_variables_answer_per_spec_and_change_behaviour() -> None:

@@ -9,8 +9,8 @@ from typing import Any
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -33,10 +33,6 @@ def sent(csms, *actions: str, station: str | None = None) -> list[tuple[str, dic
 
 def statuses(csms, action: str, station: str | None = None) -> list[str]:
     return [payload["status"] for _, payload in sent(csms, action, station=station)]
-
-
-async def accepted(fleet) -> None:
-    await wait_until(lambda: all(s.state is State.ACCEPTED for s in fleet.stations))
 
 
 async def test_a_1_6_firmware_update_walks_every_status_and_boots_the_new_version() -> None:

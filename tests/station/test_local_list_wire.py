@@ -6,20 +6,19 @@ from __future__ import annotations
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     csms_running,
     fleet_running,
     make_scenario,
-    wait_until,
 )
 
 
 async def test_1_6_local_list_versions_and_a_disabled_list() -> None:
     scenario = make_scenario(stations={"ocpp": "1.6"})
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         version = c16.GetLocalListVersion()
         assert (await csms.call("CP-00001", version)).list_version == 0
         entries = [{"idTag": "TAG-1", "idTagInfo": {"status": "Accepted"}}]
@@ -42,7 +41,7 @@ async def test_1_6_local_list_versions_and_a_disabled_list() -> None:
 async def test_2_0_1_local_list_and_monitoring_answered_per_spec() -> None:
     scenario = make_scenario(stations={"ocpp": "2.0.1"})
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         entries = [
             {
                 "idToken": {"idToken": "TAG-1", "type": "ISO14443"},

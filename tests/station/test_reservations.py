@@ -9,8 +9,8 @@ from datetime import UTC, datetime, timedelta
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -34,7 +34,7 @@ def statuses(csms, station: str) -> list[str]:
 async def test_a_1_6_reserved_connector_waits_for_its_driver() -> None:
     scenario = make_scenario(stations={"ocpp": "1.6"}, sessions={"start": "remote_only"})
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         reserve = c16.ReserveNow(
             connector_id=1, expiry_date=within(60), id_tag="TAG-R", reservation_id=11
         )
@@ -64,7 +64,7 @@ async def test_2_0_1_reservations_expire_and_can_be_cancelled() -> None:
     scenario = make_scenario(stations={"ocpp": "2.0.1", "connectors": 2})
     token = {"idToken": "TAG-R", "type": "ISO14443"}
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         short = c201.ReserveNow(id=5, expiry_date_time=within(0.5), id_token=token, evse_id=1)
         assert (await csms.call("CP-00001", short)).status == "Accepted"
         await wait_until(lambda: calls(csms, "CP-00001", "ReservationStatusUpdate"))

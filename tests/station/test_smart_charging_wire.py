@@ -9,8 +9,8 @@ from typing import Any
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from fleet.station.state import State
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -58,7 +58,7 @@ async def test_a_1_6_tx_profile_limits_the_session_and_clearing_it_lifts_the_lim
         csms_running(interval_s=300) as csms,
         fleet_running(scenario("1.6"), csms.url) as fleet,
     ):
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         await csms.call("CP-00001", c16.RemoteStartTransaction(id_tag="T-1", connector_id=1))
         await wait_until(lambda: len(powers(csms, "CP-00001", 0)) >= 1)
         assert powers(csms, "CP-00001", 0)[-1] == 11_000  # what the EV takes
@@ -102,7 +102,7 @@ async def test_a_2_0_1_default_profile_limits_sessions_and_is_reported_back() ->
         csms_running(interval_s=300) as csms,
         fleet_running(scenario("2.0.1"), csms.url) as fleet,
     ):
-        await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
+        await accepted(fleet)
         profile = {
             "id": 7, "stackLevel": 1, "chargingProfilePurpose": "TxDefaultProfile",
             "chargingProfileKind": "Absolute",
