@@ -1,6 +1,9 @@
 """ChargePointUser: one Locust user is one charging station.
 
-Users = stations, spawn rate = stations booted per second. The station itself runs on the
+Users = stations, spawn rate = stations booted per second. A user that stops keeps its station
+for as long as the process lives: when the user count rises again, or a new test starts from the
+web UI, the same stations come back from the scenario's first id on (ids, energy registers,
+configuration, sessions). The station itself runs on the
 process's uvloop thread (``fleet.locust_ext.bridge``); the user's greenlet only starts it and,
 when Locust stops the user, closes its websocket cleanly and waits for its last samples. Write
 your own::
@@ -18,6 +21,7 @@ your own::
 
 from __future__ import annotations
 
+import heapq
 import itertools
 from collections.abc import Callable, Coroutine, Iterator
 from typing import Any, ClassVar
@@ -35,7 +39,30 @@ from fleet.station.core import Station
 from fleet.station.session import make_station
 
 _scenarios: dict[tuple[str, str | None, str | None], Scenario] = {}
-_numbers: dict[str, Iterator[int]] = {}  # per id pattern: user numbers in this process
+
+
+class _Stations:
+    """This process's stations of one id pattern. Numbers go out lowest free first, and a
+    station whose user stops is kept: when Locust raises the user count again (or a new test
+    starts), the same stations come back (same ids, registers, sessions) instead of new ones."""
+
+    __slots__ = ("free", "kept", "numbers")
+
+    def __init__(self) -> None:
+        self.numbers: Iterator[int] = itertools.count(1)
+        self.free: list[int] = []  # numbers whose user stopped (a heap)
+        self.kept: dict[int, Station] = {}  # their stations
+
+    def take(self) -> int:
+        return heapq.heappop(self.free) if self.free else next(self.numbers)
+
+    def give_back(self, number: int, station: Station) -> None:
+        heapq.heappush(self.free, number)
+        self.kept[number] = station
+
+
+_stations: dict[str, _Stations] = {}  # per id pattern
+
 
 assert listeners  # imported for its listeners on Locust's events
 
@@ -69,14 +96,13 @@ def scenario_for(
     return _scenarios[key]
 
 
-def station_index(environment: Environment, pattern: str) -> int:
+def station_index(environment: Environment, number: int) -> int:
     """Unique and deterministic across a run: worker index * stride + user number (from 1)."""
     runner = environment.runner
     worker = max(getattr(runner, "worker_index", 0), 0)
     options = environment.parsed_options
     stride = getattr(options, "fleet_id_stride", DEFAULT_ID_STRIDE)
-    numbers = _numbers.setdefault(pattern, itertools.count(1))
-    return worker * stride + next(numbers)
+    return worker * stride + number
 
 
 class ChargePointUser(User):
@@ -109,11 +135,13 @@ class ChargePointUser(User):
 
     def __init__(self, environment: Environment) -> None:
         super().__init__(environment)
-        self.fleet_scenario = scenario_for(type(self), environment)
-        index = station_index(environment, self.fleet_scenario.stations.id_pattern)
-        lag_warn_ms = self.fleet_scenario.run.lag_warn_ms
-        self.bridge = get_bridge(environment.events, lag_warn_ms)
-        self.station: Station = make_station(self.fleet_scenario, index, self.bridge.sink)
+        scenario = self.fleet_scenario = scenario_for(type(self), environment)
+        self.bridge = get_bridge(environment.events, scenario.run.lag_warn_ms)
+        pool = self._pool = _stations.setdefault(scenario.stations.id_pattern, _Stations())
+        self._number = pool.take()
+        kept = pool.kept.pop(self._number, None)
+        index = station_index(environment, self._number)
+        self.station: Station = kept or make_station(scenario, index, self.bridge.sink)
 
     def on_start(self) -> None:
         self.bridge.start(self.station, self.fleet_scenario.csms.url_for(self.station.version))
@@ -130,7 +158,9 @@ class ChargePointUser(User):
 
     def on_stop(self) -> None:
         # Close code 1000, then wait (gevent-friendly) so the station's last samples are reported.
-        self.bridge.stop(self.station, timeout_s=self.fleet_scenario.csms.call_timeout_s)
+        ended = self.bridge.stop(self.station, timeout_s=self.fleet_scenario.csms.call_timeout_s)
+        if ended:  # a session still winding down is not handed to a new user
+            self._pool.give_back(self._number, self.station)
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.station.id} OCPP {self.station.version}>"

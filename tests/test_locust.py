@@ -501,6 +501,19 @@ def test_web_ui_tells_the_same_truth_live_and_after_stop(
     assert json.loads(get(f"{web}/stats/requests"))["state"] == "stopped"
     assert len(ledger(csms_url)) == 10  # no station of a new run connected
 
+    # A new run from the same UI starts again at the scenario's first id: the CSMS sees the
+    # same ten stations connect a second time, not MIX-00011 and on.
+    form = urllib.parse.urlencode({"user_count": 10, "spawn_rate": 10}).encode()
+    assert json.loads(get(f"{web}/swarm", data=form))["success"] is True
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        seen = ledger(csms_url)
+        if sum(record["connections"] for record in seen.values()) >= 20:
+            break
+        time.sleep(0.3)
+    assert sorted(seen) == [f"MIX-{n:05d}" for n in range(1, 11)]
+    assert all(record["connections"] == 2 for record in seen.values())
+
 
 def test_a_charging_fleet_under_locust_has_session_rows_and_counts(tmp_path: Path) -> None:
     """scenarios/charging.yaml at test speed: per-action rows for the session messages of both
@@ -541,3 +554,54 @@ def test_a_charging_fleet_under_locust_has_session_rows_and_counts(tmp_path: Pat
     assert transactions["unknown"] == {} and transactions["seq_gaps"] == 0
     fleet = csv_rows(prefix, "fleet")
     assert fleet["sessions", "total"]["Count"] == str(total["started"])
+
+
+SHAPE_LOCUSTFILE = """
+from locust import LoadTestShape
+
+from fleet.users import ChargePointUser
+
+
+class Station(ChargePointUser):
+    scenario = {scenario!r}
+
+
+class DownAndUp(LoadTestShape):
+    # Two stations, then one, then two again: the second comes back as itself.
+    def tick(self):
+        run_time = self.get_run_time()
+        if run_time < 5:
+            return (2, 10)
+        if run_time < 8:
+            return (1, 10)
+        if run_time < 13:
+            return (2, 10)
+        return None
+"""
+
+
+def test_lowering_and_raising_users_brings_the_same_stations_back(tmp_path: Path) -> None:
+    scenario = yaml.safe_load(Path("scenarios/default.yaml").read_text())
+    scenario["stations"] = {"count": 2, "ocpp": "1.6"}
+    scenario["sessions"] = {
+        "arrivals_per_hour": 3600, "plug_in_min": {"min": 30, "max": 30}, "meter_interval_s": 1,
+        "battery_kwh": {"min": 500, "max": 500},
+    }  # fmt: skip
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario))
+    locustfile = tmp_path / "shape_locustfile.py"
+    locustfile.write_text(SHAPE_LOCUSTFILE.format(scenario=str(scenario_file)))
+    with csms_process("--interval", "300") as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", url, "--headless"],
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        seen = ledger(url)
+        transactions = ledger(url, "transactions")["items"]
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert sorted(seen) == ["CP-00001", "CP-00002"]  # no CP-00003: the same station came back
+    assert sorted(record["connections"] for record in seen.values()) == [1, 2]
+    back = next(s for s, record in seen.items() if record["connections"] == 2)
+    mine = [tx for tx in transactions if tx["station"] == back]
+    # Its session went on across the gap: one transaction, not a new one from a new meter.
+    assert len(mine) == 1 and mine[0]["meter_values"] >= 5, mine
