@@ -6,8 +6,35 @@ replaces one function, and so the rules are testable in microseconds.
 
 from __future__ import annotations
 
+import itertools
 import random
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fleet.scenario import Reconnect
+
+
+def reconnect_delays(rules: Reconnect, rng: random.Random | None = None) -> Iterator[float]:
+    """The waits before each reconnect attempt after a loss, per the scenario's policy."""
+    if rules.policy == "naive":
+        return itertools.repeat(0.0)
+    if rules.policy == "spec":
+        return spec_backoff(rules.min_s, rules.random_range_s, rules.repeat_times, rng)
+    return backoff(rules.min_s, rules.max_s, rules.factor, rng)
+
+
+def spec_backoff(
+    wait_min_s: float, random_range_s: float, repeat_times: int, rng: random.Random | None = None
+) -> Iterator[float]:
+    """OCPP 2.0.1's reconnect back-off (OCPPCommCtrlr.RetryBackOff*): the first wait is
+    RetryBackOffWaitMinimum, each next one doubles it, RetryBackOffRepeatTimes times, then it
+    stays; every wait gets a random part of up to RetryBackOffRandomRange."""
+    rng = rng or random.Random()
+    doublings = 0
+    while True:
+        yield wait_min_s * 2**doublings + rng.uniform(0, random_range_s)
+        doublings = min(doublings + 1, repeat_times)
 
 
 def backoff(

@@ -17,7 +17,7 @@ import re
 import string
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, Literal
 
 import yaml
 from pydantic import (
@@ -131,9 +131,14 @@ class Heartbeat(_Section):
 
 
 class Reconnect(_Section):
+    # exponential: full jitter between min_s and max_s; spec: OCPP 2.0.1's RetryBackOff (min_s is
+    # RetryBackOffWaitMinimum); naive: at once, no jitter (the worst real fleets).
+    policy: Literal["exponential", "spec", "naive"] = "exponential"
     min_s: PositiveFloat = 1.0
     max_s: PositiveFloat = 30.0
     factor: float = Field(2.0, ge=1)
+    random_range_s: float = Field(10.0, ge=0)  # spec: RetryBackOffRandomRange
+    repeat_times: int = Field(5, ge=0, le=30)  # spec: RetryBackOffRepeatTimes
 
     @model_validator(mode="after")
     def _bounds(self) -> Reconnect:

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 
 from fleet.errors import ConnectionFailed
 from fleet.metrics.sample import CONNECT, CONNECTION_LOST, Sink
-from fleet.policies import backoff
+from fleet.policies import reconnect_delays
 from fleet.scenario import Scenario
 from fleet.station.connect import connect
 from fleet.station.core import Station
@@ -83,7 +83,7 @@ async def keep_connected(
 ) -> None:
     """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses."""
     rules = station.scenario.reconnect
-    delays = backoff(rules.min_s, rules.max_s, rules.factor, rng)
+    delays = reconnect_delays(rules, rng)
     open_timeout_s = station.scenario.csms.call_timeout_s
     trace = station.id if station.id in station.scenario.run.trace else None
     while not stop.is_set():
@@ -111,7 +111,7 @@ async def keep_connected(
         if ending is Ending.STOPPED:
             break
         if station.accepted_on_connection:
-            delays = backoff(rules.min_s, rules.max_s, rules.factor, rng)
+            delays = reconnect_delays(rules, rng)
         if ending is Ending.REBOOT:
             continue
         lifetime_ms = (time.perf_counter() - connected_at) * 1000
