@@ -139,6 +139,9 @@ class Reconnect(_Section):
     factor: float = Field(2.0, ge=1)
     random_range_s: float = Field(10.0, ge=0)  # spec: RetryBackOffRandomRange
     repeat_times: int = Field(5, ge=0, le=30)  # spec: RetryBackOffRepeatTimes
+    # A connection lost for less than this goes on as Accepted without a BootNotification, as
+    # real stations do after a short network drop (0: always boot again).
+    resume_within_s: float = Field(0.0, ge=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> Reconnect:

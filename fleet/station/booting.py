@@ -78,6 +78,17 @@ class Booting:
         self.first_s = None
         self.accepted = self.started = False
 
+    def resumed(self, lost_for_s: float | None, within_s: float, every_s: float) -> list[Intent]:
+        """A new connection after a loss of ``lost_for_s`` (None: not after a loss of an
+        accepted connection). A real station does not always boot again after a short network
+        drop: within ``within_s`` (the scenario's ``reconnect.resume_within_s``; 0: never) it
+        goes on as Accepted without a BootNotification, reporting its connectors again. Empty:
+        boot as ever."""
+        if lost_for_s is None or lost_for_s >= within_s:
+            return []
+        self.accepted = self.started = True
+        return [Accepted(every_s, None), ReportConnectors(), StartBeats(every_s), StartChargers()]
+
     def sending(self, now_s: float) -> None:
         """A BootNotification leaves: the boot time counts from this connection's first."""
         if self.first_s is None:

@@ -28,6 +28,7 @@ from fleet.station.booting import (
     StartChargers,
     SyncClock,
 )
+from fleet.station.booting import Intent as BootIntent
 from fleet.station.charging import Chargers
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
@@ -63,6 +64,8 @@ class Life(Engine):
         self.beats = Beats()
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
+        self._lost_at: float | None = None  # when an accepted connection was lost (monotonic)
+        self._resume: list[BootIntent] = []  # this connection goes on without booting
         self.firmware: str | None = None  # installed by an update (None: the scenario's)
 
     local_list: LocalList | None = None  # made by the first SendLocalList
@@ -111,9 +114,15 @@ class Life(Engine):
     async def run(self, transport: Transport) -> Ending:
         self.booting.connected()
         self.accepted_on_connection = False
+        lost_at, self._lost_at = self._lost_at, None
+        lost_for = None if lost_at is None else time.monotonic() - lost_at
+        within = self.scenario.reconnect.resume_within_s
+        self._resume = self.booting.resumed(lost_for, within, self.heartbeat_s)
         return await super().run(transport)
 
     def _disconnected(self, ending: Ending) -> None:
+        lost = ending is Ending.LOST and self.state is State.ACCEPTED
+        self._lost_at = time.monotonic() if lost else None
         if ending is Ending.REBOOT and self.after_reboot:
             self.settings.update(self.after_reboot)
             self.after_reboot = None
@@ -134,6 +143,10 @@ class Life(Engine):
     # --- life: boot, then heartbeats -------------------------------------------------------------
 
     async def _life(self) -> None:
+        resume, self._resume = self._resume, []
+        if resume:  # a short drop: on as Accepted, no BootNotification
+            await self._carry_out(resume, None)
+            return
         while (again_at := await self.boot()) is not None:
             await self._sleep_until(again_at)
 
@@ -146,8 +159,15 @@ class Life(Engine):
             answer = await self.call("BootNotification", self.boot_payload(), judge=_judge_boot)
         except CallFailed:
             answer = None
+        return await self._carry_out(
+            self.booting.answered(answer, loop.time(), time.time()), answer
+        )
+
+    async def _carry_out(self, intents: list[BootIntent], answer: Any) -> float | None:
+        """Carry out what booting decided; when to boot again (loop time), or None."""
+        loop = asyncio.get_running_loop()
         again_at = None
-        for intent in self.booting.answered(answer, loop.time(), time.time()):
+        for intent in intents:
             if isinstance(intent, SyncClock):
                 self.clock_offset_s = intent.offset_s
             elif isinstance(intent, Accepted):

@@ -131,3 +131,20 @@ def test_a_clean_stop_or_reboot_misses_nothing() -> None:
     beats.start(0.0, 10.0)
     beats.disconnected(lost=False)
     assert beats.start(100.0, 10.0) == [WakeAt(110.0)]
+
+
+def test_a_short_drop_resumes_without_booting_when_the_scenario_says_so() -> None:
+    boot = Booting(RULES, retry_s=30)
+    boot.connected()
+    assert boot.resumed(None, 10, 60) == []  # not after a loss: boot
+    assert boot.resumed(12.0, 10, 60) == []  # lost too long: boot
+    assert boot.resumed(3.0, 0, 60) == []  # 0: always boot
+    boot.connected()
+    assert boot.resumed(3.0, 10, 60) == [
+        Accepted(60, waited_s=None),
+        ReportConnectors(),
+        StartBeats(60),
+        StartChargers(),
+    ]
+    # Resumed: a later triggered BootNotification's acceptance starts nothing again.
+    assert boot.answered(answer("Accepted", 60), 5.0, WALL)[-1] == Accepted(60, waited_s=None)

@@ -6,7 +6,9 @@ from __future__ import annotations
 import asyncio
 import socket
 
-from tests.conftest import fleet_running, make_scenario
+from ocpp.v16 import call as c16
+
+from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario, wait_until
 
 
 def closed_port() -> int:
@@ -30,3 +32,36 @@ async def test_each_policy_paces_reconnects_as_it_names() -> None:
     assert naive > 50  # at once, again and again: the worst real fleets
     assert spec == 3  # at 0, 0.2, 0.6 (+0.4, doubled once); the next, 1.0, is past 0.9 s
     assert slow == 1  # the first attempt, then at least 1 s of back-off
+
+
+async def boots_after_a_drop(resume_within_s: float) -> tuple[int, int, int]:
+    """(connections, BootNotifications, StatusNotifications) the CSMS saw when it dropped an
+    accepted station once."""
+    scenario = make_scenario(reconnect={"resume_within_s": resume_within_s, "min_s": 0.1})
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        await wait_until(lambda: len(calls(csms, action="StatusNotification")) == 2)
+        await csms.connections["CP-00001"]._connection.close(1001, "going away")
+        await wait_until(lambda: csms.ledger["CP-00001"].connections == 2)
+        await wait_until(lambda: len(calls(csms, action="StatusNotification")) == 4)
+        await accepted(fleet)
+    record = csms.ledger["CP-00001"]
+    return (
+        record.connections,
+        record.received["BootNotification"],
+        record.received["StatusNotification"],
+    )
+
+
+async def test_a_short_drop_is_resumed_without_booting_when_the_scenario_says_so() -> None:
+    assert await boots_after_a_drop(resume_within_s=5) == (2, 1, 4)  # connectors re-reported
+    assert await boots_after_a_drop(resume_within_s=0) == (2, 2, 4)  # the default: boot again
+
+
+async def test_a_reboot_boots_again_even_when_drops_are_resumed() -> None:
+    scenario = make_scenario(reconnect={"resume_within_s": 5, "min_s": 0.1})
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        assert (await csms.call("CP-00001", c16.Reset(type="Soft"))).status == "Accepted"
+        await wait_until(lambda: csms.ledger["CP-00001"].received["BootNotification"] == 2)
+        await accepted(fleet)
