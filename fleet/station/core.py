@@ -28,6 +28,7 @@ from fleet.station.local_list import LocalList
 from fleet.station.reservations import Reservation
 from fleet.station.settings import (
     HEARTBEAT_INTERVAL,
+    RETRY_BACKOFF,
     SETTINGS,
     TX_SETTINGS,
     ChangeResult,
@@ -63,6 +64,8 @@ class Station(Life):
             default = tx_defaults(self.scenario.sessions).get(key)
             if default is not None:
                 return default
+        if key in RETRY_BACKOFF and key not in self.settings:
+            return f"{getattr(self.scenario.reconnect, RETRY_BACKOFF[key]):g}"
         return self.settings.get(key, setting.default)
 
     def change_setting(self, key: str, value: str, action: str) -> str:

@@ -15,7 +15,7 @@ from typing import Any, ClassVar
 
 from fleet.errors import CallFailed, ConnectionLost
 from fleet.metrics.sample import BOOT_ACCEPTED, Sink
-from fleet.scenario import Scenario
+from fleet.scenario import Reconnect, Scenario
 from fleet.station import behaviour
 from fleet.station.beats import Beats
 from fleet.station.beats import Intent as BeatIntent
@@ -33,7 +33,7 @@ from fleet.station.charging import Chargers
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
 from fleet.station.local_list import LocalList
-from fleet.station.settings import SETTINGS
+from fleet.station.settings import RETRY_BACKOFF, SETTINGS
 from fleet.station.state import State
 from fleet.station.transaction import Shapes
 from fleet.station.transport import Transport
@@ -76,6 +76,16 @@ class Life(Engine):
             "LocalAuthListEnabled", SETTINGS["LocalAuthListEnabled"].default
         )
         return self.local_list if enabled == "true" else None
+
+    def reconnect_rules(self) -> Reconnect:
+        """The scenario's reconnect rules, with the RetryBackOff values the CSMS set (2.0.1)."""
+        rules = self.scenario.reconnect
+        changed = {
+            field: (int if field == "repeat_times" else float)(self.settings[key])
+            for key, field in RETRY_BACKOFF.items()
+            if key in self.settings
+        }
+        return rules.model_copy(update=changed) if changed else rules
 
     def chargers(self) -> Chargers:
         """The station's chargers (sessions, meters), made on first use."""

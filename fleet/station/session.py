@@ -82,8 +82,7 @@ async def keep_connected(
     station: Station, url: str, stop: StopSwitch, rng: random.Random | None = None
 ) -> None:
     """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses."""
-    rules = station.scenario.reconnect
-    delays = reconnect_delays(rules, rng)
+    delays = reconnect_delays(station.reconnect_rules(), rng)
     open_timeout_s = station.scenario.csms.call_timeout_s
     trace = station.id if station.id in station.scenario.run.trace else None
     while not stop.is_set():
@@ -111,7 +110,7 @@ async def keep_connected(
         if ending is Ending.STOPPED:
             break
         if station.accepted_on_connection:
-            delays = reconnect_delays(rules, rng)
+            delays = reconnect_delays(station.reconnect_rules(), rng)
         if ending is Ending.REBOOT:
             continue
         lifetime_ms = (time.perf_counter() - connected_at) * 1000

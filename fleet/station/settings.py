@@ -108,11 +108,23 @@ SETTINGS: Final[dict[str, Setting]] = {
     "ChargingScheduleAllowedChargingRateUnit": Setting("Current,Power", readonly=True, kind="str"),
     "ChargingScheduleMaxPeriods": Setting(str(MAX_PERIODS), readonly=True),
     "MaxChargingProfilesInstalled": Setting(str(MAX_PROFILES), readonly=True),
+    # 2.0.1 only (OCPPCommCtrlr): the spec reconnect back-off; defaults from the scenario.
+    "RetryBackOffWaitMinimum": Setting("1", minimum=0, version="2.0.1"),
+    "RetryBackOffRandomRange": Setting("10", minimum=0, version="2.0.1"),
+    "RetryBackOffRepeatTimes": Setting("5", minimum=0, version="2.0.1"),
     # 2.0.1 only (TxCtrlr), kept here so both versions share the transaction rules.
     "TxStartPoint": Setting(
         "PowerPathClosed", kind="str", choices=TX_START_POINTS, version="2.0.1"
     ),
     "TxStopPoint": Setting("PowerPathClosed", kind="str", choices=TX_STOP_POINTS, version="2.0.1"),
+}
+
+
+# The reconnect settings and the scenario's reconnect field each stands for.
+RETRY_BACKOFF: Final = {
+    "RetryBackOffWaitMinimum": "min_s",
+    "RetryBackOffRandomRange": "random_range_s",
+    "RetryBackOffRepeatTimes": "repeat_times",
 }
 
 

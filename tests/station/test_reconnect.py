@@ -7,6 +7,7 @@ import asyncio
 import socket
 
 from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
 
 from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario, wait_until
 
@@ -65,3 +66,24 @@ async def test_a_reboot_boots_again_even_when_drops_are_resumed() -> None:
         assert (await csms.call("CP-00001", c16.Reset(type="Soft"))).status == "Accepted"
         await wait_until(lambda: csms.ledger["CP-00001"].received["BootNotification"] == 2)
         await accepted(fleet)
+
+
+async def test_2_0_1_retry_back_off_variables_set_by_the_csms_pace_the_reconnect() -> None:
+    reconnect = {"policy": "spec", "min_s": 0.1, "random_range_s": 0, "repeat_times": 0}
+    scenario = make_scenario(stations={"ocpp": "2.0.1"}, reconnect=reconnect)
+    wait = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "RetryBackOffWaitMinimum"}}
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        got = await csms.call("CP-00001", c201.GetVariables(get_variable_data=[wait]))
+        assert got.get_variable_result[0]["attribute_value"] == "0.1"  # the scenario's
+        await csms.connections["CP-00001"]._connection.close(1001, "going away")
+        await wait_until(lambda: csms.ledger["CP-00001"].connections == 2, timeout_s=1)
+        await accepted(fleet)
+        changed = await csms.call(
+            "CP-00001", c201.SetVariables(set_variable_data=[{**wait, "attribute_value": "3"}])
+        )
+        assert changed.set_variable_result[0]["attribute_status"] == "Accepted"
+        await csms.connections["CP-00001"]._connection.close(1001, "going away")
+        await asyncio.sleep(1.5)
+        assert csms.ledger["CP-00001"].connections == 2  # waits its 3 s now
+        await wait_until(lambda: csms.ledger["CP-00001"].connections == 3, timeout_s=4)
