@@ -46,7 +46,7 @@ def test_the_readme_accounts_for_every_csms_initiated_action() -> None:
     handlers must say the same, and no action of either version may be missing."""
     import re
 
-    from fleet.catalog import CSMS_INITIATED
+    from fleet.catalog import ANSWERED, CSMS_INITIATED
     from fleet.station.v16 import StationV16
     from fleet.station.v201 import StationV201
 
@@ -75,3 +75,6 @@ def test_the_readme_accounts_for_every_csms_initiated_action() -> None:
             seen[version] |= mine
     for version, actions in CSMS_INITIATED.items():
         assert seen[version] == set(actions), (version, set(actions) - seen[version])
+        # What scenarios may configure is what the stations answer: the two lists agree.
+        handled = {getattr(a, "value", a) for a in routed[version]}
+        assert set(ANSWERED[version]) == handled, version

@@ -18,7 +18,6 @@ import orjson
 from fleet.scenario_charging import MEASURANDS
 from fleet.station import settings
 from fleet.station.local_list import SEND_MAX
-from fleet.station.settings import SETTINGS
 from fleet.station.smart_charging import MAX_PERIODS, MAX_STACK_LEVEL
 
 STATION, EVSE, CONNECTOR = "station", "evse", "connector"  # how many of a component there are
@@ -347,10 +346,3 @@ def pages(items: Iterable[dict[str, Any]], per_page: int, max_bytes: int) -> lis
     if page:
         out.append(page)
     return out
-
-
-def setting_default(variable: Variable) -> str:
-    """A variable's value before any change, for variables that are not settings."""
-    if variable.setting is not None:
-        return SETTINGS[variable.setting].default
-    return variable.default

@@ -7,7 +7,7 @@ when the profiles change), so readings follow a limit from the moment it is set.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fleet.station.smart_charging import Invalid, Profile, Profiles
@@ -102,8 +102,3 @@ class Limits:
         return unit, [
             {"startPeriod": offset, "limit": round(limit * scale, 1)} for offset, limit in periods
         ]
-
-
-def shown(profiles: Iterable[Profile]) -> list[dict[str, Any]]:
-    """Profiles as they were set (camelCase), for ReportChargingProfiles."""
-    return [p.shown for p in profiles]

@@ -44,9 +44,10 @@ class Responder:
 
     @classmethod
     def for_station(cls, scenario: Scenario, station_id: str, version: str) -> Responder:
-        policies = _policies_for(scenario, station_id)
+        group = group_of(scenario, station_id)
+        policies = _tables(scenario)[group]
         if all(policy.instant for policy in policies.values()):
-            return _shared(scenario, policies, version)
+            return _shared(scenario, group, version)
         return cls(policies, version, Rng(f"{scenario.seed}:{station_id}:responses"))
 
     def reply(self, action: str) -> Reply | None:
@@ -134,17 +135,10 @@ def group_of(scenario: Scenario, station_id: str) -> str | None:
     return None
 
 
-def _policies_for(scenario: Scenario, station_id: str) -> dict[str, Policy]:
-    return _tables(scenario)[group_of(scenario, station_id)]
-
-
-def _shared(scenario: Scenario, policies: dict[str, Policy], version: str) -> Responder:
-    key = (
-        id(scenario),
-        next((k for k, v in _tables(scenario).items() if v is policies), None),
-        version,
-    )
+def _shared(scenario: Scenario, group: str | None, version: str) -> Responder:
+    """The one responder of a group whose policies draw nothing, per version."""
+    key = (id(scenario), group, version)
     responder = _SHARED.get(key)
     if responder is None:
-        responder = _SHARED[key] = Responder(policies, version, None)
+        responder = _SHARED[key] = Responder(_tables(scenario)[group], version, None)
     return responder
