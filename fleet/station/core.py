@@ -205,8 +205,8 @@ class Station(Life):
 
     def local_list_version(self) -> int:
         """GetLocalListVersion: 0 without a list; 1.6: -1 while the list is disabled."""
-        if self.local() is None:
-            return -1 if self.version == "1.6" and self.local_list is not None else 0
+        if self.version == "1.6" and self.get_setting("LocalAuthListEnabled") != "true":
+            return -1
         return self.local_list.version if self.local_list is not None else 0
 
     # --- firmware and logs -----------------------------------------------------------------------

@@ -16,7 +16,7 @@ from tests.conftest import (
 
 
 async def test_1_6_local_list_versions_and_a_disabled_list() -> None:
-    scenario = make_scenario(stations={"ocpp": "1.6"})
+    scenario = make_scenario(stations={"ocpp": "1.6", "count": 2})
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
         await accepted(fleet)
         version = c16.GetLocalListVersion()
@@ -35,6 +35,9 @@ async def test_1_6_local_list_versions_and_a_disabled_list() -> None:
         assert (await csms.call("CP-00001", off)).status == "Accepted"
         assert (await csms.call("CP-00001", version)).list_version == -1
         assert (await csms.call("CP-00001", full)).status == "NotSupported"
+        never = c16.ChangeConfiguration(key="LocalAuthListEnabled", value="false")
+        assert (await csms.call("CP-00002", never)).status == "Accepted"
+        assert (await csms.call("CP-00002", version)).list_version == -1
     assert_schema_valid(csms)
 
 
