@@ -61,6 +61,9 @@ class Stations(_Section):
     firmware: str = Field("0.1.0", min_length=1, max_length=_MAX_FIRMWARE)
     connectors: int = Field(1, ge=1, le=64)
     evse: Evse = Evse()
+    # Under Locust, a station whose user stops keeps its state (registers, sessions, queued
+    # transaction messages) for when a user brings it back; false: it comes back as new.
+    keep_state: bool = True
 
     @field_validator("ocpp", mode="before")
     @classmethod
@@ -150,6 +153,26 @@ class Reconnect(_Section):
         return self
 
 
+class Offline(_Section):
+    """What a station does with transaction messages while it has no accepted connection: it
+    keeps charging and queues them (1.6 StartTransaction, MeterValues of a transaction,
+    StopTransaction; 2.0.1 TransactionEvent), to deliver them in order once accepted again."""
+
+    queue_limit: int = Field(1000, ge=1, le=1_000_000)  # messages one station holds
+    # At the limit: drop the oldest queued message, refuse the new one, or drop the oldest
+    # meter reading (1.6 MeterValues, 2.0.1 TransactionEvent Updated) and keep starts and stops.
+    when_full: Literal["drop_oldest", "drop_newest", "drop_meter_values"] = "drop_meter_values"
+    # The defaults of the retry settings (1.6 TransactionMessageAttempts and
+    # TransactionMessageRetryInterval, 2.0.1 OCPPCommCtrlr.MessageAttempts and
+    # MessageAttemptInterval for TransactionEvent): a message the CSMS does not answer, or
+    # answers with a CallError, is sent again after interval x attempts so far, then given up.
+    message_attempts: int = Field(3, ge=1, le=100)
+    attempt_interval_s: int = Field(60, ge=0, le=86_400)
+    # The default of AllowOfflineTxForUnknownId (2.0.1 AuthCtrlr.OfflineTxForUnknownIdEnabled):
+    # a driver whose tag the station cannot ask about while offline may charge.
+    allow_unknown_tags: bool = True
+
+
 class Run(_Section):
     duration_s: PositiveFloat = 60.0
     progress_s: PositiveFloat = 5.0
@@ -176,6 +199,7 @@ class Scenario(_Section):
     boot: Boot = Boot()
     heartbeat: Heartbeat = Heartbeat()
     reconnect: Reconnect = Reconnect()
+    offline: Offline = Offline()
     seed: int = 0  # seeds response draws and group picks (sessions.seed: the session generator)
     responses: Responses = Field(default_factory=dict)
     response_groups: tuple[ResponseGroup, ...] = ()

@@ -57,8 +57,11 @@ class _Stations:
         return heapq.heappop(self.free) if self.free else next(self.numbers)
 
     def give_back(self, number: int, station: Station) -> None:
+        """The number is free again; its station is kept when the scenario keeps state
+        (``stations.keep_state``), else the next user makes a new one with the same id."""
         heapq.heappush(self.free, number)
-        self.kept[number] = station
+        if station.scenario.stations.keep_state:
+            self.kept[number] = station
 
 
 _stations: dict[str, _Stations] = {}  # per id pattern

@@ -83,6 +83,9 @@ class LocustSink:
     def answered(self, station: str, action: str, outcome: str) -> None:
         self.stats.answered(action, outcome)
 
+    def delivery(self, station: str, row: str, event: str) -> None:
+        self.stats.delivered(row, event)
+
     def violation(self, station: str, violation: Violation) -> None:
         self.stats.violation(violation)
 

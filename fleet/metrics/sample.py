@@ -35,6 +35,20 @@ MISSED_BUSY: Final = "busy"  # the previous CALL was still out (OCPP-J: one CALL
 MISSED_STALL: Final = "stall"  # fleet's own event loop was late
 MISSED_CAUSES: Final = (MISSED_OFFLINE, MISSED_BUSY, MISSED_STALL)
 
+# What happened to transaction messages on their way (``Sink.delivery``).
+DELIVERY_QUEUED: Final = "queued offline"  # made while offline: waited for the next boot
+DELIVERY_REPLAYED: Final = "replayed"  # a message queued offline, answered after reconnecting
+DELIVERY_RETRIED: Final = "retried"  # sent again: the CSMS did not answer, or answered CallError
+DELIVERY_GAVE_UP: Final = "given up"  # had its attempts (or its 1.6 start did): never delivered
+DELIVERY_DROPPED: Final = "dropped"  # the offline queue was full (offline.when_full)
+DELIVERY_EVENTS: Final = (
+    DELIVERY_QUEUED,
+    DELIVERY_REPLAYED,
+    DELIVERY_RETRIED,
+    DELIVERY_GAVE_UP,
+    DELIVERY_DROPPED,
+)
+
 # How a station answered a CSMS call, besides the status it answered with.
 UNANSWERED: Final = "(unanswered)"  # the scenario's policy: never answered
 DROPPED: Final = "(connection lost)"  # held back by a delay, and the connection ended first
@@ -138,3 +152,7 @@ class Sink(Protocol):
     def answered(self, station: str, action: str, outcome: str) -> None:
         """The station answered a CSMS call: ``outcome`` is the status it answered with,
         ``call_error_outcome(code)``, ANSWERED, UNANSWERED or DROPPED."""
+
+    def delivery(self, station: str, row: str, event: str) -> None:
+        """A transaction message (``row``: "StopTransaction", "TransactionEvent(Updated)")
+        went through one of DELIVERY_EVENTS."""

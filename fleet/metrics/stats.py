@@ -18,7 +18,13 @@ from typing import Any, Final
 
 from fleet.metrics.conformance import Conformance
 from fleet.metrics.histogram import Histogram
-from fleet.metrics.sample import MISSED_CAUSES, SessionDelta, Violation, handling_row
+from fleet.metrics.sample import (
+    DELIVERY_EVENTS,
+    MISSED_CAUSES,
+    SessionDelta,
+    Violation,
+    handling_row,
+)
 
 MAX_FAILURE_REASONS: Final = 100
 TOP_STATIONS: Final = 10
@@ -107,6 +113,7 @@ class FleetStats:
         self.reasons: Counter[tuple[str, str]] = Counter()  # (row, reason) -> occurrences
         self.sessions: dict[str, SessionTotals] = {}  # OCPP version -> totals
         self.answers: dict[str, Counter[str]] = {}  # CSMS call -> how stations answered it
+        self.delivery: dict[str, Counter[str]] = {}  # transaction row -> DELIVERY_EVENTS counts
         self.saturated = False
 
     # --- recording (one thread: the loop's for `fleet run`, gevent's under Locust) ----------------
@@ -145,10 +152,10 @@ class FleetStats:
         totals.add(delta.started, delta.completed, delta.energy_wh)
 
     def answered(self, action: str, outcome: str) -> None:
-        outcomes = self.answers.get(action)
-        if outcomes is None:
-            outcomes = self.answers[action] = Counter()
-        outcomes[outcome] += 1
+        _count(self.answers, action, outcome)
+
+    def delivered(self, row: str, event: str) -> None:
+        _count(self.delivery, row, event)
 
     def _reason(self, row: str, reason: str) -> None:
         key = (row, reason)
@@ -167,6 +174,7 @@ class FleetStats:
             or self.conformance.total
             or self.sessions
             or self.answers
+            or self.delivery
         )
 
     @property
@@ -232,6 +240,14 @@ class FleetStats:
             }
         return table
 
+    def delivery_json(self) -> dict[str, Any]:
+        """Per transaction row: how many were queued offline, replayed, retried, given up and
+        dropped (every event, 0 when none)."""
+        return {
+            row: {event: events.get(event, 0) for event in DELIVERY_EVENTS}
+            for row, events in sorted(self.delivery.items())
+        }
+
     # --- across processes ------------------------------------------------------------------------
 
     def to_dict(self) -> dict[str, Any]:
@@ -260,6 +276,7 @@ class FleetStats:
                 v: [t.started, t.completed, t.energy_wh] for v, t in self.sessions.items()
             },
             "answers": {action: dict(outcomes) for action, outcomes in self.answers.items()},
+            "delivery": {row: dict(events) for row, events in self.delivery.items()},
             "saturated": self.saturated,
         }
 
@@ -283,8 +300,9 @@ class FleetStats:
             stats.reasons[(row, reason)] += int(n)
         for version, (started, completed, energy_wh) in data.get("sessions", {}).items():
             stats.sessions[version] = SessionTotals(int(started), int(completed), float(energy_wh))
-        for action, outcomes in data.get("answers", {}).items():
-            stats.answers[action] = Counter({o: int(n) for o, n in outcomes.items()})
+        for table, counts in (("answers", stats.answers), ("delivery", stats.delivery)):
+            for key, values in data.get(table, {}).items():
+                counts[key] = Counter({k: int(n) for k, n in values.items()})
         stats.saturated = bool(data.get("saturated", False))
         return stats
 
@@ -308,6 +326,14 @@ class FleetStats:
         for version, other_totals in other.sessions.items():
             totals = self.sessions.setdefault(version, SessionTotals())
             totals.add(other_totals.started, other_totals.completed, other_totals.energy_wh)
-        for action, outcomes in other.answers.items():
-            self.answers.setdefault(action, Counter()).update(outcomes)
+        for table, incoming in ((self.answers, other.answers), (self.delivery, other.delivery)):
+            for key, values in incoming.items():
+                table.setdefault(key, Counter()).update(values)
         self.saturated = self.saturated or other.saturated
+
+
+def _count(table: dict[str, Counter[str]], key: str, value: str) -> None:
+    counts = table.get(key)
+    if counts is None:
+        counts = table[key] = Counter()
+    counts[value] += 1

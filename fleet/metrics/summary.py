@@ -100,6 +100,9 @@ class Summary:
     def answered(self, station: str, action: str, outcome: str) -> None:
         self.stats.answered(action, outcome)
 
+    def delivery(self, station: str, row: str, event: str) -> None:
+        self.stats.delivered(row, event)
+
     def _failure(self, station: str, row: str, reason: str) -> None:
         self.failure_reasons[f"{row}: {reason}"] += 1
         if len(self.failures) < MAX_FAILURES_KEPT:

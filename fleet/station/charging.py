@@ -42,6 +42,7 @@ class Chargers:
         "limits",
         "reported",
         "reserving",
+        "running",
         "settings",
         "station",
         "timers",
@@ -51,7 +52,7 @@ class Chargers:
     def __init__(self, station: Life) -> None:
         self.station = station
         scenario = station.scenario
-        self.settings = TxSettings.of(scenario.sessions, station.settings, station.local())
+        self.settings = self._settings()
         self.chargers: list[Charger] = []
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
@@ -68,6 +69,13 @@ class Chargers:
         self.when_idle: Callable[[], None] | None = None  # once no transaction runs (Reset)
         self.limits: Limits | None = None  # charging profiles (made when the CSMS sets one)
         self.reserving: Reserving | None = None  # reservations (made by the first ReserveNow)
+        self.running = False  # begun and not halted: timers run (online or offline)
+
+    def _settings(self) -> TxSettings:
+        station = self.station
+        scenario = station.scenario
+        allow_unknown = scenario.offline.allow_unknown_tags
+        return TxSettings.of(scenario.sessions, station.settings, station.local(), allow_unknown)
 
     def reservations(self) -> Reserving:
         if self.reserving is None:
@@ -81,12 +89,24 @@ class Chargers:
         return self.limits
 
     def begin(self) -> None:
-        """Accepted (again): every charger plans (or resumes) its sessions."""
+        """Accepted (again): every charger plans (or resumes) its sessions; chargers that went
+        on offline just go on, online."""
+        for charger in self.chargers:
+            charger.offline = False
+        if self.running:
+            return
+        self.running = True
         for index in range(len(self.chargers)):
             self.decide(index, Charger.begin)
 
+    def went_offline(self) -> None:
+        """The connection was lost: the chargers go on without the CSMS."""
+        for index in range(len(self.chargers)):
+            self.decide(index, Charger.went_offline)
+
     def halt(self) -> None:
-        """The connection ended: no timer fires until the station is accepted again."""
+        """The station stopped or reboots: no timer fires until it is accepted again."""
+        self.running = False
         for index, timer in enumerate(self.timers):
             if timer is not None:
                 timer.cancel()
@@ -94,8 +114,7 @@ class Chargers:
 
     def configure(self) -> None:
         """The CSMS changed a transaction setting: every charger follows it from now."""
-        station = self.station
-        fresh = TxSettings.of(station.scenario.sessions, station.settings, station.local())
+        fresh = self._settings()
         for name in TxSettings.__slots__:
             setattr(self.settings, name, getattr(fresh, name))
         now = self.station.now()
@@ -114,10 +133,16 @@ class Chargers:
 
     def run(self, index: int, sends: list[Send]) -> None:
         """Send what a charger decided, then arm its timer for when it wants to be woken."""
-        station = self.station
+        station, charger = self.station, self.chargers[index]
         for send in sends:
             done = partial(self._answered, index, send.action)
-            station.send(Outgoing(send.action, send.payload, done, row=send.row))
+            message = Outgoing(send.action, send.payload, done, row=send.row)
+            if send.tx is None:
+                station.send(message)
+                continue
+            if charger.offline:
+                charger.shapes.mark_offline(send)
+            station.deliver(message, send.tx)
         self._arm(index)
         self._report(index)
         if self.when_idle is not None and not self.busy:
@@ -173,7 +198,7 @@ class Chargers:
             self.timers[index] = None
         wake_at = self.chargers[index].next_wake
         loop = self.station._loop
-        if wake_at is None or loop is None or self.station._transport is None:
+        if wake_at is None or loop is None or not self.running:
             return
         delay_s = max(wake_at - self.station.now(), 0.0)
         self.timers[index] = loop.call_at(loop.time() + delay_s, self._wake, index)

@@ -28,6 +28,7 @@ from fleet.station.local_list import LocalList
 from fleet.station.reservations import Reservation
 from fleet.station.settings import (
     HEARTBEAT_INTERVAL,
+    OFFLINE,
     RETRY_BACKOFF,
     SETTINGS,
     TX_SETTINGS,
@@ -66,6 +67,9 @@ class Station(Life):
                 return default
         if key in RETRY_BACKOFF and key not in self.settings:
             return f"{getattr(self.scenario.reconnect, RETRY_BACKOFF[key]):g}"
+        if key in OFFLINE and key not in self.settings:
+            value = getattr(self.scenario.offline, OFFLINE[key])
+            return ("true" if value else "false") if isinstance(value, bool) else str(value)
         return self.settings.get(key, setting.default)
 
     def change_setting(self, key: str, value: str, action: str) -> str:

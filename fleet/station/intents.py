@@ -22,6 +22,9 @@ class Send:
     payload: dict[str, Any]
     row: str | None = None  # its statistics row when not the action: "TransactionEvent(Ended)"
     due_s: float | None = None  # the loop time it was scheduled for: its lateness is drift
+    # The transaction (``transaction.Tx``) a transaction-related message belongs to: such a
+    # message is delivered in order, queued while offline and retried (``offline.TxQueue``).
+    tx: Any = None
 
 
 @dataclass(slots=True)

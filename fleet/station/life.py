@@ -30,12 +30,13 @@ from fleet.station.booting import (
 )
 from fleet.station.booting import Intent as BootIntent
 from fleet.station.charging import Chargers
+from fleet.station.delivery import Delivery
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
 from fleet.station.local_list import LocalList
 from fleet.station.settings import RETRY_BACKOFF, SETTINGS
 from fleet.station.state import State
-from fleet.station.transaction import Shapes
+from fleet.station.transaction import Shapes, Tx
 from fleet.station.transport import Transport
 
 logger = logging.getLogger("fleet.station")
@@ -69,6 +70,27 @@ class Life(Engine):
         self.firmware: str | None = None  # installed by an update (None: the scenario's)
 
     local_list: LocalList | None = None  # made by the first SendLocalList
+    outbound: Delivery | None = None  # transaction messages (made by the first one)
+    tx_open = False  # accepted and started on this connection: transaction messages may go
+
+    def deliver(self, message: Outgoing, tx: Tx) -> None:
+        """Send a transaction message in order after the ones before it; while offline it
+        waits for the next acceptance (``delivery.Delivery``)."""
+        if self.outbound is None:
+            self.outbound = Delivery(self)
+        self.outbound.put(message, tx)
+
+    def message_attempts(self) -> tuple[int, float]:
+        """(attempts, interval s) for a transaction message the CSMS did not process: 1.6
+        TransactionMessageAttempts / RetryInterval, 2.0.1 OCPPCommCtrlr.MessageAttempts /
+        MessageAttemptInterval (TransactionEvent)."""
+        offline = self.scenario.offline
+        attempts = self.settings.get("TransactionMessageAttempts")
+        interval = self.settings.get("TransactionMessageRetryInterval")
+        return (
+            offline.message_attempts if attempts is None else int(attempts),
+            offline.attempt_interval_s if interval is None else float(interval),
+        )
 
     def local(self) -> LocalList | None:
         """The local list, when LocalAuthListEnabled (LocalAuthListCtrlr.Enabled)."""
@@ -136,8 +158,14 @@ class Life(Engine):
         if ending is Ending.REBOOT and self.after_reboot:
             self.settings.update(self.after_reboot)
             self.after_reboot = None
+        self.tx_open = False
+        if self.outbound is not None:
+            self.outbound.offline()
         if self.charging is not None:
-            self.charging.halt()
+            if ending is Ending.LOST:  # a real station keeps charging through an outage
+                self.charging.went_offline()
+            else:
+                self.charging.halt()
         if self._beat_timer is not None:
             self._beat_timer.cancel()
             self._beat_timer = None
@@ -187,6 +215,9 @@ class Life(Engine):
             elif isinstance(intent, StartBeats):
                 self._run_beats(self.beats.start(loop.time(), intent.every_s))
             elif isinstance(intent, StartChargers):
+                self.tx_open = True
+                if self.outbound is not None:
+                    self.outbound.online()  # what waited goes first, in order
                 self._start_chargers()
                 await self.booted()
             elif isinstance(intent, Become):

@@ -59,6 +59,7 @@ class Charger:
         "gen",
         "meter",
         "new_tx_id",
+        "offline",
         "phase",
         "settings",
         "shapes",
@@ -89,6 +90,9 @@ class Charger:
         self._leave_at = 0.0
         self._sampling = Sampling(self.settings)
         self._reason = EV_LEFT
+        # The station has no accepted connection: it decides without the CSMS (authorises by
+        # its offline rules, starts and stops 1.6 transactions without waiting for answers).
+        self.offline = False
 
     @property
     def config(self) -> Sessions:
@@ -147,6 +151,19 @@ class Charger:
             info = answer.get("idTokenInfo")
             if info and info.get("status") != "Accepted" and self.phase is Phase.CHARGING:
                 return self._stop(DEAUTHORIZED, now_s)
+        return []
+
+    def went_offline(self, now_s: float) -> list[Send]:
+        """The connection is gone: what waited for the CSMS goes on without it, as a real
+        station keeps charging through an outage (its messages are queued, not lost)."""
+        self.offline = True
+        if self.phase is Phase.AUTHORIZING and self.demand is not None:
+            verdict = self.settings.offline_verdict(self.demand.id_tag)
+            return self._authorized({"idTagInfo": {"status": verdict}}, now_s)
+        if self.phase is Phase.STARTING:
+            return self._charging_unconfirmed(now_s)
+        if self.phase is Phase.STOPPING:
+            return self._ended(now_s)
         return []
 
     def remote_start(self, tag: str, now_s: float, remote_start_id: int | None) -> list[Send]:
@@ -239,6 +256,8 @@ class Charger:
             out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
         self.phase = Phase.AUTHORIZING
         listed = self.settings.listed(demand.id_tag)
+        if listed is None and self.offline:  # nobody to ask: the station's offline rules
+            listed = self.settings.offline_verdict(demand.id_tag)
         if listed is not None:  # on the local list: decided without asking the CSMS
             return out + self._authorized({"idTagInfo": {"status": listed}}, now_s)
         out.append(self.shapes.authorize(demand.id_tag))
@@ -285,7 +304,8 @@ class Charger:
         self.counts.started += 1
         if not self.shapes.v201:
             self.phase = Phase.STARTING
-            return [self.shapes.start(tx, reading, now_s)]
+            out = [self.shapes.start(tx, reading, now_s)]
+            return out + self._charging_unconfirmed(now_s) if self.offline else out
         tx.tx_id = self.new_tx_id()
         tx.charging_state = "Charging" if authorized else "EVConnected"
         tx.started = True
@@ -297,9 +317,22 @@ class Charger:
             self._plan(now_s)
         return out
 
+    def _charging_unconfirmed(self, now_s: float) -> list[Send]:
+        """1.6, offline: charge without the CSMS's transactionId (the queue fills it in)."""
+        self.phase = Phase.CHARGING
+        self._sampling.start(now_s)
+        self._plan(now_s)
+        return self._status(Status.CHARGING, now_s)
+
     def _started16(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
         tx = self.tx
         if self.phase is not Phase.STARTING or tx is None:
+            # The answer to a start sent offline, delivered since: the session went on
+            # meanwhile; if it is still the one charging, the verdict on its tag applies now.
+            if answer is None or tx is None or self.phase is not Phase.CHARGING:
+                return []
+            if tx.tx_id == answer.get("transactionId") and not _accepted(answer):
+                return self._stop(DEAUTHORIZED, now_s) if self.settings.stop_on_invalid_id else []
             return []
         if answer is None:  # no transactionId: the session cannot go on
             self.meter.unplug(now_s)
@@ -352,7 +385,7 @@ class Charger:
         left = reason is EV_LEFT
         tx.charging_state = "Idle" if left else "EVConnected"
         out = [self.shapes.stop(tx, reading, reason, now_s)]
-        if self.shapes.v201:  # nothing to wait for: the station owns the transaction id
+        if self.shapes.v201 or self.offline:  # nothing to wait for (2.0.1: its own id)
             return out + self._ended(now_s)
         self.phase = Phase.STOPPING
         self.wake_at = None

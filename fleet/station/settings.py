@@ -48,6 +48,8 @@ TX_SETTINGS: Final = frozenset(
         "TxStartPoint",
         "LocalPreAuthorize",
         "LocalAuthListEnabled",
+        "AllowOfflineTxForUnknownId",
+        "LocalAuthorizeOffline",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -93,7 +95,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "StopTxnSampledDataMaxLength": Setting("5", readonly=True),
     "SupportedFeatureProfiles": Setting(FEATURE_PROFILES, readonly=True, kind="str"),
     "SupportedFeatureProfilesMaxLength": Setting("6", readonly=True),
-    "TransactionMessageAttempts": Setting("3"),
+    "TransactionMessageAttempts": Setting("3", minimum=1),
     "TransactionMessageRetryInterval": Setting("60"),
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
     "WebSocketPingInterval": Setting("0"),
@@ -120,6 +122,12 @@ SETTINGS: Final[dict[str, Setting]] = {
 }
 
 
+# Settings whose default is a field of the scenario's offline section.
+OFFLINE: Final = {
+    "TransactionMessageAttempts": "message_attempts",
+    "TransactionMessageRetryInterval": "attempt_interval_s",
+    "AllowOfflineTxForUnknownId": "allow_unknown_tags",
+}
 # The reconnect settings and the scenario's reconnect field each stands for.
 RETRY_BACKOFF: Final = {
     "RetryBackOffWaitMinimum": "min_s",

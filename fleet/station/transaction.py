@@ -26,6 +26,7 @@ class Shapes(Protocol):
     def start(self, tx: Tx, reading: Reading, now_s: float) -> Send: ...
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send: ...
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send: ...
+    def mark_offline(self, send: Send) -> None: ...
     def meter_values(
         self,
         connector: int,
@@ -67,6 +68,7 @@ class Tx:
     meter_start_wh: float = 0.0
     started: bool = False  # 2.0.1: Started sent
     started_s: float = 0.0  # when it started (the station's wall clock): Relative profiles
+    lost: bool = False  # 1.6: its StartTransaction was given up, so nothing of it can be sent
 
     def next_seq(self) -> int:
         seq, self.seq_no = self.seq_no, self.seq_no + 1
@@ -86,6 +88,9 @@ class TxSettings:
     start_on_plug: bool  # 2.0.1 TxStartPoint EVConnected: Started when the cable is plugged in
     pre_authorize: bool = False  # LocalPreAuthorize: a tag on the local list needs no Authorize
     local: LocalList | None = None  # the local authorisation list, when enabled
+    # Offline (1.6 §3.4): AllowOfflineTxForUnknownId and LocalAuthorizeOffline.
+    offline_unknown: bool = False
+    offline_local: bool = False
 
     @classmethod
     def of(
@@ -93,9 +98,12 @@ class TxSettings:
         config: Sessions,
         settings: Mapping[str, str] | None = None,
         local: LocalList | None = None,
+        allow_unknown: bool = False,
     ) -> TxSettings:
-        """The scenario's values, with the station's changed keys (as stored) over them."""
+        """The scenario's values (``allow_unknown``: its offline.allow_unknown_tags), with the
+        station's changed keys (as stored) over them."""
         changed = settings or {}
+        unknown = changed.get("AllowOfflineTxForUnknownId")
 
         def number(key: str, default: float) -> float:
             return float(changed[key]) if key in changed else default
@@ -111,6 +119,8 @@ class TxSettings:
             start == "EVConnected" if start is not None else config.start == "plug_first",
             changed.get("LocalPreAuthorize") == "true",
             local,
+            unknown == "true" if unknown is not None else allow_unknown,
+            changed.get("LocalAuthorizeOffline") == "true",
         )
 
     def listed(self, tag: str) -> str | None:
@@ -119,6 +129,15 @@ class TxSettings:
         if not self.pre_authorize or self.local is None:
             return None
         return self.local.status(tag)
+
+    def offline_verdict(self, tag: str) -> str:
+        """Whether a tag may charge while the station cannot ask the CSMS: its local list entry
+        (with LocalAuthorizeOffline), else Accepted only with AllowOfflineTxForUnknownId."""
+        if self.offline_local and self.local is not None:
+            status = self.local.status(tag)
+            if status is not None:
+                return status
+        return "Accepted" if self.offline_unknown else "Invalid"
 
 
 @dataclass(slots=True)

@@ -266,7 +266,7 @@ class TxShapes:
         }
         if tx.reservation_id is not None:
             payload["reservationId"] = tx.reservation_id
-        return Send("StartTransaction", payload)
+        return Send("StartTransaction", payload, tx=tx)
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
         assert reading is not None  # 1.6 reports only meter values during a transaction
@@ -286,9 +286,10 @@ class TxShapes:
         (periodic and clock-aligned readings, TriggerMessage, clock-aligned when idle)."""
         sample = meter_value(reading, measurands, context, now_s, v201=False)
         payload: dict[str, Any] = {"connectorId": connector, "meterValue": [sample]}
-        if tx is not None:
-            payload["transactionId"] = tx.tx_id
-        return Send("MeterValues", payload)
+        if tx is None:
+            return Send("MeterValues", payload)
+        payload["transactionId"] = tx.tx_id  # None until a start sent offline is answered
+        return Send("MeterValues", payload, tx=tx)
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
         stamp = behaviour.format_time(now_s)
@@ -302,7 +303,10 @@ class TxShapes:
                 meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=False)
             ],
         }
-        return Send("StopTransaction", payload)
+        return Send("StopTransaction", payload, tx=tx)
+
+    def mark_offline(self, send: Send) -> None:
+        """1.6 messages do not say they were made offline (their timestamps do)."""
 
 
 StationV16.tx_shapes = TxShapes()

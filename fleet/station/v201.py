@@ -349,7 +349,7 @@ class TxShapes:
         payload["meterValue"] = [
             meter_value(reading, tx.measurands, "Transaction.Begin", now_s, v201=True)
         ]
-        return Send("TransactionEvent", payload, "TransactionEvent(Started)")
+        return Send("TransactionEvent", payload, "TransactionEvent(Started)", tx=tx)
 
     def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
         payload = self._event("Updated", tx, trigger, now_s, {})
@@ -359,7 +359,7 @@ class TxShapes:
             payload["meterValue"] = [
                 meter_value(reading, tx.measurands, context_for(trigger), now_s, v201=True)
             ]
-        return Send("TransactionEvent", payload, "TransactionEvent(Updated)")
+        return Send("TransactionEvent", payload, "TransactionEvent(Updated)", tx=tx)
 
     def meter_values(
         self,
@@ -380,7 +380,12 @@ class TxShapes:
         payload["meterValue"] = [
             meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=True)
         ]
-        return Send("TransactionEvent", payload, "TransactionEvent(Ended)")
+        return Send("TransactionEvent", payload, "TransactionEvent(Ended)", tx=tx)
+
+    def mark_offline(self, send: Send) -> None:
+        """E04: an event that happened while the station was offline says so."""
+        if send.action == "TransactionEvent":
+            send.payload["offline"] = True
 
 
 def _token(tag: str) -> dict[str, str]:

@@ -1,0 +1,130 @@
+"""A station's transaction messages on the loop: the thin layer that runs ``offline.TxQueue``.
+
+Chargers hand every transaction message here instead of to the outbox. The head of the queue
+goes out through the outbox (one CALL in flight, as OCPP-J wants) when the station is accepted
+and no retry is pending; its answer decides what happens next. What happens to the messages is
+counted in fleet's statistics (``Sink.delivery``): queued offline, replayed, retried, given up,
+dropped at the queue's limit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING, Final
+
+from fleet.errors import CallErrorReceived, CallFailed, CallTimeout, ConnectionLost, OutboxFull
+from fleet.metrics.sample import (
+    DELIVERY_DROPPED,
+    DELIVERY_GAVE_UP,
+    DELIVERY_QUEUED,
+    DELIVERY_REPLAYED,
+    DELIVERY_RETRIED,
+)
+from fleet.station.calls import Answer, Outgoing
+from fleet.station.offline import Pending, TxQueue
+from fleet.station.transaction import Tx
+
+if TYPE_CHECKING:
+    from fleet.station.life import Life
+
+# Failures that mean the CSMS did not process the message: it is sent again.
+RETRIED: Final = (CallTimeout, CallErrorReceived, OutboxFull)
+
+
+class Delivery:
+    __slots__ = ("out", "queue", "retry_at", "station", "timer")
+
+    def __init__(self, station: Life) -> None:
+        self.station = station
+        offline = station.scenario.offline
+        self.queue = TxQueue(offline.queue_limit, offline.when_full)
+        self.out = False  # the head is on the wire
+        self.timer: asyncio.TimerHandle | None = None  # a retry waiting for its time
+        self.retry_at: float | None = None
+
+    def put(self, message: Outgoing, tx: Tx) -> None:
+        """Deliver a transaction message after those before it (at once when none waits)."""
+        offline = not self.station.tx_open
+        row = message.row or message.action
+        entry = Pending(message.action, message.payload, row, tx, message.done, offline)
+        dropped = self.queue.put(entry, self.out)
+        if offline and entry not in dropped:
+            self._count(row, DELIVERY_QUEUED)
+        self._drop(dropped, DELIVERY_DROPPED, "offline queue full")
+        self.pump()
+
+    def online(self) -> None:
+        """Accepted again: replay what waited, in order."""
+        if self.retry_at is not None and self.timer is None:
+            self.retry_at = None  # the retry's wait ran out while offline
+        self.pump()
+
+    def offline(self) -> None:
+        """The connection is gone: nothing leaves until the next acceptance; a retry waiting
+        goes at once then (its wait counts only while online)."""
+        if self.timer is not None:
+            self.timer.cancel()
+            self.timer = None
+            self.retry_at = None
+
+    def pump(self) -> None:
+        head = self.queue.head
+        if head is None or self.out or not self.station.tx_open or self.retry_at is not None:
+            return
+        self.out = True
+        if head.attempts:
+            self._count(head.row, DELIVERY_RETRIED)
+        message = Outgoing(head.action, head.payload, self._answered, row=head.row)
+        self.station.send(message)
+
+    def _answered(self, answer: Answer) -> None:
+        self.out = False
+        if isinstance(answer, ConnectionLost):
+            return  # it stays at the head: replayed after the next boot
+        if isinstance(answer, RETRIED):
+            self._failed(answer)
+            return
+        if isinstance(answer, CallFailed):  # answered, though not well: the CSMS has it
+            entry = self.queue.entries.pop(0)
+            _tell(entry, answer)
+        else:
+            entry = self.queue.delivered(answer)
+            if entry.offline:
+                self._count(entry.row, DELIVERY_REPLAYED)
+            _tell(entry, answer)
+        self.pump()
+
+    def _failed(self, failure: CallFailed) -> None:
+        attempts, interval_s = self.station.message_attempts()
+        loop = asyncio.get_running_loop()
+        again_at = self.queue.failed(attempts, interval_s, loop.time())
+        if again_at is None:
+            self._drop(self.queue.give_up(), DELIVERY_GAVE_UP, failure)
+            self.pump()
+            return
+        self.retry_at = again_at
+        self.timer = loop.call_at(again_at, self._retry)
+
+    def _retry(self) -> None:
+        self.timer = None
+        self.retry_at = None
+        self.pump()
+
+    def _drop(self, entries: list[Pending], event: str, why: str | CallFailed) -> None:
+        failure = why if isinstance(why, CallFailed) else ConnectionLost(why)
+        for entry in entries:
+            self._count(entry.row, event)
+            _tell(entry, failure)
+
+    def _count(self, row: str, event: str) -> None:
+        station = self.station
+        station.sink.delivery(station.id, row, event)
+
+    @property
+    def pending(self) -> int:
+        return len(self.queue)
+
+
+def _tell(entry: Pending, answer: Answer) -> None:
+    if entry.done is not None:
+        entry.done(answer)
