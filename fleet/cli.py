@@ -119,6 +119,14 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer this action with CallError InternalError (repeatable)",
     )
     csms.add_argument(
+        "--hang-up-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="close a station's connection instead of answering this action, the first time "
+        "each station sends it (a CSMS failing mid-request; repeatable)",
+    )
+    csms.add_argument(
         "--accept-tags",
         default="",
         metavar="PATTERNS",
@@ -291,6 +299,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         args.accept_after,
         versions,
         error_on=args.error_on,
+        hang_up_on=args.hang_up_on,
         naive_time=args.naive_time,
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
     )

@@ -213,6 +213,7 @@ def format_report(result: RunResult) -> str:
     lines.append("")
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.answers_lines(data["answers"]))
+    lines.extend(report.delivery_lines(data["delivery"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))
     s = result.stations

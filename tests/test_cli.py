@@ -210,3 +210,41 @@ def test_trace_logs_every_frame_of_the_named_station_only(tmp_path: Path) -> Non
     typo = fleet_run(str(fast_scenario(tmp_path)), "--stations", "3", "--trace", "MIX-2")
     assert typo.returncode == 2
     assert "run.trace: no station MIX-2 in this fleet (MIX-00001 .. MIX-00003)" in typo.stderr
+
+
+def test_a_csms_hanging_up_mid_transaction_shows_in_the_delivery_report(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(
+        yaml.safe_dump(
+            {
+                "stations": {"count": 4, "ocpp": {"1.6": 1, "2.0.1": 1}},
+                "boot": {"ramp_per_s": 100},
+                "reconnect": {"min_s": 0.1, "max_s": 0.2},
+                "sessions": {
+                    "arrivals_per_hour": 3600,
+                    "plug_in_min": {"min": 0.05, "max": 0.05},
+                    "meter_interval_s": 1,
+                },
+                "run": {"progress_s": 1},
+            }
+        )
+    )
+    out = tmp_path / "summary.json"
+    hang_up = ("--hang-up-on", "MeterValues", "--hang-up-on", "TransactionEvent")
+    with csms_process("--interval", "60", *hang_up) as url:
+        result = fleet_run(
+            str(scenario), "--csms", url, "--duration", "6", "--summary-json", str(out)
+        )
+        transactions = ledger(url, "transactions")
+    # The hang-ups are failures (connections lost, the CALLs out then), so the exit code is 1.
+    assert result.returncode == 1, result.stdout + result.stderr
+    summary = json.loads(out.read_text())
+    assert all("hung up" in f["reason"] for f in summary["failures"])
+    delivery = summary["delivery"]
+    # Each station's first reading (1.6) or first event (2.0.1) was out when the CSMS hung up:
+    # sent again after the boot, and nothing given up.
+    resent = {row: events["resent"] for row, events in delivery.items() if events["resent"]}
+    assert resent == {"MeterValues": 2, "TransactionEvent(Started)": 2}
+    assert all(events["given up"] == events["dropped"] == 0 for events in delivery.values())
+    assert "transaction messages:" in result.stdout and "4 resent after a drop" in result.stdout
+    assert transactions["unknown"] == {} and transactions["restarted"] == 0

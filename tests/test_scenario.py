@@ -123,6 +123,12 @@ BAD = [
         "response_groups:\n  - {name: a, share: 0.5}\n  - {name: a, share: 0.1}\n",
         "response_groups[1].name: is used by two groups",
     ),
+    (
+        "offline:\n  when_full: drop_all\n",
+        "offline.when_full: must be 'drop_oldest', 'drop_newest' or 'drop_meter_values'",
+    ),
+    ("offline:\n  queue_limit: 0\n", "offline.queue_limit: must be an integer of at least 1"),
+    ("offline:\n  message_attempts: 0\n", "offline.message_attempts: must be an integer of"),
     ("run:\n  duration_s: 0\n", "run.duration_s: must be a positive number, got 0"),
     ("run:\n  trace: 5\n", "run.trace: must be a list of station ids, got 5"),
     ("run:\n  duration_s: 1\nrun:\n  duration_s: 2\n", "not valid YAML: duplicate key 'run'"),

@@ -82,6 +82,11 @@ class _Central(Routed):
         action = msg.action
         record = self.csms.ledger[self.id]
         record.received[action] += 1
+        if action in self.csms.hang_up_on and (self.id, action) not in self.csms.hung_up:
+            self.csms.hung_up.add((self.id, action))
+            logger.warning("%s: %s received, hanging up without answering", self.id, action)
+            await self._connection.close(1011, "hung up by fleet csms --hang-up-on")
+            return
         try:
             if action in self.csms.error_on:
                 raise InternalError(description=f"{action} refused by fleet csms --error-on")

@@ -79,6 +79,7 @@ class Csms:
         capture: bool = False,
         clock_skew_s: float = 0.0,
         error_on: Sequence[str] = (),
+        hang_up_on: Sequence[str] = (),
         naive_time: bool = False,
         tags: TagPolicy | None = None,
     ) -> None:
@@ -97,6 +98,10 @@ class Csms:
         # (and home-grown CSMSs send): breaks the schema, to see how a fleet reports it.
         self.naive_time = naive_time
         self.error_on = frozenset(error_on)  # actions answered with CallError InternalError
+        # Actions that make the CSMS close the connection instead of answering, the first time
+        # each station sends one: the message was received, its answer never leaves.
+        self.hang_up_on = frozenset(hang_up_on)
+        self.hung_up: set[tuple[str, str]] = set()  # (station, action) done
         self.tags = tags or TagPolicy()  # who may charge
         self.transactions = Transactions()
         self.campaigns: list[Campaign] = []

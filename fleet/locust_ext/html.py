@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterable, Sequence
 from typing import Any, Final
 
-from fleet.metrics.sample import CHARGING, MISSED_CAUSES
+from fleet.metrics.sample import CHARGING, DELIVERY_EVENTS, MISSED_CAUSES
 from fleet.slo import SloResult
 
 PALETTE: Final = (
@@ -175,6 +175,20 @@ def _answers(answers: dict[str, Any]) -> str:
     )
 
 
+def _delivery(delivery: dict[str, Any]) -> str:
+    """Transaction messages that could not go at once, and what became of them."""
+    head = (
+        "<h3>Transaction messages queued, retried or lost</h3><p class='note'>Messages made "
+        "while a station was offline wait in its queue and are replayed in order once it is "
+        "accepted again; a message the CSMS did not process is retried per the station's "
+        "settings. Given up, dropped and still queued messages never reached the CSMS.</p>"
+    )
+    if not delivery:
+        return head + "<p>none: every transaction message went at once</p>"
+    rows = [(_e(row), *(events[e] for e in DELIVERY_EVENTS)) for row, events in delivery.items()]
+    return head + _table(("message", *DELIVERY_EVENTS), rows, True, "left")
+
+
 def fleet_section(
     data: dict[str, Any],
     history: Sequence[dict[str, Any]],
@@ -260,6 +274,7 @@ def fleet_section(
     else:
         out.append("<p>none</p>")
     out.append(_answers(data.get("answers", {})))
+    out.append(_delivery(data.get("delivery", {})))
     out.append(
         f"<h3>CSMS conformance</h3><p>{conformance['violations']} violations "
         f"(csms.on_violation: {_e(conformance['on_violation'])})</p>"

@@ -83,8 +83,8 @@ class LocustSink:
     def answered(self, station: str, action: str, outcome: str) -> None:
         self.stats.answered(action, outcome)
 
-    def delivery(self, station: str, row: str, event: str) -> None:
-        self.stats.delivered(row, event)
+    def delivery(self, station: str, row: str, event: str, count: int = 1) -> None:
+        self.stats.delivered(row, event, count)
 
     def violation(self, station: str, violation: Violation) -> None:
         self.stats.violation(violation)

@@ -13,7 +13,7 @@ from locust.env import Environment
 from fleet.locust_ext.measurements import LocustWire
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.metrics import report
-from fleet.metrics.sample import LOOP_LAG, MISSED_CAUSES
+from fleet.metrics.sample import DELIVERY_QUEUED, LOOP_LAG, MISSED_CAUSES
 from fleet.metrics.stats import FleetStats
 from fleet.slo import SloResult, evaluate
 
@@ -109,7 +109,9 @@ def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
     """fleet's own statistics as CSV, one file beside Locust's: timing rows ("fleet"), taint
     per wire action ("tainted"), missed beats ("missed"), charging sessions per version
     ("sessions": Count is sessions started), CSMS calls and how stations answered them
-    ("answers": outcomes in Detail), CSMS violations ("violation")."""
+    ("answers": outcomes in Detail), transaction messages queued offline, retried or lost
+    ("delivery": Count is queued offline, every event in Detail), CSMS violations
+    ("violation")."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     with target.open("w", newline="") as f:
@@ -149,6 +151,10 @@ def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
                     detail,
                 ]
             )
+        for name, events in data["delivery"].items():
+            detail = "; ".join(f"{event} {n}" for event, n in events.items())
+            queued = events[DELIVERY_QUEUED]
+            writer.writerow(["delivery", name, queued, "", "", "", "", "", "", detail])
         for row in data["conformance"]["rows"]:
             name = f"{row['direction']} {row['action']}"
             name += f".{row['field']}" if row["field"] else ""
@@ -168,6 +174,7 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     lines = ["", *report.table(data["fleet"], "fleet's own statistics"), ""]
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.answers_lines(data["answers"]))
+    lines.extend(report.delivery_lines(data["delivery"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))
     lines.extend(f"NOT TO BE TRUSTED: {line}" for line in data["untrusted"])

@@ -6,6 +6,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
+from fleet.metrics.sample import (
+    DELIVERY_DROPPED,
+    DELIVERY_EVENTS,
+    DELIVERY_GAVE_UP,
+    DELIVERY_LEFT,
+    DELIVERY_QUEUED,
+    DELIVERY_REPLAYED,
+    DELIVERY_RESENT,
+    DELIVERY_RETRIED,
+)
 from fleet.metrics.stats import FleetStats, SessionTotals
 from fleet.wire import VERSIONS
 
@@ -40,11 +50,12 @@ def distrust(actions: dict[str, dict[str, Any]], threshold_ms: float) -> list[st
 
 
 def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
-    """The summary JSON's "fleet", "missed", "answers" and "conformance" blocks."""
+    """The summary JSON's "fleet", "missed", "answers", "delivery" and "conformance" blocks."""
     return {
         "fleet": {name: row.to_json() for name, row in sorted(stats.timings.items())},
         "missed": stats.missed_json(),
         "answers": stats.answers_json(),
+        "delivery": stats.delivery_json(),
         "conformance": {
             "violations": stats.conformance.total,
             "on_violation": on_violation,
@@ -135,6 +146,27 @@ def answers_lines(answers: dict[str, Any]) -> list[str]:
             f"  {action}: {row['count']} ({outcomes}); handled in p50 {_ms(row['p50_ms'])} ms, "
             f"p99 {_ms(row['p99_ms'])} ms"
         )
+    return lines
+
+
+def delivery_lines(delivery: dict[str, Any]) -> list[str]:
+    """What happened to transaction messages that could not go at once: queued offline and
+    replayed, retried, and those that never reached the CSMS (given up, dropped at the queue's
+    limit, still queued when their station stopped)."""
+    if not delivery:
+        return ["transaction messages: none queued, retried or lost"]
+    total = {e: sum(row[e] for row in delivery.values()) for e in DELIVERY_EVENTS}
+    lost = total[DELIVERY_GAVE_UP] + total[DELIVERY_DROPPED] + total[DELIVERY_LEFT]
+    lines = [
+        f"transaction messages: {total[DELIVERY_QUEUED]} queued offline, "
+        f"{total[DELIVERY_REPLAYED]} replayed, {total[DELIVERY_RETRIED]} retried, "
+        f"{total[DELIVERY_RESENT]} resent after a drop; {lost} never "
+        f"delivered ({total[DELIVERY_GAVE_UP]} given up, {total[DELIVERY_DROPPED]} dropped at "
+        f"the queue limit, {total[DELIVERY_LEFT]} still queued)"
+    ]
+    for row, events in delivery.items():
+        counts = ", ".join(f"{n} {event}" for event, n in events.items() if n)
+        lines.append(f"  {row}: {counts or 'none'}")
     return lines
 
 

@@ -39,14 +39,18 @@ MISSED_CAUSES: Final = (MISSED_OFFLINE, MISSED_BUSY, MISSED_STALL)
 DELIVERY_QUEUED: Final = "queued offline"  # made while offline: waited for the next boot
 DELIVERY_REPLAYED: Final = "replayed"  # a message queued offline, answered after reconnecting
 DELIVERY_RETRIED: Final = "retried"  # sent again: the CSMS did not answer, or answered CallError
+DELIVERY_RESENT: Final = "resent"  # out when the connection dropped: sent again after the boot
 DELIVERY_GAVE_UP: Final = "given up"  # had its attempts (or its 1.6 start did): never delivered
 DELIVERY_DROPPED: Final = "dropped"  # the offline queue was full (offline.when_full)
+DELIVERY_LEFT: Final = "still queued"  # waiting when its station stopped (taken back if it returns)
 DELIVERY_EVENTS: Final = (
     DELIVERY_QUEUED,
     DELIVERY_REPLAYED,
     DELIVERY_RETRIED,
+    DELIVERY_RESENT,
     DELIVERY_GAVE_UP,
     DELIVERY_DROPPED,
+    DELIVERY_LEFT,
 )
 
 # How a station answered a CSMS call, besides the status it answered with.
@@ -153,6 +157,7 @@ class Sink(Protocol):
         """The station answered a CSMS call: ``outcome`` is the status it answered with,
         ``call_error_outcome(code)``, ANSWERED, UNANSWERED or DROPPED."""
 
-    def delivery(self, station: str, row: str, event: str) -> None:
-        """A transaction message (``row``: "StopTransaction", "TransactionEvent(Updated)")
-        went through one of DELIVERY_EVENTS."""
+    def delivery(self, station: str, row: str, event: str, count: int = 1) -> None:
+        """``count`` transaction messages (``row``: "StopTransaction",
+        "TransactionEvent(Updated)") went through one of DELIVERY_EVENTS (a negative count
+        takes DELIVERY_LEFT back when the station returns)."""

@@ -154,8 +154,8 @@ class FleetStats:
     def answered(self, action: str, outcome: str) -> None:
         _count(self.answers, action, outcome)
 
-    def delivered(self, row: str, event: str) -> None:
-        _count(self.delivery, row, event)
+    def delivered(self, row: str, event: str, count: int = 1) -> None:
+        _count(self.delivery, row, event, count)
 
     def _reason(self, row: str, reason: str) -> None:
         key = (row, reason)
@@ -332,8 +332,8 @@ class FleetStats:
         self.saturated = self.saturated or other.saturated
 
 
-def _count(table: dict[str, Counter[str]], key: str, value: str) -> None:
+def _count(table: dict[str, Counter[str]], key: str, value: str, count: int = 1) -> None:
     counts = table.get(key)
     if counts is None:
         counts = table[key] = Counter()
-    counts[value] += 1
+    counts[value] += count

@@ -100,8 +100,8 @@ class Summary:
     def answered(self, station: str, action: str, outcome: str) -> None:
         self.stats.answered(action, outcome)
 
-    def delivery(self, station: str, row: str, event: str) -> None:
-        self.stats.delivered(row, event)
+    def delivery(self, station: str, row: str, event: str, count: int = 1) -> None:
+        self.stats.delivered(row, event, count)
 
     def _failure(self, station: str, row: str, reason: str) -> None:
         self.failure_reasons[f"{row}: {reason}"] += 1

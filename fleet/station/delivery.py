@@ -10,14 +10,17 @@ dropped at the queue's limit.
 from __future__ import annotations
 
 import asyncio
+from collections import Counter
 from typing import TYPE_CHECKING, Final
 
 from fleet.errors import CallErrorReceived, CallFailed, CallTimeout, ConnectionLost, OutboxFull
 from fleet.metrics.sample import (
     DELIVERY_DROPPED,
     DELIVERY_GAVE_UP,
+    DELIVERY_LEFT,
     DELIVERY_QUEUED,
     DELIVERY_REPLAYED,
+    DELIVERY_RESENT,
     DELIVERY_RETRIED,
 )
 from fleet.station.calls import Answer, Outgoing
@@ -32,7 +35,7 @@ RETRIED: Final = (CallTimeout, CallErrorReceived, OutboxFull)
 
 
 class Delivery:
-    __slots__ = ("out", "queue", "retry_at", "station", "timer")
+    __slots__ = ("left", "out", "queue", "retry_at", "station", "timer")
 
     def __init__(self, station: Life) -> None:
         self.station = station
@@ -41,6 +44,7 @@ class Delivery:
         self.out = False  # the head is on the wire
         self.timer: asyncio.TimerHandle | None = None  # a retry waiting for its time
         self.retry_at: float | None = None
+        self.left: Counter[str] | None = None  # reported still queued when the station stopped
 
     def put(self, message: Outgoing, tx: Tx) -> None:
         """Deliver a transaction message after those before it (at once when none waits)."""
@@ -72,15 +76,21 @@ class Delivery:
         if head is None or self.out or not self.station.tx_open or self.retry_at is not None:
             return
         self.out = True
-        if head.attempts:
+        if head.cut:
+            head.cut = False
+            self._count(head.row, DELIVERY_RESENT)
+        elif head.attempts:
             self._count(head.row, DELIVERY_RETRIED)
         message = Outgoing(head.action, head.payload, self._answered, row=head.row)
         self.station.send(message)
 
     def _answered(self, answer: Answer) -> None:
         self.out = False
-        if isinstance(answer, ConnectionLost):
-            return  # it stays at the head: replayed after the next boot
+        if isinstance(answer, ConnectionLost):  # it stays at the head: sent again after the boot
+            head = self.queue.head
+            if head is not None:
+                head.cut = True
+            return
         if isinstance(answer, RETRIED):
             self._failed(answer)
             return
@@ -123,6 +133,19 @@ class Delivery:
     @property
     def pending(self) -> int:
         return len(self.queue)
+
+    def stopped(self) -> None:
+        """The station stopped: what still waits is reported (a run's end says what never
+        reached the CSMS)."""
+        left = self.left = Counter(entry.row for entry in self.queue.entries)
+        for row, count in left.items():
+            self.station.sink.delivery(self.station.id, row, DELIVERY_LEFT, count)
+
+    def returned(self) -> None:
+        """The stopped station came back: what it reported as left is on its way again."""
+        left, self.left = self.left, None
+        for row, count in (left or Counter()).items():
+            self.station.sink.delivery(self.station.id, row, DELIVERY_LEFT, -count)
 
 
 def _tell(entry: Pending, answer: Answer) -> None:

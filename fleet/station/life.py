@@ -144,6 +144,8 @@ class Life(Engine):
     # --- one connection --------------------------------------------------------------------------
 
     async def run(self, transport: Transport) -> Ending:
+        if self.outbound is not None:
+            self.outbound.returned()
         self.booting.connected()
         self.accepted_on_connection = False
         lost_at, self._lost_at = self._lost_at, None
@@ -177,6 +179,8 @@ class Life(Engine):
         self._run_beats(self.beats.ended(_loop_time()))
         if self.charging is not None:
             self.charging.close()
+        if self.outbound is not None:
+            self.outbound.stopped()
 
     # --- life: boot, then heartbeats -------------------------------------------------------------
 

@@ -38,6 +38,7 @@ class Pending:
     done: Callable[[Any], None] | None  # the sender's callback, given the final answer
     offline: bool  # made while the station was offline: delivering it is a replay
     attempts: int = 0  # sent this many times without an answer that counts
+    cut: bool = False  # it was out when the connection dropped (the CSMS may have it already)
 
 
 class TxQueue:

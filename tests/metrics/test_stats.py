@@ -8,7 +8,7 @@ import random
 import orjson
 
 from fleet.metrics.conformance import MAX_KINDS, Conformance
-from fleet.metrics.sample import ANSWER, Violation
+from fleet.metrics.sample import ANSWER, DELIVERY_EVENTS, Violation
 from fleet.metrics.stats import TOP_STATIONS, FleetStats
 
 
@@ -23,6 +23,7 @@ def record(stats: FleetStats, rng: random.Random, worker: int) -> None:
         stats.exchange("Heartbeat", tainted=n % 25 == 0)
         stats.missed_beats(f"CP-{worker}{n % 40:03d}", "Heartbeat", ("offline", "busy")[n % 2], 2)
         stats.answered("Reset", rng.choice(["Accepted", "Rejected", "(unanswered)"]))
+        stats.delivered("MeterValues", rng.choice(DELIVERY_EVENTS))
     stats.violation(violation())
     stats.violation(violation("interval"))
 
@@ -51,6 +52,8 @@ def test_a_merge_of_workers_equals_one_process_counting_everything() -> None:
     assert merged.reasons == both.reasons and merged.failures == both.failures
     assert merged.answers_json() == both.answers_json()
     assert merged.answers_json()["Reset"]["count"] == 1000
+    assert merged.delivery_json() == both.delivery_json()
+    assert sum(merged.delivery_json()["MeterValues"].values()) == 1000
 
 
 def test_conformance_keeps_one_example_per_kind_and_counts_beyond_its_limit() -> None:

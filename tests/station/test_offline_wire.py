@@ -21,6 +21,7 @@ from fleet.metrics.sample import (
     DELIVERY_GAVE_UP,
     DELIVERY_QUEUED,
     DELIVERY_REPLAYED,
+    DELIVERY_RESENT,
     DELIVERY_RETRIED,
 )
 from fleet.station.core import Station
@@ -194,3 +195,38 @@ async def test_a_retry_that_gets_through_is_delivered_once_and_nothing_is_given_
     assert stats.delivery["StopTransaction"][DELIVERY_GAVE_UP] == 0
     billed = [tx for tx in csms.transactions.for_station(station.id) if tx.ended]
     assert len(billed) == 1
+
+
+async def test_a_message_out_when_the_connection_drops_goes_again_after_the_boot() -> None:
+    scenario = make_scenario(
+        stations={"count": 2, "ocpp": {"1.6": 1, "2.0.1": 1}}, sessions={"start": "remote_only"}
+    )
+    hang_up = ("StopTransaction", "TransactionEvent")
+    async with (
+        csms_running(interval_s=300, hang_up_on=hang_up) as csms,
+        fleet_running(scenario, csms.url) as fleet,
+    ):
+        await accepted(fleet)
+        v16, v201 = sorted(fleet.stations, key=lambda s: s.version)
+        for station in (v16, v201):
+            answer = await csms.call(station.id, remote_start(station.version, "TAG-1"))
+            assert answer.status == "Accepted"
+        # 2.0.1: its Started was received, then the CSMS hung up; it goes again after the boot
+        await wait_until(lambda: len(calls(csms, v201.id, "BootNotification")) == 2)
+        await wait_until(lambda: _charging(v16) and _charging(v201) and _pending(v201) == 0)
+        tx_id = v16.charging.chargers[0].tx.tx_id if v16.charging else None
+        await csms.call(v16.id, c16.RemoteStopTransaction(transaction_id=tx_id))
+        await wait_until(lambda: not _charging(v16) and _pending(v16) == 0, timeout_s=5)
+        await wait_until(lambda: any(t.ended for t in csms.transactions.for_station(v16.id)))
+        delivery = fleet.summary.stats.delivery
+    assert delivery["StopTransaction"][DELIVERY_RESENT] == 1
+    assert delivery["TransactionEvent(Started)"][DELIVERY_RESENT] == 1
+    assert not any(events[DELIVERY_RETRIED] for events in delivery.values())
+    assert [c.message[2] for c in calls(csms, v16.id, "StopTransaction")] == ["StopTransaction"] * 2
+    assert len(calls(csms, v16.id, "BootNotification")) == 2
+    (ended,) = csms.transactions.for_station(v16.id)
+    assert ended.ended and ended.tx_id == tx_id
+    started = [c.message[3] for c in calls(csms, v201.id, "TransactionEvent")]
+    assert [(e["eventType"], e["seqNo"]) for e in started[:2]] == [("Started", 0), ("Started", 0)]
+    (running,) = csms.transactions.for_station(v201.id)
+    assert running.seq_gaps == running.seq_repeats == 0
