@@ -119,6 +119,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="answer this action with CallError InternalError (repeatable)",
     )
     csms.add_argument(
+        "--ledger-file",
+        default=None,
+        metavar="PATH",
+        help="keep the transaction ledger in this file (appended as messages come): a CSMS "
+        "restarted on the same file goes on with the ledger it had",
+    )
+    csms.add_argument(
         "--hang-up-on",
         action="append",
         default=[],
@@ -300,6 +307,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         versions,
         error_on=args.error_on,
         hang_up_on=args.hang_up_on,
+        ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
     )

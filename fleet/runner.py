@@ -10,15 +10,21 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import ipaddress
 import random
 import signal
 import sys
+import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
+from urllib.parse import urlsplit
+
+import orjson
 
 from fleet.metrics import report
 from fleet.metrics.health import LoopHealth
+from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import LOOP_LAG, Violation
 from fleet.metrics.summary import Summary
 from fleet.process import RampFreezer, tune_gc
@@ -38,6 +44,7 @@ class RunResult:
     interrupted: bool
     health: LoopHealth
     on_violation: str
+    ledgers: list[dict[str, Any]] | None = None  # the embedded CSMS's transactions, if asked
 
     @property
     def failures(self) -> int:
@@ -46,6 +53,7 @@ class RunResult:
     def to_json(self) -> dict[str, Any]:
         summary = self.summary
         actions = report.with_taint(summary.actions_json(), summary.stats)
+        delivery = summary.stats.delivery_json()
         return {
             "stations": self.stations,
             "actions": actions,
@@ -56,6 +64,7 @@ class RunResult:
             "duration_s": round(self.elapsed_s, 3),
             "loop_lag": self.health.to_json(),
             "saturated": self.health.saturated,
+            "ledger": None if self.ledgers is None else reconcile(delivery, self.ledgers),
         }
 
 
@@ -179,7 +188,45 @@ async def run_fleet(
         interrupted,
         health,
         scenario.csms.on_violation,
+        await embedded_ledgers(scenario),
     )
+
+
+async def embedded_ledgers(scenario: Scenario) -> list[dict[str, Any]] | None:
+    """The transactions part of ``GET /ledger`` of each CSMS the fleet used, when every one is
+    on a loopback address and is fleet's embedded CSMS; else None (not compared). Asked after
+    the stations stopped, so the ledger holds everything they delivered."""
+    urls = scenario.csms.url
+    bases = {_http_base(u) for u in (urls.values() if isinstance(urls, dict) else [urls])}
+    if not all(base is not None for base in bases):
+        return None
+    try:
+        answers = [await asyncio.to_thread(_get_json, f"{base}/ledger") for base in bases]
+    except (OSError, ValueError):
+        return None  # not the embedded CSMS (or gone): nothing to compare with
+    ledgers = [a.get("transactions") for a in answers if isinstance(a, dict)]
+    if len(ledgers) != len(bases) or not all(isinstance(t, dict) for t in ledgers):
+        return None
+    return [t for t in ledgers if isinstance(t, dict)]
+
+
+def _http_base(url: str) -> str | None:
+    """http(s)://host:port of a loopback ws(s):// URL, else None."""
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback:
+        return None
+    scheme = "https" if parts.scheme == "wss" else "http"
+    return f"{scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
+
+
+def _get_json(url: str) -> Any:
+    with urllib.request.urlopen(url, timeout=5) as response:
+        return orjson.loads(response.read())
 
 
 def progress_line(
@@ -214,6 +261,7 @@ def format_report(result: RunResult) -> str:
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.delivery_lines(data["delivery"]))
+    lines.append(ledger_line(data["ledger"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))
     s = result.stations

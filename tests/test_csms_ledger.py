@@ -70,10 +70,45 @@ def test_201_seq_numbers_gaps_repeats_and_unknown_transactions() -> None:
     ledger.event201("CP1", _event("Ended", 5, 180.0))
     ledger.event201("CP1", _event("Updated", 0, tx="NEVER-STARTED"))
     tx = ledger.items[("CP1", "A")]
-    assert (tx.connector, tx.seq_gaps, tx.seq_repeats, tx.meter_values) == (2, 2, 1, 2)
+    assert (tx.connector, tx.seq_gaps, tx.duplicates, tx.meter_values) == (2, 2, 1, 2)
     assert tx.energy_wh == pytest.approx(80.0)
     assert tx.ended and tx.stop_reason == "Local"
     assert ledger.unknown == {"TransactionEvent(Updated)": 1}
     ledger.event201("CP1", _event("Started", 0, 1.0, tx="B"))
-    ledger.event201("CP1", _event("Started", 0, 1.0, tx="B"))
+    ledger.event201("CP1", _event("Started", 0, 1.0, tx="B"))  # sent again: a duplicate
+    assert ledger.restarted == 0 and ledger.items[("CP1", "B")].duplicates == 1
+    ledger.event201("CP1", _event("Started", 3, 1.0, tx="B"))  # a second start
     assert ledger.restarted == 1
+
+
+def _stamp(n: int) -> str:
+    return f"2026-11-25T10:00:{n:02d}Z"
+
+
+def test_what_came_twice_or_late_is_flagged_and_a_1_6_start_again_keeps_its_id() -> None:
+    ledger = Transactions()
+    start = {"connectorId": 1, "idTag": "T", "meterStart": 10, "timestamp": _stamp(0)}
+    assert ledger.known_start("CP1", start) is None
+    ledger.apply("CP1", "StartTransaction", start, 5)
+    assert ledger.known_start("CP1", start) == 5  # sent again: answered with the same id
+    ledger.apply("CP1", "StartTransaction", dict(start), 5)
+    other = start | {"timestamp": _stamp(9)}
+    assert ledger.known_start("CP1", other) is None and ledger.known_start("CP2", start) is None
+    reading = {"transactionId": 5, "meterValue": [{"timestamp": _stamp(3), "sampledValue": []}]}
+    ledger.apply("CP1", "MeterValues", reading, None)
+    late = {"transactionId": 5, "meterValue": [{"timestamp": _stamp(2), "sampledValue": []}]}
+    ledger.apply("CP1", "MeterValues", late, None)
+    stop = {"transactionId": 5, "meterStop": 30, "timestamp": _stamp(4)}
+    ledger.apply("CP1", "StopTransaction", stop, None)
+    ledger.apply("CP1", "StopTransaction", stop, None)
+    tx = ledger.items[("CP1", 5)]
+    assert (tx.messages, tx.duplicates, tx.out_of_order) == (6, 2, 1)
+    assert tx.ended and tx.energy_wh == 20 and len(ledger.items) == 1
+    ledger.apply("CP1", "TransactionEvent", _event("Started", 0, 1.0, tx="E"), None)
+    ledger.apply("CP1", "TransactionEvent", _event("Updated", 2, 2.0, tx="E"), None)
+    ledger.apply("CP1", "TransactionEvent", _event("Updated", 1, 2.0, tx="E"), None)  # late
+    ledger.apply("CP1", "TransactionEvent", _event("Updated", 2, 2.0, tx="E"), None)  # again
+    event_tx = ledger.items[("CP1", "E")]
+    assert (event_tx.seq_gaps, event_tx.out_of_order, event_tx.duplicates) == (0, 1, 1)
+    summary = ledger.to_json()
+    assert (summary["duplicates"], summary["out_of_order"], summary["messages"]) == (3, 2, 10)

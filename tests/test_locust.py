@@ -263,7 +263,7 @@ def test_csms_calls_and_a_campaign_during_a_run_are_answered_and_reported(
     assert csv_rows(prefix, "fleet")[("answers", "ClearCache")]["Count"] == "4"
     page = report.read_text()
     assert "Commands from the CSMS" in page and "ClearCache" in page
-    assert "Transaction messages queued, retried or lost" in page
+    assert "Transaction messages: delivered, queued, retried or lost" in page
 
 
 def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path) -> None:

@@ -142,20 +142,23 @@ class Central16(_Central, ChargePoint16):
     @on(Action16.start_transaction)
     def on_start(self, id_tag: str, **_: Any) -> result16.StartTransaction:
         # A transaction id even for a refused tag: the station reports the start either way.
-        tx_id = self.csms.next_transaction_id()
-        self.csms.transactions.start16(self.id, tx_id, self.request)
+        # A start received again (its answer was lost) gets the id it got the first time.
+        known = self.csms.transactions.known_start(self.id, self.request)
+        tx_id = known if known is not None else self.csms.next_transaction_id()
+        self.csms.record(self.id, "StartTransaction", self.request, tx_id)
         return result16.StartTransaction(
             transaction_id=tx_id, id_tag_info={"status": self.tag_status(id_tag)}
         )
 
     @on(Action16.stop_transaction)
     def on_stop(self, **_: Any) -> result16.StopTransaction:
-        self.csms.transactions.stop16(self.id, self.request)
+        self.csms.record(self.id, "StopTransaction", self.request)
         return result16.StopTransaction()
 
     @on(Action16.meter_values)
     def on_meter_values(self, **_: Any) -> result16.MeterValues:
-        self.csms.transactions.meter16(self.id, self.request)
+        if "transactionId" in self.request:
+            self.csms.record(self.id, "MeterValues", self.request)
         return result16.MeterValues()
 
     @on(Action16.firmware_status_notification)
@@ -196,7 +199,7 @@ class Central201(_Central, ChargePoint201):
 
     @on(Action201.transaction_event)
     def on_transaction_event(self, **_: Any) -> result201.TransactionEvent:
-        self.csms.transactions.event201(self.id, self.request)
+        self.csms.record(self.id, "TransactionEvent", self.request)
         token = self.request.get("idToken")
         if token is None:
             return result201.TransactionEvent()

@@ -46,6 +46,7 @@ from websockets.http11 import Request, Response
 
 from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
+from fleet.csms.journal import Journal
 from fleet.csms.records import Captured, StationRecord
 from fleet.csms.tags import TagPolicy
 from fleet.csms.transactions import Transactions
@@ -82,6 +83,7 @@ class Csms:
         hang_up_on: Sequence[str] = (),
         naive_time: bool = False,
         tags: TagPolicy | None = None,
+        ledger_file: str | None = None,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -104,6 +106,8 @@ class Csms:
         self.hung_up: set[tuple[str, str]] = set()  # (station, action) done
         self.tags = tags or TagPolicy()  # who may charge
         self.transactions = Transactions()
+        # With a file, transaction messages survive a restart (``journal.py``).
+        self.journal = None if ledger_file is None else Journal(ledger_file)
         self.campaigns: list[Campaign] = []
         self._transaction_id = 0
         self._server: Server | None = None
@@ -129,8 +133,15 @@ class Csms:
         return _format(moment)
 
     def next_transaction_id(self) -> int:
-        self._transaction_id += 1
+        self._transaction_id = max(self._transaction_id, self.transactions.last_id) + 1
         return self._transaction_id
+
+    def record(self, station: str, action: str, payload: dict[str, Any], tx_id: Any = None) -> None:
+        """A transaction message received: into the journal (with a ledger file), then the
+        ledger."""
+        if self.journal is not None:
+            self.journal.write(station, action, payload, tx_id)
+        self.transactions.apply(station, action, payload, tx_id)
 
     def ledger_json(self) -> dict[str, Any]:
         stations = {station: record.to_json() for station, record in sorted(self.ledger.items())}
@@ -139,6 +150,11 @@ class Csms:
     # --- server ----------------------------------------------------------------------------------
 
     async def start(self, host: str = "127.0.0.1", port: int = 9000, path: str = "/ocpp") -> str:
+        if self.journal is not None:
+            replayed = self.journal.open(self.transactions)
+            logger.info(
+                "ledger: %d transaction messages replayed from %s", replayed, self.journal.path
+            )
         self._server = await websockets.serve(
             self._serve,
             host,
@@ -161,6 +177,8 @@ class Csms:
             self._server.close()
             await self._server.wait_closed()
             self._server = None
+        if self.journal is not None:
+            self.journal.close()
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
         if request.path.startswith("/call/"):

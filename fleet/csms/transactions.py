@@ -3,8 +3,16 @@
 Pure bookkeeping, fed with the payloads of StartTransaction / MeterValues / StopTransaction (1.6)
 and TransactionEvent (2.0.1) after they passed the schema. It keeps, per transaction, the meter
 at start, the last reading and the meter at stop (so energy = stop - start, what a driver is
-billed), the messages seen, and what a real backend would flag: seqNo gaps and repeats (2.0.1),
-messages for transactions it never saw start, and a second start of a running transaction.
+billed), the messages seen, and what a real backend would flag: seqNo gaps (2.0.1), messages
+received twice, messages older than one already received (out of order), messages for
+transactions it never saw start, and a second start of a running transaction.
+
+A 1.6 StartTransaction received again (same station, connector, tag, meterStart and timestamp: a
+station that sent it again because the answer never reached it) gets the transaction id it got
+the first time, as a real CSMS deduplicates it; it counts as a duplicate, not a new transaction.
+
+``apply`` takes one received message (what ``Journal`` lines hold), so a ledger can be rebuilt
+from its journal after the CSMS restarts (``fleet csms --ledger-file``).
 """
 
 from __future__ import annotations
@@ -47,13 +55,44 @@ class Transaction:
     meter_start_wh: float | None = None
     meter_last_wh: float | None = None
     meter_stop_wh: float | None = None
-    messages: int = 0  # every message about it, start and stop included
+    messages: int = 0  # every message about it, start and stop included (duplicates too)
     meter_values: int = 0  # periodic readings (MeterValues, TransactionEvent Updated with one)
-    next_seq: int = 0  # 2.0.1: the seqNo expected next
-    seq_gaps: int = 0  # 2.0.1: seqNos skipped
-    seq_repeats: int = 0  # 2.0.1: seqNos seen again or going back
+    duplicates: int = 0  # messages received again (2.0.1: a seqNo seen; 1.6: a second stop)
+    out_of_order: int = 0  # messages older than one received before (seqNo, or timestamp)
     stop_reason: str | None = None
     ended: bool = False
+    last_at: str = ""  # the newest timestamp received
+    seqs: set[int] | None = None  # 2.0.1: the seqNos received
+    top_seq: int = -1  # 2.0.1: the highest of them
+
+    @property
+    def seq_gaps(self) -> int:
+        """2.0.1: seqNos never received below the highest one received."""
+        return self.top_seq + 1 - len(self.seqs) if self.seqs else 0
+
+    def stamped(self, timestamp: Any) -> None:
+        """A message with this timestamp: out of order when older than the newest so far
+        (RFC 3339 UTC stamps of one station compare as text)."""
+        if isinstance(timestamp, str):
+            if timestamp < self.last_at:
+                self.out_of_order += 1
+            else:
+                self.last_at = timestamp
+
+    def sequenced(self, seq: Any) -> bool:
+        """2.0.1: a seqNo received; False when it came before (a duplicate)."""
+        if not isinstance(seq, int):
+            return True
+        if self.seqs is None:
+            self.seqs = set()
+        if seq in self.seqs:
+            self.duplicates += 1
+            return False
+        if seq < self.top_seq:
+            self.out_of_order += 1
+        self.top_seq = max(self.top_seq, seq)
+        self.seqs.add(seq)
+        return True
 
     @property
     def energy_wh(self) -> float | None:
@@ -83,7 +122,8 @@ class Transaction:
             "messages": self.messages,
             "meter_values": self.meter_values,
             "seq_gaps": self.seq_gaps,
-            "seq_repeats": self.seq_repeats,
+            "duplicates": self.duplicates,
+            "out_of_order": self.out_of_order,
             "stop_reason": self.stop_reason,
             "ended": self.ended,
         }
@@ -97,6 +137,20 @@ class Transactions:
         # Messages naming a transaction the CSMS never saw start, per (version, action).
         self.unknown: Counter[str] = Counter()
         self.restarted = 0  # a Started for a transaction already running
+        self.starts: dict[tuple[Any, ...], int] = {}  # 1.6 starts as received -> their id
+        self.last_id = 0  # the highest 1.6 transaction id handed out
+
+    def apply(self, station: str, action: str, payload: dict[str, Any], tx_id: Any) -> None:
+        """One received transaction message (a journal line): StartTransaction (answered
+        with ``tx_id``), MeterValues, StopTransaction or TransactionEvent."""
+        if action == "StartTransaction":
+            self.start16(station, tx_id, payload)
+        elif action == "MeterValues":
+            self.meter16(station, payload)
+        elif action == "StopTransaction":
+            self.stop16(station, payload)
+        elif action == "TransactionEvent":
+            self.event201(station, payload)
 
     def _get(self, station: str, tx_id: Any, action: str) -> Transaction | None:
         tx = self.items.get((station, tx_id))
@@ -106,10 +160,24 @@ class Transactions:
 
     # --- 1.6 -------------------------------------------------------------------------------------
 
+    def known_start(self, station: str, payload: dict[str, Any]) -> int | None:
+        """The id a StartTransaction received before got (it comes again), else None."""
+        return self.starts.get(_start_key(station, payload))
+
     def start16(self, station: str, tx_id: int, payload: dict[str, Any]) -> None:
-        """StartTransaction, answered with ``tx_id``."""
+        """StartTransaction, answered with ``tx_id`` (the one it got before, if it came before:
+        a duplicate)."""
+        key = _start_key(station, payload)
+        self.last_id = max(self.last_id, tx_id)
+        known = self.items.get((station, tx_id))
+        if self.starts.get(key) == tx_id and known is not None:
+            known.messages += 1
+            known.duplicates += 1
+            return
+        self.starts[key] = tx_id
         tx = Transaction(station, "1.6", tx_id, payload.get("connectorId"), payload.get("idTag"))
         tx.started_at = payload.get("timestamp")
+        tx.stamped(tx.started_at)
         tx.meter_start_wh = tx.meter_last_wh = float(payload.get("meterStart", 0))
         tx.messages = 1
         self.items[(station, tx_id)] = tx
@@ -123,13 +191,19 @@ class Transactions:
             return
         tx.messages += 1
         tx.meter_values += 1
-        tx.reading(energy_wh(payload.get("meterValue")))
+        values = payload.get("meterValue") or [{}]
+        tx.stamped(values[0].get("timestamp"))
+        tx.reading(energy_wh(values))
 
     def stop16(self, station: str, payload: dict[str, Any]) -> None:
         tx = self._get(station, payload.get("transactionId"), "StopTransaction")
         if tx is None:
             return
         tx.messages += 1
+        if tx.ended:  # sent again: the answer to the first did not reach the station
+            tx.duplicates += 1
+            return
+        tx.stamped(payload.get("timestamp"))
         tx.stopped_at = payload.get("timestamp")
         tx.meter_stop_wh = tx.meter_last_wh = float(payload.get("meterStop", 0))
         tx.stop_reason = payload.get("reason", "Local")  # 1.6: absent means Local
@@ -144,7 +218,8 @@ class Transactions:
         kind = payload.get("eventType")
         key = (station, tx_id)
         tx = self.items.get(key)
-        if kind == "Started":
+        seq = payload.get("seqNo")
+        if kind == "Started" and (tx is None or not tx.seqs or seq not in tx.seqs):
             if tx is not None and not tx.ended:
                 self.restarted += 1
             evse = payload.get("evse") or {}
@@ -155,13 +230,9 @@ class Transactions:
             self.unknown[f"TransactionEvent({kind})"] += 1
             return
         tx.messages += 1
-        seq = payload.get("seqNo")
-        if isinstance(seq, int):
-            if seq > tx.next_seq:
-                tx.seq_gaps += seq - tx.next_seq
-            elif seq < tx.next_seq:
-                tx.seq_repeats += 1
-            tx.next_seq = max(tx.next_seq, seq + 1)
+        if not tx.sequenced(seq):
+            return  # received before: nothing new
+        tx.stamped(payload.get("timestamp"))
         token = payload.get("idToken")
         if token:
             tx.id_tag = token.get("idToken")
@@ -190,9 +261,21 @@ class Transactions:
             "running": sum(not tx.ended for tx in items),
             "ended": sum(tx.ended for tx in items),
             "energy_kwh": round(energy / 1000, 3),
+            "messages": sum(tx.messages for tx in items),
             "seq_gaps": sum(tx.seq_gaps for tx in items),
-            "seq_repeats": sum(tx.seq_repeats for tx in items),
+            "duplicates": sum(tx.duplicates for tx in items),
+            "out_of_order": sum(tx.out_of_order for tx in items),
             "unknown": dict(self.unknown),
             "restarted": self.restarted,
             "items": [tx.to_json() for tx in items],
         }
+
+
+def _start_key(station: str, payload: dict[str, Any]) -> tuple[Any, ...]:
+    return (
+        station,
+        payload.get("connectorId"),
+        payload.get("idTag"),
+        payload.get("meterStart"),
+        payload.get("timestamp"),
+    )

@@ -178,13 +178,14 @@ def _answers(answers: dict[str, Any]) -> str:
 def _delivery(delivery: dict[str, Any]) -> str:
     """Transaction messages that could not go at once, and what became of them."""
     head = (
-        "<h3>Transaction messages queued, retried or lost</h3><p class='note'>Messages made "
-        "while a station was offline wait in its queue and are replayed in order once it is "
+        "<h3>Transaction messages: delivered, queued, retried or lost</h3><p class='note'>"
+        "Messages made while a station was offline wait in its queue and are replayed in order "
+        "once it is "
         "accepted again; a message the CSMS did not process is retried per the station's "
         "settings. Given up, dropped and still queued messages never reached the CSMS.</p>"
     )
     if not delivery:
-        return head + "<p>none: every transaction message went at once</p>"
+        return head + "<p>none</p>"
     rows = [(_e(row), *(events[e] for e in DELIVERY_EVENTS)) for row, events in delivery.items()]
     return head + _table(("message", *DELIVERY_EVENTS), rows, True, "left")
 

@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fleet.metrics.sample import (
+    DELIVERY_DELIVERED,
     DELIVERY_DROPPED,
     DELIVERY_EVENTS,
     DELIVERY_GAVE_UP,
@@ -150,15 +151,16 @@ def answers_lines(answers: dict[str, Any]) -> list[str]:
 
 
 def delivery_lines(delivery: dict[str, Any]) -> list[str]:
-    """What happened to transaction messages that could not go at once: queued offline and
-    replayed, retried, and those that never reached the CSMS (given up, dropped at the queue's
-    limit, still queued when their station stopped)."""
+    """Transaction messages: how many the CSMS answered, how many could not go at once (queued
+    offline and replayed, retried, resent after a drop), and those that never reached the CSMS
+    (given up, dropped at the queue's limit, still queued when their station stopped)."""
     if not delivery:
-        return ["transaction messages: none queued, retried or lost"]
+        return ["transaction messages: none"]
     total = {e: sum(row[e] for row in delivery.values()) for e in DELIVERY_EVENTS}
     lost = total[DELIVERY_GAVE_UP] + total[DELIVERY_DROPPED] + total[DELIVERY_LEFT]
     lines = [
-        f"transaction messages: {total[DELIVERY_QUEUED]} queued offline, "
+        f"transaction messages: {total[DELIVERY_DELIVERED]} delivered; "
+        f"{total[DELIVERY_QUEUED]} queued offline, "
         f"{total[DELIVERY_REPLAYED]} replayed, {total[DELIVERY_RETRIED]} retried, "
         f"{total[DELIVERY_RESENT]} resent after a drop; {lost} never "
         f"delivered ({total[DELIVERY_GAVE_UP]} given up, {total[DELIVERY_DROPPED]} dropped at "

@@ -36,6 +36,7 @@ MISSED_STALL: Final = "stall"  # fleet's own event loop was late
 MISSED_CAUSES: Final = (MISSED_OFFLINE, MISSED_BUSY, MISSED_STALL)
 
 # What happened to transaction messages on their way (``Sink.delivery``).
+DELIVERY_DELIVERED: Final = "delivered"  # answered by the CSMS (each message once)
 DELIVERY_QUEUED: Final = "queued offline"  # made while offline: waited for the next boot
 DELIVERY_REPLAYED: Final = "replayed"  # a message queued offline, answered after reconnecting
 DELIVERY_RETRIED: Final = "retried"  # sent again: the CSMS did not answer, or answered CallError
@@ -44,6 +45,7 @@ DELIVERY_GAVE_UP: Final = "given up"  # had its attempts (or its 1.6 start did):
 DELIVERY_DROPPED: Final = "dropped"  # the offline queue was full (offline.when_full)
 DELIVERY_LEFT: Final = "still queued"  # waiting when its station stopped (taken back if it returns)
 DELIVERY_EVENTS: Final = (
+    DELIVERY_DELIVERED,
     DELIVERY_QUEUED,
     DELIVERY_REPLAYED,
     DELIVERY_RETRIED,

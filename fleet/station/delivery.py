@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Final
 
 from fleet.errors import CallErrorReceived, CallFailed, CallTimeout, ConnectionLost, OutboxFull
 from fleet.metrics.sample import (
+    DELIVERY_DELIVERED,
     DELIVERY_DROPPED,
     DELIVERY_GAVE_UP,
     DELIVERY_LEFT,
@@ -96,9 +97,11 @@ class Delivery:
             return
         if isinstance(answer, CallFailed):  # answered, though not well: the CSMS has it
             entry = self.queue.entries.pop(0)
+            self._count(entry.row, DELIVERY_DELIVERED)
             _tell(entry, answer)
         else:
             entry = self.queue.delivered(answer)
+            self._count(entry.row, DELIVERY_DELIVERED)
             if entry.offline:
                 self._count(entry.row, DELIVERY_REPLAYED)
             _tell(entry, answer)

@@ -68,7 +68,7 @@ async def test_a_mixed_fleet_charges_and_the_csms_sees_whole_sessions() -> None:
         assert sum(tx.energy_wh for tx in billed) == pytest.approx(
             charger.counts.energy_wh, abs=(1 if station.version == "1.6" else 0.1) * len(billed)
         )
-        assert all(tx.seq_gaps == tx.seq_repeats == 0 for tx in billed)
+        assert all(tx.seq_gaps == tx.duplicates == tx.out_of_order == 0 for tx in billed)
         assert all(tx.meter_values >= 1 for tx in billed)
     # fleet's own session counts say the same, per version.
     stats = fleet.summary.stats.sessions
@@ -343,4 +343,4 @@ async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
     assert assert_schema_valid(csms) > 100
     ledger = csms.transactions
     assert ledger.unknown == {} and ledger.restarted == 0
-    assert all(tx.seq_gaps == tx.seq_repeats == 0 for tx in ledger.items.values())
+    assert all(tx.seq_gaps == tx.duplicates == tx.out_of_order == 0 for tx in ledger.items.values())

@@ -229,4 +229,4 @@ async def test_a_message_out_when_the_connection_drops_goes_again_after_the_boot
     started = [c.message[3] for c in calls(csms, v201.id, "TransactionEvent")]
     assert [(e["eventType"], e["seqNo"]) for e in started[:2]] == [("Started", 0), ("Started", 0)]
     (running,) = csms.transactions.for_station(v201.id)
-    assert running.seq_gaps == running.seq_repeats == 0
+    assert running.seq_gaps == running.duplicates == running.out_of_order == 0
