@@ -22,6 +22,7 @@ import orjson
 import uvloop
 
 from fleet.errors import FleetError, ScenarioError, UsageError
+from fleet.scenario_storms import PRESETS as STORM_PRESETS
 
 logger = logging.getLogger("fleet")
 
@@ -72,6 +73,15 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="SLO gate, repeatable, as for Locust: 'p95(Heartbeat) < 500ms', 'violations == 0'; "
         "with gates the exit code is their verdict",
+    )
+    run.add_argument(
+        "--storm",
+        action="append",
+        default=[],
+        choices=sorted(STORM_PRESETS),
+        help="add a storm with its preset values to the scenario's storms (repeatable): "
+        "boot-storm, csms-restart (t=60 s), blackout (30 %% for 300 s from t=60 s), flapping, "
+        "rolling-restart, peak-hour",
     )
     run.add_argument(
         "--trace",
@@ -240,6 +250,9 @@ def cmd_run(args: argparse.Namespace) -> int:
         "run.trace": getattr(args, "trace", None),
     }
     scenario = load_scenario(args.scenario, overrides)
+    presets = tuple(STORM_PRESETS[name] for name in getattr(args, "storm", None) or [])
+    if presets:
+        scenario = scenario.model_copy(update={"storms": scenario.storms + presets})
     slos = [parse_slo(text) for text in getattr(args, "slo", None) or []]
     if scenario.run.trace:
         ids = {scenario.station_id(i) for i in range(1, scenario.stations.count + 1)}

@@ -14,6 +14,7 @@ import ipaddress
 import random
 import signal
 import sys
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,6 +32,7 @@ from fleet.process import RampFreezer, tune_gc
 from fleet.scenario import Scenario
 from fleet.station.session import StopSwitch, keep_connected, make_station
 from fleet.station.state import CONNECTED_STATES, State
+from fleet.station.storms import boot_storm
 
 SHUTDOWN_GRACE_S = 10.0
 
@@ -131,16 +133,20 @@ async def run_fleet(
     health.start(loop)
     started = loop.time()
 
+    origin = time.time()  # storms strike from here
+    all_at_once = boot_storm(scenario.storms)
+
     async def start_one(station: Any) -> None:
-        if scenario.boot.jitter_s:
+        if scenario.boot.jitter_s and not all_at_once:
             await asyncio.sleep(rng.uniform(0, scenario.boot.jitter_s))
-        await keep_connected(station, scenario.csms.url_for(station.version), stop, rng)
+        url = scenario.csms.url_for(station.version)
+        await keep_connected(station, url, stop, rng, origin)
 
     freezer = RampFreezer()
 
     async def ramp() -> None:
         for n, station in enumerate(stations):
-            due = started + n / scenario.boot.ramp_per_s
+            due = started + (0 if all_at_once else n / scenario.boot.ramp_per_s)
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
             if stop.is_set():

@@ -50,6 +50,7 @@ from fleet.scenario_responses import (  # noqa: E402
     check_responses,
     used_versions,
 )
+from fleet.scenario_storms import Storm  # noqa: E402
 
 
 class Stations(_Section):
@@ -205,6 +206,7 @@ class Scenario(_Section):
     response_groups: tuple[ResponseGroup, ...] = ()
     sessions: Sessions = Sessions()
     maintenance: Maintenance = Maintenance()
+    storms: tuple[Storm, ...] = ()
     run: Run = Run()
 
     @field_validator("responses")

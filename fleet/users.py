@@ -35,10 +35,11 @@ from fleet.locust_ext import listeners
 from fleet.locust_ext.bridge import get_bridge
 from fleet.locust_ext.options import DEFAULT_ID_STRIDE
 from fleet.scenario import Scenario, load_scenario
+from fleet.shapes import with_shape_storm
 from fleet.station.core import Station
 from fleet.station.session import make_station
 
-_scenarios: dict[tuple[str, str | None, str | None], Scenario] = {}
+_scenarios: dict[tuple[Any, ...], Scenario] = {}
 
 
 class _Stations:
@@ -93,9 +94,11 @@ def scenario_for(
     host = host or environment.host or user_class.host or None
     if trace is None:
         trace = getattr(parsed, "fleet_trace", "") if parsed else ""
-    key = (path, host, trace or None)
+    shape = environment.shape_class
+    key = (path, host, trace or None, getattr(shape, "storm", None))
     if key not in _scenarios:
-        _scenarios[key] = load_scenario(path, {"csms.url": host, "run.trace": trace or None})
+        loaded = load_scenario(path, {"csms.url": host, "run.trace": trace or None})
+        _scenarios[key] = with_shape_storm(loaded, shape)  # a storm shape's storm added
     return _scenarios[key]
 
 

@@ -22,6 +22,7 @@ per action and a per-transaction ledger (``transactions``). Over plain HTTP on t
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import functools
 import http
@@ -66,6 +67,9 @@ def _format(moment: datetime) -> str:
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+CONNECT_LOG_KEPT = 200_000  # connects and disconnects remembered, the newest
+
+
 class Csms:
     """The reference CSMS. ``boot_status`` answers every BootNotification, except that with
     ``accept_after_s`` a station is Accepted on the first boot that many seconds after its first.
@@ -93,6 +97,10 @@ class Csms:
         self.versions = tuple(versions)
         self.ledger: dict[str, StationRecord] = {}
         self.connections: dict[str, Any] = {}  # station id -> its central ChargePoint
+        # (time.monotonic(), station id, "connect" or "disconnect"): the pattern a storm makes
+        self.connect_log: collections.deque[tuple[float, str, str]] = collections.deque(
+            maxlen=CONNECT_LOG_KEPT
+        )
         self.capture: list[Captured] | None = [] if capture else None
         self.calls_sent: dict[str, str] = {}  # with capture: unique id -> action, CSMS's CALLs
         self.clock_skew_s = clock_skew_s
@@ -213,6 +221,7 @@ class Csms:
         self.connections[station_id] = central
         record.connections += 1
         record.connected = True
+        self.connect_log.append((time.monotonic(), station_id, "connect"))
         record.peers.add(str(ws.remote_address[0]))
         logger.info("%s connected (OCPP %s)", station_id, version)
         try:
@@ -223,6 +232,7 @@ class Csms:
             if self.connections.get(station_id) is central:
                 del self.connections[station_id]
                 record.connected = False
+            self.connect_log.append((time.monotonic(), station_id, "disconnect"))
             logger.info("%s disconnected", station_id)
 
     async def _http_call(self, target: str) -> Response:

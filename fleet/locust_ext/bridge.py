@@ -27,6 +27,7 @@ import collections
 import functools
 import logging
 import os
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any, Final
 
@@ -90,6 +91,7 @@ class Bridge:
         self._stops: dict[str, StopSwitch] = {}  # loop thread only
         self._to_start: dict[str, tuple[Station, str]] = {}  # loop thread only, in order
         self._starting = False
+        self.origin = time.time()  # when this test started: storms strike from here
         self._done: dict[str, gevent.event.AsyncResult] = {}  # loop thread only
         self._submitted: set[asyncio.Task[Any]] = set()  # loop thread only
         self._loop_ended = _os_lock()
@@ -112,6 +114,7 @@ class Bridge:
             self.put_call(self._restart)
 
         self.stats = FleetStats()
+        self.origin = time.time()
         self.loop.call_soon_threadsafe(restart)
 
     def _restart(self) -> None:
@@ -232,7 +235,7 @@ class Bridge:
             self.freezer.started()
             self.states.counts[station.version, station.state] += 1
             stop = self._stops[station.id] = StopSwitch()
-            task = self.loop.create_task(keep_connected(station, url, stop))
+            task = self.loop.create_task(keep_connected(station, url, stop, None, self.origin))
             task.add_done_callback(functools.partial(self._finished, station))
         if to_start:
             self.loop.call_soon(self._start_slice)

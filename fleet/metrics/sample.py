@@ -22,6 +22,7 @@ CHARGING: Final = "charging"
 
 # Rows of fleet's own statistics.
 BOOT_ACCEPTED: Final = "boot→accepted"  # first BootNotification sent until Accepted
+RECONNECTED: Final = "lost→accepted"  # an accepted connection lost until accepted again
 CSMS_TO_CP: Final = "CSMS→CP"  # "CSMS→CP Reset": the station's handling of a CSMS call
 CONNECTION_LOST: Final = "connection lost"  # a connection the CSMS or the network ended
 LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had timed out

@@ -99,6 +99,8 @@ class CallSlot(Routed):
         self._outbox: list[Outgoing] = []
         self._next_id = 0
         self._timed_out: list[tuple[str, str, float]] | None = None  # (id, action, sent_at)
+        # The connection was cut by a storm's fault: what it cut off is not the CSMS's failure.
+        self.storm_cut = False
 
     # --- outgoing CALLs --------------------------------------------------------------------------
 
@@ -152,8 +154,12 @@ class CallSlot(Routed):
         """Wait until nothing is queued or in flight (at most ``timeout_s``)."""
         loop = asyncio.get_running_loop()
         until = loop.time() + timeout_s
-        while (self._inflight is not None or self._outbox) and loop.time() < until:
+        while self._busy() and loop.time() < until:
             await asyncio.sleep(0.01)
+
+    def _busy(self) -> bool:
+        """Something is queued or in flight."""
+        return self._inflight is not None or bool(self._outbox)
 
     def _later(self, done: Callable[[Answer], None] | None, result: Answer) -> None:
         if done is not None:
@@ -185,8 +191,8 @@ class CallSlot(Routed):
         try:
             transport.send(wire.encode_call(unique_id, action, message.payload))
         except TransportClosed as exc:
-            if self._ending is None or self._ending is Ending.LOST:
-                # A CALL cut off by our own stop or reboot is not a failure of the CSMS.
+            if (self._ending is None or self._ending is Ending.LOST) and not self.storm_cut:
+                # A CALL cut off by our own stop, reboot or storm is not the CSMS's failure.
                 self._record(message.row or action, sent_at, 0.0, 0, exc.reason)
             # Not _release(): the connection is going, nothing more is launched on it.
             self._inflight = None
@@ -297,7 +303,7 @@ class CallSlot(Routed):
         inflight = self._inflight
         if inflight is None or inflight.reply.done():
             return
-        if self._ending is Ending.LOST:
+        if self._ending is Ending.LOST and not self.storm_cut:
             elapsed_ms = (time.perf_counter() - inflight.sent_at) * 1000
             reason = f"connection lost: {reason or 'closed'}"
             message = inflight.message

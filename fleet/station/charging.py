@@ -56,6 +56,7 @@ class Chargers:
         self.chargers: list[Charger] = []
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
+            gen.surges = station.surges
             meter = Meter(scenario.stations.evse, gen.rng)
             # A connector the CSMS set Inoperative before chargers existed stays so.
             status = Status.UNAVAILABLE if number in station.unavailable else Status.AVAILABLE
@@ -98,6 +99,16 @@ class Chargers:
         self.running = True
         for index in range(len(self.chargers)):
             self.decide(index, Charger.begin)
+
+    def surge(self, surges: tuple[tuple[float, float, float], ...]) -> None:
+        """Peak hours (storms) for every connector's arrivals; planned arrivals are drawn
+        again so a peak starting later is not missed."""
+        now = self.station.now()
+        for index, charger in enumerate(self.chargers):
+            charger.gen.surges = surges
+            if charger.free and charger.wake_at is not None:
+                charger.begin(now)
+                self._arm(index)
 
     def went_offline(self) -> None:
         """The connection was lost: the chargers go on without the CSMS."""

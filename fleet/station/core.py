@@ -261,6 +261,13 @@ class Station(Life):
         self.boot_reason = "FirmwareUpdate"
         await self._reset(FIRMWARE_REBOOT)
 
+    def storm_reboot(self) -> None:
+        """A rolling restart's wave reached the station: as a firmware campaign's reboot,
+        sessions end first; a station not accepted now is left alone."""
+        if self.state is State.ACCEPTED and self._transport is not None:
+            self.boot_reason = "FirmwareUpdate"
+            self._spawn(self._reset(FIRMWARE_REBOOT))
+
     async def booted(self) -> None:
         if self.jobs_made is not None:
             await self.jobs_made.booted()

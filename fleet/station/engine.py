@@ -87,6 +87,7 @@ class Engine(CallSlot):
         self._loop = asyncio.get_running_loop()
         self._deadlines = Deadlines.of(self._loop)
         self._ending = None
+        self.storm_cut = False
         self.set_state(State.BOOTING)
         transport.intercept = self._take_reply
         life = self._loop.create_task(self._life())
@@ -138,6 +139,25 @@ class Engine(CallSlot):
             task.add_done_callback(_closing.discard)
         else:
             self._ending = Ending.STOPPED
+
+    offline_until = 0.0  # loop time: a storm keeps the station off the network until then
+
+    def drop(self, down_s: float, silent: bool) -> None:
+        """A storm's drop: the connection ends without a close frame (or goes silent, a
+        half-open link), and the station stays off the network for ``down_s``."""
+        loop = self._loop or asyncio.get_running_loop()
+        self.offline_until = loop.time() + down_s
+        if self._transport is not None and self._ending is None:
+            self.storm_cut = True
+            how = "silent" if silent else "dropped"
+            self._transport.cut(f"storm: network {how}", down_s if silent else 0.0)
+
+    def offline_left(self) -> float:
+        """Seconds a storm still keeps the station off the network."""
+        if not self.offline_until:
+            return 0.0
+        loop = self._loop or asyncio.get_running_loop()
+        return max(self.offline_until - loop.time(), 0.0)
 
     async def reboot(self) -> None:
         """Close and reconnect at once, booting again (what a Reset does to a real station)."""

@@ -39,7 +39,7 @@ class Demand:
 class SessionGenerator:
     """Arrivals and demands for one connector."""
 
-    __slots__ = ("_mean_weight", "_peak", "_rng", "config")
+    __slots__ = ("_mean_weight", "_peak", "_rng", "config", "surges")
 
     def __init__(self, config: Sessions, seed_text: str) -> None:
         self.config = config
@@ -47,6 +47,8 @@ class SessionGenerator:
         weights = config.profile
         self._mean_weight = sum(weights) / len(weights) if weights else 1.0
         self._peak = max(weights) / self._mean_weight if weights else 1.0
+        # Peak hours (storms): (start, end, factor), epoch seconds; arrivals x factor within.
+        self.surges: tuple[tuple[float, float, float], ...] = ()
 
     @classmethod
     def for_connector(cls, config: Sessions, station_id: str, connector: int) -> SessionGenerator:
@@ -55,6 +57,9 @@ class SessionGenerator:
     def rate_per_s(self, at_s: float) -> float:
         """The arrival rate at wall-clock time ``at_s`` (epoch seconds, UTC hours)."""
         base = self.config.arrivals_per_hour / HOUR_S
+        for start, end, factor in self.surges:
+            if start <= at_s < end:
+                base *= factor
         weights = self.config.profile
         if not weights:
             return base
@@ -64,6 +69,9 @@ class SessionGenerator:
     def next_arrival(self, after_s: float) -> float | None:
         """The next arrival after ``after_s`` (epoch seconds), or None when there are none."""
         peak = self.config.arrivals_per_hour / HOUR_S * self._peak
+        for _, end, factor in self.surges:
+            if end > after_s:
+                peak *= factor
         if peak <= 0:
             return None
         at = after_s

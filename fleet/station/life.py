@@ -14,7 +14,7 @@ import time
 from typing import Any, ClassVar
 
 from fleet.errors import CallFailed, ConnectionLost
-from fleet.metrics.sample import BOOT_ACCEPTED, Sink
+from fleet.metrics.sample import BOOT_ACCEPTED, RECONNECTED, Sink
 from fleet.scenario import Reconnect, Scenario
 from fleet.station import behaviour
 from fleet.station.beats import Beats
@@ -66,11 +66,13 @@ class Life(Engine):
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
         self._lost_at: float | None = None  # when an accepted connection was lost (monotonic)
+        self._outage_since: float | None = None  # the same, perf_counter, until accepted again
         self._resume: list[BootIntent] = []  # this connection goes on without booting
         self.firmware: str | None = None  # installed by an update (None: the scenario's)
 
     local_list: LocalList | None = None  # made by the first SendLocalList
     outbound: Delivery | None = None  # transaction messages (made by the first one)
+    surges: tuple[tuple[float, float, float], ...] = ()  # peak hours (storms), epoch seconds
     tx_open = False  # accepted and started on this connection: transaction messages may go
 
     def deliver(self, message: Outgoing, tx: Tx) -> None:
@@ -79,6 +81,9 @@ class Life(Engine):
         if self.outbound is None:
             self.outbound = Delivery(self)
         self.outbound.put(message, tx)
+
+    def _busy(self) -> bool:
+        return super()._busy() or (self.outbound is not None and self.outbound.pending > 0)
 
     def message_attempts(self) -> tuple[int, float]:
         """(attempts, interval s) for a transaction message the CSMS did not process: 1.6
@@ -157,6 +162,8 @@ class Life(Engine):
     def _disconnected(self, ending: Ending) -> None:
         lost = ending is Ending.LOST and self.state is State.ACCEPTED
         self._lost_at = time.monotonic() if lost else None
+        if lost and self._outage_since is None:
+            self._outage_since = time.perf_counter()
         if ending is Ending.REBOOT and self.after_reboot:
             self.settings.update(self.after_reboot)
             self.after_reboot = None
@@ -232,6 +239,13 @@ class Life(Engine):
                 wait_s = again_at - loop.time()
                 logger.info("%s %s, booting again in %.3g s", self.id, status, wait_s)
         return again_at
+
+    def set_state(self, new: State) -> None:
+        super().set_state(new)
+        if new is State.ACCEPTED and self._outage_since is not None:
+            since, self._outage_since = self._outage_since, None
+            ms = (time.perf_counter() - since) * 1000
+            self.sink.timing(self.id, RECONNECTED, since, ms, None)
 
     def _accepted(self, accepted: Accepted) -> None:
         self.heartbeat_s = accepted.every_s

@@ -37,6 +37,18 @@ class MemoryTransport(Inbox):
         if self.peer is not None and self.peer._closed is None:
             self.peer._end(code, reason, by_peer=True)
 
+    def cut(self, reason: str, silent_for_s: float = 0.0) -> None:
+        if self._closed is not None:
+            return
+        self._closed = TransportClosed(reason, by_peer=False)
+        self._wake()
+        peer = self.peer
+        if peer is not None and peer._closed is None:
+            if silent_for_s > 0:
+                self.loop.call_later(silent_for_s, peer._end, 1006, "", True)
+            else:
+                peer._end(1006, "", by_peer=True)
+
     def _deliver(self, frame: bytes) -> None:
         if self._closed is not None:
             return

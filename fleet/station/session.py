@@ -17,6 +17,7 @@ from fleet.errors import ConnectionFailed
 from fleet.metrics.sample import CONNECT, CONNECTION_LOST, Sink
 from fleet.policies import reconnect_delays
 from fleet.scenario import Scenario
+from fleet.station import storming
 from fleet.station.connect import connect
 from fleet.station.core import Station
 from fleet.station.engine import Ending
@@ -79,13 +80,33 @@ class StopSwitch:
 
 
 async def keep_connected(
-    station: Station, url: str, stop: StopSwitch, rng: random.Random | None = None
+    station: Station,
+    url: str,
+    stop: StopSwitch,
+    rng: random.Random | None = None,
+    origin: float | None = None,
 ) -> None:
-    """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses."""
+    """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses; the
+    scenario's storms strike it at their times after ``origin`` (epoch seconds; default now)."""
+    storm_timers = storming.arm(station, time.time() if origin is None else origin)
+    try:
+        await _keep_connected(station, url, stop, rng)
+    finally:
+        for timer in storm_timers:
+            timer.cancel()
+    station.ended()
+
+
+async def _keep_connected(
+    station: Station, url: str, stop: StopSwitch, rng: random.Random | None
+) -> None:
     delays = reconnect_delays(station.reconnect_rules(), rng)
     open_timeout_s = station.scenario.csms.call_timeout_s
     trace = station.id if station.id in station.scenario.run.trace else None
     while not stop.is_set():
+        if (down_s := station.offline_left()) > 0:  # a storm keeps it off the network
+            await _wait(stop, down_s)
+            continue
         station.set_state(State.CONNECTING)
         started = time.perf_counter()
         try:
@@ -115,9 +136,9 @@ async def keep_connected(
             continue
         lifetime_ms = (time.perf_counter() - connected_at) * 1000
         reason = station.close_reason or "closed"
-        station.sink.timing(station.id, CONNECTION_LOST, None, lifetime_ms, reason)
-        await _wait(stop, next(delays))
-    station.ended()
+        error = None if station.storm_cut else reason  # a storm's drop is no failure
+        station.sink.timing(station.id, CONNECTION_LOST, None, lifetime_ms, error)
+        await _wait(stop, max(next(delays), station.offline_left()))
 
 
 async def _wait(stop: StopSwitch, delay_s: float) -> None:

@@ -58,6 +58,11 @@ class Transport(Protocol):
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close cleanly; a no-op when already closed."""
 
+    def cut(self, reason: str, silent_for_s: float = 0.0) -> None:
+        """A storm's fault: the connection is over for the station at once, without a close
+        frame. The socket is reset now, or (``silent_for_s``) left open and silent that long
+        (nothing read, nothing sent: a half-open link the CSMS must find by its pings)."""
+
 
 class Inbox:
     """The receiving half both transports share: messages not intercepted wait here until
@@ -171,6 +176,21 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
     def _taken(self) -> None:
         if self._reading_paused and len(self._frames) < QUEUE_LIMIT // 2:
             self._resume_reading()
+
+    def cut(self, reason: str, silent_for_s: float = 0.0) -> None:
+        if self._closed is not None:
+            return
+        self._closed = TransportClosed(reason, by_peer=False)
+        self._frames.clear()
+        self._wake()
+        transport = self.transport
+        if transport is None:
+            return
+        if silent_for_s > 0:
+            self._pause_reading()  # unread, the CSMS's pings go unanswered
+            self.loop.call_later(silent_for_s, transport.abort)
+        else:
+            transport.abort()
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         """Close handshake, then wait (at most CLOSE_TIMEOUT_S) for the CSMS to end TCP."""
@@ -301,7 +321,8 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self.protocol.receive_eof()  # idempotent: the state is CLOSED from here on
         reason, by_peer = _describe_close(self.protocol, exc)
-        self._closed = TransportClosed(reason, by_peer)
+        if self._closed is None:  # not cut by a storm already
+            self._closed = TransportClosed(reason, by_peer)
         if self.trace is not None:
             trace_log.info("%s closed: %s", self.trace, reason)
         if self._close_timer is not None:
@@ -358,6 +379,8 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
             self.transport.pause_reading()
 
     def _resume_reading(self) -> None:
+        if self._closed is not None:
+            return  # over for the station (a silent link stays unread)
         if self._reading_paused and not self._writing_paused and self.transport is not None:
             self._reading_paused = False
             self.transport.resume_reading()
