@@ -3,10 +3,11 @@
     from fleet.locustfile import *          # or your own ChargePointUser classes
     from fleet.shapes import Blackout       # 30 % of the stations offline for 5 minutes
 
-A shape brings the scenario's stations up (users = stations, at ``boot.ramp_per_s``; a boot storm
-all at once), holds them through the storm, and ends the test ``settle_s`` after it. The storm
-itself is struck by the stations (``scenario_storms``): the users find it on the shape and add it
-to their scenario, in every process of a distributed test. Subclass a shape to change its storm:
+A shape brings the scenario's stations up (users = its ``stations.count``, at ``boot.ramp_per_s``;
+a boot storm all at once; -u and -r do not apply to shapes), holds them through the storm, and
+ends the test ``settle_s`` after it. The storm itself is struck by the stations
+(``scenario_storms``): the users find it on the shape and add it to their scenario, in every
+process of a distributed test. Subclass a shape to change its storm:
 
     class LongBlackout(Blackout):
         storm = Blackout.storm.model_copy(update={"share": 0.5, "duration_s": 900})
@@ -42,12 +43,10 @@ class StormShape(LoadTestShape):
         if self.get_run_time() > self.storm.ends_s + self.settle_s:
             return None
         scenario = self.fleet_scenario()
-        options: Any = self.runner.environment.parsed_options if self.runner else None
-        users = getattr(options, "num_users", None) or scenario.stations.count
+        users = scenario.stations.count
         if self.storm.kind == "boot_storm":
             return users, float(users)
-        rate = getattr(options, "spawn_rate", None) or scenario.boot.ramp_per_s
-        return users, float(rate)
+        return users, scenario.boot.ramp_per_s
 
 
 def _preset(name: str) -> Storm:

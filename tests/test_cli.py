@@ -248,3 +248,21 @@ def test_a_csms_hanging_up_mid_transaction_shows_in_the_delivery_report(tmp_path
     assert all(events["given up"] == events["dropped"] == 0 for events in delivery.values())
     assert "transaction messages:" in result.stdout and "4 resent after a drop" in result.stdout
     assert transactions["unknown"] == {} and transactions["restarted"] == 0
+
+
+def test_a_boot_storm_preset_boots_every_station_at_once(tmp_path: Path) -> None:
+    scenario = tmp_path / "scenario.yaml"
+    scenario.write_text(yaml.safe_dump({"stations": {"count": 30}, "boot": {"ramp_per_s": 1}}))
+    out = tmp_path / "summary.json"
+    with csms_process("--interval", "60") as url:
+        slow = fleet_run(
+            str(scenario), "--csms", url, "--duration", "2", "--summary-json", str(out)
+        )
+        ramped = json.loads(out.read_text())["stations"]["accepted"]
+        storm = fleet_run(
+            str(scenario), "--csms", url, "--duration", "2", "--storm", "boot-storm",
+            "--summary-json", str(out),
+        )  # fmt: skip
+    assert slow.returncode == storm.returncode == 0, storm.stderr
+    assert ramped <= 3  # one a second
+    assert json.loads(out.read_text())["stations"]["accepted"] == 30

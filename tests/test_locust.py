@@ -606,3 +606,41 @@ def test_lowering_and_raising_users_brings_the_same_stations_back(tmp_path: Path
     mine = [tx for tx in transactions if tx["station"] == back]
     # Its session went on across the gap: one transaction, not a new one from a new meter.
     assert len(mine) == 1 and mine[0]["meter_values"] >= 5, mine
+
+
+STORM_LOCUSTFILE = """
+import fleet.shapes as shapes
+from fleet.locustfile import Station  # noqa: F401
+
+
+class QuickRestart(shapes.CsmsRestart):
+    storm = shapes.CsmsRestart.storm.model_copy(update={"at_s": 2.0})
+    settle_s = 2.0
+"""
+
+
+def test_a_storm_shape_runs_its_storm_and_ends_the_test(tmp_path: Path) -> None:
+    scenario = yaml.safe_load(Path("scenarios/default.yaml").read_text())
+    scenario["stations"] = {"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}}
+    scenario["boot"] = {"ramp_per_s": 100}
+    scenario["reconnect"] = {"min_s": 0.1, "max_s": 0.3}
+    scenario_file = tmp_path / "scenario.yaml"
+    scenario_file.write_text(yaml.safe_dump(scenario))
+    locustfile = tmp_path / "storm_locustfile.py"
+    locustfile.write_text(STORM_LOCUSTFILE)
+    summary = tmp_path / "summary.json"
+    with csms_process("--interval", "300") as url:
+        started = time.monotonic()
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", url, "--headless",
+             "--scenario", str(scenario_file), "--summary-json", str(summary)],
+            capture_output=True, text=True, timeout=90,
+        )  # fmt: skip
+        took_s = time.monotonic() - started
+        seen = ledger(url)
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert took_s < 20  # the shape ended the test after the storm and its settling time
+    assert len(seen) == 6 and all(record["connections"] == 2 for record in seen.values()), seen
+    fleet = json.loads(summary.read_text())["fleet"]
+    assert fleet["lost→accepted"]["count"] == 6
+    assert fleet["connection lost"]["failures"] == 0
