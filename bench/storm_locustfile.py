@@ -1,6 +1,7 @@
 """Benchmark locustfile for storms: fleet's stations, with every loop-lag sample kept with its
-wall-clock time from the end of the ramp (the bridge exists by then), so a benchmark can read the lag during the storm itself (a run's p99 would
-hide a few seconds of storm among minutes of calm). Written to $FLEET_BENCH_LAG_JSON at exit."""
+wall-clock time from the end of the ramp (the bridge exists by then), so a benchmark can read the
+lag during the storm itself (a run's p99 would hide a few seconds of storm among minutes of
+calm). Written to $FLEET_BENCH_LAG_JSON at exit."""
 
 from __future__ import annotations
 

@@ -93,13 +93,13 @@ def _run(
             while process.poll() is None:
                 with contextlib.suppress(OSError, RuntimeError):
                     peak = max(peak, rss_kb(process.pid))
-                if restart_at_s is not None and killed_at is None:
-                    if time.time() - started >= restart_at_s:
-                        csms.kill()
-                        csms.wait(timeout=10)
-                        killed_at = time.time()
-                        time.sleep(3)
-                        csms = _csms(port, ledger)
+                due = restart_at_s is not None and time.time() - started >= restart_at_s
+                if due and killed_at is None:
+                    csms.kill()
+                    csms.wait(timeout=10)
+                    killed_at = time.time()
+                    time.sleep(3)
+                    csms = _csms(port, ledger)
                 time.sleep(0.5)
             transactions = _ledger(port)
         finally:

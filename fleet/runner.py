@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ipaddress
 import random
 import signal
 import sys
 import time
-import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
-from urllib.parse import urlsplit
 
-import orjson
-
+from fleet.ledger_client import fetch_ledgers
 from fleet.metrics import report
 from fleet.metrics.health import LoopHealth
 from fleet.metrics.reconcile import ledger_line, reconcile
@@ -200,39 +196,12 @@ async def run_fleet(
 
 async def embedded_ledgers(scenario: Scenario) -> list[dict[str, Any]] | None:
     """The transactions part of ``GET /ledger`` of each CSMS the fleet used, when every one is
-    on a loopback address and is fleet's embedded CSMS; else None (not compared). Asked after
-    the stations stopped, so the ledger holds everything they delivered."""
+    fleet's embedded CSMS on a loopback address; else None (not compared). Asked after the
+    stations stopped, so the ledger holds everything they delivered."""
     urls = scenario.csms.url
-    bases = {_http_base(u) for u in (urls.values() if isinstance(urls, dict) else [urls])}
-    if not all(base is not None for base in bases):
-        return None
-    try:
-        answers = [await asyncio.to_thread(_get_json, f"{base}/ledger") for base in bases]
-    except (OSError, ValueError):
-        return None  # not the embedded CSMS (or gone): nothing to compare with
-    ledgers = [a.get("transactions") for a in answers if isinstance(a, dict)]
-    if len(ledgers) != len(bases) or not all(isinstance(t, dict) for t in ledgers):
-        return None
-    return [t for t in ledgers if isinstance(t, dict)]
-
-
-def _http_base(url: str) -> str | None:
-    """http(s)://host:port of a loopback ws(s):// URL, else None."""
-    parts = urlsplit(url)
-    host = parts.hostname or ""
-    try:
-        loopback = ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        loopback = host == "localhost"
-    if not loopback:
-        return None
-    scheme = "https" if parts.scheme == "wss" else "http"
-    return f"{scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
-
-
-def _get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=5) as response:
-        return orjson.loads(response.read())
+    return await asyncio.to_thread(
+        fetch_ledgers, urls.values() if isinstance(urls, dict) else [urls]
+    )
 
 
 def progress_line(
@@ -267,6 +236,7 @@ def format_report(result: RunResult) -> str:
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.delivery_lines(data["delivery"]))
+    lines.append(report.reconnects_line(data["reconnects"]))
     lines.append(ledger_line(data["ledger"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))

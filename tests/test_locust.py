@@ -624,6 +624,9 @@ def test_a_storm_shape_runs_its_storm_and_ends_the_test(tmp_path: Path) -> None:
     scenario["stations"] = {"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}}
     scenario["boot"] = {"ramp_per_s": 100}
     scenario["reconnect"] = {"min_s": 0.1, "max_s": 0.3}
+    scenario["sessions"] = {
+        "arrivals_per_hour": 3600, "plug_in_min": {"min": 0.03, "max": 0.05}, "meter_interval_s": 1,
+    }  # fmt: skip
     scenario_file = tmp_path / "scenario.yaml"
     scenario_file.write_text(yaml.safe_dump(scenario))
     locustfile = tmp_path / "storm_locustfile.py"
@@ -643,4 +646,10 @@ def test_a_storm_shape_runs_its_storm_and_ends_the_test(tmp_path: Path) -> None:
     assert len(seen) == 6 and all(record["connections"] == 2 for record in seen.values()), seen
     fleet = json.loads(summary.read_text())["fleet"]
     assert fleet["lost→accepted"]["count"] == 6
+    data = json.loads(summary.read_text())
+    assert data["reconnects"]["buckets"]["≤1 s"] == 6
+    # The embedded CSMS's ledger holds every transaction message the stations delivered.
+    compared = data["ledger"]
+    assert compared["delivered"] >= 10 and compared["missing"] == compared["seq_gaps"] == 0
+    assert "CSMS ledger: nothing lost" in result.stdout
     assert fleet["connection lost"]["failures"] == 0

@@ -190,6 +190,20 @@ def _delivery(delivery: dict[str, Any]) -> str:
     return head + _table(("message", *DELIVERY_EVENTS), rows, True, "left")
 
 
+def _reconnects(block: dict[str, Any] | None) -> str:
+    """The spread of reconnects: lost connection to the next acceptance, per station."""
+    head = (
+        "<h3>Reconnects: lost connection to accepted again</h3><p class='note'>How long each "
+        "station took, from losing an accepted connection (a CSMS restart, a storm, a network "
+        "drop) to its next acceptance, under its reconnect policy.</p>"
+    )
+    if block is None:
+        return head + "<p>none</p>"
+    labels = list(block["buckets"])
+    row = [block["count"], _ms(block["p50_ms"]), _ms(block["p99_ms"]), *block["buckets"].values()]
+    return head + _table(("stations", "p50 ms", "p99 ms", *labels), [row])
+
+
 def fleet_section(
     data: dict[str, Any],
     history: Sequence[dict[str, Any]],
@@ -276,6 +290,7 @@ def fleet_section(
         out.append("<p>none</p>")
     out.append(_answers(data.get("answers", {})))
     out.append(_delivery(data.get("delivery", {})))
+    out.append(_reconnects(data.get("reconnects")))
     out.append(
         f"<h3>CSMS conformance</h3><p>{conformance['violations']} violations "
         f"(csms.on_violation: {_e(conformance['on_violation'])})</p>"

@@ -26,6 +26,7 @@ from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.locust_ext.summary import (
     end_lines,
     evaluate_gates,
+    ledger_block,
     summary_json,
     write_fleet_csv,
     write_json,
@@ -183,6 +184,7 @@ def _record_stop(environment: Environment) -> None:
 
 def _write_outputs(environment: Environment, state: FleetState) -> dict[str, Any]:
     data = summary_json(environment, state.results or [])
+    data["ledger"] = ledger_block(environment, data["delivery"])
     options_ = environment.parsed_options
     target = getattr(options_, "summary_json", "") if options_ is not None else ""
     if target:

@@ -10,11 +10,14 @@ from typing import Any
 import orjson
 from locust.env import Environment
 
+from fleet.ledger_client import fetch_ledgers
 from fleet.locust_ext.measurements import LocustWire
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.metrics import report
+from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import DELIVERY_QUEUED, LOOP_LAG, MISSED_CAUSES
 from fleet.metrics.stats import FleetStats
+from fleet.scenario import load_scenario
 from fleet.slo import SloResult, evaluate
 
 MAX_FAILURES: int = 100
@@ -88,6 +91,22 @@ def summary_json(
         },
         "saturated": stats.saturated,
     }
+
+
+def ledger_block(environment: Environment, delivery: dict[str, Any]) -> dict[str, Any] | None:
+    """The stations' delivered transaction messages against the embedded CSMS's ledger (the
+    test's host, or the scenario's URL), when the CSMS is fleet's own on a loopback address."""
+    url = environment.host
+    if not url:
+        options = environment.parsed_options
+        path = getattr(options, "scenario", "") if options is not None else ""
+        if not path:
+            return None
+        urls = load_scenario(path).csms.url
+        ledgers = fetch_ledgers(urls.values() if isinstance(urls, dict) else [urls])
+    else:
+        ledgers = fetch_ledgers([url])
+    return None if ledgers is None else reconcile(delivery, ledgers)
 
 
 def _reason(error: Any) -> str:
@@ -175,6 +194,8 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     lines.extend(report.missed_lines(data["missed"]) or ["missed beats: 0"])
     lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.delivery_lines(data["delivery"]))
+    lines.append(report.reconnects_line(data["reconnects"]))
+    lines.append(ledger_line(data.get("ledger")))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))
     lines.extend(f"NOT TO BE TRUSTED: {line}" for line in data["untrusted"])

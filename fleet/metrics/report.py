@@ -16,6 +16,7 @@ from fleet.metrics.sample import (
     DELIVERY_REPLAYED,
     DELIVERY_RESENT,
     DELIVERY_RETRIED,
+    RECONNECTED,
 )
 from fleet.metrics.stats import FleetStats, SessionTotals
 from fleet.wire import VERSIONS
@@ -57,6 +58,7 @@ def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
         "missed": stats.missed_json(),
         "answers": stats.answers_json(),
         "delivery": stats.delivery_json(),
+        "reconnects": reconnects_json(stats),
         "conformance": {
             "violations": stats.conformance.total,
             "on_violation": on_violation,
@@ -148,6 +150,36 @@ def answers_lines(answers: dict[str, Any]) -> list[str]:
             f"p99 {_ms(row['p99_ms'])} ms"
         )
     return lines
+
+
+RECONNECT_BOUNDS_S: Final = (1, 2, 5, 10, 30, 60)
+
+
+def reconnects_json(stats: FleetStats) -> dict[str, Any] | None:
+    """How long stations took from a lost connection to their next acceptance (fleet's row
+    lost→accepted), as a histogram in seconds: the spread of a reconnect storm. None: no
+    station lost an accepted connection."""
+    row = stats.timings.get(RECONNECTED)
+    if row is None or not row.histogram.total:
+        return None
+    labels = [f"≤{b} s" for b in RECONNECT_BOUNDS_S] + [f">{RECONNECT_BOUNDS_S[-1]} s"]
+    counts = dict.fromkeys(labels, 0)
+    for ms, n in row.histogram.counts.items():
+        index = next(
+            (i for i, b in enumerate(RECONNECT_BOUNDS_S) if ms <= b * 1000), len(labels) - 1
+        )
+        counts[labels[index]] += n
+    return {**row.to_json(), "buckets": counts}
+
+
+def reconnects_line(block: dict[str, Any] | None) -> str:
+    if block is None:
+        return "reconnects: none (no accepted connection was lost)"
+    buckets = " · ".join(f"{label} {n}" for label, n in block["buckets"].items())
+    return (
+        f"reconnects (lost→accepted): {block['count']}, p50 {_ms(block['p50_ms'])} ms, "
+        f"p99 {_ms(block['p99_ms'])} ms: {buckets}"
+    )
 
 
 def delivery_lines(delivery: dict[str, Any]) -> list[str]:

@@ -10,6 +10,7 @@ from collections import defaultdict
 from typing import Any
 
 from fleet.csms import Csms
+from fleet.metrics.report import reconnects_json
 from fleet.station.storms import faults_for
 from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario
 
@@ -49,6 +50,9 @@ async def test_a_csms_restart_storm_reconnects_every_station_once() -> None:
     lost = stats.timings["connection lost"]
     assert lost.count == COUNT and lost.failures == 0  # a storm's drop is no failure
     assert stats.timings["lost→accepted"].count == COUNT
+    reconnects = reconnects_json(stats)
+    assert reconnects is not None and reconnects["buckets"]["≤1 s"] == COUNT
+    assert sum(reconnects["buckets"].values()) == COUNT
 
 
 async def test_a_blackout_keeps_its_share_offline_for_its_duration() -> None:
@@ -116,3 +120,21 @@ async def test_a_rolling_restart_boots_the_stations_again_in_waves() -> None:
         assert len(boots) == 2
         if station.version == "2.0.1":
             assert [b["reason"] for b in boots] == ["PowerUp", "FirmwareUpdate"]
+
+
+async def test_a_peak_hour_multiplies_session_arrivals_while_it_lasts() -> None:
+    sessions = {"arrivals_per_hour": 60, "plug_in_min": {"min": 0.005, "max": 0.005}}
+    calm = _scenario(sessions=sessions)
+    peak = _scenario({"kind": "peak_hour", "at_s": 0, "duration_s": 3, "factor": 100},
+                     sessions=sessions)  # fmt: skip
+    started = []
+    for scenario in (calm, peak):
+        async with (
+            csms_running(interval_s=300) as csms,
+            fleet_running(scenario, csms.url) as fleet,
+        ):
+            await accepted(fleet)
+            await asyncio.sleep(3)
+            started.append(sum(s.started for s in fleet.summary.stats.sessions.values()))
+    # One an hour per connector: hardly any in 3 s; a hundred times that: several each.
+    assert started[0] <= 2 and started[1] >= COUNT, started
