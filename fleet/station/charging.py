@@ -147,13 +147,12 @@ class Chargers:
         station, charger = self.station, self.chargers[index]
         for send in sends:
             done = partial(self._answered, index, send.action)
-            message = Outgoing(send.action, send.payload, done, row=send.row)
             if send.tx is None:
-                station.send(message)
+                station.send(Outgoing(send.action, send.payload, done, row=send.row))
                 continue
             if charger.offline:
                 charger.shapes.mark_offline(send)
-            station.deliver(message, send.tx)
+            station.deliver(send.action, send.payload, send.row or send.action, send.tx, done)
         self._arm(index)
         self._report(index)
         if self.when_idle is not None and not self.busy:

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from typing import TYPE_CHECKING, Final
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, Final
 
 from fleet.errors import CallErrorReceived, CallFailed, CallTimeout, ConnectionLost, OutboxFull
 from fleet.metrics.sample import (
@@ -31,6 +32,7 @@ from fleet.station.transaction import Tx
 if TYPE_CHECKING:
     from fleet.station.life import Life
 
+Done = Callable[[Answer], None]
 # Failures that mean the CSMS did not process the message: it is sent again.
 RETRIED: Final = (CallTimeout, CallErrorReceived, OutboxFull)
 
@@ -47,15 +49,18 @@ class Delivery:
         self.retry_at: float | None = None
         self.left: Counter[str] | None = None  # reported still queued when the station stopped
 
-    def put(self, message: Outgoing, tx: Tx) -> None:
-        """Deliver a transaction message after those before it (at once when none waits)."""
+    def put(
+        self, action: str, payload: dict[str, Any], row: str, tx: Tx, done: Done | None
+    ) -> None:
+        """Deliver a transaction message after those before it (at once when none waits);
+        ``done`` is given the CSMS's answer, or the failure once it is given up or dropped."""
         offline = not self.station.tx_open
-        row = message.row or message.action
-        entry = Pending(message.action, message.payload, row, tx, message.done, offline)
+        entry = Pending(action, payload, row, tx, done, offline)
         dropped = self.queue.put(entry, self.out)
         if offline and entry not in dropped:
             self._count(row, DELIVERY_QUEUED)
-        self._drop(dropped, DELIVERY_DROPPED, "offline queue full")
+        if dropped:
+            self._drop(dropped, DELIVERY_DROPPED, "offline queue full")
         self.pump()
 
     def online(self) -> None:
@@ -87,6 +92,16 @@ class Delivery:
 
     def _answered(self, answer: Answer) -> None:
         self.out = False
+        if not isinstance(answer, CallFailed):  # the common case first
+            entry = self.queue.delivered(answer)
+            station = self.station
+            station.sink.delivery(station.id, entry.row, DELIVERY_DELIVERED)
+            if entry.offline:
+                self._count(entry.row, DELIVERY_REPLAYED)
+            if entry.done is not None:
+                entry.done(answer)
+            self.pump()
+            return
         if isinstance(answer, ConnectionLost):  # it stays at the head: sent again after the boot
             head = self.queue.head
             if head is not None:
@@ -95,16 +110,9 @@ class Delivery:
         if isinstance(answer, RETRIED):
             self._failed(answer)
             return
-        if isinstance(answer, CallFailed):  # answered, though not well: the CSMS has it
-            entry = self.queue.entries.pop(0)
-            self._count(entry.row, DELIVERY_DELIVERED)
-            _tell(entry, answer)
-        else:
-            entry = self.queue.delivered(answer)
-            self._count(entry.row, DELIVERY_DELIVERED)
-            if entry.offline:
-                self._count(entry.row, DELIVERY_REPLAYED)
-            _tell(entry, answer)
+        entry = self.queue.entries.pop(0)  # answered, though not well: the CSMS has it
+        self._count(entry.row, DELIVERY_DELIVERED)
+        _tell(entry, answer)
         self.pump()
 
     def _failed(self, failure: CallFailed) -> None:

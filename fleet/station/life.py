@@ -30,7 +30,7 @@ from fleet.station.booting import (
 )
 from fleet.station.booting import Intent as BootIntent
 from fleet.station.charging import Chargers
-from fleet.station.delivery import Delivery
+from fleet.station.delivery import Delivery, Done
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
 from fleet.station.local_list import LocalList
@@ -75,12 +75,14 @@ class Life(Engine):
     surges: tuple[tuple[float, float, float], ...] = ()  # peak hours (storms), epoch seconds
     tx_open = False  # accepted and started on this connection: transaction messages may go
 
-    def deliver(self, message: Outgoing, tx: Tx) -> None:
+    def deliver(
+        self, action: str, payload: dict[str, Any], row: str, tx: Tx, done: Done | None
+    ) -> None:
         """Send a transaction message in order after the ones before it; while offline it
         waits for the next acceptance (``delivery.Delivery``)."""
         if self.outbound is None:
             self.outbound = Delivery(self)
-        self.outbound.put(message, tx)
+        self.outbound.put(action, payload, row, tx, done)
 
     def _busy(self) -> bool:
         return super()._busy() or (self.outbound is not None and self.outbound.pending > 0)
