@@ -136,6 +136,13 @@ def build_parser() -> argparse.ArgumentParser:
         "restarted on the same file goes on with the ledger it had",
     )
     csms.add_argument(
+        "--silent-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="never answer this action: the station's CALL times out (repeatable)",
+    )
+    csms.add_argument(
         "--hang-up-on",
         action="append",
         default=[],
@@ -320,6 +327,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         versions,
         error_on=args.error_on,
         hang_up_on=args.hang_up_on,
+        silent_on=args.silent_on,
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),

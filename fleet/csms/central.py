@@ -82,6 +82,8 @@ class _Central(Routed):
         action = msg.action
         record = self.csms.ledger[self.id]
         record.received[action] += 1
+        if action in self.csms.silent_on:
+            return  # received, never answered: the station's CALL times out
         if action in self.csms.hang_up_on and (self.id, action) not in self.csms.hung_up:
             self.csms.hung_up.add((self.id, action))
             logger.warning("%s: %s received, hanging up without answering", self.id, action)

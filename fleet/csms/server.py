@@ -85,6 +85,7 @@ class Csms:
         clock_skew_s: float = 0.0,
         error_on: Sequence[str] = (),
         hang_up_on: Sequence[str] = (),
+        silent_on: Sequence[str] = (),
         naive_time: bool = False,
         tags: TagPolicy | None = None,
         ledger_file: str | None = None,
@@ -112,6 +113,7 @@ class Csms:
         # each station sends one: the message was received, its answer never leaves.
         self.hang_up_on = frozenset(hang_up_on)
         self.hung_up: set[tuple[str, str]] = set()  # (station, action) done
+        self.silent_on = frozenset(silent_on)  # actions received and never answered
         self.tags = tags or TagPolicy()  # who may charge
         self.transactions = Transactions()
         # With a file, transaction messages survive a restart (``journal.py``).

@@ -230,3 +230,32 @@ async def test_a_message_out_when_the_connection_drops_goes_again_after_the_boot
     assert [(e["eventType"], e["seqNo"]) for e in started[:2]] == [("Started", 0), ("Started", 0)]
     (running,) = csms.transactions.for_station(v201.id)
     assert running.seq_gaps == running.duplicates == running.out_of_order == 0
+
+
+async def test_a_message_never_answered_is_sent_again_per_the_attempts_then_given_up() -> None:
+    scenario = make_scenario(
+        stations={"ocpp": "1.6"},
+        csms={"call_timeout_s": 0.3},
+        sessions={"start": "remote_only"},
+        offline={"message_attempts": 3, "attempt_interval_s": 1},
+    )
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        (station,) = fleet.stations
+        await csms.call(station.id, c16.RemoteStartTransaction(id_tag="TAG-1", connector_id=1))
+        await wait_until(lambda: _charging(station))
+        csms.silent_on = frozenset({"StopTransaction"})
+        tx_id = station.charging.chargers[0].tx.tx_id if station.charging else None
+        await csms.call(station.id, c16.RemoteStopTransaction(transaction_id=tx_id))
+        await wait_until(lambda: _pending(station) == 0, timeout_s=6)
+        stats = fleet.summary.stats
+        ended = not _charging(station)
+    stops = calls(csms, station.id, "StopTransaction")
+    assert len(stops) == 3 and len({c.message[1] for c in stops}) == 3  # new message ids
+    gaps = [b.at - a.at for a, b in itertools.pairwise(stops)]
+    assert 1.2 < gaps[0] < 1.7 and 2.2 < gaps[1] < 2.7, gaps  # timeout + 1 s, timeout + 2 s
+    assert stats.delivery["StopTransaction"][DELIVERY_RETRIED] == 2
+    assert stats.delivery["StopTransaction"][DELIVERY_GAVE_UP] == 1
+    assert stats.timings.get("StopTransaction") is None  # a wire row, in the summary's rows
+    assert fleet.summary.rows["StopTransaction"].failures == 3  # each a timeout
+    assert ended
