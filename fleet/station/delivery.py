@@ -38,7 +38,7 @@ RETRIED: Final = (CallTimeout, CallErrorReceived, OutboxFull)
 
 
 class Delivery:
-    __slots__ = ("left", "out", "queue", "retry_at", "station", "timer")
+    __slots__ = ("left", "out", "queue", "station", "timer")
 
     def __init__(self, station: Life) -> None:
         self.station = station
@@ -46,7 +46,6 @@ class Delivery:
         self.queue = TxQueue(offline.queue_limit, offline.when_full)
         self.out = False  # the head is on the wire
         self.timer: asyncio.TimerHandle | None = None  # a retry waiting for its time
-        self.retry_at: float | None = None
         self.left: Counter[str] | None = None  # reported still queued when the station stopped
 
     def put(
@@ -65,8 +64,6 @@ class Delivery:
 
     def online(self) -> None:
         """Accepted again: replay what waited, in order."""
-        if self.retry_at is not None and self.timer is None:
-            self.retry_at = None  # the retry's wait ran out while offline
         self.pump()
 
     def offline(self) -> None:
@@ -75,11 +72,10 @@ class Delivery:
         if self.timer is not None:
             self.timer.cancel()
             self.timer = None
-            self.retry_at = None
 
     def pump(self) -> None:
         head = self.queue.head
-        if head is None or self.out or not self.station.tx_open or self.retry_at is not None:
+        if head is None or self.out or not self.station.tx_open or self.timer is not None:
             return
         self.out = True
         if head.cut:
@@ -94,12 +90,10 @@ class Delivery:
         self.out = False
         if not isinstance(answer, CallFailed):  # the common case first
             entry = self.queue.delivered(answer)
-            station = self.station
-            station.sink.delivery(station.id, entry.row, DELIVERY_DELIVERED)
+            self._count(entry.row, DELIVERY_DELIVERED)
             if entry.offline:
                 self._count(entry.row, DELIVERY_REPLAYED)
-            if entry.done is not None:
-                entry.done(answer)
+            _tell(entry, answer)
             self.pump()
             return
         if isinstance(answer, ConnectionLost):  # it stays at the head: sent again after the boot
@@ -110,9 +104,12 @@ class Delivery:
         if isinstance(answer, RETRIED):
             self._failed(answer)
             return
-        entry = self.queue.entries.pop(0)  # answered, though not well: the CSMS has it
+        # Answered, though not usably: the CSMS has it. A 1.6 start answered so has no
+        # transactionId, so the rest of its transaction goes with it (given up).
+        entry, *orphans = self.queue.give_up()
         self._count(entry.row, DELIVERY_DELIVERED)
         _tell(entry, answer)
+        self._drop(orphans, DELIVERY_GAVE_UP, answer)
         self.pump()
 
     def _failed(self, failure: CallFailed) -> None:
@@ -123,12 +120,10 @@ class Delivery:
             self._drop(self.queue.give_up(), DELIVERY_GAVE_UP, failure)
             self.pump()
             return
-        self.retry_at = again_at
         self.timer = loop.call_at(again_at, self._retry)
 
     def _retry(self) -> None:
         self.timer = None
-        self.retry_at = None
         self.pump()
 
     def _drop(self, entries: list[Pending], event: str, why: str | CallFailed) -> None:
@@ -137,9 +132,9 @@ class Delivery:
             self._count(entry.row, event)
             _tell(entry, failure)
 
-    def _count(self, row: str, event: str) -> None:
+    def _count(self, row: str, event: str, count: int = 1) -> None:
         station = self.station
-        station.sink.delivery(station.id, row, event)
+        station.sink.delivery(station.id, row, event, count)
 
     @property
     def pending(self) -> int:
@@ -150,13 +145,13 @@ class Delivery:
         reached the CSMS)."""
         left = self.left = Counter(entry.row for entry in self.queue.entries)
         for row, count in left.items():
-            self.station.sink.delivery(self.station.id, row, DELIVERY_LEFT, count)
+            self._count(row, DELIVERY_LEFT, count)
 
     def returned(self) -> None:
         """The stopped station came back: what it reported as left is on its way again."""
         left, self.left = self.left, None
         for row, count in (left or Counter()).items():
-            self.station.sink.delivery(self.station.id, row, DELIVERY_LEFT, -count)
+            self._count(row, DELIVERY_LEFT, -count)
 
 
 def _tell(entry: Pending, answer: Answer) -> None:

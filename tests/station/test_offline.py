@@ -8,6 +8,11 @@ from typing import Any
 
 import pytest
 
+from fleet.errors import InvalidResponse
+from fleet.metrics.summary import Summary
+from fleet.scenario import Scenario
+from fleet.station.calls import Outgoing
+from fleet.station.delivery import Delivery
 from fleet.station.intents import Send
 from fleet.station.offline import DROP_METER_VALUES, DROP_NEWEST, DROP_OLDEST, Pending, TxQueue
 from fleet.station.sessions import Charger, Phase
@@ -199,3 +204,36 @@ def test_a_late_1_6_start_answer_refusing_the_tag_stops_the_session_still_runnin
     out = c.on_answer("StartTransaction", refused, (c.wake_at or T0) + 1)
     assert [s.action for s in out] == ["StopTransaction"]
     assert out[0].payload["reason"] == "DeAuthorized" and out[0].payload["transactionId"] == 9
+
+
+class _Station:
+    """What Delivery needs of a station: a CSMS answering every CALL at once with ``answer``."""
+
+    def __init__(self, answer: Any) -> None:
+        self.scenario = Scenario()
+        self.tx_open = True
+        self.sink = Summary()
+        self.id = "CP-1"
+        self.answer = answer
+        self.sent: list[str] = []
+
+    def send(self, message: Outgoing) -> None:
+        self.sent.append(message.action)
+        assert message.done is not None
+        message.done(self.answer)
+
+
+def test_a_1_6_start_answered_unusably_takes_its_transaction_with_it() -> None:
+    station = _Station(InvalidResponse("invalid StartTransaction response"))
+    delivery = Delivery(station)  # type: ignore[arg-type]
+    tx, answers = _tx(), []
+    station.tx_open = False  # offline: the session's messages wait behind its start
+    for action in ("StartTransaction", "MeterValues", "StopTransaction"):
+        delivery.put(action, {"transactionId": None}, action, tx, answers.append)
+    station.tx_open = True
+    delivery.online()
+    assert station.sent == ["StartTransaction"]  # nothing sent without the CSMS's id
+    assert tx.lost and delivery.pending == 0 and len(answers) == 3
+    events = station.sink.stats.delivery_json()
+    assert events["StartTransaction"]["delivered"] == 1
+    assert events["MeterValues"]["given up"] == events["StopTransaction"]["given up"] == 1
