@@ -12,11 +12,8 @@ import os
 import shlex
 import subprocess
 import sys
-import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
-from urllib.parse import urlsplit
 
 import orjson
 import uvloop
@@ -368,6 +365,7 @@ def cmd_demo(args: argparse.Namespace) -> int:
     """Start ``fleet csms`` on a free port, run the fleet as a headless Locust test against it
     with SLO gates, then show what the CSMS saw. Everything stays on 127.0.0.1."""
     from fleet.children import embedded_csms
+    from fleet.ledger_client import http_base, ledger_of
     from fleet.scenario import load_scenario
 
     scenario = load_scenario(args.scenario, {"stations.count": args.stations}, environ={})
@@ -386,7 +384,9 @@ def cmd_demo(args: argparse.Namespace) -> int:
         ]  # fmt: skip
         print("demo: " + " ".join(shlex.quote(part) for part in locust[2:]), file=sys.stderr)
         status = subprocess.run(locust, env=env).returncode
-        ledger = _fetch_ledger(url)
+        base = http_base(url)
+        assert base is not None  # the embedded CSMS listens on 127.0.0.1
+        ledger = ledger_of(base)
         received: dict[str, int] = {}
         for record in ledger["stations"].values():
             for action, n in record["received"].items():
@@ -399,13 +399,6 @@ def cmd_demo(args: argparse.Namespace) -> int:
             flush=True,
         )
         return status
-
-
-def _fetch_ledger(url: str) -> dict[str, Any]:
-    http_url = urlsplit(url)._replace(scheme="http", path="/ledger").geturl()
-    with urllib.request.urlopen(http_url, timeout=10) as response:
-        ledger: dict[str, Any] = orjson.loads(response.read())
-        return ledger
 
 
 if __name__ == "__main__":  # pragma: no cover

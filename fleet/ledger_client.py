@@ -37,8 +37,7 @@ def fetch_ledgers(urls: Iterable[str]) -> list[dict[str, Any]] | None:
     ledgers = []
     for base in sorted(b for b in bases if b is not None):
         try:
-            with urllib.request.urlopen(f"{base}/ledger", timeout=10) as response:
-                answer = orjson.loads(response.read())
+            answer = ledger_of(base)
         except (OSError, ValueError):
             return None  # not the embedded CSMS (or gone)
         transactions = answer.get("transactions") if isinstance(answer, dict) else None
@@ -46,3 +45,10 @@ def fetch_ledgers(urls: Iterable[str]) -> list[dict[str, Any]] | None:
             return None
         ledgers.append(transactions)
     return ledgers
+
+
+def ledger_of(base: str) -> Any:
+    """The whole of ``GET <base>/ledger`` (base: http://host:port); raises OSError or
+    ValueError when nothing, or no JSON, comes back."""
+    with urllib.request.urlopen(f"{base}/ledger", timeout=10) as response:
+        return orjson.loads(response.read())

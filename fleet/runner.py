@@ -198,10 +198,7 @@ async def embedded_ledgers(scenario: Scenario) -> list[dict[str, Any]] | None:
     """The transactions part of ``GET /ledger`` of each CSMS the fleet used, when every one is
     fleet's embedded CSMS on a loopback address; else None (not compared). Asked after the
     stations stopped, so the ledger holds everything they delivered."""
-    urls = scenario.csms.url
-    return await asyncio.to_thread(
-        fetch_ledgers, urls.values() if isinstance(urls, dict) else [urls]
-    )
+    return await asyncio.to_thread(fetch_ledgers, scenario.csms.urls())
 
 
 def progress_line(

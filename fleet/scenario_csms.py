@@ -83,6 +83,10 @@ class Csms(Section):
             return self.url
         return self.url[version]
 
+    def urls(self) -> list[str]:
+        """Every URL the fleet connects to (one, or one per version)."""
+        return [self.url] if isinstance(self.url, str) else list(self.url.values())
+
     def shown(self) -> str:
         """The URL(s) fit to print (passwords replaced by ***)."""
         if isinstance(self.url, str):

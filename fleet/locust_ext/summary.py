@@ -102,8 +102,7 @@ def ledger_block(environment: Environment, delivery: dict[str, Any]) -> dict[str
         path = getattr(options, "scenario", "") if options is not None else ""
         if not path:
             return None
-        urls = load_scenario(path).csms.url
-        ledgers = fetch_ledgers(urls.values() if isinstance(urls, dict) else [urls])
+        ledgers = fetch_ledgers(load_scenario(path).csms.urls())
     else:
         ledgers = fetch_ledgers([url])
     return None if ledgers is None else reconcile(delivery, ledgers)
