@@ -1,0 +1,126 @@
+"""The ``fleet csms`` command: the embedded reference CSMS's options (its faults and its ledger
+file among them) and its start. Kept apart from ``cli.py``, which has the fleet's commands; the
+CSMS itself is imported only when the command runs."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+from typing import Any
+
+import uvloop
+
+from fleet.errors import FleetError, UsageError
+
+
+def add_csms_parser(sub: Any) -> None:
+    """Add ``csms`` to the ``fleet`` command's subparsers."""
+    csms = sub.add_parser("csms", help="serve the embedded reference CSMS")
+    csms.add_argument("--host", default="127.0.0.1")
+    csms.add_argument("--port", type=int, default=9000, help="0 picks a free port (printed)")
+    csms.add_argument(
+        "--boot-status", choices=("Accepted", "Pending", "Rejected"), default="Accepted"
+    )
+    csms.add_argument(
+        "--interval",
+        type=int,
+        default=300,
+        metavar="SECONDS",
+        help="interval sent in BootNotification answers (default 300)",
+    )
+    csms.add_argument(
+        "--accept-after",
+        type=float,
+        metavar="SECONDS",
+        help="accept a Pending/Rejected station on its first boot this long after its first",
+    )
+    csms.add_argument(
+        "--ocpp-versions",
+        default="1.6,2.0.1",
+        metavar="LIST",
+        help="subprotocols offered, e.g. 1.6 (refuses 2.0.1 stations)",
+    )
+    csms.add_argument(
+        "--error-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="answer this action with CallError InternalError (repeatable)",
+    )
+    csms.add_argument(
+        "--ledger-file",
+        default=None,
+        metavar="PATH",
+        help="keep the transaction ledger in this file (appended as messages come): a CSMS "
+        "restarted on the same file goes on with the ledger it had",
+    )
+    csms.add_argument(
+        "--silent-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="never answer this action: the station's CALL times out (repeatable)",
+    )
+    csms.add_argument(
+        "--hang-up-on",
+        action="append",
+        default=[],
+        metavar="ACTION",
+        help="close a station's connection instead of answering this action, the first time "
+        "each station sends it (a CSMS failing mid-request; repeatable)",
+    )
+    csms.add_argument(
+        "--accept-tags",
+        default="",
+        metavar="PATTERNS",
+        help="authorise only idTags/idTokens matching these comma-separated shell patterns "
+        "(e.g. 'TAG-*'); others are Invalid (default: every tag)",
+    )
+    csms.add_argument(
+        "--reject-tags",
+        default="",
+        metavar="PATTERNS",
+        help="answer Invalid for idTags/idTokens matching these patterns (e.g. 'UNKNOWN-*', "
+        "the tags a scenario's sessions.id_tags.unknown_share draws)",
+    )
+    csms.add_argument(
+        "--naive-time",
+        action="store_true",
+        help="send currentTime without a UTC offset (as datetime.utcnow().isoformat() gives): "
+        "breaks the OCPP schema, to see how a fleet reports a CSMS that does",
+    )
+
+
+def cmd_csms(args: argparse.Namespace) -> int:
+    from fleet.csms import Csms, TagPolicy, serve_forever
+    from fleet.wire import VERSIONS
+
+    versions = [v.strip() for v in args.ocpp_versions.split(",") if v.strip()]
+    unknown = [v for v in versions if v not in VERSIONS]
+    if unknown or not versions:
+        raise UsageError(f"--ocpp-versions: expected 1.6 and/or 2.0.1, got {args.ocpp_versions!r}")
+    if args.interval < 0:
+        raise UsageError(f"--interval: must be >= 0, got {args.interval}")
+    if logging.getLogger().level > logging.INFO:
+        logging.getLogger("fleet.csms").setLevel(logging.INFO)  # one line per station event
+    csms = Csms(
+        args.boot_status,
+        args.interval,
+        args.accept_after,
+        versions,
+        error_on=args.error_on,
+        hang_up_on=args.hang_up_on,
+        silent_on=args.silent_on,
+        ledger_file=args.ledger_file,
+        naive_time=args.naive_time,
+        tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
+    )
+    try:
+        uvloop.run(serve_forever(csms, args.host, args.port))
+    except OSError as exc:
+        raise FleetError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}"
+        ) from None
+    except KeyboardInterrupt:
+        pass
+    return 0
