@@ -1,0 +1,393 @@
+"""Charging sessions on one connector: when they happen, what the station sends, per version.
+
+Pure decisions, no loop and no sockets. A ``Charger`` (``sessions.py``: this, and what reaches
+the sessions from outside) is told the time (the station's wall
+clock, epoch seconds) and what happened (a wake-up it asked for, the CSMS's answer to a message
+it sent, a remote start or stop) and answers with the messages to send, in order; ``wake_at``
+says when it wants to be woken next. The engine sends the messages through the station's outbox
+(so they keep their order) and feeds each answer back.
+
+The life of a session, 1.6: Preparing -> Authorize (badge first / plug first) ->
+StartTransaction (the CSMS's transactionId) -> Charging, MeterValues every sample interval
+(SuspendedEV once the EV is full) -> StopTransaction -> Available (EV gone) or Finishing until
+it leaves. 2.0.1: the same session as TransactionEvent Started / Updated / Ended, with a
+transactionId the station makes and seqNo counting every message of the transaction from 0.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Any
+
+from fleet.scenario_charging import Sessions
+from fleet.station.connectors import Connector, Status
+from fleet.station.generator import Demand, SessionGenerator
+from fleet.station.intents import Send
+from fleet.station.meter import Meter, Reading
+from fleet.station.readings import context_for
+from fleet.station.sampling import Sampling
+from fleet.station.transaction import (
+    DEAUTHORIZED,
+    EV_LEFT,
+    Counts,
+    Shapes,
+    StopReason,
+    Tx,
+    TxSettings,
+)
+
+
+class Phase(enum.Enum):
+    IDLE = "idle"  # no EV (waiting for the next arrival)
+    AUTHORIZING = "authorizing"
+    STARTING = "starting"  # 1.6: StartTransaction sent, no transactionId yet
+    CHARGING = "charging"  # a transaction runs (also while suspended)
+    STOPPING = "stopping"  # 1.6: StopTransaction sent
+    PARKED = "parked"  # the transaction ended, the EV is still plugged in
+
+
+class SessionLife:
+    """A connector's sessions as they run by themselves: arrivals, authorisation, start, readings,
+    stop, departure, and the CSMS's answers to what they sent (``sessions.Charger`` adds what
+    comes from outside)."""
+
+    __slots__ = (
+        "_leave_at",
+        "_reason",
+        "_sampling",
+        "connector",
+        "counts",
+        "demand",
+        "gen",
+        "meter",
+        "new_tx_id",
+        "offline",
+        "phase",
+        "settings",
+        "shapes",
+        "tx",
+        "wake_at",
+    )
+
+    def __init__(
+        self,
+        connector: Connector,
+        meter: Meter,
+        gen: SessionGenerator,
+        shapes: Shapes,
+        new_tx_id: Any,
+        settings: TxSettings | None = None,
+    ) -> None:
+        self.connector = connector
+        self.settings = settings or TxSettings.of(gen.config)
+        self.meter = meter
+        self.gen = gen
+        self.shapes = shapes
+        self.new_tx_id = new_tx_id  # () -> str: 2.0.1 transaction ids
+        self.phase = Phase.IDLE
+        self.demand: Demand | None = None
+        self.tx: Tx | None = None
+        self.counts = Counts()
+        self.wake_at: float | None = None
+        self._leave_at = 0.0
+        self._sampling = Sampling(self.settings)
+        self._reason = EV_LEFT
+        # The station has no accepted connection: it decides without the CSMS (authorises by
+        # its offline rules, starts and stops 1.6 transactions without waiting for answers).
+        self.offline = False
+
+    @property
+    def config(self) -> Sessions:
+        return self.gen.config
+
+    # --- what the engine calls -------------------------------------------------------------------
+
+    @property
+    def next_wake(self) -> float | None:
+        """When to wake the charger: its session's next step, or (outside a transaction) the
+        next clock-aligned reading, whichever comes first."""
+        wake = self.wake_at
+        if self.phase is Phase.CHARGING:
+            return wake
+        return min(
+            [*self._sampling.due(periodic=False), *([] if wake is None else [wake])], default=None
+        )
+
+    def begin(self, now_s: float) -> list[Send]:
+        """The station is accepted: plan the next arrival (or go on with the session)."""
+        self._sampling.align(now_s)
+        if self.phase is Phase.IDLE:
+            self._plan_arrival(now_s)
+        elif self.wake_at is None:
+            self.wake_at = now_s
+        return []
+
+    def on_wake(self, now_s: float) -> list[Send]:
+        out = []
+        if self.phase is not Phase.CHARGING and self._sampling.clock_due(now_s):
+            # Clock-aligned data outside a transaction: the connector's meter, no transaction
+            # (1.6 MeterValues without transactionId, 2.0.1 MeterValues for the EVSE).
+            out.append(self._meter_values(now_s, None, "MeterValueClock"))
+        wake, self.wake_at = self.wake_at, None
+        if wake is None or now_s < wake:  # woken for the clock only
+            self.wake_at = wake
+            return out
+        if self.phase is Phase.IDLE:
+            return out + self._arrive(now_s)
+        if self.phase is Phase.CHARGING:
+            return out + self._tick(now_s)
+        if self.phase is Phase.PARKED and now_s >= self._leave_at:
+            return out + self._leave(now_s)
+        self._plan(now_s)
+        return out
+
+    def on_answer(self, action: str, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        """The CSMS's answer to a message this charger sent (None: it failed)."""
+        if action == "Authorize":
+            return self._authorized(answer, now_s)
+        if action == "StartTransaction":
+            return self._started16(answer, now_s)
+        if action == "StopTransaction":
+            return self._stopped(now_s)
+        if action == "TransactionEvent" and answer is not None and self.tx is not None:
+            info = answer.get("idTokenInfo")
+            if info and info.get("status") != "Accepted" and self.phase is Phase.CHARGING:
+                return self._stop(DEAUTHORIZED, now_s)
+        return []
+
+    def _meter_values(
+        self, now_s: float, tx: Tx | None, trigger: str, reading: Reading | None = None
+    ) -> Send:
+        """MeterValues for the connector (of ``tx`` when given); no SoC without an EV."""
+        if reading is None:
+            reading = self.meter.read(now_s, False)
+        measurands = self.settings.measurands
+        if not self.meter.plugged:
+            measurands = tuple(m for m in measurands if m != "SoC") or measurands
+        context = context_for(trigger)
+        return self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s, context)
+
+    @property
+    def missed_samples(self) -> int:
+        """Readings that could not be taken on time (skipped, not sent late)."""
+        return self._sampling.missed
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.tx is not None
+
+    @property
+    def delivered_wh(self) -> float:
+        """Energy delivered over the charger's life, the running session's so far included."""
+        tx = self.tx
+        if tx is None or self.phase is Phase.STOPPING:  # a stopped session is in counts
+            return self.counts.energy_wh
+        return self.counts.energy_wh + self.meter.register_wh - tx.meter_start_wh
+
+    # --- the session -----------------------------------------------------------------------------
+
+    def _plan_arrival(self, now_s: float) -> None:
+        if self.config.start == "remote_only":
+            self.wake_at = None
+            return
+        self.wake_at = self.gen.next_arrival(now_s)
+
+    def _arrive(self, now_s: float) -> list[Send]:
+        connector = self.connector
+        if connector.busy or connector.status is Status.UNAVAILABLE or connector.reservation:
+            self._plan_arrival(now_s)  # nobody charges here now: the driver goes elsewhere
+            return []
+        demand = self.demand = self.gen.demand()
+        self._leave_at = now_s + demand.plugged_s
+        out = self._status(Status.PREPARING, now_s)
+        if self.settings.start_on_plug and self.shapes.v201:
+            out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
+        self.phase = Phase.AUTHORIZING
+        listed = self.settings.listed(demand.id_tag)
+        if listed is None and self.offline:  # nobody to ask: the station's offline rules
+            listed = self.settings.offline_verdict(demand.id_tag)
+        if listed is not None:  # on the local list: decided without asking the CSMS
+            return out + self._authorized({"idTagInfo": {"status": listed}}, now_s)
+        out.append(self.shapes.authorize(demand.id_tag))
+        return out
+
+    def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        if self.phase is not Phase.AUTHORIZING or self.demand is None:
+            return []
+        accepted = _accepted(answer)
+        tx = self.tx
+        if tx is not None and tx.started:  # 2.0.1 plug first: the transaction runs already
+            if not accepted:
+                return self._stop(DEAUTHORIZED, now_s)
+            tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
+            self.phase = Phase.CHARGING
+            self._sampling.start(now_s)
+            self._plan(now_s)
+            return [self.shapes.update(tx, None, "Authorized", now_s)]
+        if not accepted:  # the driver leaves
+            self.demand = None
+            out = self._status(Status.AVAILABLE, now_s)
+            self.phase = Phase.IDLE
+            self._plan_arrival(now_s)
+            return out
+        return self._start(self.demand.id_tag, now_s, "Authorized", None)
+
+    def _start(
+        self,
+        tag: str,
+        now_s: float,
+        trigger: str,
+        remote_start_id: int | None,
+        authorized: bool = True,
+    ) -> list[Send]:
+        assert self.demand is not None
+        self.meter.plug(self.demand, now_s)
+        reading = self.meter.read(now_s)
+        tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
+        tx.remote_start_id, tx.trigger = remote_start_id, trigger
+        held = self.connector.reservation
+        if held is not None and held.tag == tag:  # the reservation's driver: it is used up
+            tx.reservation_id, self.connector.reservation = held.id, None
+        tx.meter_start_wh, tx.started_s = reading.energy_wh, now_s
+        self.counts.started += 1
+        if not self.shapes.v201:
+            self.phase = Phase.STARTING
+            out = [self.shapes.start(tx, reading, now_s)]
+            return out + self._charging_unconfirmed(now_s) if self.offline else out
+        tx.tx_id = self.new_tx_id()
+        tx.charging_state = "Charging" if authorized else "EVConnected"
+        tx.started = True
+        out = [self.shapes.start(tx, reading, now_s)]
+        if authorized:
+            out = self._status(Status.CHARGING, now_s) + out
+            self.phase = Phase.CHARGING
+            self._sampling.start(now_s)
+            self._plan(now_s)
+        return out
+
+    def _charging_unconfirmed(self, now_s: float) -> list[Send]:
+        """1.6, offline: charge without the CSMS's transactionId (the queue fills it in)."""
+        self.phase = Phase.CHARGING
+        self._sampling.start(now_s)
+        self._plan(now_s)
+        return self._status(Status.CHARGING, now_s)
+
+    def _started16(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
+        tx = self.tx
+        if self.phase is not Phase.STARTING or tx is None:
+            # The answer to a start sent offline, delivered since: the session went on
+            # meanwhile; if it is still the one charging, the verdict on its tag applies now.
+            if answer is None or tx is None or self.phase is not Phase.CHARGING:
+                return []
+            if tx.tx_id == answer.get("transactionId") and not _accepted(answer):
+                return self._stop(DEAUTHORIZED, now_s) if self.settings.stop_on_invalid_id else []
+            return []
+        if answer is None:  # no transactionId: the session cannot go on
+            self.meter.unplug(now_s)
+            self.tx, self.demand = None, None
+            out = self._status(Status.AVAILABLE, now_s)
+            self.phase = Phase.IDLE
+            self._plan_arrival(now_s)
+            return out
+        tx.tx_id = answer.get("transactionId")
+        self.phase = Phase.CHARGING
+        self._sampling.start(now_s)
+        if not _accepted(answer):
+            if self.settings.stop_on_invalid_id:
+                return self._stop(DEAUTHORIZED, now_s)
+            tx.charging_state = "SuspendedEVSE"
+            self._plan(now_s)
+            return self._status(Status.SUSPENDED_EVSE, now_s)
+        self._plan(now_s)
+        return self._status(Status.CHARGING, now_s)
+
+    def _tick(self, now_s: float) -> list[Send]:
+        tx = self.tx
+        assert tx is not None
+        if now_s >= self._leave_at:
+            return self._stop(EV_LEFT, now_s)
+        out: list[Send] = []
+        charging = tx.charging_state == "Charging"
+        if self._sampling.periodic_due(now_s):
+            reading = self.meter.read(now_s, charging)
+            out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
+        if self._sampling.clock_due(now_s):
+            reading = self.meter.read(now_s, charging)
+            out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s))
+        self.meter.advance(now_s, charging)
+        if charging and self.meter.full:
+            tx.charging_state = "SuspendedEV"
+            out += self._status(Status.SUSPENDED_EV, now_s)
+            if self.shapes.v201:
+                out.append(self.shapes.update(tx, None, "ChargingStateChanged", now_s))
+        self._plan(now_s)
+        return out
+
+    def _stop(self, reason: StopReason, now_s: float) -> list[Send]:
+        tx = self.tx
+        assert tx is not None
+        charging = tx.charging_state == "Charging"
+        reading = self.meter.read(now_s, charging)
+        self.counts.energy_wh += reading.energy_wh - tx.meter_start_wh
+        self._reason = reason
+        left = reason is EV_LEFT
+        tx.charging_state = "Idle" if left else "EVConnected"
+        out = [self.shapes.stop(tx, reading, reason, now_s)]
+        if self.shapes.v201 or self.offline:  # nothing to wait for (2.0.1: its own id)
+            return out + self._ended(now_s)
+        self.phase = Phase.STOPPING
+        self.wake_at = None
+        return out
+
+    def _stopped(self, now_s: float) -> list[Send]:
+        if self.phase is not Phase.STOPPING:
+            return []
+        return self._ended(now_s)
+
+    def _ended(self, now_s: float) -> list[Send]:
+        """The transaction is over on the station's side (1.6: StopTransaction answered)."""
+        self.counts.completed += 1
+        self.tx = None
+        if self._reason is EV_LEFT or now_s >= self._leave_at:
+            return self._leave(now_s)
+        self.phase = Phase.PARKED
+        self.wake_at = self._leave_at
+        return self._status(Status.FINISHING, now_s)
+
+    def _leave(self, now_s: float) -> list[Send]:
+        self.meter.unplug(now_s)
+        self.demand = None
+        self.phase = Phase.IDLE
+        if self.connector.inoperative_after:
+            self.connector.inoperative_after = False
+            out = self._status(Status.UNAVAILABLE, now_s)
+        else:
+            out = self._status(Status.AVAILABLE, now_s)
+        self._plan_arrival(now_s)
+        return out
+
+    # --- helpers ---------------------------------------------------------------------------------
+
+    def _plan(self, now_s: float) -> None:
+        """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
+        if self.phase is Phase.CHARGING:
+            due = [self._leave_at, *self._sampling.due(periodic=True)]
+            self.wake_at = max(min(due), now_s)
+        elif self.phase is Phase.PARKED:
+            self.wake_at = self._leave_at
+
+    def _status(self, status: Status, now_s: float) -> list[Send]:
+        old = self.connector.status
+        moved = self.connector.move(status)
+        if moved is None:
+            return []
+        message = self.shapes.status(self.connector.id, old, moved, now_s)
+        return [] if message is None else [message]
+
+
+def _accepted(answer: dict[str, Any] | None) -> bool:
+    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)."""
+    if answer is None:
+        return False
+    info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
+    return bool(info.get("status") == "Accepted")
