@@ -18,6 +18,7 @@ from pathlib import Path
 import orjson
 import uvloop
 
+from fleet.cli_certs import add_certs_parser, cmd_certs
 from fleet.cli_csms import add_csms_parser, cmd_csms
 from fleet.errors import FleetError, ScenarioError, UsageError
 from fleet.scenario_storms import PRESETS as STORM_PRESETS
@@ -95,6 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     add_csms_parser(sub)
+    add_certs_parser(sub)
 
     validate = sub.add_parser("validate", help="check scenario files; exit 0 if all are valid")
     validate.add_argument("files", nargs="+")
@@ -125,7 +127,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(args_list)
     _configure_logging(args.log_level)
     try:
-        handler = {"run": cmd_run, "csms": cmd_csms, "validate": cmd_validate, "demo": cmd_demo}
+        handler = {
+            "run": cmd_run,
+            "csms": cmd_csms,
+            "certs": cmd_certs,
+            "validate": cmd_validate,
+            "demo": cmd_demo,
+        }
         return handler[args.command](args)
     except (UsageError, ScenarioError) as exc:
         if args.debug:

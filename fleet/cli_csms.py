@@ -6,11 +6,15 @@ from __future__ import annotations
 
 import argparse
 import logging
-from typing import Any
+import ssl
+from typing import TYPE_CHECKING, Any
 
 import uvloop
 
 from fleet.errors import FleetError, UsageError
+
+if TYPE_CHECKING:
+    from fleet.csms.door import Door
 
 
 def add_csms_parser(sub: Any) -> None:
@@ -83,6 +87,29 @@ def add_csms_parser(sub: Any) -> None:
         help="answer Invalid for idTags/idTokens matching these patterns (e.g. 'UNKNOWN-*', "
         "the tags a scenario's sessions.id_tags.unknown_share draws)",
     )
+    tls = csms.add_argument_group("security profiles (wss://, Basic auth, client certificates)")
+    tls.add_argument("--tls-cert", metavar="PEM", help="serve wss:// with this certificate")
+    tls.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
+    tls.add_argument(
+        "--client-ca",
+        metavar="PEM",
+        help="profile 3: require a client certificate signed by this CA, whose CN is the "
+        "station id",
+    )
+    tls.add_argument(
+        "--password",
+        metavar="TEMPLATE",
+        help="profiles 1/2: the password each station must send, '{id}' replaced by its id "
+        "(e.g. '{id}-secret'); wrong credentials get HTTP 401",
+    )
+    tls.add_argument(
+        "--passwords-file", metavar="CSV", help="lines 'station id,password' (as --password)"
+    )
+    tls.add_argument(
+        "--require-password",
+        action="store_true",
+        help="refuse stations that send no Basic-auth credentials (HTTP 401)",
+    )
     csms.add_argument(
         "--naive-time",
         action="store_true",
@@ -101,6 +128,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         raise UsageError(f"--ocpp-versions: expected 1.6 and/or 2.0.1, got {args.ocpp_versions!r}")
     if args.interval < 0:
         raise UsageError(f"--interval: must be >= 0, got {args.interval}")
+    tls, door = _security(args)
     if logging.getLogger().level > logging.INFO:
         logging.getLogger("fleet.csms").setLevel(logging.INFO)  # one line per station event
     csms = Csms(
@@ -114,6 +142,8 @@ def cmd_csms(args: argparse.Namespace) -> int:
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
+        tls=tls,
+        door=door,
     )
     try:
         uvloop.run(serve_forever(csms, args.host, args.port))
@@ -124,3 +154,32 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _security(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, Door | None]:
+    """The TLS context and the door (``fleet.csms.door``) the options ask for."""
+    from fleet.csms.door import Door, Passwords, server_context
+
+    if bool(args.tls_cert) != bool(args.tls_key):
+        raise UsageError("--tls-cert and --tls-key go together")
+    if args.client_ca and not args.tls_cert:
+        raise UsageError("--client-ca needs --tls-cert and --tls-key (profile 3 is TLS)")
+    if args.password and args.passwords_file:
+        raise UsageError("give --password or --passwords-file, not both")
+    tls = None
+    if args.tls_cert:
+        try:
+            tls = server_context(args.tls_cert, args.tls_key, args.client_ca)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
+            raise UsageError(f"cannot load the TLS certificate, key or CA: {reason}") from None
+    passwords = None
+    if args.password or args.passwords_file:
+        try:
+            passwords = Passwords(args.password, args.passwords_file)
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise UsageError(f"--passwords-file: {getattr(exc, 'strerror', None) or exc}") from None
+    door = None
+    if passwords is not None or args.require_password or args.client_ca:
+        door = Door(passwords, args.require_password, check_identity=bool(args.client_ca))
+    return tls, door

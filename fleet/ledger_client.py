@@ -6,6 +6,7 @@ OCPP. Synchronous (urllib): ``fleet run`` calls it in a thread, Locust (gevent) 
 from __future__ import annotations
 
 import ipaddress
+import ssl
 import urllib.request
 from collections.abc import Iterable
 from typing import Any
@@ -28,16 +29,19 @@ def http_base(url: str) -> str | None:
     return f"{scheme}://{parts.netloc.rsplit('@', 1)[-1]}"
 
 
-def fetch_ledgers(urls: Iterable[str]) -> list[dict[str, Any]] | None:
+def fetch_ledgers(
+    urls: Iterable[str], context: ssl.SSLContext | None = None
+) -> list[dict[str, Any]] | None:
     """The transactions part of each CSMS's ledger, or None when any of them is not fleet's
-    embedded CSMS on a loopback address (then nothing is compared)."""
+    embedded CSMS on a loopback address (then nothing is compared). ``context``: for https://,
+    the stations' own TLS context (their CA, and a station's certificate for profile 3)."""
     bases = {http_base(url) for url in urls}
     if not bases or None in bases:
         return None
     ledgers = []
     for base in sorted(b for b in bases if b is not None):
         try:
-            answer = ledger_of(base)
+            answer = ledger_of(base, context)
         except (OSError, ValueError):
             return None  # not the embedded CSMS (or gone)
         transactions = answer.get("transactions") if isinstance(answer, dict) else None
@@ -47,8 +51,8 @@ def fetch_ledgers(urls: Iterable[str]) -> list[dict[str, Any]] | None:
     return ledgers
 
 
-def ledger_of(base: str) -> Any:
-    """The whole of ``GET <base>/ledger`` (base: http://host:port); raises OSError or
+def ledger_of(base: str, context: ssl.SSLContext | None = None) -> Any:
+    """The whole of ``GET <base>/ledger`` (base: http(s)://host:port); raises OSError or
     ValueError when nothing, or no JSON, comes back."""
-    with urllib.request.urlopen(f"{base}/ledger", timeout=10) as response:
+    with urllib.request.urlopen(f"{base}/ledger", timeout=10, context=context) as response:
         return orjson.loads(response.read())

@@ -26,6 +26,7 @@ from fleet.metrics.sample import LOOP_LAG, Violation
 from fleet.metrics.summary import Summary
 from fleet.process import RampFreezer, tune_gc
 from fleet.scenario import Scenario
+from fleet.station.security import tooling_context
 from fleet.station.session import StopSwitch, keep_connected, make_station
 from fleet.station.state import CONNECTED_STATES, State
 from fleet.station.storms import boot_storm
@@ -55,6 +56,7 @@ class RunResult:
         return {
             "stations": self.stations,
             "actions": actions,
+            "security": report.security_json(actions),
             **report.fleet_sections(summary.stats, self.on_violation),
             "sessions": report.sessions_block(summary.stats, self.charging),
             "failures": summary.failures,
@@ -198,7 +200,9 @@ async def embedded_ledgers(scenario: Scenario) -> list[dict[str, Any]] | None:
     """The transactions part of ``GET /ledger`` of each CSMS the fleet used, when every one is
     fleet's embedded CSMS on a loopback address; else None (not compared). Asked after the
     stations stopped, so the ledger holds everything they delivered."""
-    return await asyncio.to_thread(fetch_ledgers, scenario.csms.urls())
+    urls = scenario.csms.urls()
+    context = tooling_context(scenario.security, urls[0], scenario.station_id(1))
+    return await asyncio.to_thread(fetch_ledgers, urls, context)
 
 
 def progress_line(
@@ -234,6 +238,8 @@ def format_report(result: RunResult) -> str:
     lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.delivery_lines(data["delivery"]))
     lines.append(report.reconnects_line(data["reconnects"]))
+    if (security := report.security_line(data.get("security"))) is not None:
+        lines.append(security)
     lines.append(ledger_line(data["ledger"]))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))

@@ -50,6 +50,7 @@ from fleet.scenario_responses import (  # noqa: E402
     check_responses,
     used_versions,
 )
+from fleet.scenario_security import ENV_PASSWORD, Security, check_security  # noqa: E402
 from fleet.scenario_storms import Storm  # noqa: E402
 
 
@@ -207,6 +208,7 @@ class Scenario(_Section):
     sessions: Sessions = Sessions()
     maintenance: Maintenance = Maintenance()
     storms: tuple[Storm, ...] = ()
+    security: Security = Security()
     run: Run = Run()
 
     @field_validator("responses")
@@ -245,6 +247,15 @@ class Scenario(_Section):
                         got=self.csms.shown(),
                     )
         return self
+
+    @model_validator(mode="after")
+    def _security_fits(self, info: ValidationInfo) -> Scenario:
+        files = (info.context or {}).get("files", True)
+        check_security(self.security, self.csms, self._ids, files)
+        return self
+
+    def _ids(self) -> list[str]:
+        return [self.station_id(i) for i in range(1, self.stations.count + 1)]
 
     def source_address(self, index: int) -> str | None:
         addresses = self.csms.source_addresses
@@ -304,8 +315,10 @@ def load_scenario(
     path: str | os.PathLike[str],
     overrides: Mapping[str, Any] | None = None,
     environ: Mapping[str, str] | None = None,
+    files: bool = True,
 ) -> Scenario:
     """Read, merge and validate a scenario; raise ScenarioError naming file and field.
+    ``files=False``: the station certificates it names need not exist yet (``fleet certs``).
 
     Precedence, lowest first: the file, ``FLEET_CSMS_URL``, then ``overrides`` (dotted field paths,
     e.g. ``{"stations.count": 50}`` from command-line flags).
@@ -323,25 +336,30 @@ def load_scenario(
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(source, "", f"must be a mapping of sections, got {show(data)}")
-    scenario = _validate(source, data)
+    context = {"base": Path(path).parent, "files": files}
+    scenario = _validate(source, data, context)
 
     patch: dict[str, Any] = {}
     env = os.environ if environ is None else environ
     if env.get(ENV_CSMS_URL):
         patch["csms.url"] = env[ENV_CSMS_URL]
+    if env.get(ENV_PASSWORD):
+        patch["security.password"] = env[ENV_PASSWORD]
     patch.update({k: v for k, v in (overrides or {}).items() if v is not None})
     if patch:
         merged = scenario.model_dump()
         for dotted, value in patch.items():
             section, _, field = dotted.partition(".")
             merged[section][field] = value
-        scenario = _validate(f"{source} (with overrides {', '.join(sorted(patch))})", merged)
+        scenario = _validate(
+            f"{source} (with overrides {', '.join(sorted(patch))})", merged, context
+        )
     return scenario
 
 
-def _validate(source: str, data: dict[str, Any]) -> Scenario:
+def _validate(source: str, data: dict[str, Any], context: dict[str, Any]) -> Scenario:
     try:
-        return Scenario.model_validate(data)
+        return Scenario.model_validate(data, context=context)
     except ValidationError as exc:
         first = exc.errors(include_url=False)[0]
         path, message = describe_error(first, Scenario)

@@ -27,6 +27,7 @@ import contextlib
 import functools
 import http
 import logging
+import ssl
 import time
 from collections.abc import AsyncIterator, Sequence
 from datetime import UTC, datetime, timedelta
@@ -47,6 +48,7 @@ from websockets.http11 import Request, Response
 
 from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
+from fleet.csms.door import Door, request_station
 from fleet.csms.journal import Journal
 from fleet.csms.records import Captured, StationRecord
 from fleet.csms.tags import TagPolicy
@@ -89,6 +91,8 @@ class Csms:
         naive_time: bool = False,
         tags: TagPolicy | None = None,
         ledger_file: str | None = None,
+        tls: ssl.SSLContext | None = None,
+        door: Door | None = None,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -119,6 +123,8 @@ class Csms:
         # With a file, transaction messages survive a restart (``journal.py``).
         self.journal = None if ledger_file is None else Journal(ledger_file)
         self.campaigns: list[Campaign] = []
+        self.tls = tls  # wss:// (profiles 2 and 3; ``door.server_context``)
+        self.door = door  # who is let in (Basic auth, certificate identity)
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""
@@ -155,7 +161,10 @@ class Csms:
 
     def ledger_json(self) -> dict[str, Any]:
         stations = {station: record.to_json() for station, record in sorted(self.ledger.items())}
-        return {"stations": stations, "transactions": self.transactions.to_json()}
+        ledger = {"stations": stations, "transactions": self.transactions.to_json()}
+        if self.door is not None:
+            ledger["door"] = self.door.to_json()
+        return ledger
 
     # --- server ----------------------------------------------------------------------------------
 
@@ -177,9 +186,11 @@ class Csms:
             # A boot storm opens thousands of connections at once: with the default backlog of
             # 100 the kernel drops SYNs and stations connect 1, 3, 7 s later (TCP retries).
             backlog=BACKLOG,
+            ssl=self.tls,
         )
         bound = self._server.sockets[0].getsockname()
-        self.url = f"ws://{bound[0]}:{bound[1]}{path}"
+        scheme = "ws" if self.tls is None else "wss"
+        self.url = f"{scheme}://{bound[0]}:{bound[1]}{path}"
         return self.url
 
     async def stop(self) -> None:
@@ -202,14 +213,20 @@ class Csms:
             return _json_response(http.HTTPStatus.OK, {"ok": True, "stations": len(self.ledger)})
         if request.path == "/ledger":
             return _json_response(http.HTTPStatus.OK, self.ledger_json())
-        station_id = request.path.rstrip("/").rsplit("/", 1)[-1]
+        station_id = request_station(request)
         if not station_id or request.path.count("/") < 1:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "no station id in path\n")
+        if self.door is not None:
+            peer = connection.transport.get_extra_info("peercert")
+            refusal = self.door.check(station_id, request.headers, peer)
+            if refusal is not None:
+                logger.info("%s refused: %s", station_id, refusal.body.decode().strip())
+            return refusal
         return None
 
     async def _serve(self, ws: ServerConnection) -> None:
         assert ws.request is not None
-        station_id = ws.request.path.rstrip("/").rsplit("/", 1)[-1]
+        station_id = request_station(ws.request)
         version = "1.6" if ws.subprotocol == "ocpp1.6" else "2.0.1"
         record = self.ledger.get(station_id)
         if record is None or record.version != version:
@@ -298,7 +315,10 @@ class Csms:
         raises the OCPPError the station answered with, or TimeoutError."""
         central = self.connections[station_id]
         central._response_timeout = timeout_s  # type: ignore[attr-defined]
-        return await central.call(payload, suppress=False)  # type: ignore[attr-defined]
+        answer = await central.call(payload, suppress=False)  # type: ignore[attr-defined]
+        if self.door is not None:
+            self.door.answered(station_id, payload, answer)
+        return answer
 
 
 async def _ask(csms: Csms, request: Any, timeout_s: float, station_id: str) -> Any:

@@ -19,6 +19,7 @@ from fleet.metrics.sample import DELIVERY_QUEUED, LOOP_LAG, MISSED_CAUSES
 from fleet.metrics.stats import FleetStats
 from fleet.scenario import load_scenario
 from fleet.slo import SloResult, evaluate
+from fleet.station.security import tooling_context
 
 MAX_FAILURES: int = 100
 
@@ -79,6 +80,7 @@ def summary_json(
     return {
         "stations": station_counts(table),
         "actions": actions,
+        "security": report.security_json(actions),
         **report.fleet_sections(stats, state.on_violation),
         "sessions": report.sessions_block(stats, charging_counts(table)),
         "failures": failures,
@@ -96,15 +98,18 @@ def summary_json(
 def ledger_block(environment: Environment, delivery: dict[str, Any]) -> dict[str, Any] | None:
     """The stations' delivered transaction messages against the embedded CSMS's ledger (the
     test's host, or the scenario's URL), when the CSMS is fleet's own on a loopback address."""
-    url = environment.host
-    if not url:
-        options = environment.parsed_options
-        path = getattr(options, "scenario", "") if options is not None else ""
-        if not path:
+    options = environment.parsed_options
+    path = getattr(options, "scenario", "") if options is not None else ""
+    scenario = load_scenario(path) if path else None
+    urls = [environment.host] if environment.host else None
+    if urls is None:
+        if scenario is None:
             return None
-        ledgers = fetch_ledgers(load_scenario(path).csms.urls())
-    else:
-        ledgers = fetch_ledgers([url])
+        urls = scenario.csms.urls()
+    context = None
+    if scenario is not None:
+        context = tooling_context(scenario.security, urls[0], scenario.station_id(1))
+    ledgers = fetch_ledgers(urls, context)
     return None if ledgers is None else reconcile(delivery, ledgers)
 
 
@@ -194,6 +199,8 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     lines.extend(report.answers_lines(data["answers"]))
     lines.extend(report.delivery_lines(data["delivery"]))
     lines.append(report.reconnects_line(data["reconnects"]))
+    if (security := report.security_line(data.get("security"))) is not None:
+        lines.append(security)
     lines.append(ledger_line(data.get("ledger")))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))

@@ -16,6 +16,7 @@ from fleet.metrics.sample import (
     DELIVERY_REPLAYED,
     DELIVERY_RESENT,
     DELIVERY_RETRIED,
+    NEGATIVE_ROWS,
     RECONNECTED,
 )
 from fleet.metrics.stats import FleetStats, SessionTotals
@@ -180,6 +181,30 @@ def reconnects_line(block: dict[str, Any] | None) -> str:
         f"reconnects (lost→accepted): {block['count']}, p50 {_ms(block['p50_ms'])} ms, "
         f"p99 {_ms(block['p99_ms'])} ms: {buckets}"
     )
+
+
+def security_json(actions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:
+    """The negative connects (``security.negative``) per misbehaviour: attempts, and how many
+    the CSMS let in (what a CSMS team expects to be 0); None when the run had none."""
+    rows = {
+        kind: {"attempts": actions[row]["count"], "let_in": actions[row]["failures"]}
+        for kind, row in NEGATIVE_ROWS.items()
+        if row in actions
+    }
+    if not rows:
+        return None
+    return {"let_in": sum(r["let_in"] for r in rows.values()), "negative": rows}
+
+
+def security_line(block: Mapping[str, Any] | None) -> str | None:
+    if block is None:
+        return None
+    parts = ", ".join(
+        f"{kind.replace('_', ' ')} {row['let_in']} of {row['attempts']}"
+        for kind, row in block["negative"].items()
+    )
+    verdict = "OK" if block["let_in"] == 0 else "the CSMS let in what it should refuse"
+    return f"negative connects let in: {block['let_in']} ({parts}): {verdict}"
 
 
 def delivery_lines(delivery: dict[str, Any]) -> list[str]:

@@ -16,6 +16,15 @@ from fleet.station.state import State
 
 # Wire exchanges: the kind of a CALL is the station's "OCPP1.6" / "OCPP2.0.1"; a connect is:
 CONNECT: Final = "connect"
+# ... and a connect that shows a security.negative misbehaviour: refused is its success, the
+# CSMS letting the station in its failure.
+NEGATIVE_ROWS: Final = {
+    "wrong_password": "connect (wrong password)",
+    "foreign_certificate": "connect (other station's certificate)",
+    "expired_certificate": "connect (expired certificate)",
+    "downgrade": "connect (downgraded profile)",
+}
+LET_IN: Final = "CSMS let the station in"
 
 # Beside the station states, per version: stations with a charging session running (a gauge).
 CHARGING: Final = "charging"

@@ -13,15 +13,17 @@ import errno
 import http
 import resource
 import ssl
+from typing import Final
 
 from websockets.client import ClientProtocol
-from websockets.exceptions import InvalidHandshake, InvalidStatus, InvalidURI
+from websockets.exceptions import InvalidHandshake, InvalidMessage, InvalidStatus, InvalidURI
 from websockets.http11 import Response
 from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
 from fleet.errors import ConnectionFailed, SubprotocolRefused
+from fleet.station.security import Access, default_context
 from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
 from fleet.wire import SUBPROTOCOLS
 
@@ -33,10 +35,13 @@ async def connect(
     open_timeout_s: float,
     source_address: str | None = None,
     trace: str | None = None,
+    access: Access | None = None,
 ) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
-    with a one-line reason a user can act on (never showing credentials from the URL). With
-    ``trace`` (the station id) every frame of the connection is logged on ``fleet.trace``."""
+    with a one-line reason a user can act on (never showing credentials). With ``trace`` (the
+    station id) every frame of the connection is logged on ``fleet.trace``. ``access``: the
+    Authorization header (Basic auth, profiles 1/2) and TLS context (default: the system's
+    CAs, verified) the station connects with."""
     subprotocol = SUBPROTOCOLS[version]
     try:
         uri = parse_uri(f"{url}/{station_id}")
@@ -47,9 +52,11 @@ async def connect(
     ws = WebsocketTransport(
         ClientProtocol(uri, subprotocols=[Subprotocol(subprotocol)], max_size=MAX_SIZE), loop
     )
+    ws.authorization = None if access is None else access.authorization
+    certificate = access is not None and access.client_certificate
     try:
         async with asyncio.timeout(open_timeout_s):
-            await _open(ws, uri, source_address)
+            await _open(ws, uri, source_address, None if access is None else access.tls)
             await ws.opened()
     except asyncio.CancelledError:
         _abandon(ws)  # the station was stopped while connecting: leave no socket behind
@@ -61,23 +68,36 @@ async def connect(
         ) from None
     except ssl.SSLCertVerificationError as exc:
         raise ConnectionFailed(
-            f"TLS certificate of {where} not trusted: {exc.verify_message}"
+            f"TLS: certificate of {where} not trusted: {exc.verify_message}"
         ) from None
     except ssl.SSLError as exc:
-        raise ConnectionFailed(f"TLS handshake with {where} failed: {exc.reason}") from None
+        _abandon(ws)
+        raise ConnectionFailed(tls_failure(exc, where)) from None
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
+    except ConnectionResetError as exc:
+        if not uri.secure:
+            raise ConnectionFailed(_os_error(exc, where, source_address)) from None
+        hint = " (did it refuse our certificate?)" if certificate else ""
+        raise ConnectionFailed(
+            f"TLS: {where} closed the connection during the TLS handshake{hint}"
+        ) from None
     except OSError as exc:
         raise ConnectionFailed(_os_error(exc, where, source_address)) from None
-    _check_handshake(ws, subprotocol, where)
+    _check_handshake(ws, subprotocol, where, certificate)
     if trace is not None:
         ws.trace = trace
         trace_log.info("%s connected to %s (%s)", trace, where, subprotocol)
     return ws
 
 
-async def _open(ws: WebsocketTransport, uri: WebSocketURI, source_address: str | None) -> None:
-    context = ssl.create_default_context() if uri.secure else None  # verifies by default
+async def _open(
+    ws: WebsocketTransport,
+    uri: WebSocketURI,
+    source_address: str | None,
+    tls: ssl.SSLContext | None,
+) -> None:
+    context = (tls or default_context()) if uri.secure else None  # verifies by default
     await ws.loop.create_connection(
         lambda: ws,
         uri.host,
@@ -88,12 +108,40 @@ async def _open(ws: WebsocketTransport, uri: WebSocketURI, source_address: str |
     )
 
 
+# TLS alerts a CSMS sends about our certificate (OpenSSL's reason names), in a user's words.
+_CERTIFICATE_ALERTS: Final = {
+    "SSLV3_ALERT_BAD_CERTIFICATE": "bad certificate",
+    "SSLV3_ALERT_CERTIFICATE_EXPIRED": "certificate expired",
+    "SSLV3_ALERT_CERTIFICATE_REVOKED": "certificate revoked",
+    "SSLV3_ALERT_CERTIFICATE_UNKNOWN": "certificate unknown",
+    "SSLV3_ALERT_UNSUPPORTED_CERTIFICATE": "unsupported certificate",
+    "TLSV1_ALERT_UNKNOWN_CA": "unknown CA",
+    "TLSV1_ALERT_ACCESS_DENIED": "access denied",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "certificate required",
+}
+
+
+def tls_failure(exc: ssl.SSLError, where: str) -> str:
+    """One line for a failed TLS handshake: the CSMS refusing our certificate, or another
+    failure (protocol version, ciphers) with OpenSSL's reason."""
+    reason = exc.reason or str(exc)
+    alert = _CERTIFICATE_ALERTS.get(reason)
+    if alert is not None:
+        return f"TLS: CSMS refused our certificate ({alert})"
+    if reason.startswith(("SSLV3_ALERT", "TLSV1_ALERT", "TLSV13_ALERT")):
+        words = reason.split("_ALERT_", 1)[1].replace("_", " ").lower()
+        return f"TLS: {where} ended the handshake ({words})"
+    return f"TLS handshake with {where} failed: {reason.replace('_', ' ').lower()}"
+
+
 def _abandon(ws: WebsocketTransport) -> None:
     if ws.transport is not None:
         ws.transport.abort()
 
 
-def _check_handshake(ws: WebsocketTransport, subprotocol: str, where: str) -> None:
+def _check_handshake(
+    ws: WebsocketTransport, subprotocol: str, where: str, client_certificate: bool
+) -> None:
     protocol = ws.protocol
     failure = protocol.handshake_exc
     if failure is None and protocol.state is not State.OPEN:
@@ -102,6 +150,13 @@ def _check_handshake(ws: WebsocketTransport, subprotocol: str, where: str) -> No
         _abandon(ws)
         if isinstance(failure, InvalidStatus):
             raise _refusal(failure.response, subprotocol)
+        if client_certificate and isinstance(failure, InvalidMessage):
+            # TLS 1.3 checks a client certificate after the client's handshake is done; a CSMS
+            # that drops the connection without an alert (Python's asyncio does) ends here.
+            raise ConnectionFailed(
+                f"TLS: {where} closed the connection after the TLS handshake without an answer "
+                "(did it refuse our certificate?)"
+            )
         if isinstance(failure, InvalidHandshake) and "subprotocol" in str(failure):
             raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({failure})")
         raise ConnectionFailed(f"websocket handshake failed: {failure}")

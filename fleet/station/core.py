@@ -26,10 +26,13 @@ from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
 from fleet.station.life import Life
 from fleet.station.local_list import LocalList
 from fleet.station.reservations import Reservation
+from fleet.station.security import authorization_key
 from fleet.station.settings import (
+    AUTHORIZATION_KEY,
     HEARTBEAT_INTERVAL,
     OFFLINE,
     RETRY_BACKOFF,
+    SECURITY_PROFILE,
     SETTINGS,
     TX_SETTINGS,
     ChangeResult,
@@ -58,6 +61,8 @@ class Station(Life):
             return str(round(self.heartbeat_s))
         if key == "NumberOfConnectors":
             return str(self.scenario.stations.connectors)
+        if key == SECURITY_PROFILE and self.version == "1.6":
+            return str(self.security_profile())
         setting = SETTINGS.get(key)
         if setting is None or setting.version not in (None, self.version):
             return None
@@ -77,6 +82,8 @@ class Station(Life):
         chosen = self.status_for(action)
         if chosen != "Accepted":
             return chosen
+        if key == AUTHORIZATION_KEY and self.version == "1.6":
+            return self.set_password(authorization_key(value))
         if self.get_setting(key) is None:
             return ChangeResult.NOT_SUPPORTED
         result, normalised = check_change(key, value)
@@ -95,6 +102,23 @@ class Station(Life):
             if key in TX_SETTINGS and self.charging is not None:
                 self.charging.configure()
         return result
+
+    def set_password(self, password: bytes | None) -> str:
+        """The CSMS set the Basic-auth password (1.6 AuthorizationKey, 2.0.1
+        SecurityCtrlr.BasicAuthPassword): used from the next connect on; None: not a valid one."""
+        if password is None:
+            return ChangeResult.REJECTED
+        self.password = password
+        return ChangeResult.ACCEPTED
+
+    def security_profile(self) -> int:
+        """The security profile the station connects with (1.6 SecurityProfile, 2.0.1
+        SecurityCtrlr.SecurityProfile): the scenario's, or what its CSMS URL amounts to."""
+        if self.scenario.security.profile:
+            return self.scenario.security.profile
+        url = self.scenario.csms.url_for(self.version)
+        secure, basic = url.startswith("wss://"), "@" in url.split("/")[2]
+        return 2 if secure else (1 if basic else 0)
 
     def trigger(self, requested: str, connectors: list[int] | None) -> str:
         """Answer a TriggerMessage for ``requested`` and schedule the triggered message."""

@@ -21,7 +21,7 @@ from fleet.station.local_list import SEND_MAX
 from fleet.station.smart_charging import MAX_PERIODS, MAX_STACK_LEVEL
 
 STATION, EVSE, CONNECTOR = "station", "evse", "connector"  # how many of a component there are
-RO, RW = "ReadOnly", "ReadWrite"
+RO, RW, WO = "ReadOnly", "ReadWrite", "WriteOnly"
 
 
 @dataclass(slots=True, frozen=True)
@@ -136,6 +136,8 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v("SecurityCtrlr", "OrganizationName", TEXT, default="fleet"),
     _ro("SecurityCtrlr", "CertificateEntries", INT, default="0"),
     _ro("SecurityCtrlr", "SecurityProfile", INT, live=True),
+    # The Basic-auth password (A01): set by the CSMS, used from the next connect, never read.
+    _v("SecurityCtrlr", "BasicAuthPassword", TEXT, mutability=WO),
 )  # fmt: skip
 
 _BY_KEY: Final = {(v.component, v.name, v.instance): v for v in VARIABLES}
@@ -305,9 +307,10 @@ def report_data(variable: Variable, place: Place, value: Values) -> dict[str, An
     shown_variable: dict[str, Any] = {"name": variable.name}
     if variable.instance is not None:
         shown_variable["instance"] = variable.instance
-    attribute = {
-        "type": "Actual",
-        "value": value(variable, place)[:2500],
+    attribute: dict[str, Any] = {"type": "Actual"}
+    if variable.mutability != WO:
+        attribute["value"] = value(variable, place)[:2500]
+    attribute |= {
         "mutability": variable.mutability,
         "persistent": not variable.live,
         "constant": variable.mutability == RO and not variable.live,

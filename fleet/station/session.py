@@ -14,13 +14,14 @@ import time
 from collections.abc import Iterator
 
 from fleet.errors import ConnectionFailed
-from fleet.metrics.sample import CONNECT, CONNECTION_LOST, Sink
+from fleet.metrics.sample import CONNECT, CONNECTION_LOST, LET_IN, NEGATIVE_ROWS, Sink
 from fleet.policies import reconnect_delays
 from fleet.scenario import Scenario
 from fleet.station import storming
 from fleet.station.connect import connect
 from fleet.station.core import Station
 from fleet.station.engine import Ending
+from fleet.station.security import access_for
 from fleet.station.state import State
 from fleet.station.v16 import StationV16
 from fleet.station.v201 import StationV201
@@ -35,6 +36,9 @@ def make_station(scenario: Scenario, index: int, sink: Sink) -> Station:
     cls = STATION_CLASSES[scenario.version_for(index)]
     station = cls(scenario.station_id(index), scenario, sink)
     station.source_address = scenario.source_address(index)
+    negative = scenario.security.negative
+    if negative.any():
+        station.negative = negative.kind_for(scenario.seed, station.id)
     return station
 
 
@@ -109,19 +113,37 @@ async def _keep_connected(
             continue
         station.set_state(State.CONNECTING)
         started = time.perf_counter()
+        row = CONNECT if station.negative is None else NEGATIVE_ROWS[station.negative]
         try:
+            access = access_for(
+                station.scenario.security, url, station.id, station.negative, station.password
+            )
             transport = await connect(
-                url, station.id, station.version, open_timeout_s, station.source_address, trace
+                access.url,
+                station.id,
+                station.version,
+                open_timeout_s,
+                station.source_address,
+                trace,
+                access,
             )
         except ConnectionFailed as exc:
             elapsed_ms = (time.perf_counter() - started) * 1000
-            station.sink.exchange(station.id, CONNECT, CONNECT, started, elapsed_ms, 0, exc.reason)
+            # A refusal is what a misbehaving station should get: not a failure.
+            error = exc.reason if row is CONNECT else None
+            station.sink.exchange(station.id, CONNECT, row, started, elapsed_ms, 0, error)
             station.set_state(State.OFFLINE)
             logger.info("%s: %s", station.id, exc.reason)
             await _wait(stop, next(delays))
             continue
         connected_at = time.perf_counter()
         connect_ms = (connected_at - started) * 1000
+        if row is not CONNECT:  # the CSMS let in what it should have refused
+            station.sink.exchange(station.id, CONNECT, row, started, connect_ms, 0, LET_IN)
+            await transport.close(1000, "negative test")
+            station.set_state(State.OFFLINE)
+            await _wait(stop, next(delays))
+            continue
         station.sink.exchange(station.id, CONNECT, CONNECT, started, connect_ms, 0, None)
         if stop.is_set():
             await transport.close(1000, "station stopped")

@@ -32,6 +32,10 @@ class Setting:
 
 
 HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
+# OCPP 1.6 Security Whitepaper keys, kept out of the table: AuthorizationKey is write-only (a
+# hex-encoded Basic-auth password, never shown), SecurityProfile shows the profile in use.
+AUTHORIZATION_KEY: Final = "AuthorizationKey"
+SECURITY_PROFILE: Final = "SecurityProfile"
 # 2.0.1 TxStartPoint values a station can follow: the transaction starts when the cable is
 # plugged in (EVConnected), or once the driver is authorised with the EV plugged in.
 TX_START_POINTS: Final = ("PowerPathClosed", "Authorized", "EVConnected")

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections.abc import Callable
 from typing import Final, Protocol, cast
 
@@ -138,6 +139,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         "_reading_paused",
         "_scan",
         "_writing_paused",
+        "authorization",
         "intercept",
         "protocol",
         "trace",
@@ -150,6 +152,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.intercept: Intercept | None = None
         self.trace: str | None = None  # the station id, when its frames are traced
+        self.authorization: str | None = None  # the handshake's Authorization header
         self._fragments: list[bytes] | None = None
         self._opened: asyncio.Future[None] | None = loop.create_future()
         self._lost: asyncio.Future[None] | None = None
@@ -212,6 +215,9 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
         request = self.protocol.connect()
         request.headers["User-Agent"] = USER_AGENT
+        if self.authorization is not None:
+            request.headers["Authorization"] = self.authorization
+            self.authorization = None  # needed once: the secret is not kept
         self.protocol.send_request(request)
         self._flush()
 
@@ -328,7 +334,10 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
-        for future in (self._waiter, self._lost, self._opened):
+        opened = self._opened
+        if isinstance(exc, ssl.SSLError) and opened is not None and not opened.done():
+            opened.set_exception(exc)  # a TLS alert (our certificate refused) ends the handshake
+        for future in (self._waiter, self._lost, opened):
             if future is not None and not future.done():
                 future.set_result(None)
         self._opened = None

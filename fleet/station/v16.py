@@ -19,7 +19,7 @@ from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
 from fleet.station.reservations import Reservation
-from fleet.station.settings import SETTINGS
+from fleet.station.settings import AUTHORIZATION_KEY, SECURITY_PROFILE, SETTINGS
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 
@@ -84,14 +84,19 @@ class StationV16(Station):
     def on_get_configuration(
         self, key: list[str] | None = None, **_: Any
     ) -> call_result.GetConfiguration:
-        wanted = key if key else [k for k, v in SETTINGS.items() if v.version is None]
+        every = [k for k, v in SETTINGS.items() if v.version is None] + [SECURITY_PROFILE]
+        wanted = key if key else every
         known, unknown = [], []
         for name in wanted:
+            if name == AUTHORIZATION_KEY:  # write-only: known, its value never shown
+                known.append({"key": name, "readonly": False})
+                continue
             value = self.get_setting(name)
             if value is None:
                 unknown.append(name)
             else:
-                known.append({"key": name, "readonly": SETTINGS[name].readonly, "value": value})
+                readonly = name == SECURITY_PROFILE or SETTINGS[name].readonly
+                known.append({"key": name, "readonly": readonly, "value": value})
         return call_result.GetConfiguration(
             configuration_key=known or None, unknown_key=unknown or None
         )

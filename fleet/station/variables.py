@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any, Final
 from fleet.station import device_model as dm
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.device_model import Place, Variable
+from fleet.station.security import basic_auth_password
 
 if TYPE_CHECKING:
     from fleet.station.core import Station
@@ -68,9 +69,7 @@ class DeviceModel:
             limits = None if station.charging is None else station.charging.limits
             return "0" if limits is None else str(len(limits.profiles.items))
         if name == "SecurityProfile":
-            url = station.scenario.csms.url_for(station.version)
-            secure, basic = url.startswith("wss://"), "@" in url.split("/")[2]
-            return "2" if secure else ("1" if basic else "0")
+            return str(station.security_profile())
         raise KeyError(name)
 
     # --- answers ---------------------------------------------------------------------------------
@@ -80,6 +79,8 @@ class DeviceModel:
         variable, place, failure = dm.find(item["component"], item["variable"], self.evses)
         if failure is None and item.get("attribute_type", "Actual") != "Actual":
             failure = "NotSupportedAttributeType"
+        if variable is not None and variable.mutability == dm.WO:
+            failure = failure or "Rejected"  # write-only: a password is never read back
         result = _result(item, failure or "Accepted")
         if variable is not None and failure is None:
             result["attribute_value"] = self.value(variable, place)
@@ -99,6 +100,8 @@ class DeviceModel:
         chosen = self.station.status_for("SetVariables")
         if chosen != "Accepted":
             return _result(item, chosen)
+        if variable.name == "BasicAuthPassword":
+            return _result(item, self.station.set_password(basic_auth_password(value)))
         status, normalised = dm.check_value(variable, value)
         if normalised is not None:
             self.changed[(variable.component, variable.name, variable.instance, place)] = normalised

@@ -103,7 +103,7 @@ def test_reports_hold_what_their_base_or_criteria_name() -> None:
     per_evse = [v for v in dm.VARIABLES if v.scope != dm.STATION]
     assert len(full) == len(per_station) + 2 * len(per_evse)
     configuration = dm.base_report("ConfigurationInventory", evses=2)
-    assert configuration and all(v.mutability == dm.RW for v, _ in configuration)
+    assert configuration and all(v.mutability != dm.RO for v, _ in configuration)
     summary = dm.base_report("SummaryInventory", evses=2)
     assert {v.name for v, _ in summary} == {"AvailabilityState", "Available", "Problem"}
 

@@ -15,6 +15,7 @@ import pytest
 import websockets
 from websockets.asyncio.server import ServerConnection
 
+from fleet.station.security import forget_contexts
 from fleet.station.state import State
 from tests.conftest import fleet_running, make_scenario, wait_until
 from tests.station.test_misbehaving_csms import boot_answer, raw_csms, serve_calls
@@ -124,11 +125,12 @@ async def test_tls_is_verified_by_default(
         async with fleet_running(make_scenario(), url) as fleet:
             await wait_until(lambda: fleet.summary.failure_count >= 1)
         reason = fleet.summary.failures[0]["reason"]
-        assert reason.startswith("TLS certificate of 127.0.0.1:") and "not trusted" in reason
+        assert reason.startswith("TLS: certificate of 127.0.0.1:") and "not trusted" in reason
         assert fleet.stations[0].state is not State.ACCEPTED
 
         # Trusted through the usual OpenSSL variable: the station connects and boots.
         monkeypatch.setenv("SSL_CERT_FILE", str(cert))
+        forget_contexts()  # contexts are built once per process; this one must see the variable
         async with fleet_running(make_scenario(), url) as fleet:
             await wait_until(lambda: fleet.stations[0].state is State.ACCEPTED)
         assert fleet.summary.failures == []

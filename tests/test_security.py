@@ -1,0 +1,338 @@
+"""Security profiles 1-3 end to end: real stations against the embedded CSMS on 127.0.0.1, over
+real TLS with certificates made in the test (``fleet.certs``)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import ssl
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from ocpp.v16 import call as call16
+from ocpp.v201 import call as call201
+
+from fleet.certs import make_certificates
+from fleet.csms.door import Door, Passwords, server_context
+from fleet.metrics.sample import CONNECT, NEGATIVE_ROWS
+from fleet.station.security import forget_contexts
+from fleet.station.state import State
+from tests.conftest import accepted, csms_running, fleet_running, make_scenario, wait_until
+
+SECRET = "{id}-Very-Secret-42"
+
+
+@pytest.fixture(scope="module")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, the CSMS certificate, four stations' certificates and CP-00004's expired one."""
+    out = tmp_path_factory.mktemp("certs")
+    ids = [f"CP-{i:05d}" for i in range(1, 5)]
+    make_certificates(out, ids, expired_ids=["CP-00004"])
+    return out
+
+
+@pytest.fixture(autouse=True)
+def _fresh_contexts() -> Any:
+    forget_contexts()
+    yield
+    forget_contexts()
+
+
+def _everything_shown(fleet: Any, caplog: pytest.LogCaptureFixture) -> str:
+    """All a user could read: logs, the summary's rows and failures."""
+    summary = fleet.summary
+    shown = [record.getMessage() for record in caplog.records]
+    shown.append(orjson.dumps(summary.actions_json()).decode())
+    shown.append(orjson.dumps(summary.failures).decode())
+    shown.append(repr(fleet.stations[0].scenario))
+    return "\n".join(shown)
+
+
+async def test_profile_1_per_station_passwords_and_a_counted_refusal(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    # The CSMS knows every station's password; the scenario's file has CP-00002's wrong.
+    book = tmp_path / "csms.csv"
+    book.write_text("".join(f"CP-{i:05d},pw-{i}-0123456789abcdef\n" for i in range(1, 4)))
+    ours = tmp_path / "fleet.csv"
+    ours.write_text(
+        "CP-00001,pw-1-0123456789abcdef\nCP-00002,stale-password-99\nCP-00003,pw-3-0123456789abcdef\n"
+    )
+    door = Door(Passwords(file=str(book)), require_password=True)
+    async with csms_running(door=door) as csms:
+        scenario = make_scenario(
+            stations={"count": 3},
+            security={"profile": 1, "passwords_file": str(ours)},
+            csms={"url": csms.url},
+        )
+        async with fleet_running(scenario) as fleet:
+            await wait_until(lambda: fleet.station("CP-00001").state is State.ACCEPTED)
+            await wait_until(lambda: fleet.station("CP-00003").state is State.ACCEPTED)
+            await wait_until(lambda: door.refused["wrong password"] >= 2)
+        assert fleet.station("CP-00002").state is not State.ACCEPTED
+        refusals = [f for f in fleet.summary.failures if f["action"] == CONNECT]
+        assert refusals and {f["station"] for f in refusals} == {"CP-00002"}
+        assert refusals[0]["reason"] == "CSMS refused the websocket: HTTP 401 Unauthorized"
+        assert set(csms.ledger) == {"CP-00001", "CP-00003"}
+    shown = _everything_shown(fleet, caplog)
+    for secret in ("pw-1-0123456789abcdef", "stale-password-99", "pw-3-0123456789abcdef"):
+        assert secret not in shown
+
+
+async def test_a_wrong_password_on_purpose_is_refused_and_counted_not_failed() -> None:
+    door = Door(Passwords(SECRET), require_password=True)
+    async with csms_running(door=door) as csms:
+        scenario = make_scenario(
+            stations={"count": 3},
+            security={
+                "profile": 1,
+                "password": SECRET,
+                "negative": {"wrong_password": ["CP-00002"]},
+            },
+            csms={"url": csms.url},
+        )
+        async with fleet_running(scenario) as fleet:
+            await wait_until(lambda: door.refused["wrong password"] >= 2)
+            await wait_until(
+                lambda: all(fleet.station(f"CP-0000{i}").state is State.ACCEPTED for i in (1, 3))
+            )
+        row = fleet.summary.rows[NEGATIVE_ROWS["wrong_password"]]
+        assert row.count >= 2 and row.failures == 0
+        assert fleet.summary.failure_count == 0
+
+        # A lax CSMS (no password check) lets the same station in: that is the failure.
+        lax = make_scenario(
+            stations={"count": 2},
+            security={
+                "profile": 1,
+                "password": SECRET,
+                "negative": {"wrong_password": ["CP-00002"]},
+            },
+        )
+    async with csms_running() as careless:
+        async with fleet_running(lax, careless.url) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        row = fleet.summary.rows[NEGATIVE_ROWS["wrong_password"]]
+        assert row.failures >= 1
+        assert {f["station"] for f in fleet.summary.failures} == {"CP-00002"}
+
+
+async def test_profile_2_trusts_the_scenario_ca_and_refuses_the_system_one(certs: Path) -> None:
+    tls = server_context(str(certs / "csms.pem"), str(certs / "csms.key"))
+    door = Door(Passwords(SECRET), require_password=True)
+    async with csms_running(tls=tls, door=door) as csms:
+        assert csms.url.startswith("wss://127.0.0.1:")
+        trusted = make_scenario(
+            stations={"count": 2, "ocpp": {"1.6": 1, "2.0.1": 1}},
+            security={"profile": 2, "password": SECRET, "ca_file": str(certs / "ca.pem")},
+            csms={"url": csms.url},
+        )
+        async with fleet_running(trusted) as fleet:
+            await accepted(fleet)
+        assert fleet.summary.failure_count == 0
+        assert door.let_in == 2 and not door.refused
+
+        untrusted = make_scenario(
+            security={"profile": 2, "password": SECRET}, csms={"url": csms.url}
+        )
+        async with fleet_running(untrusted) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        reason = fleet.summary.failures[0]["reason"]
+        assert reason.startswith("TLS: certificate of 127.0.0.1:") and "not trusted" in reason
+
+
+def _profile_3(certs: Path, url: str, **more: Any) -> Any:
+    security = {
+        "profile": 3,
+        "ca_file": str(certs / "ca.pem"),
+        "certs_dir": str(certs / "stations"),
+    }
+    security.update(more)
+    return make_scenario(
+        stations={"count": 4, "ocpp": {"1.6": 1, "2.0.1": 1}}, security=security, csms={"url": url}
+    )
+
+
+async def test_profile_3_lets_in_each_station_by_its_own_certificate_only(certs: Path) -> None:
+    tls = server_context(str(certs / "csms.pem"), str(certs / "csms.key"), str(certs / "ca.pem"))
+    door = Door(check_identity=True)
+    async with csms_running(tls=tls, door=door) as csms:
+        negative = {"foreign_certificate": ["CP-00003"], "expired_certificate": ["CP-00004"]}
+        scenario = _profile_3(certs, csms.url, negative=negative)
+        async with fleet_running(scenario) as fleet:
+            await wait_until(lambda: fleet.station("CP-00001").state is State.ACCEPTED)
+            await wait_until(lambda: fleet.station("CP-00002").state is State.ACCEPTED)
+            await wait_until(
+                lambda: fleet.summary.rows.get(NEGATIVE_ROWS["expired_certificate"]) is not None
+            )
+            await wait_until(lambda: door.refused["certificate for another identity"] >= 1)
+        assert fleet.summary.failure_count == 0  # both refusals were what the test wanted
+        assert set(csms.ledger) == {"CP-00001", "CP-00002"}
+        # The CN checked is the certificate's: CP-00003 showed CP-00001's (or another's).
+        assert door.let_in >= 2
+
+
+async def _alerting_tls_server(context: ssl.SSLContext) -> asyncio.Server:
+    """A TLS endpoint that, like nginx or a Java CSMS, sends the TLS alert when it refuses a
+    client certificate (Python's asyncio drops it: its servers just close)."""
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        incoming, outgoing = ssl.MemoryBIO(), ssl.MemoryBIO()
+        tls = context.wrap_bio(incoming, outgoing, server_side=True)
+        try:
+            while True:
+                try:
+                    tls.do_handshake()
+                    break
+                except ssl.SSLWantReadError:
+                    writer.write(outgoing.read())
+                    data = await reader.read(65536)
+                    if not data:
+                        return
+                    incoming.write(data)
+        except ssl.SSLError:
+            writer.write(outgoing.read())  # the alert
+            await writer.drain()
+        finally:
+            writer.close()
+
+    return await asyncio.start_server(handle, "127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("tls_version", ["1.2", "1.3"])
+async def test_profile_3_refusals_read_as_one_line(
+    certs: Path, tmp_path: Path, tls_version: str
+) -> None:
+    """An expired certificate and no certificate at all, as the station reports them."""
+    expired_only = tmp_path / "stations"
+    expired_only.mkdir()
+    for suffix in ("pem", "key"):
+        source = certs / "stations" / "expired" / f"CP-00004.{suffix}"
+        (expired_only / f"CP-00001.{suffix}").write_bytes(source.read_bytes())
+    tls = server_context(str(certs / "csms.pem"), str(certs / "csms.key"), str(certs / "ca.pem"))
+    tls.maximum_version = ssl.TLSVersion.TLSv1_2 if tls_version == "1.2" else ssl.TLSVersion.TLSv1_3
+    server = await _alerting_tls_server(tls)
+    url = f"wss://127.0.0.1:{server.sockets[0].getsockname()[1]}/ocpp"
+    ca = str(certs / "ca.pem")
+    try:
+        expired = make_scenario(
+            security={"profile": 3, "ca_file": ca, "certs_dir": str(expired_only)},
+            csms={"url": url},
+        )
+        async with fleet_running(expired, url) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        reason = fleet.summary.failures[0]["reason"]
+        assert reason == "TLS: CSMS refused our certificate (certificate expired)", reason
+
+        without = make_scenario(
+            security={"profile": 2, "password": SECRET, "ca_file": ca}, csms={"url": url}
+        )
+        async with fleet_running(without, url) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        reason = fleet.summary.failures[0]["reason"]
+        wanted = "certificate required" if tls_version == "1.3" else "handshake failure"
+        assert wanted in reason, reason
+    finally:
+        server.close()
+
+    # The embedded CSMS (asyncio) closes without the alert: the station says what it can.
+    async with csms_running(tls=tls, door=Door(check_identity=True)) as csms:
+        async with fleet_running(expired, csms.url) as fleet:
+            await wait_until(lambda: fleet.summary.failure_count >= 1)
+        reason = fleet.summary.failures[0]["reason"]
+        assert reason.startswith("TLS: 127.0.0.1:"), reason
+        assert reason.endswith("(did it refuse our certificate?)"), reason
+
+
+async def test_a_downgrade_is_refused_by_a_strict_csms_and_caught_on_a_lax_one(
+    certs: Path,
+) -> None:
+    tls = server_context(str(certs / "csms.pem"), str(certs / "csms.key"), str(certs / "ca.pem"))
+    async with csms_running(tls=tls, door=Door(check_identity=True)) as strict:
+        scenario = _profile_3(
+            certs, strict.url, negative={"downgrade": ["CP-00002"], "downgrade_to": 1}
+        )
+        async with fleet_running(scenario) as fleet:
+            await wait_until(lambda: fleet.station("CP-00001").state is State.ACCEPTED)
+            row = NEGATIVE_ROWS["downgrade"]
+            await wait_until(lambda: row in fleet.summary.rows)
+        assert fleet.summary.rows[row].failures == 0
+
+    # The same CSMS also serving plain ws:// without checks: the downgraded station gets in.
+    async with csms_running(tls=tls, door=Door(check_identity=True)) as strict:
+        async with csms_running() as plain:
+            scenario = _profile_3(
+                certs,
+                strict.url,
+                negative={"downgrade": ["CP-00002"], "downgrade_to": 1, "downgrade_url": plain.url},
+            )
+            async with fleet_running(scenario) as fleet:
+                await wait_until(lambda: fleet.summary.failure_count >= 1)
+            assert fleet.summary.rows[NEGATIVE_ROWS["downgrade"]].failures >= 1
+            assert "CP-00002" in plain.ledger
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_password_the_csms_sets_is_used_from_the_next_connect(version: str) -> None:
+    door = Door(Passwords(SECRET), require_password=True)
+    new_password = "fresh-pw-0123456789"  # 19 bytes: 1.6 keys are 16-20
+    async with csms_running(door=door) as csms:
+        scenario = make_scenario(
+            stations={"ocpp": version},
+            security={"profile": 1, "password": SECRET},
+            csms={"url": csms.url},
+        )
+        async with fleet_running(scenario) as fleet:
+            await accepted(fleet)
+            if version == "1.6":
+                request: Any = call16.ChangeConfiguration(
+                    key="AuthorizationKey", value=new_password.encode().hex()
+                )
+            else:
+                request = call201.SetVariables(
+                    set_variable_data=[
+                        {
+                            "component": {"name": "SecurityCtrlr"},
+                            "variable": {"name": "BasicAuthPassword"},
+                            "attribute_value": new_password,
+                        }
+                    ]
+                )
+            answer = await csms.call("CP-00001", request)
+            status = (
+                answer.status
+                if version == "1.6"
+                else answer.set_variable_result[0]["attribute_status"]
+            )
+            assert status == "Accepted"
+            assert fleet.stations[0].password == new_password.encode()
+            # The password is write-only: reading it back shows nothing.
+            if version == "1.6":
+                shown = await csms.call(
+                    "CP-00001", call16.GetConfiguration(key=["AuthorizationKey"])
+                )
+                assert shown.configuration_key == [{"key": "AuthorizationKey", "readonly": False}]
+            else:
+                shown = await csms.call(
+                    "CP-00001",
+                    call201.GetVariables(
+                        get_variable_data=[
+                            {
+                                "component": {"name": "SecurityCtrlr"},
+                                "variable": {"name": "BasicAuthPassword"},
+                            }
+                        ]
+                    ),
+                )
+                result = shown.get_variable_result[0]
+                assert result["attribute_status"] == "Rejected" and "attribute_value" not in result
+            # The connection drops; the station comes back with the new password, let in.
+            await csms.connections["CP-00001"]._connection.close(1001, "going away")
+            await wait_until(lambda: csms.ledger["CP-00001"].connections == 2)
+            await accepted(fleet)
+        assert not door.refused
+        assert door.passwords is not None
+        assert door.passwords.expected("CP-00001") == new_password.encode()
