@@ -236,9 +236,9 @@ class Scenario(_Section):
         return groups
 
     @model_validator(mode="after")
-    def _urls_cover_versions(self) -> Scenario:
+    def _urls_cover_versions(self, info: ValidationInfo) -> Scenario:
         urls = self.csms.url
-        if isinstance(urls, dict):
+        if isinstance(urls, dict) and (info.context or {}).get("whole", True):
             for version, weight in self.stations.ocpp.items():
                 if weight and version not in urls:
                     raise FieldProblem(
@@ -250,8 +250,9 @@ class Scenario(_Section):
 
     @model_validator(mode="after")
     def _security_fits(self, info: ValidationInfo) -> Scenario:
-        files = (info.context or {}).get("files", True)
-        check_security(self.security, self.csms, self._ids, files)
+        context = info.context or {}
+        if context.get("whole", True):
+            check_security(self.security, self.csms, self._ids, context.get("files", True))
         return self
 
     def _ids(self) -> list[str]:
@@ -336,9 +337,6 @@ def load_scenario(
         data = {}
     if not isinstance(data, dict):
         raise ScenarioError(source, "", f"must be a mapping of sections, got {show(data)}")
-    context = {"base": Path(path).parent, "files": files}
-    scenario = _validate(source, data, context)
-
     patch: dict[str, Any] = {}
     env = os.environ if environ is None else environ
     if env.get(ENV_CSMS_URL):
@@ -346,13 +344,19 @@ def load_scenario(
     if env.get(ENV_PASSWORD):
         patch["security.password"] = env[ENV_PASSWORD]
     patch.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    # Checks across sections (the URL a security profile needs) wait for the overrides: a file
+    # may leave the URL to --csms.
+    context = {"base": Path(path).parent, "files": files, "whole": not patch}
+    scenario = _validate(source, data, context)
     if patch:
         merged = scenario.model_dump()
         for dotted, value in patch.items():
             section, _, field = dotted.partition(".")
             merged[section][field] = value
         scenario = _validate(
-            f"{source} (with overrides {', '.join(sorted(patch))})", merged, context
+            f"{source} (with overrides {', '.join(sorted(patch))})",
+            merged,
+            context | {"whole": True},
         )
     return scenario
 

@@ -20,6 +20,7 @@ from fleet.metrics.sample import CONNECT, NEGATIVE_ROWS
 from fleet.station.security import forget_contexts
 from fleet.station.state import State
 from tests.conftest import accepted, csms_running, fleet_running, make_scenario, wait_until
+from tests.test_cli import csms_process
 
 SECRET = "{id}-Very-Secret-42"
 
@@ -76,6 +77,8 @@ async def test_profile_1_per_station_passwords_and_a_counted_refusal(
         refusals = [f for f in fleet.summary.failures if f["action"] == CONNECT]
         assert refusals and {f["station"] for f in refusals} == {"CP-00002"}
         assert refusals[0]["reason"] == "CSMS refused the websocket: HTTP 401 Unauthorized"
+        refused = fleet.summary.stats.refused_json()
+        assert refused == {"CSMS refused the websocket: HTTP 401 Unauthorized": ["CP-00002"]}
         assert set(csms.ledger) == {"CP-00001", "CP-00003"}
     shown = _everything_shown(fleet, caplog)
     for secret in ("pw-1-0123456789abcdef", "stale-password-99", "pw-3-0123456789abcdef"):
@@ -336,3 +339,69 @@ async def test_a_password_the_csms_sets_is_used_from_the_next_connect(version: s
         assert not door.refused
         assert door.passwords is not None
         assert door.passwords.expected("CP-00001") == new_password.encode()
+
+
+def test_under_locust_refusals_name_their_stations_and_passwords_stay_hidden(
+    tmp_path: Path,
+) -> None:
+    from tests.test_locust import csv_rows, headless
+
+    passwords = tmp_path / "pw.csv"
+    lines = [f"CP-{i:05d},pw{i}-Locust-Secret" for i in range(1, 5)]
+    lines[1] = "CP-00002,stale-Locust-Secret"
+    passwords.write_text("\n".join(lines) + "\n")
+    scenario = tmp_path / "s.yaml"
+    scenario.write_text(
+        "stations: {count: 4}\nboot: {ramp_per_s: 100}\n"
+        "security: {profile: 1, passwords_file: pw.csv, negative: {wrong_password: [CP-00003]}}\n"
+    )
+    summary, prefix = tmp_path / "summary.json", tmp_path / "run"
+    book = tmp_path / "csms.csv"
+    book.write_text("\n".join(f"CP-{i:05d},pw{i}-Locust-Secret" for i in range(1, 5)) + "\n")
+    with csms_process("--passwords-file", str(book), "--require-password") as url:
+        run = headless(
+            url, "--csv", str(prefix), "--summary-json", str(summary),
+            users=4, run_time="3s", scenario=str(scenario),
+        )  # fmt: skip
+    assert run.returncode == 1  # CP-00002's refusal is a failure
+    data = orjson.loads(summary.read_bytes())
+    assert data["security"]["let_in"] == 0
+    assert data["security"]["negative"]["wrong_password"]["attempts"] >= 1
+    assert data["connect_failures"] == {
+        "CSMS refused the websocket: HTTP 401 Unauthorized": ["CP-00002"]
+    }
+    assert "could not connect (CSMS refused the websocket: HTTP 401 Unauthorized): CP-00002" in (
+        run.stdout + run.stderr
+    )
+    rows = csv_rows(prefix)
+    assert int(rows[("WS", "connect")]["Failure Count"]) >= 1
+    assert int(rows[("WS", NEGATIVE_ROWS["wrong_password"])]["Failure Count"]) == 0
+    shown = run.stdout + run.stderr + summary.read_text()
+    shown += "".join(p.read_text() for p in tmp_path.glob("run_*.csv"))
+    assert "Locust-Secret" not in shown
+
+
+def test_fleet_run_over_mutual_tls_against_fleet_csms(certs: Path, tmp_path: Path) -> None:
+    from tests.test_cli import fleet_run
+
+    scenario = tmp_path / "p3.yaml"
+    scenario.write_text(
+        "stations: {count: 4, ocpp: {'1.6': 1, '2.0.1': 1}}\nboot: {ramp_per_s: 100}\n"
+        f"security: {{profile: 3, ca_file: {certs / 'ca.pem'}, certs_dir: {certs / 'stations'},"
+        " negative: {foreign_certificate: [CP-00004]}}\n"
+    )
+    summary = tmp_path / "summary.json"
+    tls = ["--tls-cert", str(certs / "csms.pem"), "--tls-key", str(certs / "csms.key")]
+    with csms_process(*tls, "--client-ca", str(certs / "ca.pem")) as url:
+        assert url.startswith("wss://127.0.0.1:")
+        run = fleet_run(
+            str(scenario), "--csms", url, "--duration", "3", "--summary-json", str(summary)
+        )
+    assert run.returncode == 0, run.stdout + run.stderr
+    data = orjson.loads(summary.read_bytes())
+    assert data["stations"]["accepted"] == 3
+    assert data["security"]["let_in"] == 0
+    assert data["security"]["negative"]["foreign_certificate"]["attempts"] >= 1
+    assert "negative connects let in: 0 (foreign certificate 0 of" in run.stdout
+    # The ledger was asked over HTTPS with a station's certificate, and nothing was lost.
+    assert data["ledger"] is not None

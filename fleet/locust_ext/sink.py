@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from fleet.metrics.sample import CHARGING, SessionDelta, Violation
+from fleet.metrics.sample import CHARGING, CONNECT, SessionDelta, Violation
 from fleet.metrics.stats import FleetStats
 from fleet.station.state import State
 from fleet.wire import VERSIONS
@@ -69,6 +69,8 @@ class LocustSink:
         error: str | None,
     ) -> None:
         self.stats.exchange(action, self._tainted(sent_at, sent_at + rtt_ms / 1000))
+        if error is not None and kind == CONNECT:
+            self.stats.refused_station(station, error)
         self._put((EXCHANGE, kind, action, rtt_ms, size, error))
 
     def timing(

@@ -201,6 +201,7 @@ def end_lines(data: dict[str, Any]) -> list[str]:
     lines.append(report.reconnects_line(data["reconnects"]))
     if (security := report.security_line(data.get("security"))) is not None:
         lines.append(security)
+    lines.extend(report.refused_lines(data.get("connect_failures", {})))
     lines.append(ledger_line(data.get("ledger")))
     lines.extend(report.conformance_lines(data["conformance"]))
     lines.append(report.sessions_line(data["sessions"]))

@@ -60,6 +60,7 @@ def fleet_sections(stats: FleetStats, on_violation: str) -> dict[str, Any]:
         "answers": stats.answers_json(),
         "delivery": stats.delivery_json(),
         "reconnects": reconnects_json(stats),
+        "connect_failures": stats.refused_json(),
         "conformance": {
             "violations": stats.conformance.total,
             "on_violation": on_violation,
@@ -181,6 +182,14 @@ def reconnects_line(block: dict[str, Any] | None) -> str:
         f"reconnects (lost→accepted): {block['count']}, p50 {_ms(block['p50_ms'])} ms, "
         f"p99 {_ms(block['p99_ms'])} ms: {buckets}"
     )
+
+
+def refused_lines(refused: Mapping[str, list[str]], limit: int = 10) -> list[str]:
+    """Which stations could not connect, per reason (the first few of each)."""
+    return [
+        f"could not connect ({reason}): {', '.join(stations)}"
+        for reason, stations in list(refused.items())[:limit]
+    ]
 
 
 def security_json(actions: Mapping[str, Mapping[str, Any]]) -> dict[str, Any] | None:

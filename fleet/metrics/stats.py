@@ -28,6 +28,7 @@ from fleet.metrics.sample import (
 
 MAX_FAILURE_REASONS: Final = 100
 TOP_STATIONS: Final = 10
+REFUSED_KEPT: Final = 10  # stations named per refusal reason
 
 
 @dataclass(slots=True)
@@ -114,6 +115,8 @@ class FleetStats:
         self.sessions: dict[str, SessionTotals] = {}  # OCPP version -> totals
         self.answers: dict[str, Counter[str]] = {}  # CSMS call -> how stations answered it
         self.delivery: dict[str, Counter[str]] = {}  # transaction row -> DELIVERY_EVENTS counts
+        # Connects refused, per reason: the first stations (which ones a CSMS turned away).
+        self.refused: dict[str, list[str]] = {}
         self.saturated = False
 
     # --- recording (one thread: the loop's for `fleet run`, gevent's under Locust) ----------------
@@ -157,6 +160,15 @@ class FleetStats:
     def delivered(self, row: str, event: str, count: int = 1) -> None:
         _count(self.delivery, row, event, count)
 
+    def refused_station(self, station: str, reason: str) -> None:
+        stations = self.refused.get(reason)
+        if stations is None:
+            if len(self.refused) >= MAX_FAILURE_REASONS:
+                return
+            stations = self.refused[reason] = []
+        if len(stations) < REFUSED_KEPT and station not in stations:
+            stations.append(station)
+
     def _reason(self, row: str, reason: str) -> None:
         key = (row, reason)
         if key in self.reasons or len(self.reasons) < MAX_FAILURE_REASONS:
@@ -175,6 +187,7 @@ class FleetStats:
             or self.sessions
             or self.answers
             or self.delivery
+            or self.refused
         )
 
     @property
@@ -240,6 +253,10 @@ class FleetStats:
             }
         return table
 
+    def refused_json(self) -> dict[str, list[str]]:
+        """Connect refusals per reason: the first REFUSED_KEPT stations refused so."""
+        return {reason: sorted(stations) for reason, stations in sorted(self.refused.items())}
+
     def delivery_json(self) -> dict[str, Any]:
         """Per transaction row: how many were queued offline, replayed, retried, given up and
         dropped (every event, 0 when none)."""
@@ -277,6 +294,7 @@ class FleetStats:
             },
             "answers": {action: dict(outcomes) for action, outcomes in self.answers.items()},
             "delivery": {row: dict(events) for row, events in self.delivery.items()},
+            "refused": self.refused,
             "saturated": self.saturated,
         }
 
@@ -303,6 +321,9 @@ class FleetStats:
         for table, counts in (("answers", stats.answers), ("delivery", stats.delivery)):
             for key, values in data.get(table, {}).items():
                 counts[key] = Counter({k: int(n) for k, n in values.items()})
+        for reason, stations in data.get("refused", {}).items():
+            for station in stations:
+                stats.refused_station(str(station), str(reason))
         stats.saturated = bool(data.get("saturated", False))
         return stats
 
@@ -329,6 +350,9 @@ class FleetStats:
         for table, incoming in ((self.answers, other.answers), (self.delivery, other.delivery)):
             for key, values in incoming.items():
                 table.setdefault(key, Counter()).update(values)
+        for reason, names in other.refused.items():
+            for name in names:
+                self.refused_station(name, reason)
         self.saturated = self.saturated or other.saturated
 
 

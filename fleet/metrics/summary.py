@@ -66,6 +66,8 @@ class Summary:
             self.messages += 1
         if error is not None:
             self._failure(station, action, error)
+            if kind == CONNECT:
+                self.stats.refused_station(station, error)
 
     def timing(
         self, station: str, name: str, started_at: float | None, ms: float, error: str | None
