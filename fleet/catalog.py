@@ -33,6 +33,11 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "GetLocalListVersion",
         "ReserveNow",
         "CancelReservation",
+        "CertificateSigned",
+        "InstallCertificate",
+        "GetInstalledCertificateIds",
+        "DeleteCertificate",
+        "ExtendedTriggerMessage",
     ),
     "2.0.1": (
         "Reset",
@@ -63,6 +68,10 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "GetTransactionStatus",
         "ReserveNow",
         "CancelReservation",
+        "CertificateSigned",
+        "InstallCertificate",
+        "GetInstalledCertificateIds",
+        "DeleteCertificate",
     ),
 }
 

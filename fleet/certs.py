@@ -179,6 +179,11 @@ def load_authority(folder: Path) -> Authority | None:
     cert_path, key_path = folder / "ca.pem", folder / "ca.key"
     if not (cert_path.exists() and key_path.exists()):
         return None
+    return read_authority(cert_path, key_path)
+
+
+def read_authority(cert_path: Path, key_path: Path) -> Authority:
+    """A CA from its PEM certificate and key; OSError or ValueError when they are not one."""
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
     key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
     if not isinstance(key, ec.EllipticCurvePrivateKey):

@@ -80,7 +80,8 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(STORM_PRESETS),
         help="add a storm with its preset values to the scenario's storms (repeatable): "
         "boot-storm, csms-restart (t=60 s), blackout (30 %% for 300 s from t=60 s), flapping, "
-        "rolling-restart, peak-hour",
+        "rolling-restart, peak-hour, cert-renewal (every station asks for a new certificate "
+        "at t=30 s)",
     )
     run.add_argument(
         "--trace",

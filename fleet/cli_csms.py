@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import logging
 import ssl
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import uvloop
@@ -14,6 +15,7 @@ import uvloop
 from fleet.errors import FleetError, UsageError
 
 if TYPE_CHECKING:
+    from fleet.certs import Authority
     from fleet.csms.door import Door
 
 
@@ -106,6 +108,13 @@ def add_csms_parser(sub: Any) -> None:
         "--passwords-file", metavar="CSV", help="lines 'station id,password' (as --password)"
     )
     tls.add_argument(
+        "--signing-ca",
+        metavar="PEM",
+        help="sign stations' SignCertificate requests with this CA (e.g. fleet certs' ca.pem; "
+        "needs --signing-key): CertificateSigned follows",
+    )
+    tls.add_argument("--signing-key", metavar="PEM", help="the signing CA's private key")
+    tls.add_argument(
         "--require-password",
         action="store_true",
         help="refuse stations that send no Basic-auth credentials (HTTP 401)",
@@ -144,6 +153,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
         tls=tls,
         door=door,
+        signer=_signer(args),
     )
     try:
         uvloop.run(serve_forever(csms, args.host, args.port))
@@ -154,6 +164,20 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _signer(args: argparse.Namespace) -> Authority | None:
+    from fleet.certs import read_authority
+
+    if bool(args.signing_ca) != bool(args.signing_key):
+        raise UsageError("--signing-ca and --signing-key go together")
+    if not args.signing_ca:
+        return None
+    try:
+        return read_authority(Path(args.signing_ca), Path(args.signing_key))
+    except (OSError, ValueError) as exc:
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"cannot load the signing CA: {reason}") from None
 
 
 def _security(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, Door | None]:

@@ -119,6 +119,9 @@ class Security(Section):
     tls_min: Literal["1.2", "1.3"] = "1.2"  # the lowest TLS version offered
     # Accept any server certificate: for a CSMS with a self-signed one, never in production.
     insecure: bool = False
+    # SecurityEventNotification after a failed login, an untrusted CSMS certificate or changed
+    # security parameters (default: with profiles 1-3, as a station that implements them does).
+    events: bool | None = None
     negative: Negative = Negative()
     _passwords: dict[str, str] = PrivateAttr(default_factory=dict)
 
@@ -187,6 +190,10 @@ class Security(Section):
                     str(exc), at=("passwords_file",), got=self.passwords_file
                 ) from None
         return self
+
+    @property
+    def reports_events(self) -> bool:
+        return self.events if self.events is not None else self.profile > 0
 
     def password_for(self, station_id: str) -> str | None:
         """The station's Basic-auth password from the scenario (None: it sends none)."""

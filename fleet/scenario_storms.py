@@ -14,6 +14,8 @@ flapping           ``share`` of the stations drop every ``every_s`` for ``down_s
 rolling_restart    ``share`` of the stations reboot in ``waves`` waves ``every_s`` apart (a
                    firmware campaign): sessions end, BootNotification reason FirmwareUpdate
 peak_hour          session arrivals x ``factor`` for ``duration_s``
+cert_renewal       ``share`` of the stations ask the CSMS to sign a new certificate at once
+                   (SignCertificate, then CertificateSigned used from the next connect)
 =================  ==========================================================================
 
 ``silent``: a drop leaves the socket open and silent (a half-open connection the CSMS must find
@@ -28,13 +30,21 @@ from pydantic import Field
 
 from fleet.scenario_fields import PositiveFloat, Section
 
-Kind = Literal["boot_storm", "csms_restart", "blackout", "flapping", "rolling_restart", "peak_hour"]
+Kind = Literal[
+    "boot_storm",
+    "csms_restart",
+    "blackout",
+    "flapping",
+    "rolling_restart",
+    "peak_hour",
+    "cert_renewal",
+]
 
 
 class Storm(Section):
     kind: Kind
     at_s: float = Field(60.0, ge=0)  # after the run (or Locust test) started
-    share: float = Field(1.0, gt=0, le=1)  # stations affected (blackout, flapping, rolling)
+    share: float = Field(1.0, gt=0, le=1)  # stations affected (not csms_restart, peak_hour)
     duration_s: PositiveFloat = 300.0  # blackout, flapping, peak_hour
     every_s: PositiveFloat = 30.0  # flapping: a drop every; rolling_restart: a wave every
     down_s: float = Field(5.0, ge=0)  # flapping: offline each time
@@ -61,4 +71,5 @@ PRESETS: Final[dict[str, Storm]] = {
     "flapping": Storm(kind="flapping", at_s=30, share=0.1, every_s=20, down_s=5, duration_s=300),
     "rolling-restart": Storm(kind="rolling_restart", at_s=30, every_s=30, waves=5),
     "peak-hour": Storm(kind="peak_hour", at_s=60, duration_s=600, factor=3),
+    "cert-renewal": Storm(kind="cert_renewal", at_s=30),
 }

@@ -89,6 +89,12 @@ class PeakHour(StormShape):
     storm = _preset("peak-hour")
 
 
+class CertRenewal(StormShape):
+    """Every station asks the CSMS to sign a new certificate at once, at t = 30 s."""
+
+    storm = _preset("cert-renewal")
+
+
 def with_shape_storm(scenario: Scenario, shape: Any) -> Scenario:
     """The scenario with the storm of the test's shape (when it is a StormShape) added."""
     if not isinstance(shape, StormShape) or shape.storm in scenario.storms:

@@ -7,11 +7,14 @@ import contextlib
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import pytest
 import uvloop
 from ocpp.messages import Call, _validate_payload
 
+from fleet.certs import make_certificates
 from fleet.csms import Captured, Csms
 from fleet.metrics.health import LoopHealth
 from fleet.metrics.summary import Summary
@@ -24,6 +27,15 @@ from fleet.station.state import State
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:
     # Stations run on uvloop in production; tests use the same loop.
     return {"uvloop": uvloop.new_event_loop}
+
+
+@pytest.fixture(scope="session")
+def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A CA, the CSMS certificate, four stations' certificates and CP-00004's expired one."""
+    out = tmp_path_factory.mktemp("certs")
+    ids = [f"CP-{i:05d}" for i in range(1, 5)]
+    make_certificates(out, ids, expired_ids=["CP-00004"])
+    return out
 
 
 def make_scenario(**sections: Any) -> Scenario:

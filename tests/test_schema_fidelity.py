@@ -9,6 +9,7 @@ from ocpp.messages import Call, CallResult, _validate_payload
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
+from fleet.certs import certificate_pem, new_authority
 from fleet.station.state import State
 from tests.conftest import csms_running, fleet_running, make_scenario, wait_until
 
@@ -24,6 +25,8 @@ ERROR_CODES = {
 
 HEARTBEAT = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": "HeartbeatInterval"}}
 TOKEN = {"idToken": "T", "type": "Central"}
+# A root for InstallCertificate (and the security events installing it makes stations send).
+ROOT = certificate_pem(new_authority(name="schema fidelity root").certificate).decode()
 CALLS = {
     "1.6": [
         c16.GetConfiguration(),
@@ -36,6 +39,10 @@ CALLS = {
         c16.DataTransfer(vendor_id="fleet", message_id="ping", data="x"),
         c16.GetDiagnostics(location="ftp://127.0.0.1/x"),
         c16.TriggerMessage(requested_message="FirmwareStatusNotification"),
+        c16.ExtendedTriggerMessage(requested_message="Heartbeat"),
+        c16.InstallCertificate(certificate_type="CentralSystemRootCertificate", certificate=ROOT),
+        c16.GetInstalledCertificateIds(certificate_type="CentralSystemRootCertificate"),
+        c16.ExtendedTriggerMessage(requested_message="SignChargePointCertificate"),
     ],
     "2.0.1": [
         c201.GetVariables(
@@ -72,6 +79,9 @@ CALLS = {
             log={"remoteLocation": "ftp://127.0.0.1/x"}, log_type="DiagnosticsLog", request_id=3
         ),
         c201.TriggerMessage(requested_message="LogStatusNotification"),
+        c201.InstallCertificate(certificate_type="CSMSRootCertificate", certificate=ROOT),
+        c201.GetInstalledCertificateIds(),
+        c201.TriggerMessage(requested_message="SignChargingStationCertificate"),
     ],
 }
 
@@ -85,13 +95,18 @@ async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -
                 for payload in CALLS[station.version]:
                     await csms.call(station.id, payload)
                 unsupported = (
-                    c16.ExtendedTriggerMessage(requested_message="Heartbeat")
+                    c16.GetLog(
+                        log={"remoteLocation": "ftp://127.0.0.1/x"},
+                        log_type="SecurityLog",
+                        request_id=9,
+                    )
                     if station.version == "1.6"
                     else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
                 )
                 with pytest.raises(OcppNotImplemented):
                     await csms.call(station.id, unsupported)
             await wait_until(lambda: len([c for c in csms.capture if "Heartbeat" in c.raw]) >= 12)
+            await wait_until(lambda: len([c for c in csms.capture if "SignCert" in c.raw]) >= 6)
 
     assert csms.capture is not None
     kinds: dict[int, int] = {2: 0, 3: 0, 4: 0}
@@ -108,4 +123,4 @@ async def test_every_frame_of_a_mixed_run_is_valid_per_the_reference_schemas() -
             assert isinstance(message[4], dict)
             assert message[2] in ERROR_CODES[captured.version]
     # Stations' own CALLs, answers to every CSMS call, and the CallErrors for unsupported ones.
-    assert kinds[2] >= 6 * 4 and kinds[3] == 3 * 10 + 3 * 11 and kinds[4] == 6
+    assert kinds[2] >= 6 * 4 and kinds[3] == 3 * 14 + 3 * 14 and kinds[4] == 6

@@ -14,7 +14,6 @@ import pytest
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
-from fleet.certs import make_certificates
 from fleet.csms.door import Door, Passwords, server_context
 from fleet.metrics.sample import CONNECT, NEGATIVE_ROWS
 from fleet.station.security import forget_contexts
@@ -23,15 +22,6 @@ from tests.conftest import accepted, csms_running, fleet_running, make_scenario,
 from tests.test_cli import csms_process
 
 SECRET = "{id}-Very-Secret-42"
-
-
-@pytest.fixture(scope="module")
-def certs(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A CA, the CSMS certificate, four stations' certificates and CP-00004's expired one."""
-    out = tmp_path_factory.mktemp("certs")
-    ids = [f"CP-{i:05d}" for i in range(1, 5)]
-    make_certificates(out, ids, expired_ids=["CP-00004"])
-    return out
 
 
 @pytest.fixture(autouse=True)

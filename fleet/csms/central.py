@@ -9,24 +9,30 @@ the per-transaction ledger (``transactions``).
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 import time
 import uuid
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import orjson
 from ocpp.exceptions import InternalError, OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
+from ocpp.v201 import call as call201
 from ocpp.v201 import call_result as result201
 from ocpp.v201.enums import Action as Action201
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
 from fleet import wire
 from fleet.csms.records import Captured
+from fleet.csms.signing import signed_chain
 from fleet.routing import Routed, ocpp_error
 
 if TYPE_CHECKING:
@@ -63,6 +69,7 @@ class _Central(Routed):
         self._response_queue: asyncio.Queue[Any] = asyncio.Queue()
         self._unique_id_generator = uuid.uuid4
         self.logger = logging.getLogger("ocpp")
+        self.after_answer: Callable[[], Coroutine[Any, Any, None]] | None = None
 
     async def _send(self, message: str) -> None:
         if self.csms.capture is not None:
@@ -104,6 +111,11 @@ class _Central(Routed):
             await self._send(msg.create_call_error(exc).to_json())
             return
         await self._send(orjson.dumps([wire.CALLRESULT, msg.unique_id, payload]).decode())
+        if self.after_answer is not None:  # a call of the CSMS's own that follows the answer
+            followup, self.after_answer = self.after_answer, None
+            task = asyncio.get_running_loop().create_task(followup())
+            self.csms.tasks.add(task)
+            task.add_done_callback(self.csms.tasks.discard)
 
     def boot_answer(self) -> tuple[str, int]:
         status, interval = self.csms.boot_decision(self.id)
@@ -117,6 +129,38 @@ class _Central(Routed):
 
     def tag_status(self, tag: str | None) -> str:
         return self.csms.tags.status(tag)
+
+    def sign_answer(self, csr: str) -> str:
+        """SignCertificate: Accepted when the CSMS can sign this CSR (then CertificateSigned
+        follows the answer), else Rejected."""
+        record = self.csms.ledger[self.id]
+        record.certificates["requested"] += 1
+        signer = self.csms.signer
+        chain = None if signer is None else signed_chain(signer, csr, self.id)
+        if chain is None:
+            record.certificates["refused"] += 1
+            return "Rejected"
+        self.after_answer = functools.partial(self._send_signed, chain)
+        return "Accepted"
+
+    async def _send_signed(self, chain: str) -> None:
+        record = self.csms.ledger[self.id]
+        if self._ocpp_version == "1.6":
+            request: Any = call16.CertificateSigned(certificate_chain=chain)
+        else:
+            request = call201.CertificateSigned(
+                certificate_chain=chain, certificate_type="ChargingStationCertificate"
+            )
+        try:
+            answer = await self.csms.call(self.id, request)
+        except (OCPPError, TimeoutError, KeyError, ConnectionClosed):
+            record.certificates["unanswered"] += 1
+            return
+        record.certificates[answer.status] += 1
+
+    def security_event(self, kind: str) -> None:
+        self.csms.ledger[self.id].security_events[kind] += 1
+        logger.info("%s security event %s", self.id, kind)
 
 
 class Central16(_Central, ChargePoint16):
@@ -167,6 +211,15 @@ class Central16(_Central, ChargePoint16):
     def on_firmware_status(self, status: str, **_: Any) -> result16.FirmwareStatusNotification:
         self.progress("firmware", status)
         return result16.FirmwareStatusNotification()
+
+    @on(Action16.sign_certificate)
+    def on_sign_certificate(self, csr: str, **_: Any) -> result16.SignCertificate:
+        return result16.SignCertificate(status=self.sign_answer(csr))
+
+    @on(Action16.security_event_notification)
+    def on_security_event(self, type: str, **_: Any) -> result16.SecurityEventNotification:
+        self.security_event(type)
+        return result16.SecurityEventNotification()
 
     @on(Action16.diagnostics_status_notification)
     def on_diagnostics_status(
@@ -228,6 +281,15 @@ class Central201(_Central, ChargePoint201):
     @on(Action201.report_charging_profiles)
     def on_report_charging_profiles(self, **_: Any) -> result201.ReportChargingProfiles:
         return result201.ReportChargingProfiles()
+
+    @on(Action201.sign_certificate)
+    def on_sign_certificate(self, csr: str, **_: Any) -> result201.SignCertificate:
+        return result201.SignCertificate(status=self.sign_answer(csr))
+
+    @on(Action201.security_event_notification)
+    def on_security_event(self, type: str, **_: Any) -> result201.SecurityEventNotification:
+        self.security_event(type)
+        return result201.SecurityEventNotification()
 
     @on(Action201.log_status_notification)
     def on_log_status(self, status: str, **_: Any) -> result201.LogStatusNotification:

@@ -75,6 +75,7 @@ class Door:
         self.check_identity = check_identity  # profile 3: certificate CN = station id
         self.refused: collections.Counter[str] = collections.Counter()
         self.let_in = 0
+        self.serials: dict[str, str] = {}  # profile 3: the certificate each station came with
 
     def check(
         self, station_id: str, headers: Headers, peer: dict[str, Any] | None
@@ -82,6 +83,8 @@ class Door:
         """None to let the station in, else the refusal to send."""
         if self.check_identity:
             common_name = _common_name(peer)
+            if peer and common_name == station_id:
+                self.serials[station_id] = str(peer.get("serialNumber", ""))
             if common_name != station_id:
                 return self._refuse(
                     http.HTTPStatus.FORBIDDEN,

@@ -37,6 +37,10 @@ class StationRecord:
     boot_status: str | None = None
     peers: set[str] = field(default_factory=set)  # source addresses the station came from
     jobs: dict[str, str] = field(default_factory=dict)  # firmware/diagnostics/log: last status
+    security_events: Counter[str] = field(default_factory=Counter)  # by type
+    # Certificate renewals: "requested", "refused" (CSR), "Accepted"/"Rejected" (the station's
+    # answer to CertificateSigned), "unanswered".
+    certificates: Counter[str] = field(default_factory=Counter)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,4 +52,6 @@ class StationRecord:
             "boot_status": self.boot_status,
             "peers": sorted(self.peers),
             "jobs": dict(self.jobs),
+            "security_events": dict(self.security_events),
+            "certificates": dict(self.certificates),
         }

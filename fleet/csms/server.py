@@ -46,6 +46,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from fleet.certs import Authority
 from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
 from fleet.csms.door import Door, request_station
@@ -93,6 +94,7 @@ class Csms:
         ledger_file: str | None = None,
         tls: ssl.SSLContext | None = None,
         door: Door | None = None,
+        signer: Authority | None = None,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -125,6 +127,8 @@ class Csms:
         self.campaigns: list[Campaign] = []
         self.tls = tls  # wss:// (profiles 2 and 3; ``door.server_context``)
         self.door = door  # who is let in (Basic auth, certificate identity)
+        self.signer = signer  # the CA that signs stations' CSRs (SignCertificate)
+        self.tasks: set[asyncio.Task[None]] = set()  # calls of the CSMS's own under way
         self._transaction_id = 0
         self._server: Server | None = None
         self.url = ""

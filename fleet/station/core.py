@@ -120,9 +120,12 @@ class Station(Life):
         secure, basic = url.startswith("wss://"), "@" in url.split("/")[2]
         return 2 if secure else (1 if basic else 0)
 
-    def trigger(self, requested: str, connectors: list[int] | None) -> str:
-        """Answer a TriggerMessage for ``requested`` and schedule the triggered message."""
-        chosen = self.status_for("TriggerMessage")
+    def trigger(
+        self, requested: str, connectors: list[int] | None, action: str = "TriggerMessage"
+    ) -> str:
+        """Answer a TriggerMessage (1.6 also ExtendedTriggerMessage) for ``requested`` and
+        schedule the triggered message."""
+        chosen = self.status_for(action)
         if chosen != "Accepted":
             return chosen
         if requested == "BootNotification":
@@ -291,6 +294,12 @@ class Station(Life):
         if self.state is State.ACCEPTED and self._transport is not None:
             self.boot_reason = "FirmwareUpdate"
             self._spawn(self._reset(FIRMWARE_REBOOT))
+
+    def refused(self, reason: str) -> None:
+        """A connect failed for ``reason`` (a hook: security events)."""
+
+    def renew_certificate(self) -> None:
+        """A certificate renewal storm reached the station (a hook: ``secure.py``)."""
 
     async def booted(self) -> None:
         if self.jobs_made is not None:

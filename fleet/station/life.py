@@ -73,6 +73,7 @@ class Life(Engine):
     local_list: LocalList | None = None  # made by the first SendLocalList
     negative: str | None = None  # security.negative: what this station does wrong on purpose
     password: bytes | None = None  # Basic auth, as the CSMS set it (None: the scenario's)
+    certificate: tuple[str, str] | None = None  # signed by the CSMS: chain and key files
     outbound: Delivery | None = None  # transaction messages (made by the first one)
     surges: tuple[tuple[float, float, float], ...] = ()  # peak hours (storms), epoch seconds
     tx_open = False  # accepted and started on this connection: transaction messages may go

@@ -71,10 +71,12 @@ def access_for(
     station_id: str,
     negative: str | None = None,
     password: bytes | None = None,
+    certificate: tuple[str, str] | None = None,
 ) -> Access:
     """The Access of one connect of ``station_id`` to ``url``. ``password``: the one the CSMS
-    set (AuthorizationKey, BasicAuthPassword) in place of the scenario's; ``negative``: the
-    misbehaviour the station shows."""
+    set (AuthorizationKey, BasicAuthPassword) in place of the scenario's; ``certificate``: the
+    one it signed (CertificateSigned), in place of certs_dir's; ``negative``: the misbehaviour
+    the station shows."""
     profile = security.profile
     if negative == "downgrade":
         profile = security.negative.downgrade_to
@@ -88,13 +90,14 @@ def access_for(
         authorization = basic_authorization(station_id, secret)
     tls = None
     if url.startswith("wss://"):
-        certificate = None
+        presented = None
         if profile == 3:
-            certificate = _certificate(security, station_id, negative)
+            presented = certificate if certificate is not None and negative is None else None
+            presented = presented or _certificate(security, station_id, negative)
         try:
-            tls = client_context(security, certificate)
+            tls = client_context(security, presented)
         except (OSError, ssl.SSLError) as exc:
-            shown = certificate[0] if certificate else security.ca_file
+            shown = presented[0] if presented else security.ca_file
             reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
             raise ConnectionFailed(f"TLS: cannot load {shown}: {reason}") from None
     return Access(url, authorization, tls, negative, tls is not None and profile == 3)

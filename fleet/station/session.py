@@ -116,7 +116,12 @@ async def _keep_connected(
         row = CONNECT if station.negative is None else NEGATIVE_ROWS[station.negative]
         try:
             access = access_for(
-                station.scenario.security, url, station.id, station.negative, station.password
+                station.scenario.security,
+                url,
+                station.id,
+                station.negative,
+                station.password,
+                station.certificate,
             )
             transport = await connect(
                 access.url,
@@ -133,6 +138,7 @@ async def _keep_connected(
             error = exc.reason if row is CONNECT else None
             station.sink.exchange(station.id, CONNECT, row, started, elapsed_ms, 0, error)
             station.set_state(State.OFFLINE)
+            station.refused(exc.reason)
             logger.info("%s: %s", station.id, exc.reason)
             await _wait(stop, next(delays))
             continue

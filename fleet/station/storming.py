@@ -9,7 +9,7 @@ import asyncio
 import time
 from typing import TYPE_CHECKING
 
-from fleet.station.storms import DROP, Fault, faults_for, surges
+from fleet.station.storms import DROP, REBOOT, Fault, faults_for, surges
 
 if TYPE_CHECKING:
     from fleet.station.core import Station
@@ -36,5 +36,7 @@ def arm(station: Station, origin: float) -> list[asyncio.TimerHandle]:
 def strike(station: Station, fault: Fault) -> None:
     if fault.action == DROP:
         station.drop(fault.down_s, fault.silent)
-    else:
+    elif fault.action == REBOOT:
         station.storm_reboot()
+    else:
+        station.renew_certificate()

@@ -17,12 +17,13 @@ from fleet.scenario_storms import Storm
 
 DROP: Final = "drop"
 REBOOT: Final = "reboot"
+RENEW: Final = "renew"  # ask for a new certificate
 
 
 @dataclass(slots=True, frozen=True)
 class Fault:
     at_s: float  # after the run started
-    action: str  # DROP or REBOOT
+    action: str  # DROP, REBOOT or RENEW
     down_s: float = 0.0  # DROP: how long the station stays off the network
     silent: bool = False  # DROP: the socket is left open and silent (half-open)
 
@@ -63,6 +64,8 @@ def faults_for(storms: tuple[Storm, ...], seed: int, station_id: str) -> list[Fa
         elif kind == "rolling_restart":
             wave = min(int(draw / storm.share * storm.waves), storm.waves - 1)
             faults.append(Fault(storm.at_s + wave * storm.every_s, REBOOT))
+        elif kind == "cert_renewal":
+            faults.append(Fault(storm.at_s, RENEW))
     return sorted(faults, key=lambda f: f.at_s)
 
 

@@ -14,16 +14,16 @@ from ocpp.v16.enums import Action
 from fleet.station import behaviour
 from fleet.station import smart_charging as sc
 from fleet.station.connectors import Status
-from fleet.station.core import Station
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, meter_value
 from fleet.station.reservations import Reservation
 from fleet.station.settings import AUTHORIZATION_KEY, SECURITY_PROFILE, SETTINGS
 from fleet.station.transaction import Measurands, StopReason, Tx
+from fleet.station.v16_security import SecurityV16
 
 
-class StationV16(Station):
+class StationV16(SecurityV16):
     version = "1.6"
     kind = "OCPP1.6"
     known_actions = frozenset(a.value for a in Action)

@@ -15,11 +15,11 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from fleet.station import device_model as dm
-from fleet.station.core import Station
+from fleet.station.v201_security import SecurityV201
 from fleet.station.variables import DeviceModel
 
 
-class DeviceModelStation(Station):
+class DeviceModelStation(SecurityV201):
     """A 2.0.1 station's device-model answers."""
 
     device_model: DeviceModel | None = None  # made on first use

@@ -223,7 +223,15 @@ async def test_change_availability_reports_the_new_status() -> None:
 async def test_unsupported_actions_get_the_spec_call_error(version: str) -> None:
     scenario = make_scenario(stations={"ocpp": version})
     unimplemented = (
-        c16.ExtendedTriggerMessage(requested_message="Heartbeat")
+        c16.SignedUpdateFirmware(
+            request_id=1,
+            firmware={
+                "location": "https://example.invalid/fw.bin",
+                "retrieve_date_time": "2026-11-25T00:00:00Z",
+                "signing_certificate": "x",
+                "signature": "x",
+            },
+        )
         if version == "1.6"
         else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
     )

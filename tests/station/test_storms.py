@@ -11,7 +11,7 @@ import pytest
 from fleet.scenario_charging import Sessions
 from fleet.scenario_storms import PRESETS, Storm
 from fleet.station.generator import SessionGenerator
-from fleet.station.storms import DROP, REBOOT, Fault, boot_storm, faults_for, surges
+from fleet.station.storms import DROP, REBOOT, RENEW, Fault, boot_storm, faults_for, surges
 
 IDS = [f"CP-{n:05d}" for n in range(1, 2001)]
 
@@ -77,6 +77,13 @@ def test_peak_hours_multiply_arrivals_in_their_window_only() -> None:
     assert 40 < hours[0] < 80 and 40 < hours[2] < 80 and 190 < hours[1] < 290
 
 
+def test_a_renewal_storm_has_its_share_ask_at_the_same_moment() -> None:
+    plans = _plans(Storm(kind="cert_renewal", at_s=30, share=0.5))
+    struck = [p for p in plans.values() if p]
+    assert 0.45 < len(struck) / len(IDS) < 0.55
+    assert {tuple(p) for p in struck} == {(Fault(30, RENEW),)}
+
+
 def test_presets_are_storms_users_can_run() -> None:
     assert set(PRESETS) == {
         "boot-storm",
@@ -85,6 +92,7 @@ def test_presets_are_storms_users_can_run() -> None:
         "flapping",
         "rolling-restart",
         "peak-hour",
+        "cert-renewal",
     }
     assert boot_storm((PRESETS["boot-storm"],)) and not boot_storm((PRESETS["blackout"],))
     assert PRESETS["blackout"].share == 0.3 and PRESETS["blackout"].ends_s == 360

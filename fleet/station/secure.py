@@ -1,0 +1,156 @@
+"""What both OCPP versions' stations do for security, once: certificate renewal (SignCertificate,
+then CertificateSigned used from the next connect), the roots the CSMS installs, lists and
+deletes, and SecurityEventNotification after what the specs name (a failed login, a CSMS
+certificate not trusted, security parameters changed). Version modules add the ``@on`` handlers
+and the names each version gives these things.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import logging
+from typing import Any, Final
+
+from fleet.errors import CallFailed
+from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
+from fleet.station.core import Station
+from fleet.station.state import State
+
+logger = logging.getLogger("fleet.station")
+
+RECONFIGURED: Final = "ReconfigurationOfSecurityParameters"
+# What TriggerMessage (2.0.1) and ExtendedTriggerMessage (1.6) call a certificate renewal.
+SIGN_TRIGGERS: Final = ("SignChargePointCertificate", "SignChargingStationCertificate")
+MAX_PENDING_EVENTS: Final = 50
+# Connect failures that are a refused login (connect.py's words).
+FAILED_LOGINS: Final = (
+    "CSMS refused the websocket: HTTP 401",
+    "CSMS refused the websocket: HTTP 403",
+    "TLS: CSMS refused our certificate",
+)  # security events kept while offline, the newest dropped beyond
+
+
+class SecureStation(Station):
+    """Security behaviour common to both versions. Subclasses name the events."""
+
+    failed_login_event: str  # 1.6 FailedToAuthenticateAtCentralSystem, 2.0.1 ...AtCsms
+    untrusted_csms_event: str  # 1.6 InvalidCentralSystemCertificate, 2.0.1 InvalidCsmsCertificate
+    store: CertificateStore | None = None  # made by the first certificate message
+    pending_events: list[dict[str, Any]] | None = None  # security events not sent yet
+
+    def certificates(self) -> CertificateStore:
+        if self.store is None:
+            self.store = CertificateStore(self.id)
+        return self.store
+
+    # --- renewal ---------------------------------------------------------------------------------
+
+    async def request_certificate(self) -> None:
+        """Send SignCertificate with a CSR for a new key; the CSMS's CertificateSigned follows."""
+        payload: dict[str, Any] = {"csr": self.certificates().request()}
+        if self.version == "2.0.1":
+            payload["certificateType"] = "ChargingStationCertificate"
+        with contextlib.suppress(CallFailed):
+            await self.call("SignCertificate", payload)
+
+    def trigger(
+        self, requested: str, connectors: list[int] | None, action: str = "TriggerMessage"
+    ) -> str:
+        if requested not in SIGN_TRIGGERS:
+            return super().trigger(requested, connectors, action)
+        chosen = self.status_for(action)
+        if chosen == ACCEPTED:
+            self.then(self.request_certificate)
+        return chosen
+
+    def renew_certificate(self) -> None:
+        """A renewal storm reached the station: ask now when accepted (else it missed it)."""
+        if self.state is State.ACCEPTED and self._transport is not None:
+            self._spawn(self.request_certificate())
+
+    def answer_signed(self, chain: str, kind: str | None = None) -> str:
+        """CertificateSigned: the chain checked against the CSR sent; kept for the next
+        connect when Accepted."""
+        chosen = self.status_for("CertificateSigned")
+        if chosen != ACCEPTED:
+            return chosen
+        if kind not in (None, "ChargingStationCertificate"):
+            return "Rejected"  # fleet's stations ask for no V2G certificate
+        now = datetime.datetime.now(datetime.UTC)
+        status, key = self.certificates().signed(chain, now)
+        if key is not None:
+            self.certificate = store_client(self.id, chain, key)
+            logger.info("%s: new certificate installed, used from the next connect", self.id)
+            self.security_event(RECONFIGURED, "client certificate renewed")
+        return status
+
+    # --- installed roots -------------------------------------------------------------------------
+
+    def answer_install(self, kind: str, pem: str) -> str:
+        chosen = self.status_for("InstallCertificate")
+        if chosen != ACCEPTED:
+            return chosen
+        status = self.certificates().install(kind, pem)
+        if status == ACCEPTED:
+            self.security_event(RECONFIGURED, f"{kind} installed")
+        return status
+
+    def answer_installed(self, kinds: list[str] | None) -> tuple[str, list[Any]]:
+        """GetInstalledCertificateIds: (status, the installed certificates of ``kinds``)."""
+        chosen = self.status_for("GetInstalledCertificateIds")
+        if chosen != ACCEPTED:
+            return chosen, []
+        found = self.certificates().ids(kinds)
+        return (ACCEPTED if found else NOT_FOUND), found
+
+    def answer_delete(self, hash_data: dict[str, Any]) -> str:
+        chosen = self.status_for("DeleteCertificate")
+        if chosen != ACCEPTED:
+            return chosen
+        status = self.certificates().delete(hash_data)
+        if status == ACCEPTED:
+            self.security_event(RECONFIGURED, "certificate deleted")
+        return status
+
+    def set_password(self, password: bytes | None) -> str:
+        status = super().set_password(password)
+        if status == ACCEPTED:
+            self.security_event(RECONFIGURED, "Basic-auth password changed")
+        return status
+
+    # --- security events -------------------------------------------------------------------------
+
+    def refused(self, reason: str) -> None:
+        """A connect failed: a refused login or an untrusted CSMS certificate is a security
+        event, reported once the station is accepted again."""
+        if reason.startswith(FAILED_LOGINS) or reason.endswith("refuse our certificate?)"):
+            self.security_event(self.failed_login_event, reason)
+        elif reason.startswith("TLS: certificate of") and "not trusted" in reason:
+            self.security_event(self.untrusted_csms_event, reason)
+
+    def security_event(self, kind: str, tech_info: str | None = None) -> None:
+        """Send SecurityEventNotification ``kind`` (now if accepted, else after the next
+        acceptance), when the scenario's stations report security events."""
+        if not self.scenario.security.reports_events:
+            return
+        event: dict[str, Any] = {"type": kind, "timestamp": self.timestamp()}
+        if tech_info:
+            event["techInfo"] = tech_info[:255]
+        if self.pending_events is None:
+            self.pending_events = []
+        if len(self.pending_events) < MAX_PENDING_EVENTS:
+            self.pending_events.append(event)
+        if self.state is State.ACCEPTED and self._transport is not None:
+            self.then(self.send_security_events)
+
+    async def send_security_events(self) -> None:
+        events, self.pending_events = self.pending_events or [], None
+        for event in events:
+            with contextlib.suppress(CallFailed):
+                await self.call("SecurityEventNotification", event)
+
+    async def booted(self) -> None:
+        await super().booted()
+        if self.pending_events:
+            await self.send_security_events()
