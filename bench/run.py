@@ -1,5 +1,5 @@
 """Run the benchmark suite: `make bench` (full, writes bench/RESULTS.md, ~45 min) or
-`make bench-quick` (the same nine, smaller, ~10 min, prints only).
+`make bench-quick` (the same ten, smaller, ~10 min, prints only).
 
 Every figure for fleet is printed next to its reference measured in the same run: this machine
 is shared and noisy, absolute numbers drift, ratios hold.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import boot_storm, cpu_per_rtt, locust_runs, memory, storms
+from bench import boot_storm, cpu_per_rtt, locust_runs, memory, storms, tls
 from bench.common import BENCH, responder
 
 PACKAGES = ("ocpp", "websockets", "uvloop", "orjson", "locust", "gevent", "fastjsonschema")
@@ -136,6 +136,17 @@ def main() -> None:
         "As 8, no CSMS restart: 20 s after the ramp, a blackout storm takes 30 % of the "
         "stations off the network for 300 s; they keep charging and queueing, then return; "
         "60 s more.\n\n" + text,
+    ))  # fmt: skip
+
+    count, rounds = (300, 1) if quick else (1000, 3)
+    parts.append(section(
+        "10. Security profiles: TLS handshakes, memory and CPU per TLS station",
+        "Against the embedded CSMS in its own process, serving ws:// (profile 0), wss:// with "
+        "Basic auth (profile 2) or mutual TLS (profile 3, a certificate per station), rounds "
+        f"interleaved, medians of {rounds}: {count:,} connects (TCP, TLS, websocket upgrade; "
+        f"no boot) {tls.IN_FLIGHT} in flight; then {count:,} stations booted and idle (RSS "
+        f"per station) and {tls.ROUND_TRIPS} Heartbeat round trips each (client CPU per "
+        "round trip) (bench/tls.py).\n\n" + tls.table(tls.measure(count, rounds), count),
     ))  # fmt: skip
 
     print(f"\n(suite took {time.monotonic() - started:.0f} s)")

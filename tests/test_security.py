@@ -137,6 +137,18 @@ async def test_profile_2_trusts_the_scenario_ca_and_refuses_the_system_one(certs
         assert reason.startswith("TLS: certificate of 127.0.0.1:") and "not trusted" in reason
 
 
+async def test_insecure_connects_to_an_untrusted_csms_and_says_so_loudly(
+    certs: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    tls = server_context(str(certs / "csms.pem"), str(certs / "csms.key"))
+    async with csms_running(tls=tls) as csms:
+        scenario = make_scenario(security={"insecure": True}, csms={"url": csms.url})
+        async with fleet_running(scenario) as fleet:
+            await accepted(fleet)
+    warnings = [r for r in caplog.records if r.levelno == logging.WARNING]
+    assert any("NOT verified" in r.getMessage() for r in warnings)
+
+
 def _profile_3(certs: Path, url: str, **more: Any) -> Any:
     security = {
         "profile": 3,
@@ -269,7 +281,10 @@ async def test_a_downgrade_is_refused_by_a_strict_csms_and_caught_on_a_lax_one(
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
-async def test_a_password_the_csms_sets_is_used_from_the_next_connect(version: str) -> None:
+async def test_a_password_the_csms_sets_is_used_from_the_next_connect(
+    version: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="fleet.trace")
     door = Door(Passwords(SECRET), require_password=True)
     new_password = "fresh-pw-0123456789"  # 19 bytes: 1.6 keys are 16-20
     async with csms_running(door=door) as csms:
@@ -277,6 +292,7 @@ async def test_a_password_the_csms_sets_is_used_from_the_next_connect(version: s
             stations={"ocpp": version},
             security={"profile": 1, "password": SECRET},
             csms={"url": csms.url},
+            run={"trace": ["CP-00001"]},  # every frame logged, the password not
         )
         async with fleet_running(scenario) as fleet:
             await accepted(fleet)
@@ -329,6 +345,10 @@ async def test_a_password_the_csms_sets_is_used_from_the_next_connect(version: s
         assert not door.refused
         assert door.passwords is not None
         assert door.passwords.expected("CP-00001") == new_password.encode()
+        traced = "\n".join(r.getMessage() for r in caplog.records if r.name == "fleet.trace")
+        secret_name = "AuthorizationKey" if version == "1.6" else "BasicAuthPassword"
+        assert secret_name in traced and '"***"' in traced
+        assert new_password not in traced and new_password.encode().hex() not in traced
 
 
 def test_under_locust_refusals_name_their_stations_and_passwords_stay_hidden(

@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit, urlunsplit
 
+import orjson
+
 from fleet.errors import ConnectionFailed
 from fleet.scenario_security import Security
 
@@ -27,7 +29,7 @@ logger = logging.getLogger("fleet.station")
 WRONG_SUFFIX: Final = b"-not-my-password"
 _TLS_VERSIONS: Final = {"1.2": ssl.TLSVersion.TLSv1_2, "1.3": ssl.TLSVersion.TLSv1_3}
 _contexts: dict[tuple[object, ...], ssl.SSLContext] = {}
-_warned_insecure = False
+_warned: set[str] = set()  # warnings given once per process
 
 
 @dataclass(slots=True, frozen=True)
@@ -142,21 +144,32 @@ def client_context(
 
 
 def _new_context(security: Security, certificate: tuple[str, str] | None) -> ssl.SSLContext:
-    global _warned_insecure
     context = ssl.create_default_context(cafile=security.ca_file)
     context.minimum_version = _TLS_VERSIONS[security.tls_min]
     if security.insecure:
         context.check_hostname = False
         context.verify_mode = ssl.CERT_NONE
-        if not _warned_insecure:
-            _warned_insecure = True
-            logger.warning(
-                "security.insecure: the CSMS's TLS certificate is NOT verified; anyone between "
-                "the stations and the CSMS can read and change their traffic"
-            )
+        _warn_once(
+            "insecure",
+            "security.insecure: the CSMS's TLS certificate is NOT verified; anyone between "
+            "the stations and the CSMS can read and change their traffic",
+        )
+    elif certificate is not None and security.ca_file is None:
+        _warn_once(
+            "system CAs",
+            "security.ca_file is not set: each profile-3 station's TLS context holds its own "
+            "copy of the system's CA bundle (~0.8 MB per station); set ca_file to the CA that "
+            "signed the CSMS's certificate",
+        )
     if certificate is not None:
         context.load_cert_chain(*certificate)
     return context
+
+
+def _warn_once(key: str, message: str) -> None:
+    if key not in _warned:
+        _warned.add(key)
+        logger.warning(message)
 
 
 def default_context() -> ssl.SSLContext:
@@ -165,8 +178,33 @@ def default_context() -> ssl.SSLContext:
 
 
 def forget_contexts() -> None:
-    """Drop cached contexts (tests that rewrite certificate files between runs)."""
+    """Drop cached contexts and given warnings (tests that change files or trust between runs)."""
     _contexts.clear()
+    _warned.clear()
+
+
+# Frames that carry a password the CSMS sets (1.6 AuthorizationKey, 2.0.1 BasicAuthPassword).
+_SECRET_MARKS: Final = ("AuthorizationKey", "BasicAuthPassword")
+HIDDEN: Final = "***"
+
+
+def redacted(frame: str) -> str:
+    """``frame`` fit for a trace: the value of a password the CSMS sets replaced by ***."""
+    if not any(mark in frame for mark in _SECRET_MARKS):
+        return frame
+    try:
+        message = orjson.loads(frame)
+    except orjson.JSONDecodeError:
+        return HIDDEN  # cannot tell the secret from the rest: show none of it
+    if not isinstance(message, list) or len(message) < 4 or not isinstance(message[3], dict):
+        return frame
+    payload = message[3]
+    if payload.get("key") == "AuthorizationKey" and "value" in payload:
+        payload["value"] = HIDDEN
+    for item in payload.get("setVariableData") or ():
+        if isinstance(item, dict) and (item.get("variable") or {}).get("name") in _SECRET_MARKS:
+            item["attributeValue"] = HIDDEN
+    return orjson.dumps(message).decode()
 
 
 def tooling_context(security: Security, url: str, station_id: str) -> ssl.SSLContext | None:

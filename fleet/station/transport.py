@@ -27,6 +27,7 @@ from websockets.protocol import State
 import fleet
 from fleet.errors import FleetError
 from fleet.station.frames import HEAD_TEXT, MASKED, mask_keys, text_frame
+from fleet.station.security import redacted
 
 
 class TransportClosed(FleetError):
@@ -174,7 +175,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         # flushes what it queued) and a data frame changes none of its state.
         self.transport.write(text_frame(frame, mask_keys.take()))
         if self.trace is not None:
-            trace_log.info("%s > %s", self.trace, frame.decode("utf-8", "replace"))
+            trace_log.info("%s > %s", self.trace, redacted(frame.decode("utf-8", "replace")))
 
     def _taken(self) -> None:
         if self._reading_paused and len(self._frames) < QUEUE_LIMIT // 2:
@@ -362,7 +363,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
 
     def _deliver(self, message: bytes) -> None:
         if self.trace is not None:
-            trace_log.info("%s < %s", self.trace, message.decode("utf-8", "replace"))
+            trace_log.info("%s < %s", self.trace, redacted(message.decode("utf-8", "replace")))
         intercept = self.intercept
         if intercept is not None and intercept(message):
             return
