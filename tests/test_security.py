@@ -371,6 +371,7 @@ def test_under_locust_refusals_name_their_stations_and_passwords_stay_hidden(
     with csms_process("--passwords-file", str(book), "--require-password") as url:
         run = headless(
             url, "--csv", str(prefix), "--summary-json", str(summary),
+            "--html", str(tmp_path / "report.html"),
             users=4, run_time="3s", scenario=str(scenario),
         )  # fmt: skip
     assert run.returncode == 1  # CP-00002's refusal is a failure
@@ -386,7 +387,12 @@ def test_under_locust_refusals_name_their_stations_and_passwords_stay_hidden(
     rows = csv_rows(prefix)
     assert int(rows[("WS", "connect")]["Failure Count"]) >= 1
     assert int(rows[("WS", NEGATIVE_ROWS["wrong_password"])]["Failure Count"]) == 0
-    shown = run.stdout + run.stderr + summary.read_text()
+    # The HTML report's fleet section names the refused station and counts the negative one.
+    report = (tmp_path / "report.html").read_text()
+    section = report[report.index("Connects refused, and negative connects let in") :]
+    assert "<td>CSMS refused the websocket: HTTP 401 Unauthorized</td><td>CP-00002</td>" in section
+    assert "<td>wrong password</td>" in section and "<span class='ok'>0</span>" in section
+    shown = run.stdout + run.stderr + summary.read_text() + report
     shown += "".join(p.read_text() for p in tmp_path.glob("run_*.csv"))
     assert "Locust-Secret" not in shown
 

@@ -204,6 +204,31 @@ def _reconnects(block: dict[str, Any] | None) -> str:
     return head + _table(("stations", "p50 ms", "p99 ms", *labels), [row])
 
 
+def _security(block: dict[str, Any] | None, refused: dict[str, list[str]]) -> str:
+    """Who could not connect, and the negative connects (``security.negative``) the CSMS let
+    in: a CSMS team expects 0."""
+    out = [
+        "<h3>Connects refused, and negative connects let in</h3><p class='note'>Stations that "
+        "could not connect, per reason (the first 10 of each). Negative connects: stations "
+        "presenting a wrong password, another station's or an expired certificate, or a lower "
+        "security profile on purpose; the CSMS should refuse every one.</p>"
+    ]
+    if refused:
+        failed = [(_e(reason), _e(", ".join(ids))) for reason, ids in refused.items()]
+        out.append(_table(("could not connect", "stations"), failed, True, "left"))
+    if block is not None:
+        verdict = "ok" if block["let_in"] == 0 else "bad"
+        rows = [
+            (_e(kind.replace("_", " ")), r["attempts"], f"<span class='{verdict}'>{r['let_in']}"
+             "</span>")
+            for kind, r in block["negative"].items()
+        ]  # fmt: skip
+        out.append(_table(("negative connect", "attempts", "let in"), rows, True))
+    if not refused and block is None:
+        out.append("<p>none</p>")
+    return "".join(out)
+
+
 def fleet_section(
     data: dict[str, Any],
     history: Sequence[dict[str, Any]],
@@ -291,6 +316,7 @@ def fleet_section(
     out.append(_answers(data.get("answers", {})))
     out.append(_delivery(data.get("delivery", {})))
     out.append(_reconnects(data.get("reconnects")))
+    out.append(_security(data.get("security"), data.get("connect_failures", {})))
     out.append(
         f"<h3>CSMS conformance</h3><p>{conformance['violations']} violations "
         f"(csms.on_violation: {_e(conformance['on_violation'])})</p>"
