@@ -324,6 +324,14 @@ async def test_a_password_the_csms_sets_is_used_from_the_next_connect(
                     "CP-00001", call16.GetConfiguration(key=["AuthorizationKey"])
                 )
                 assert shown.configuration_key == [{"key": "AuthorizationKey", "readonly": False}]
+                profile = await csms.call(
+                    "CP-00001", call16.GetConfiguration(key=["SecurityProfile"])
+                )
+                assert profile.configuration_key == [
+                    {"key": "SecurityProfile", "readonly": True, "value": "1"}
+                ]
+                change = call16.ChangeConfiguration(key="SecurityProfile", value="2")
+                assert (await csms.call("CP-00001", change)).status == "Rejected"
             else:
                 shown = await csms.call(
                     "CP-00001",

@@ -84,6 +84,8 @@ class Station(Life):
             return chosen
         if key == AUTHORIZATION_KEY and self.version == "1.6":
             return self.set_password(authorization_key(value))
+        if key == SECURITY_PROFILE and self.version == "1.6":
+            return ChangeResult.REJECTED  # the profile is the scenario's (shown read-only)
         if self.get_setting(key) is None:
             return ChangeResult.NOT_SUPPORTED
         result, normalised = check_change(key, value)
