@@ -36,10 +36,10 @@ from fleet.metrics.sample import ANSWER, EXAMPLE_CHARS, Sink, Violation, drift_r
 from fleet.routing import Routed
 from fleet.scenario import Scenario
 from fleet.station import behaviour
+from fleet.station.channel import Transport, TransportClosed
 from fleet.station.deadlines import Deadlines
 from fleet.station.ids import uuid4_text
 from fleet.station.state import Ending, State
-from fleet.station.transport import Transport, TransportClosed
 
 OUTBOX_LIMIT: Final = 32
 TIMEOUTS_KEPT: Final = 4  # timed-out CALLs whose late answers are recognised as such

@@ -34,10 +34,10 @@ from fleet.metrics.sample import (
 from fleet.routing import to_payload
 from fleet.scenario import Scenario
 from fleet.station.calls import Answer, CallSlot, Outgoing
+from fleet.station.channel import Transport, TransportClosed
 from fleet.station.deadlines import Deadlines
 from fleet.station.responder import NOW, Reply, Responder
 from fleet.station.state import Ending, State
-from fleet.station.transport import Transport, TransportClosed
 
 __all__ = ["Answer", "Ending", "Engine", "Outgoing"]
 

@@ -29,6 +29,7 @@ from fleet.station.booting import (
     SyncClock,
 )
 from fleet.station.booting import Intent as BootIntent
+from fleet.station.channel import Transport
 from fleet.station.charging import Chargers
 from fleet.station.delivery import Delivery, Done
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
@@ -37,7 +38,6 @@ from fleet.station.local_list import LocalList
 from fleet.station.settings import RETRY_BACKOFF, SETTINGS
 from fleet.station.state import State
 from fleet.station.transaction import Shapes, Tx
-from fleet.station.transport import Transport
 
 logger = logging.getLogger("fleet.station")
 

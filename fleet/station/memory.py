@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 
-from fleet.station.transport import Inbox, Intercept, TransportClosed
+from fleet.station.channel import Inbox, Intercept, TransportClosed
 
 
 class MemoryTransport(Inbox):
