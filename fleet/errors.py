@@ -27,11 +27,19 @@ class UsageError(FleetError):
     """A command-line option is invalid (exit code 2)."""
 
 
-class ConnectionFailed(FleetError):
-    """A station could not open or keep its websocket. ``reason`` is the one-line summary."""
+# What a refused connect means for security (``ConnectionFailed.security``): the CSMS turned
+# down the station's credentials or certificate, or the station did not trust the CSMS's.
+LOGIN_REFUSED = "login refused"
+CSMS_UNTRUSTED = "CSMS certificate not trusted"
 
-    def __init__(self, reason: str) -> None:
+
+class ConnectionFailed(FleetError):
+    """A station could not open or keep its websocket. ``reason`` is the one-line summary;
+    ``security``: LOGIN_REFUSED or CSMS_UNTRUSTED when the failure is one of those."""
+
+    def __init__(self, reason: str, security: str | None = None) -> None:
         self.reason = reason
+        self.security = security
         super().__init__(reason)
 
 

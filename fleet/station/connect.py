@@ -22,7 +22,7 @@ from websockets.protocol import State
 from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
-from fleet.errors import ConnectionFailed, SubprotocolRefused
+from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, ConnectionFailed, SubprotocolRefused
 from fleet.station.security import Access, default_context
 from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
 from fleet.wire import SUBPROTOCOLS
@@ -68,11 +68,11 @@ async def connect(
         ) from None
     except ssl.SSLCertVerificationError as exc:
         raise ConnectionFailed(
-            f"TLS: certificate of {where} not trusted: {exc.verify_message}"
+            f"TLS: certificate of {where} not trusted: {exc.verify_message}", CSMS_UNTRUSTED
         ) from None
     except ssl.SSLError as exc:
         _abandon(ws)
-        raise ConnectionFailed(tls_failure(exc, where)) from None
+        raise tls_failure(exc, where) from None
     except ConnectionRefusedError:
         raise ConnectionFailed(f"connection refused by {where} (is the CSMS running?)") from None
     except ConnectionResetError as exc:
@@ -80,7 +80,8 @@ async def connect(
             raise ConnectionFailed(_os_error(exc, where, source_address)) from None
         hint = " (did it refuse our certificate?)" if certificate else ""
         raise ConnectionFailed(
-            f"TLS: {where} closed the connection during the TLS handshake{hint}"
+            f"TLS: {where} closed the connection during the TLS handshake{hint}",
+            LOGIN_REFUSED if certificate else None,
         ) from None
     except OSError as exc:
         raise ConnectionFailed(_os_error(exc, where, source_address)) from None
@@ -121,17 +122,19 @@ _CERTIFICATE_ALERTS: Final = {
 }
 
 
-def tls_failure(exc: ssl.SSLError, where: str) -> str:
-    """One line for a failed TLS handshake: the CSMS refusing our certificate, or another
+def tls_failure(exc: ssl.SSLError, where: str) -> ConnectionFailed:
+    """A failed TLS handshake in one line: the CSMS refusing our certificate, or another
     failure (protocol version, ciphers) with OpenSSL's reason."""
     reason = exc.reason or str(exc)
     alert = _CERTIFICATE_ALERTS.get(reason)
     if alert is not None:
-        return f"TLS: CSMS refused our certificate ({alert})"
+        return ConnectionFailed(f"TLS: CSMS refused our certificate ({alert})", LOGIN_REFUSED)
     if reason.startswith(("SSLV3_ALERT", "TLSV1_ALERT", "TLSV13_ALERT")):
         words = reason.split("_ALERT_", 1)[1].replace("_", " ").lower()
-        return f"TLS: {where} ended the handshake ({words})"
-    return f"TLS handshake with {where} failed: {reason.replace('_', ' ').lower()}"
+        return ConnectionFailed(f"TLS: {where} ended the handshake ({words})")
+    return ConnectionFailed(
+        f"TLS handshake with {where} failed: {reason.replace('_', ' ').lower()}"
+    )
 
 
 def _abandon(ws: WebsocketTransport) -> None:
@@ -155,7 +158,8 @@ def _check_handshake(
             # that drops the connection without an alert (Python's asyncio does) ends here.
             raise ConnectionFailed(
                 f"TLS: {where} closed the connection after the TLS handshake without an answer "
-                "(did it refuse our certificate?)"
+                "(did it refuse our certificate?)",
+                LOGIN_REFUSED,
             )
         if isinstance(failure, InvalidHandshake) and "subprotocol" in str(failure):
             raise SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} ({failure})")
@@ -173,7 +177,8 @@ def _refusal(response: Response, subprotocol: str) -> ConnectionFailed:
     if "subprotocol" in body.lower():
         return SubprotocolRefused(f"CSMS did not accept subprotocol {subprotocol} (HTTP {status})")
     phrase = http.HTTPStatus(status).phrase if status in http.HTTPStatus._value2member_map_ else ""
-    return ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip())
+    refused = LOGIN_REFUSED if status in (401, 403) else None
+    return ConnectionFailed(f"CSMS refused the websocket: HTTP {status} {phrase}".rstrip(), refused)
 
 
 def _os_error(exc: OSError, where: str, source_address: str | None) -> str:

@@ -19,7 +19,7 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
-from fleet.errors import CallFailed
+from fleet.errors import CallFailed, ConnectionFailed
 from fleet.station.behaviour import parse_csms_time
 from fleet.station.connectors import Status
 from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
@@ -297,8 +297,8 @@ class Station(Life):
             self.boot_reason = "FirmwareUpdate"
             self._spawn(self._reset(FIRMWARE_REBOOT))
 
-    def refused(self, reason: str) -> None:
-        """A connect failed for ``reason`` (a hook: security events)."""
+    def refused(self, failure: ConnectionFailed) -> None:
+        """A connect failed (a hook: security events)."""
 
     def renew_certificate(self) -> None:
         """A certificate renewal storm reached the station (a hook: ``secure.py``)."""

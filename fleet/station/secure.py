@@ -12,7 +12,7 @@ import datetime
 import logging
 from typing import Any, Final
 
-from fleet.errors import CallFailed
+from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
 from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
 from fleet.station.core import Station
 from fleet.station.state import State
@@ -22,13 +22,7 @@ logger = logging.getLogger("fleet.station")
 RECONFIGURED: Final = "ReconfigurationOfSecurityParameters"
 # What TriggerMessage (2.0.1) and ExtendedTriggerMessage (1.6) call a certificate renewal.
 SIGN_TRIGGERS: Final = ("SignChargePointCertificate", "SignChargingStationCertificate")
-MAX_PENDING_EVENTS: Final = 50
-# Connect failures that are a refused login (connect.py's words).
-FAILED_LOGINS: Final = (
-    "CSMS refused the websocket: HTTP 401",
-    "CSMS refused the websocket: HTTP 403",
-    "TLS: CSMS refused our certificate",
-)  # security events kept while offline, the newest dropped beyond
+MAX_PENDING_EVENTS: Final = 50  # security events kept while offline, the newest dropped beyond
 
 
 class SecureStation(Station):
@@ -121,13 +115,13 @@ class SecureStation(Station):
 
     # --- security events -------------------------------------------------------------------------
 
-    def refused(self, reason: str) -> None:
+    def refused(self, failure: ConnectionFailed) -> None:
         """A connect failed: a refused login or an untrusted CSMS certificate is a security
         event, reported once the station is accepted again."""
-        if reason.startswith(FAILED_LOGINS) or reason.endswith("refuse our certificate?)"):
-            self.security_event(self.failed_login_event, reason)
-        elif reason.startswith("TLS: certificate of") and "not trusted" in reason:
-            self.security_event(self.untrusted_csms_event, reason)
+        if failure.security == LOGIN_REFUSED:
+            self.security_event(self.failed_login_event, failure.reason)
+        elif failure.security == CSMS_UNTRUSTED:
+            self.security_event(self.untrusted_csms_event, failure.reason)
 
     def security_event(self, kind: str, tech_info: str | None = None) -> None:
         """Send SecurityEventNotification ``kind`` (now if accepted, else after the next

@@ -138,7 +138,7 @@ async def _keep_connected(
             error = exc.reason if row is CONNECT else None
             station.sink.exchange(station.id, CONNECT, row, started, elapsed_ms, 0, error)
             station.set_state(State.OFFLINE)
-            station.refused(exc.reason)
+            station.refused(exc)
             logger.info("%s: %s", station.id, exc.reason)
             await _wait(stop, next(delays))
             continue
