@@ -20,6 +20,7 @@ import os
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -51,49 +52,73 @@ def _charging(stations: list[Any]) -> bool:
     )
 
 
-async def _headless(url: str, count: int, charging: bool = False) -> dict[str, float]:
+@dataclass
+class IdleFleet:
+    """Stations connected, Accepted and idle, with what is needed to measure and stop them."""
+
+    stations: list[Any]
+    tasks: list[asyncio.Task[None]]  # the warm-up station's first
+    stop: Any  # fleet.station.session.StopSwitch
+    summary: Any  # fleet.metrics.summary.Summary
+    before_kb: int  # RSS with the warm-up station alone
+    deadline: float  # time.monotonic() by which waiting on them gives up
+
+
+async def idle_fleet(scenario: Any, url: str, count: int, batch: int, pause_s: float) -> IdleFleet:
+    """One warm-up station Accepted (what every process pays once: imports, compiled schemas,
+    one connection), RSS read, then ``count`` stations started ``batch`` at a time ``pause_s``
+    apart (a ramp, not a storm), until all are Accepted and idle."""
     from fleet.metrics.summary import Summary
-    from fleet.process import raise_open_files_limit
-    from fleet.scenario import Scenario
     from fleet.station.session import StopSwitch, keep_connected, make_station
     from fleet.station.state import State
 
-    raise_open_files_limit(count)
-    sections: dict[str, Any] = {"stations": {"count": count}, "csms": {"url": url}}
-    if charging:
-        sections["sessions"] = CHARGING
-    scenario = Scenario.model_validate(sections)
     summary = Summary()
-    # Warm up what every process pays once (imports, compiled schemas, one connection).
-    warm = make_station(scenario, count + 1, summary)
     stop = StopSwitch()
-    task = asyncio.get_running_loop().create_task(keep_connected(warm, url, stop))
+    loop = asyncio.get_running_loop()
+    warm = make_station(scenario, count + 1, summary)
+    tasks = [loop.create_task(keep_connected(warm, url, stop))]
     while warm.state is not State.ACCEPTED:
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.3)
     gc.collect()
     before = rss_kb()
     stations = [make_station(scenario, i, summary) for i in range(1, count + 1)]
-    tasks = []
     for n, station in enumerate(stations):
-        tasks.append(asyncio.get_running_loop().create_task(keep_connected(station, url, stop)))
-        if n % 500 == 499:
-            await asyncio.sleep(0.2)  # a ramp, not a storm: this measures idle memory
+        tasks.append(loop.create_task(keep_connected(station, url, stop)))
+        if n % batch == batch - 1:
+            await asyncio.sleep(pause_s)
     deadline = time.monotonic() + 120
     while sum(s.state is State.ACCEPTED for s in stations) < count:
         if time.monotonic() > deadline:
-            raise RuntimeError("stations not all accepted")
+            raise RuntimeError(f"stations not all accepted: {dict(summary.failure_reasons)}")
         await asyncio.sleep(0.2)
     await asyncio.sleep(1.0)  # StatusNotifications answered; all idle now
-    while charging and not _charging(stations):
-        if time.monotonic() > deadline:
+    return IdleFleet(stations, tasks, stop, summary, before, deadline)
+
+
+async def _headless(url: str, count: int, charging: bool = False) -> dict[str, float]:
+    from fleet.process import raise_open_files_limit
+    from fleet.scenario import Scenario
+
+    raise_open_files_limit(count)
+    sections: dict[str, Any] = {"stations": {"count": count}, "csms": {"url": url}}
+    if charging:
+        sections["sessions"] = CHARGING
+    scenario = Scenario.model_validate(sections)
+    fleet = await idle_fleet(scenario, url, count, batch=500, pause_s=0.2)
+    while charging and not _charging(fleet.stations):
+        if time.monotonic() > fleet.deadline:
             raise RuntimeError("stations not all charging")
         await asyncio.sleep(0.5)
     gc.collect()
     after = rss_kb()
-    stop.set()
-    await asyncio.wait([task, *tasks], timeout=30)
-    return {"count": count, "kb_per_station": (after - before) / count, "rss_mb": after / 1024}
+    fleet.stop.set()
+    await asyncio.wait(fleet.tasks, timeout=30)
+    return {
+        "count": count,
+        "kb_per_station": (after - fleet.before_kb) / count,
+        "rss_mb": after / 1024,
+    }
 
 
 def headless(url: str, count: int, charging: bool = False) -> float:

@@ -34,7 +34,7 @@ import uvloop
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import run_child
-from bench.memory import rss_kb
+from bench.memory import idle_fleet, rss_kb
 
 PROFILES = (0, 2, 3)
 PASSWORD = "{id}-bench-secret"
@@ -114,47 +114,24 @@ async def _handshakes(scenario: Any, count: int, server: int) -> tuple[float, fl
 
 async def _idle(scenario: Any, count: int) -> tuple[float, float]:
     """(KB per connected idle station, client CPU µs per Heartbeat round trip)."""
-    from fleet.metrics.summary import Summary
     from fleet.process import raise_open_files_limit
-    from fleet.station.session import StopSwitch, keep_connected, make_station
-    from fleet.station.state import State
 
     raise_open_files_limit(count * 2)
     url = scenario.csms.url_for("1.6")
-    summary = Summary()
-    stop = StopSwitch()
-    loop = asyncio.get_running_loop()
-    warm = make_station(scenario, count + 1, summary)
-    tasks = [loop.create_task(keep_connected(warm, url, stop))]
-    while warm.state is not State.ACCEPTED:
-        await asyncio.sleep(0.05)
-    await asyncio.sleep(0.3)
+    fleet = await idle_fleet(scenario, url, count, batch=100, pause_s=0.1)
     gc.collect()
-    before = rss_kb()
-    stations = [make_station(scenario, i, summary) for i in range(1, count + 1)]
-    for n, station in enumerate(stations):
-        tasks.append(loop.create_task(keep_connected(station, url, stop)))
-        if n % 100 == 99:
-            await asyncio.sleep(0.1)
-    deadline = time.monotonic() + 120
-    while sum(s.state is State.ACCEPTED for s in stations) < count:
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"stations not all accepted: {summary.failure_reasons}")
-        await asyncio.sleep(0.2)
-    await asyncio.sleep(1.0)
-    gc.collect()
-    kb = (rss_kb() - before) / count
+    kb = (rss_kb() - fleet.before_kb) / count
 
     async def beats(station: Any) -> None:
         for _ in range(ROUND_TRIPS):
             await station.call("Heartbeat", {})
 
     cpu = time.process_time()
-    await asyncio.gather(*(beats(s) for s in stations))
+    await asyncio.gather(*(beats(s) for s in fleet.stations))
     us = (time.process_time() - cpu) * 1e6 / (count * ROUND_TRIPS)
-    assert summary.failure_count == 0, summary.failure_reasons
-    stop.set()
-    await asyncio.wait(tasks, timeout=30)
+    assert fleet.summary.failure_count == 0, fleet.summary.failure_reasons
+    fleet.stop.set()
+    await asyncio.wait(fleet.tasks, timeout=30)
     return kb, us
 
 
