@@ -1,5 +1,5 @@
 """Run the benchmark suite: `make bench` (full, writes bench/RESULTS.md, ~45 min) or
-`make bench-quick` (the same ten, smaller, ~10 min, prints only).
+`make bench-quick` (the same eleven, smaller, ~10 min, prints only).
 
 Every figure for fleet is printed next to its reference measured in the same run: this machine
 is shared and noisy, absolute numbers drift, ratios hold.
@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import boot_storm, cpu_per_rtt, locust_runs, memory, storms, tls
+from bench import boot_storm, cpu_per_rtt, locust_runs, memory, sink_cost, storms, tls
 from bench.common import BENCH, responder
 
 PACKAGES = ("ocpp", "websockets", "uvloop", "orjson", "locust", "gevent", "fastjsonschema")
@@ -147,6 +147,15 @@ def main() -> None:
         f"no boot) {tls.IN_FLIGHT} in flight; then {count:,} stations booted and idle (RSS "
         f"per station) and {tls.ROUND_TRIPS} Heartbeat round trips each (client CPU per "
         "round trip) (bench/tls.py).\n\n" + tls.table(tls.measure(count, rounds), count),
+    ))  # fmt: skip
+
+    calls, rounds = (50_000, 3) if quick else (200_000, 5)
+    parts.append(section(
+        "11. fleet's own wire histogram under Locust: cost per exchange",
+        f"LocustSink.exchange as shipped against the same sink counting only, {calls:,} "
+        f"exchanges per round, median of {rounds} interleaved rounds, round trips log-normal "
+        "around 5 ms (bench/sink_cost.py). Compare with section 1's CPU per round trip.\n\n"
+        + sink_cost.table(sink_cost.measure(calls, rounds)),
     ))  # fmt: skip
 
     print(f"\n(suite took {time.monotonic() - started:.0f} s)")

@@ -177,7 +177,7 @@ def run_locust(args: list[str]) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from fleet.metrics.summary import SummaryWire
+    from fleet.metrics.actions import WireView
     from fleet.process import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
     from fleet.scenario import load_scenario
@@ -221,7 +221,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     print(format_report(result))
     stations = result.stations
     share = stations["accepted"] / stations["total"] if stations["total"] else None
-    wire = SummaryWire(result.summary, result.elapsed_s)
+    wire = WireView(result.summary.stats, result.elapsed_s)
     results = [evaluate(slo, wire, result.summary.stats, share) for slo in slos]
     for gate in results:
         print(gate.line(), file=sys.stdout if gate.ok else sys.stderr, flush=True)

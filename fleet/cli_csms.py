@@ -68,6 +68,14 @@ def add_csms_parser(sub: Any) -> None:
         help="never answer this action: the station's CALL times out (repeatable)",
     )
     csms.add_argument(
+        "--slow-on",
+        action="append",
+        default=[],
+        metavar="ACTION=MS",
+        help="answer this action MS milliseconds after it arrives, e.g. Heartbeat=147: a slow "
+        "CSMS, to see latencies and gates read it exactly (repeatable)",
+    )
+    csms.add_argument(
         "--hang-up-on",
         action="append",
         default=[],
@@ -148,6 +156,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         error_on=args.error_on,
         hang_up_on=args.hang_up_on,
         silent_on=args.silent_on,
+        slow_on=_delays(args.slow_on),
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
@@ -178,6 +187,21 @@ def _signer(args: argparse.Namespace) -> Authority | None:
     except (OSError, ValueError) as exc:
         reason = getattr(exc, "strerror", None) or exc
         raise UsageError(f"cannot load the signing CA: {reason}") from None
+
+
+def _delays(texts: list[str]) -> dict[str, float]:
+    """--slow-on ACTION=MS, repeated: {action: ms}."""
+    delays = {}
+    for text in texts:
+        action, _, ms = text.partition("=")
+        try:
+            delay = float(ms)
+        except ValueError:
+            delay = -1.0
+        if not action.strip() or not 0 <= delay <= 600_000:
+            raise UsageError(f"--slow-on {text!r}: expected ACTION=MS, e.g. Heartbeat=147")
+        delays[action.strip()] = delay
+    return delays
 
 
 def _security(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, Door | None]:

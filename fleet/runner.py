@@ -20,6 +20,7 @@ from typing import Any, TextIO
 
 from fleet.ledger_client import fetch_ledgers
 from fleet.metrics import report
+from fleet.metrics.actions import actions_json
 from fleet.metrics.health import LoopHealth
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import LOOP_LAG, Violation
@@ -51,7 +52,7 @@ class RunResult:
 
     def to_json(self) -> dict[str, Any]:
         summary = self.summary
-        actions = report.with_taint(summary.actions_json(), summary.stats)
+        actions = actions_json(summary.stats, self.elapsed_s)
         delivery = summary.stats.delivery_json()
         return {
             "stations": self.stations,

@@ -15,6 +15,7 @@ from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from fleet.csms.door import Door, Passwords, server_context
+from fleet.metrics.actions import actions_json
 from fleet.metrics.sample import CONNECT, NEGATIVE_ROWS
 from fleet.station.security import forget_contexts
 from fleet.station.state import State
@@ -35,7 +36,7 @@ def _everything_shown(fleet: Any, caplog: pytest.LogCaptureFixture) -> str:
     """All a user could read: logs, the summary's rows and failures."""
     summary = fleet.summary
     shown = [record.getMessage() for record in caplog.records]
-    shown.append(orjson.dumps(summary.actions_json()).decode())
+    shown.append(orjson.dumps(actions_json(summary.stats, 1.0)).decode())
     shown.append(orjson.dumps(summary.failures).decode())
     shown.append(repr(fleet.stations[0].scenario))
     return "\n".join(shown)

@@ -91,6 +91,9 @@ class _Central(Routed):
         record.received[action] += 1
         if action in self.csms.silent_on:
             return  # received, never answered: the station's CALL times out
+        delay_ms = self.csms.slow_on.get(action)
+        if delay_ms:
+            await asyncio.sleep(delay_ms / 1000)
         if action in self.csms.hang_up_on and (self.id, action) not in self.csms.hung_up:
             self.csms.hung_up.add((self.id, action))
             logger.warning("%s: %s received, hanging up without answering", self.id, action)

@@ -29,7 +29,7 @@ import http
 import logging
 import ssl
 import time
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -89,6 +89,7 @@ class Csms:
         error_on: Sequence[str] = (),
         hang_up_on: Sequence[str] = (),
         silent_on: Sequence[str] = (),
+        slow_on: Mapping[str, float] | None = None,
         naive_time: bool = False,
         tags: TagPolicy | None = None,
         ledger_file: str | None = None,
@@ -120,6 +121,7 @@ class Csms:
         self.hang_up_on = frozenset(hang_up_on)
         self.hung_up: set[tuple[str, str]] = set()  # (station, action) done
         self.silent_on = frozenset(silent_on)  # actions received and never answered
+        self.slow_on = dict(slow_on or {})  # action -> ms to wait before answering it
         self.tags = tags or TagPolicy()  # who may charge
         self.transactions = Transactions()
         # With a file, transaction messages survive a restart (``journal.py``).

@@ -39,7 +39,10 @@ def _e(value: Any) -> str:
 
 
 def _ms(value: float | None) -> str:
-    return "–" if value is None else f"{value:,.1f}"
+    """Up to 3 significant digits shown whole: 147 ms as 147, 0.412 ms as 0.412."""
+    if value is None:
+        return "–"
+    return f"{value:,.0f}" if value >= 100 else f"{value:.3g}"
 
 
 def _table(
@@ -292,12 +295,16 @@ def fleet_section(
         )
     )
     rows = [
-        (name, r["count"], r["failures"], r["tainted"], f"{r['tainted_pct']:.2f} %")
+        (name, r["count"], r["failures"], _ms(r["p50_ms"]), _ms(r["p95_ms"]), _ms(r["p99_ms"]),
+         _ms(r["max_ms"]), r["tainted"], f"{r['tainted_pct']:.2f} %")
         for name, r in data["actions"].items()
-    ]
+    ]  # fmt: skip
+    headers = ("action", "count", "failures", "p50 ms", "p95 ms", "p99 ms", "max ms", "tainted")
     out.append(
-        "<h3>OCPP requests overlapping fleet's stalls</h3>"
-        + _table(("action", "count", "failures", "tainted", "tainted share"), rows)
+        "<h3>Wire exchanges, fleet's exact percentiles</h3><p class='note'>The requests of "
+        "Locust's table, timed by fleet's own histograms (3 significant digits, where Locust "
+        "keeps 2). Tainted: round trips that overlapped fleet's own event-loop stalls.</p>"
+        + _table((*headers, "tainted share"), rows)
     )
     out.append("<h3>Missed beats</h3>")
     if data["missed"]:

@@ -136,7 +136,8 @@ def _on_test_start(environment: Environment, **_: Any) -> None:
 def _snapshot_before_stop(environment: Environment, **_: Any) -> None:
     # Taken before users stop: "accepted" means accepted while the test ran, not after closing.
     # Closing thousands of websockets holds the loop (~1 s for 10,000): fleet's own business,
-    # not the test's, so loop lag is no longer counted from here.
+    # not the test's, so loop lag is no longer counted from here. Rates are per second of test.
+    FleetState.of(environment).stopped_at = time.time()
     if isinstance(environment.runner, MasterRunner):
         return
     bridge = current_bridge()

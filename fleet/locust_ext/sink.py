@@ -68,7 +68,9 @@ class LocustSink:
         size: int,
         error: str | None,
     ) -> None:
-        self.stats.exchange(action, self._tainted(sent_at, sent_at + rtt_ms / 1000))
+        self.stats.exchange(
+            kind, action, rtt_ms, error, self._tainted(sent_at, sent_at + rtt_ms / 1000)
+        )
         if error is not None and kind == CONNECT:
             self.stats.refused_station(station, error)
         self._put((EXCHANGE, kind, action, rtt_ms, size, error))

@@ -47,6 +47,7 @@ class FleetState:
         self.results: list[SloResult] | None = None  # the gates at the last stop
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)
         self.started_at: float | None = None
+        self.stopped_at: float | None = None  # when the test began stopping (test_stopping)
 
     @staticmethod
     def of(environment: Environment) -> FleetState:
@@ -63,6 +64,13 @@ class FleetState:
         self.results = None
         self.history.clear()
         self.started_at = time.time()
+        self.stopped_at = None
+
+    def elapsed_s(self) -> float:
+        """How long the test has run (until it began stopping): the rates' denominator."""
+        if self.started_at is None:
+            return 0.0
+        return (self.stopped_at or time.time()) - self.started_at
 
     def table(self, environment: Environment, final: bool = False) -> dict[str, dict[str, int]]:
         """{version: {state: count}}: this process's stations, or the sum of all workers'.

@@ -11,12 +11,11 @@ import orjson
 from locust.env import Environment
 
 from fleet.ledger_client import fetch_ledgers
-from fleet.locust_ext.measurements import LocustWire
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.metrics import report
+from fleet.metrics.actions import WireView, actions_json
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import DELIVERY_QUEUED, LOOP_LAG, MISSED_CAUSES
-from fleet.metrics.stats import FleetStats
 from fleet.scenario import load_scenario
 from fleet.slo import SloResult, evaluate
 from fleet.station.security import tooling_context
@@ -31,32 +30,8 @@ def evaluate_gates(environment: Environment, final: bool) -> list[SloResult]:
     counts = station_counts(state.table(environment, final=final))
     share = counts["accepted"] / counts["total"] if counts["total"] else None
     stats = state.stats(environment)
-    wire = LocustWire(environment)
+    wire = WireView(stats, state.elapsed_s())
     return [evaluate(slo, wire, stats, share) for slo in state.slos]
-
-
-def actions_json(environment: Environment, stats: FleetStats) -> dict[str, dict[str, Any]]:
-    wire = LocustWire(environment)
-    actions: dict[str, dict[str, Any]] = {}
-    for name in sorted({name for name, _ in environment.stats.entries}):
-        entry = wire.entry(name)
-        if entry is None:
-            continue
-        ok = entry.num_requests > entry.num_failures
-
-        def pct(q: float, entry: Any = entry, ok: bool = ok) -> float | None:
-            return float(entry.get_response_time_percentile(q)) if ok else None
-
-        actions[name] = {
-            "count": entry.num_requests,
-            "failures": entry.num_failures,
-            "rps": round(float(entry.total_rps), 3),
-            "p50_ms": pct(0.5),
-            "p95_ms": pct(0.95),
-            "p99_ms": pct(0.99),
-            "max_ms": round(float(entry.max_response_time), 3) if ok else None,
-        }
-    return report.with_taint(actions, stats)
 
 
 def summary_json(
@@ -65,7 +40,7 @@ def summary_json(
     """The run's figures; ``final``: stations as the test stopped (else as they are now)."""
     state = FleetState.of(environment)
     stats = state.stats(environment)
-    actions = actions_json(environment, stats)
+    actions = actions_json(stats, state.elapsed_s())
     failures = [
         {"action": error.name, "reason": _reason(error.error), "occurrences": error.occurrences}
         for error in list(environment.stats.errors.values())[:MAX_FAILURES]

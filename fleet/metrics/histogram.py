@@ -6,10 +6,14 @@ from typing import Any
 
 
 class Histogram:
-    """Latencies rounded to 2 significant digits (3 from 100 ms up, as Locust does), counted in
-    a dict: ~0.3 µs per value, a few hundred keys whatever the count, and two histograms merge
-    by adding counts. hdrhistogram was the first choice; its pure-Python record_value cost more
-    than a third of a round trip's CPU on the hot path (bench/cpu_per_rtt.py)."""
+    """Latencies rounded to 3 significant digits (1 µs below 0.1 ms), counted in a dict.
+
+    Resolution: a value read back (a percentile) is within 0.5 % of the value recorded from
+    0.1 ms up, so a p99 of 147 ms reads 147 where Locust's 2 significant digits read 150.
+    Costs ~0.3 µs per value; a few hundred to a few thousand keys whatever the count; two
+    histograms merge by adding counts. hdrhistogram was the first choice: its pure-Python
+    record_value cost more than a third of a round trip's CPU on the hot path
+    (bench/cpu_per_rtt.py)."""
 
     __slots__ = ("counts", "total")
 
@@ -19,11 +23,14 @@ class Histogram:
 
     def add(self, ms: float) -> None:
         # Rounded half up with integer arithmetic: round(x, n) costs three times as much.
-        if ms < 10:
-            key = int(ms * 100 + 0.5) / 100 if ms < 1 else int(ms * 10 + 0.5) / 10
-        elif ms < 100:
-            key = float(int(ms + 0.5))
+        if ms < 100:
+            if ms < 10:
+                key = int(ms * 1000 + 0.5) / 1000 if ms < 1 else int(ms * 100 + 0.5) / 100
+            else:
+                key = int(ms * 10 + 0.5) / 10
         elif ms < 1000:
+            key = float(int(ms + 0.5))
+        elif ms < 10_000:
             key = float(int(ms * 0.1 + 0.5) * 10)
         else:
             key = float(int(ms * 0.01 + 0.5) * 100)

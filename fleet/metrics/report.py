@@ -25,16 +25,6 @@ from fleet.wire import VERSIONS
 DISTRUST_SHARE: Final = 0.01  # an action whose tainted share reaches this gets a warning line
 
 
-def with_taint(actions: dict[str, dict[str, Any]], stats: FleetStats) -> dict[str, dict[str, Any]]:
-    """Add "tainted" (samples that overlapped fleet's own stalls) and its share to each row."""
-    for name, row in actions.items():
-        counts = stats.exchanges.get(name)
-        tainted = counts.tainted if counts is not None else 0
-        row["tainted"] = tainted
-        row["tainted_pct"] = round(100 * tainted / row["count"], 2) if row.get("count") else 0.0
-    return actions
-
-
 def distrust(actions: dict[str, dict[str, Any]], threshold_ms: float) -> list[str]:
     """One plain sentence per action whose figures include too much of fleet's own delay."""
     lines = []

@@ -87,6 +87,31 @@ def covers(action: str, row: str) -> bool:
     return row == action or (row.startswith(action) and row[len(action) : len(action) + 1] == "(")
 
 
+# Failed exchanges by class: a label set small enough for a Prometheus counter. The reasons
+# themselves (with their text) are in the failure lists.
+_REASON_CLASSES: Final = (
+    ("CallError ", "call_error"),
+    ("no answer within ", "timeout"),
+    ("invalid ", "invalid_response"),
+    ("connection lost", "connection_lost"),
+    ("outbox full", "outbox_full"),
+    ("boot Rejected", "rejected"),
+    (LET_IN, "let_in"),
+    ("TLS", "tls"),
+    ("CSMS refused the websocket", "refused"),
+)
+
+
+def reason_class(reason: str) -> str:
+    """The class of a failure reason: call_error, timeout, invalid_response, connection_lost,
+    outbox_full, rejected, let_in, tls, refused, or other (a connect that failed otherwise, a
+    CALL that could not be sent)."""
+    for prefix, klass in _REASON_CLASSES:
+        if reason.startswith(prefix):
+            return klass
+    return "other"
+
+
 def handling_row(action: str) -> str:
     return f"{CSMS_TO_CP} {action}"
 

@@ -1,9 +1,13 @@
-"""fleet's own statistics: everything it measures that is not a wire exchange.
+"""fleet's own statistics: the wire rows, and everything else it measures.
 
-Locust's request table holds what crossed the wire at the stations' initiative (OCPP CALLs and
-websocket connects). Derived timings (boot→accepted), the stations' handling of CSMS calls,
-heartbeat drift, connections lost, event-loop lag, missed beats, CSMS violations and which wire
-samples fleet's own stalls delayed are counted here instead: in the Aggregated row they would
+The wire rows (``wire``) are what crossed the wire at the stations' initiative (OCPP CALLs per
+version and action, websocket connects). Under Locust each is also a request in Locust's table,
+but fleet's summary, SLO gates and exports read fleet's own histograms: 3 significant digits
+where Locust keeps 2 (a p99 of 147 ms reads 147, not 150).
+
+Derived timings (boot→accepted), the stations' handling of CSMS calls, heartbeat drift,
+connections lost, event-loop lag, missed beats, CSMS violations and which wire samples fleet's
+own stalls delayed are counted apart from the wire rows: in Locust's Aggregated row they would
 corrupt the request rate, the percentiles and every SLO gate that names no action.
 
 One ``FleetStats`` per process; Locust workers send theirs to the master as plain data
@@ -13,77 +17,25 @@ One ``FleetStats`` per process; Locust workers send theirs to the master as plai
 from __future__ import annotations
 
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Final
 
 from fleet.metrics.conformance import Conformance
-from fleet.metrics.histogram import Histogram
 from fleet.metrics.sample import (
+    CONNECT,
     DELIVERY_EVENTS,
     MISSED_CAUSES,
     SessionDelta,
     Violation,
+    covers,
     handling_row,
+    reason_class,
 )
+from fleet.metrics.timing import Timing, combine
 
 MAX_FAILURE_REASONS: Final = 100
 TOP_STATIONS: Final = 10
 REFUSED_KEPT: Final = 10  # stations named per refusal reason
-
-
-@dataclass(slots=True)
-class Timing:
-    """One row of fleet's statistics."""
-
-    count: int = 0
-    failures: int = 0
-    tainted: int = 0
-    max_ms: float = 0.0
-    histogram: Histogram = field(default_factory=Histogram)
-
-    def add(self, ms: float, failed: bool, tainted: bool) -> None:
-        self.count += 1
-        if tainted:
-            self.tainted += 1
-        if failed:
-            self.failures += 1
-            return
-        self.histogram.add(ms)
-        if ms > self.max_ms:
-            self.max_ms = ms
-
-    def merge(self, other: Timing) -> None:
-        self.count += other.count
-        self.failures += other.failures
-        self.tainted += other.tainted
-        self.max_ms = max(self.max_ms, other.max_ms)
-        self.histogram.merge(other.histogram)
-
-    def percentile(self, percent: float) -> float | None:
-        """From the rounded histogram, but never above the exact maximum."""
-        value = self.histogram.percentile(percent)
-        return None if value is None else min(value, round(self.max_ms, 3))
-
-    def to_json(self) -> dict[str, Any]:
-        """What the summary, the Fleet tab and the CSV show for the row."""
-        percentile = self.percentile
-        return {
-            "count": self.count,
-            "failures": self.failures,
-            "p50_ms": percentile(50),
-            "p95_ms": percentile(95),
-            "p99_ms": percentile(99),
-            "max_ms": round(self.max_ms, 3) if self.histogram.total else None,
-            "tainted": self.tainted,
-        }
-
-
-@dataclass(slots=True)
-class Exchanges:
-    """Per wire action: how many samples, and how many overlapped fleet's own stalls."""
-
-    count: int = 0
-    tainted: int = 0
 
 
 @dataclass(slots=True)
@@ -104,7 +56,10 @@ class SessionTotals:
 class FleetStats:
     def __init__(self) -> None:
         self.timings: dict[str, Timing] = {}
-        self.exchanges: dict[str, Exchanges] = {}
+        # (kind, action) -> row; kind is the station's "OCPP1.6" / "OCPP2.0.1", or "connect".
+        self.wire: dict[tuple[str, str], Timing] = {}
+        # Failed wire exchanges by class (sample.reason_class): (kind, action, class) -> count.
+        self.wire_failures: Counter[tuple[str, str, str]] = Counter()
         self.missed: dict[str, Counter[str]] = {}  # action -> cause -> count
         self.missed_stations: dict[str, Counter[str]] = {}  # action -> station -> count
         # Stations with missed beats that only a count travelled for (other processes' beyond
@@ -129,13 +84,17 @@ class FleetStats:
         if error is not None:
             self._reason(name, error)
 
-    def exchange(self, action: str, tainted: bool) -> None:
-        counts = self.exchanges.get(action)
-        if counts is None:
-            counts = self.exchanges[action] = Exchanges()
-        counts.count += 1
-        if tainted:
-            counts.tainted += 1
+    def exchange(
+        self, kind: str, action: str, ms: float, error: str | None, tainted: bool = False
+    ) -> None:
+        """A wire exchange: every round trip of every station comes here (~0.4 µs)."""
+        key = (kind, action)
+        row = self.wire.get(key)
+        if row is None:
+            row = self.wire[key] = Timing()
+        row.add(ms, error is not None, tainted)
+        if error is not None:
+            self.wire_failures[kind, action, reason_class(error)] += 1
 
     def missed_beats(self, station: str, action: str, cause: str, count: int) -> None:
         causes = self.missed.get(action)
@@ -181,7 +140,7 @@ class FleetStats:
         """Nothing recorded yet (a batch not worth handing over)."""
         return not (
             self.timings
-            or self.exchanges
+            or self.wire
             or self.missed
             or self.conformance.total
             or self.sessions
@@ -202,15 +161,21 @@ class FleetStats:
         return [row for key, row in self.timings.items() if key.startswith(name + " ")]
 
     def combined(self, name: str) -> Timing | None:
-        rows = self.rows_matching(name)
-        if not rows:
-            return None
-        if len(rows) == 1:
-            return rows[0]
-        total = Timing()
-        for row in rows:
-            total.merge(row)
-        return total
+        return combine(self.rows_matching(name))
+
+    def wire_rows(self, action: str | None) -> list[Timing]:
+        """The wire rows of ``action`` in every OCPP version (with its parts: "TransactionEvent"
+        covers "TransactionEvent(Started)"), or, for None, every OCPP CALL (not connects)."""
+        if action is None:
+            return [row for (kind, _), row in self.wire.items() if kind != CONNECT]
+        return [row for (_, name), row in self.wire.items() if covers(action, name)]
+
+    def wire_actions(self) -> dict[str, Timing]:
+        """Wire rows per action name, every version's together (the summary's "actions")."""
+        table: dict[str, Timing] = {}
+        for (_, name), row in sorted(self.wire.items(), key=lambda item: item[0][1]):
+            table.setdefault(name, Timing()).merge(row)
+        return table
 
     def missed_total(self, action: str | None = None) -> int:
         counts = self.missed.values() if action is None else [self.missed.get(action, Counter())]
@@ -218,10 +183,7 @@ class FleetStats:
 
     def tainted_share(self, action: str | None = None) -> float | None:
         """Share of wire samples (all OCPP CALLs, or one action's) that overlapped a stall."""
-        if action is None:
-            rows = [c for name, c in self.exchanges.items() if name != "connect"]
-        else:
-            rows = [self.exchanges[action]] if action in self.exchanges else []
+        rows = self.wire_rows(action)
         count = sum(c.count for c in rows)
         return sum(c.tainted for c in rows) / count if count else None
 
@@ -270,11 +232,9 @@ class FleetStats:
     def to_dict(self) -> dict[str, Any]:
         """Plain data (msgpack and JSON safe) that ``from_dict`` turns back into FleetStats."""
         return {
-            "timings": {
-                name: [row.count, row.failures, row.tainted, row.max_ms, row.histogram.to_pairs()]
-                for name, row in self.timings.items()
-            },
-            "exchanges": {name: [c.count, c.tainted] for name, c in self.exchanges.items()},
+            "timings": {name: row.to_list() for name, row in self.timings.items()},
+            "wire": [[kind, action, *row.to_list()] for (kind, action), row in self.wire.items()],
+            "wire_failures": [[*key, n] for key, n in self.wire_failures.items()],
             "missed": {action: dict(causes) for action, causes in self.missed.items()},
             # Per station only the worst: a 10,000-station blackout must not travel every 3 s.
             "missed_stations": {
@@ -301,12 +261,12 @@ class FleetStats:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> FleetStats:
         stats = cls()
-        for name, (count, failures, tainted, max_ms, pairs) in data.get("timings", {}).items():
-            stats.timings[name] = Timing(
-                int(count), int(failures), int(tainted), float(max_ms), Histogram.from_pairs(pairs)
-            )
-        for name, (count, tainted) in data.get("exchanges", {}).items():
-            stats.exchanges[name] = Exchanges(int(count), int(tainted))
+        for name, row in data.get("timings", {}).items():
+            stats.timings[name] = Timing.from_list(row)
+        for kind, action, *row in data.get("wire", ()):
+            stats.wire[str(kind), str(action)] = Timing.from_list(row)
+        for kind, action, klass, n in data.get("wire_failures", ()):
+            stats.wire_failures[str(kind), str(action), str(klass)] += int(n)
         for action, causes in data.get("missed", {}).items():
             stats.missed[action] = Counter({c: int(n) for c, n in causes.items()})
         for action, stations in data.get("missed_stations", {}).items():
@@ -329,14 +289,10 @@ class FleetStats:
 
     def merge(self, other: FleetStats) -> None:
         for name, row in other.timings.items():
-            mine = self.timings.get(name)
-            if mine is None:
-                mine = self.timings[name] = Timing()
-            mine.merge(row)
-        for name, counts in other.exchanges.items():
-            total = self.exchanges.setdefault(name, Exchanges())
-            total.count += counts.count
-            total.tainted += counts.tainted
+            self.timings.setdefault(name, Timing()).merge(row)
+        for pair, row in other.wire.items():
+            self.wire.setdefault(pair, Timing()).merge(row)
+        self.wire_failures.update(other.wire_failures)
         for action, causes in other.missed.items():
             self.missed.setdefault(action, Counter()).update(causes)
         for action, stations in other.missed_stations.items():

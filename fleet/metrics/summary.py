@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Mapping
-from typing import Any, Final
+from typing import Final
 
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CONNECT, SessionDelta, Violation, covers
-from fleet.metrics.stats import FleetStats, Timing
+from fleet.metrics.sample import CONNECT, SessionDelta, Violation
+from fleet.metrics.stats import FleetStats
+from fleet.metrics.timing import Timing
 from fleet.station.state import State
 
 MAX_FAILURES_KEPT: Final = 100
@@ -30,12 +31,10 @@ def stations_block(per_state: Mapping[State, int]) -> dict[str, int]:
 
 
 class Summary:
-    """Aggregates a whole run. ``rows`` are the wire exchanges (OCPP CALLs per action and
-    "connect"), ``stats`` fleet's own statistics; ``health`` (when given) marks the samples the
-    event loop's stalls delayed."""
+    """Aggregates a whole run into ``stats`` (wire rows and fleet's own); ``health`` (when
+    given) marks the samples the event loop's stalls delayed."""
 
     def __init__(self, health: LoopHealth | None = None) -> None:
-        self.rows: dict[str, Timing] = {}
         self.stats = FleetStats()
         self.health = health
         self.states: Counter[State] = Counter()
@@ -57,11 +56,7 @@ class Summary:
     ) -> None:
         health = self.health
         tainted = health is not None and health.tainted(sent_at, sent_at + rtt_ms / 1000)
-        row = self.rows.get(action)
-        if row is None:
-            row = self.rows[action] = Timing()
-        row.add(rtt_ms, error is not None, False)
-        self.stats.exchange(action, tainted)
+        self.stats.exchange(kind, action, rtt_ms, error, tainted)
         if kind != CONNECT:
             self.messages += 1
         if error is not None:
@@ -111,64 +106,14 @@ class Summary:
             self.failures.append({"station": station, "action": row, "reason": reason})
 
     @property
+    def rows(self) -> dict[str, Timing]:
+        """The wire rows per action, every OCPP version's together (a copy made on each read)."""
+        return self.stats.wire_actions()
+
+    @property
     def failure_count(self) -> int:
-        return sum(row.failures for row in self.rows.values()) + self.stats.failures
+        wire = sum(row.failures for row in self.stats.wire.values())
+        return wire + self.stats.failures
 
     def station_counts(self) -> dict[str, int]:
         return stations_block(self.states)
-
-    def actions_json(self) -> dict[str, dict[str, Any]]:
-        """The wire rows as the summary shows them (taint added by ``report.with_taint``)."""
-        table = {}
-        for key, row in sorted(self.rows.items()):
-            data = row.to_json()
-            del data["tainted"]  # wire taint lives in stats.exchanges
-            table[key] = data
-        return table
-
-
-class SummaryWire:
-    """The SLO gates' view (``fleet.slo.WireStats``) of a headless run's wire rows. No action
-    means every OCPP CALL: websocket connects are not OCPP exchanges."""
-
-    def __init__(self, summary: Summary, elapsed_s: float) -> None:
-        self.rows = summary.rows
-        self.elapsed_s = elapsed_s
-
-    def _row(self, action: str | None) -> Timing | None:
-        if action is not None:
-            calls = [row for name, row in self.rows.items() if covers(action, name)]
-        else:
-            calls = [row for name, row in self.rows.items() if name != CONNECT]
-        if not calls:
-            return None
-        total = Timing()
-        for row in calls:
-            total.merge(row)
-        return total
-
-    def percentile_ms(self, action: str | None, fraction: float) -> float | None:
-        row = self._row(action)
-        return None if row is None else row.percentile(fraction * 100)
-
-    def latency_ms(self, action: str | None, kind: str) -> float | None:
-        row = self._row(action)
-        if row is None or not row.histogram.total:
-            return None
-        if kind == "avg":
-            return row.histogram.mean()
-        return row.max_ms if kind == "max" else min(row.histogram.counts)
-
-    def fail_ratio(self, action: str | None) -> float | None:
-        row = self._row(action)
-        return row.failures / row.count if row is not None and row.count else None
-
-    def failures(self, action: str | None) -> int | None:
-        row = self._row(action)
-        if row is None:
-            return None if action is not None else 0
-        return row.failures
-
-    def rps(self, action: str | None) -> float | None:
-        row = self._row(action)
-        return row.count / self.elapsed_s if row is not None and self.elapsed_s > 0 else None

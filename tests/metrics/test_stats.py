@@ -20,7 +20,7 @@ def record(stats: FleetStats, rng: random.Random, worker: int) -> None:
     for n in range(500):
         stats.timing("boot→accepted", rng.uniform(1, 900), None, tainted=n % 50 == 0)
         stats.timing("CSMS→CP Reset", rng.uniform(0.1, 3), "NotSupported: x" if n % 7 else None)
-        stats.exchange("Heartbeat", tainted=n % 25 == 0)
+        stats.exchange("OCPP1.6", "Heartbeat", rng.uniform(1, 50), None, tainted=n % 25 == 0)
         stats.missed_beats(f"CP-{worker}{n % 40:03d}", "Heartbeat", ("offline", "busy")[n % 2], 2)
         stats.answered("Reset", rng.choice(["Accepted", "Rejected", "(unanswered)"]))
         stats.delivered("MeterValues", rng.choice(DELIVERY_EVENTS))

@@ -12,6 +12,7 @@ import orjson
 from websockets.asyncio.server import ServerConnection
 
 from fleet.metrics import report
+from fleet.metrics.actions import actions_json
 from fleet.station.state import State
 from tests.conftest import Fleet, fleet_running, make_scenario, wait_until
 from tests.station.test_misbehaving_csms import raw_csms
@@ -116,9 +117,9 @@ async def test_a_stall_of_the_loop_misses_beats_and_taints_what_it_delayed() -> 
     stats = fleet.summary.stats
     assert fleet.summary.health is not None and fleet.summary.health.stall_count >= 2
     assert 2 <= missed(fleet, "stall") <= 4  # 450 ms at one beat per 100 ms
-    heartbeats = stats.exchanges["Heartbeat"]
+    heartbeats = fleet.summary.rows["Heartbeat"]
     assert heartbeats.tainted == 1, "only the round trip the stall sat in"
-    actions = report.with_taint(fleet.summary.actions_json(), stats)
+    actions = actions_json(stats, 1.0)
     lines = report.distrust(actions, 50.0)
     assert any(
         line.startswith("Heartbeat p99 ") and "overlapped fleet's own" in line for line in lines

@@ -139,8 +139,7 @@ async def test_no_answer_is_a_timeout_failure() -> None:
     scenario = make_scenario(csms={"call_timeout_s": 0.3})
     async with raw_csms(handler) as url, fleet_running(scenario, url) as fleet:
         await wait_until(lambda: fleet.summary.rows.get("StatusNotification") is not None)
-        row = fleet.summary.rows["StatusNotification"]
-        await wait_until(lambda: row.failures >= 2)
+        await wait_until(lambda: fleet.summary.rows["StatusNotification"].failures >= 2)
     assert fleet.summary.failures[0]["reason"] == "no answer within 0.3 s"
 
 

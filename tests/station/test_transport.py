@@ -156,9 +156,9 @@ async def test_a_restarted_csms_gets_every_station_back() -> None:
             # Their StatusNotifications answered too: one still out when the CSMS goes is
             # rightly a failure of its own, which this test is not about.
             reports = sum(len(s.all_connectors()) for s in fleet.stations)
-            rows = fleet.summary.rows
-            await wait_until(lambda: "StatusNotification" in rows, 20)
-            await wait_until(lambda: rows["StatusNotification"].count == reports, 20)
+            summary = fleet.summary
+            await wait_until(lambda: "StatusNotification" in summary.rows, 20)
+            await wait_until(lambda: summary.rows["StatusNotification"].count == reports, 20)
             await first.stop()  # websockets' server closes every connection with 1001
             await wait_until(lambda: all(s.state is not State.ACCEPTED for s in fleet.stations))
             await second.start("127.0.0.1", port)
