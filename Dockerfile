@@ -10,7 +10,11 @@ COPY fleet ./fleet
 RUN pip install . && useradd --create-home --uid 10001 fleet
 
 COPY scenarios /scenarios
+# Arguments that start with an option run `fleet locust` (the Locust Kubernetes operator passes
+# only arguments); anything else is a command (`fleet locust ...`, `fleet csms ...`).
+COPY deploy/docker-entrypoint.sh /usr/local/bin/fleet-entrypoint
 USER fleet
-# 8089: Locust web UI; 5557: master <- workers; 9000: embedded CSMS.
-EXPOSE 8089 5557 9000
+# 8089: Locust web UI; 5557: master <- workers; 9000: embedded CSMS; 9646: fleet's /metrics.
+EXPOSE 8089 5557 9000 9646
+ENTRYPOINT ["fleet-entrypoint"]
 CMD ["fleet", "--help"]

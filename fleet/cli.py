@@ -95,6 +95,24 @@ def build_parser() -> argparse.ArgumentParser:
         help="connect from these local addresses, e.g. 127.0.0.2,127.0.0.3 (overrides "
         "csms.source_addresses; one address reaches one CSMS through ~28,000 ports)",
     )
+    run.add_argument(
+        "--prometheus-port",
+        type=int,
+        metavar="PORT",
+        help="serve Prometheus metrics at http://HOST:PORT/metrics while the run lasts "
+        "(overrides run.prometheus_port)",
+    )
+    run.add_argument(
+        "--otel",
+        action="store_true",
+        help="export fleet's instruments with OpenTelemetry, configured by the standard "
+        "OTEL_* variables (OTEL_EXPORTER_OTLP_ENDPOINT, ...; needs fleet[otel])",
+    )
+    run.add_argument(
+        "--prometheus-host",
+        metavar="HOST",
+        help="address the metrics endpoint listens on (overrides run.prometheus_host, 0.0.0.0)",
+    )
 
     add_csms_parser(sub)
     add_certs_parser(sub)
@@ -178,6 +196,7 @@ def run_locust(args: list[str]) -> int:
 
 def cmd_run(args: argparse.Namespace) -> int:
     from fleet.metrics.actions import WireView
+    from fleet.otel_export import meter_provider_from_env
     from fleet.process import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
     from fleet.scenario import load_scenario
@@ -189,6 +208,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         "run.duration_s": args.duration,
         "csms.source_addresses": getattr(args, "source_addresses", None),
         "run.trace": getattr(args, "trace", None),
+        "run.prometheus_port": getattr(args, "prometheus_port", None),
+        "run.prometheus_host": getattr(args, "prometheus_host", None),
     }
     scenario = load_scenario(args.scenario, overrides)
     presets = tuple(STORM_PRESETS[name] for name in getattr(args, "storm", None) or [])
@@ -217,7 +238,12 @@ def cmd_run(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    result = uvloop.run(run_fleet(scenario))
+    provider = meter_provider_from_env() if getattr(args, "otel", False) else None
+    try:
+        result = uvloop.run(run_fleet(scenario, meter_provider=provider))
+    finally:
+        if provider is not None:
+            provider.shutdown()  # the last export, with the run's final figures
     print(format_report(result))
     stations = result.stations
     share = stations["accepted"] / stations["total"] if stations["total"] else None

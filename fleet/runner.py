@@ -18,13 +18,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from fleet.errors import UsageError
 from fleet.ledger_client import fetch_ledgers
 from fleet.metrics import report
 from fleet.metrics.actions import actions_json
 from fleet.metrics.health import LoopHealth
+from fleet.metrics.otel import FleetInstruments
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import LOOP_LAG, Violation
 from fleet.metrics.summary import Summary
+from fleet.metrics_server import serve_metrics
 from fleet.process import RampFreezer, tune_gc
 from fleet.scenario import Scenario
 from fleet.station.security import tooling_context
@@ -33,6 +36,7 @@ from fleet.station.state import CONNECTED_STATES, State
 from fleet.station.storms import boot_storm
 
 SHUTDOWN_GRACE_S = 10.0
+OTEL_PUMP_S = 1.0  # --otel: how often new samples are recorded into the OTel instruments
 
 
 @dataclass(slots=True)
@@ -103,6 +107,7 @@ async def run_fleet(
     out: TextIO = sys.stderr,
     rng: random.Random | None = None,
     on_progress: Callable[[str], None] | None = None,
+    meter_provider: Any = None,
 ) -> RunResult:
     """Run the scenario's fleet for its duration (or until SIGINT/SIGTERM) and summarise it."""
     rng = rng or random.Random()
@@ -124,6 +129,12 @@ async def run_fleet(
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, interrupt)
 
+    metrics = await _metrics_endpoint(scenario, summary)
+    instruments = None
+    if meter_provider is not None:  # --otel: fleet's instruments, pumped once a second
+        instruments = FleetInstruments(
+            meter_provider.get_meter("fleet"), lambda: (summary.stats, summary.versions_table())
+        )
     count = scenario.stations.count
     stations = [make_station(scenario, index, summary) for index in range(1, count + 1)]
     for station in stations:
@@ -165,8 +176,14 @@ async def run_fleet(
             line = progress_line(summary, now - started, rate, health)
             (on_progress or (lambda text: print(text, file=out, flush=True)))(line)
 
+    async def pump() -> None:
+        while instruments is not None:
+            await asyncio.sleep(OTEL_PUMP_S)
+            instruments.pump()
+
     ramp_task = loop.create_task(ramp())
     progress_task = loop.create_task(progress())
+    pump_task = loop.create_task(pump())
     with contextlib.suppress(TimeoutError):
         await asyncio.wait_for(finished.wait(), scenario.run.duration_s)
     elapsed = loop.time() - started
@@ -174,6 +191,7 @@ async def run_fleet(
     final_charging = dict(summary.charging)
     ramp_task.cancel()
     progress_task.cancel()
+    pump_task.cancel()
     health.stop()
     stop.set()
     if sessions:
@@ -185,6 +203,10 @@ async def run_fleet(
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.remove_signal_handler(sig)
+    if metrics is not None:
+        metrics.close()
+    if instruments is not None:
+        instruments.pump()  # what the stations reported as they stopped
     return RunResult(
         summary,
         final_states,
@@ -195,6 +217,19 @@ async def run_fleet(
         scenario.csms.on_violation,
         await embedded_ledgers(scenario),
     )
+
+
+async def _metrics_endpoint(scenario: Scenario, summary: Summary) -> asyncio.Server | None:
+    """The Prometheus endpoint the scenario asks for (run.prometheus_port), or None."""
+    port, host = scenario.run.prometheus_port, scenario.run.prometheus_host
+    if not port:
+        return None
+    try:
+        return await serve_metrics(host, port, lambda: (summary.stats, summary.versions_table()))
+    except OSError as exc:
+        raise UsageError(
+            f"run.prometheus_port: cannot listen on {host}:{port}: {exc.strerror or exc}"
+        ) from None
 
 
 async def embedded_ledgers(scenario: Scenario) -> list[dict[str, Any]] | None:

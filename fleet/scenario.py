@@ -182,6 +182,9 @@ class Run(_Section):
     # Station ids whose every frame is logged (logger fleet.trace, INFO): what exactly one
     # station and the CSMS said to each other, without a per-frame log for the whole fleet.
     trace: tuple[str, ...] = ()
+    # Prometheus endpoint (/metrics) of `fleet run` and of a Locust master; 0: none.
+    prometheus_port: int = Field(default=0, ge=0, le=65535)
+    prometheus_host: str = "0.0.0.0"  # every interface, for a scraper elsewhere
 
     @field_validator("trace", mode="before")
     @classmethod

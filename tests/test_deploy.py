@@ -7,12 +7,16 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.test_cli import ledger
@@ -30,6 +34,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
+
+
+def scrape_accepted(port: int, timeout_s: float = 40) -> float:
+    """Stations accepted, from the master's /metrics, once they all are (or at the deadline)."""
+    deadline, accepted = time.monotonic() + timeout_s, 0.0
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as r:
+                text = r.read().decode()
+        except OSError:
+            time.sleep(0.3)
+            continue
+        accepted = sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("fleet_stations{") and 'state="accepted"' in line
+        )
+        if accepted == 6:
+            break
+        time.sleep(0.3)
+    return accepted
 
 
 def service_process(
@@ -103,6 +128,7 @@ def test_each_service_command_runs_locally_as_a_headless_distributed_test(tmp_pa
         "LOCUST_MASTER_BIND_PORT": str(bind_port),
         "LOCUST_MASTER_NODE_PORT": str(bind_port),
         "LOCUST_WEB_PORT": str(web_port),
+        "PROMETHEUS_PORT": str(free_port()),
     }
     paths = {"/scenarios": str(ROOT / "scenarios"), "/out": str(tmp_path / "out")}
     processes: list[subprocess.Popen[str]] = []
@@ -124,6 +150,7 @@ def test_each_service_command_runs_locally_as_a_headless_distributed_test(tmp_pa
         )
         processes.append(worker)  # type: ignore[arg-type]
 
+        accepted = scrape_accepted(int(env["PROMETHEUS_PORT"]))
         output, _ = master.communicate(timeout=90)
         assert master.returncode == 0, output[-3000:]
         assert "SLO passed: accepted >= 99% (measured 100.00%)" in output
@@ -132,8 +159,31 @@ def test_each_service_command_runs_locally_as_a_headless_distributed_test(tmp_pa
         for process in reversed(processes):
             process.terminate()
             process.wait(timeout=20)
-    assert len(seen) == 6
+    assert len(seen) == 6 and accepted == 6  # the master's /metrics, every worker's merged
     summary: dict[str, Any] = json.loads((tmp_path / "out" / "summary.json").read_text())
     assert summary["stations"]["accepted"] == 6
     assert (tmp_path / "out" / "run_stats.csv").exists()
     assert (tmp_path / "out" / "report.html").exists()
+
+
+def compose_cli() -> list[str] | None:
+    """Docker's compose command here, if there is one (the plugin, or docker-compose)."""
+    if shutil.which("docker"):
+        probe = subprocess.run(["docker", "compose", "version"], capture_output=True, timeout=30)
+        if probe.returncode == 0:
+            return ["docker", "compose"]
+    return ["docker-compose"] if shutil.which("docker-compose") else None
+
+
+@pytest.mark.skipif(compose_cli() is None, reason="no docker compose on this machine")
+def test_docker_compose_accepts_the_file() -> None:
+    # Where compose exists, it validates the file itself (no engine needed).
+    cli = compose_cli() or []
+    result = subprocess.run(
+        [*cli, "-f", str(ROOT / "docker-compose.yml"), "config", "--quiet"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "CSMS_URL": "ws://csms:9000/ocpp"},
+    )
+    assert result.returncode == 0, result.stderr

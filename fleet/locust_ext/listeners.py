@@ -20,7 +20,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from fleet.errors import FleetError
-from fleet.locust_ext import options, web
+from fleet.locust_ext import options, otel, prometheus, web
 from fleet.locust_ext.bridge import current_bridge
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.locust_ext.summary import (
@@ -77,6 +77,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
     if getattr(options_, "fleet_id_stride", options.DEFAULT_ID_STRIDE) <= 0:
         fail("--fleet-id-stride must be a positive integer")
     runner = environment.runner
+    if not isinstance(runner, WorkerRunner):
+        _serve_metrics(environment, scenarios[0].run if scenarios else None)
+    otel.start(environment)
     if isinstance(runner, MasterRunner):
         environment.events.worker_report.add_listener(
             lambda client_id, data, **_: _collect(state, client_id, data.get("fleet"))
@@ -90,6 +93,21 @@ def _on_init(environment: Environment, **_: Any) -> None:
             gevent.spawn(_progress_lines, environment)
     if environment.web_ui is not None:
         web.extend(environment)
+
+
+def _serve_metrics(environment: Environment, run: Any) -> None:
+    """The Prometheus endpoint, when --prometheus-port or the scenario's run section asks."""
+    options_ = environment.parsed_options
+    port = getattr(options_, "prometheus_port", 0) or (run.prometheus_port if run else 0)
+    if not port:
+        return
+    host = getattr(options_, "prometheus_host", "") or (run.prometheus_host if run else "")
+    if not 0 < port < 65536:
+        fail(f"--prometheus-port: expected a port number, got {port}")
+    try:
+        prometheus.serve(environment, host, port)
+    except OSError as exc:
+        fail(f"--prometheus-port: cannot listen on {host or '0.0.0.0'}:{port}: {exc.strerror}")
 
 
 def _collect(state: FleetState, client_id: str, report: dict[str, Any] | None) -> None:
@@ -152,6 +170,7 @@ def _on_test_stop(environment: Environment, **_: Any) -> None:
     bridge = current_bridge()
     if bridge is not None:
         bridge.freezer.thaw()  # its stations have stopped: collect what they left, once
+    otel.pump(environment)
     runner = environment.runner
     if isinstance(runner, WorkerRunner):
         # Sent before the worker tells the master it stopped: the master's stop sees it.
@@ -247,6 +266,7 @@ def progress_line(environment: Environment, state: FleetState) -> str:
 
 @events.quitting.add_listener
 def _on_quitting(environment: Environment, **_: Any) -> None:
+    otel.pump(environment)  # the SDK exports it as the process exits
     if isinstance(environment.runner, WorkerRunner):
         return  # the master (or the local runner) holds the whole run's numbers
     bridge = current_bridge()

@@ -49,6 +49,24 @@ def _add_options(parser: Any, **_: Any) -> None:
         help="log every frame of these stations, e.g. CP-00001,CP-00002 (overrides run.trace)",
     )
     parser.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=0,
+        env_var="FLEET_PROMETHEUS_PORT",
+        metavar="PORT",
+        include_in_web_ui=False,
+        help="serve fleet's Prometheus metrics at http://HOST:PORT/metrics on the master (every "
+        "worker's merged) or the local runner; default: the scenario's run.prometheus_port",
+    )
+    parser.add_argument(
+        "--prometheus-host",
+        default="",
+        env_var="FLEET_PROMETHEUS_HOST",
+        metavar="HOST",
+        include_in_web_ui=False,
+        help="address the metrics endpoint listens on (default: run.prometheus_host, 0.0.0.0)",
+    )
+    parser.add_argument(
         "--fleet-id-stride",
         type=int,
         env_var="FLEET_ID_STRIDE",

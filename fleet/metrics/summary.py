@@ -8,10 +8,11 @@ from collections.abc import Mapping
 from typing import Final
 
 from fleet.metrics.health import LoopHealth
-from fleet.metrics.sample import CONNECT, SessionDelta, Violation
+from fleet.metrics.sample import CHARGING, CONNECT, SessionDelta, Violation
 from fleet.metrics.stats import FleetStats
 from fleet.metrics.timing import Timing
 from fleet.station.state import State
+from fleet.wire import VERSIONS
 
 MAX_FAILURES_KEPT: Final = 100
 
@@ -38,6 +39,7 @@ class Summary:
         self.stats = FleetStats()
         self.health = health
         self.states: Counter[State] = Counter()
+        self.per_version: Counter[tuple[str, State]] = Counter()
         self.versions: dict[str, str] = {}
         self.charging: Counter[str] = Counter()  # stations with a session running, per version
         self.failures: list[dict[str, str]] = []
@@ -87,8 +89,11 @@ class Summary:
         if station not in self.versions:
             self.versions[station] = version
             self.states[old] += 1
+            self.per_version[version, old] += 1
         self.states[old] -= 1
         self.states[new] += 1
+        self.per_version[version, old] -= 1
+        self.per_version[version, new] += 1
 
     def sessions(self, station: str, version: str, delta: SessionDelta) -> None:
         self.charging[version] += delta.charging
@@ -117,3 +122,12 @@ class Summary:
 
     def station_counts(self) -> dict[str, int]:
         return stations_block(self.states)
+
+    def versions_table(self) -> dict[str, dict[str, int]]:
+        """{version: {state: count, "charging": count}}, every version and state present."""
+        table: dict[str, dict[str, int]] = {}
+        for version in VERSIONS:
+            row = {state.value: self.per_version[version, state] for state in State}
+            row[CHARGING] = self.charging[version]
+            table[version] = row
+        return table
