@@ -456,7 +456,9 @@ def test_web_ui_tells_the_same_truth_live_and_after_stop(
     web_ui_run: tuple[str, str, Path],
 ) -> None:
     web, csms_url, summary = web_ui_run
-    state = fleet_state_when(web, lambda s: s["stations"]["accepted"] == 10 and s["history"])
+    state = fleet_state_when(  # a chart needs two points: one every 2 s
+        web, lambda s: s["stations"]["accepted"] == 10 and len(s["history"]) >= 2
+    )
     assert state is not None and state["stopped"] is False
     assert state["history"][-1]["states"]["accepted"] > 0  # the charts' points
     assert state["fleet"]["boot→accepted"]["count"] == 10

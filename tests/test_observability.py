@@ -283,3 +283,49 @@ def test_the_grafana_dashboard_queries_only_metrics_fleet_exposes() -> None:
     families = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in exposed}
     shown = {re.sub(r"_(bucket|count|sum|total)$", "", name) for name in queried}
     assert families - shown <= {"fleet_timing_failures", "fleet_connect_duration_seconds"}
+
+
+# --- the charts' data ----------------------------------------------------------------------------
+
+
+def test_the_fleet_tab_plots_fleets_own_figures_over_time(tmp_path: Path) -> None:
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    with csms_process("--interval", "1", "--slow-on", f"Heartbeat={SLOW_MS}") as url:
+        process = subprocess.Popen(
+            [*LOCUST, "--scenario", "scenarios/charging.yaml", "--host", url, "--autostart",
+             "-u", "10", "-r", "10", "-t", "14s", "--web-host", "127.0.0.1",
+             "--web-port", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            stopped = fleet_state_when(web, lambda s: s["stopped"], timeout_s=40)
+            assert stopped is not None
+            history = json.loads(get(f"{web}/fleet/history"))
+            panel = get(f"{web}/fleet/panel").decode()
+            report = get(f"{web}/stats/report").decode()
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+    points = history["points"]
+    assert history["window_s"] == 10 and len(points) >= 4  # one every 2 s while it ran
+    assert max(p["states"]["accepted"] for p in points) == 10
+    energy = [p["sessions"]["energy_kwh"] for p in points]
+    started = [p["sessions"]["started"] for p in points]
+    assert energy == sorted(energy) and energy[-1] > 0
+    assert started == sorted(started) and started[-1] > 0
+    beats = [
+        figures["p95"]
+        for p in points
+        for label, figures in p["latency_ms"].items()
+        if label.startswith("Heartbeat") and figures
+    ]
+    assert beats and all(SLOW_MS <= ms < SLOW_MS + 5 for ms in beats), beats  # fleet's, exact
+    assert all(p["loop_lag_ms"] is None or p["loop_lag_ms"]["p99"] >= 0 for p in points)
+    titles = ("Stations per state", "Energy delivered", "Round trip p95 per action",
+              "Round trip p99 per action", "event-loop lag")  # fmt: skip
+    for page in (panel, report):
+        for title in titles:
+            assert f"aria-label='{title}" in page.replace("fleet&#x27;s ", ""), title
+        assert page.count("<polyline") >= 6

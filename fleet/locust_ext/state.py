@@ -12,9 +12,11 @@ from locust.env import Environment
 from locust.runners import MasterRunner
 
 from fleet.locust_ext.bridge import current_bridge
+from fleet.metrics.charts import WINDOW_S
 from fleet.metrics.sample import CHARGING
 from fleet.metrics.stats import FleetStats
 from fleet.metrics.summary import stations_block
+from fleet.metrics.windows import Windows
 from fleet.slo import Slo, SloResult
 from fleet.station.state import State
 from fleet.wire import VERSIONS
@@ -46,6 +48,7 @@ class FleetState:
         self.final_local: dict[str, dict[str, int]] | None = None  # at the test's stop
         self.results: list[SloResult] | None = None  # the gates at the last stop
         self.history: deque[dict[str, Any]] = deque(maxlen=HISTORY_POINTS)
+        self.windows = Windows(WINDOW_S)  # the charts' percentiles over the last seconds
         self.started_at: float | None = None
         self.stopped_at: float | None = None  # when the test began stopping (test_stopping)
 
@@ -63,6 +66,7 @@ class FleetState:
         self.final_local = None
         self.results = None
         self.history.clear()
+        self.windows.reset()
         self.started_at = time.time()
         self.stopped_at = None
 

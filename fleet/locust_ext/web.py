@@ -21,11 +21,9 @@ from fleet.errors import FleetError
 from fleet.locust_ext import html
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
-from fleet.metrics.sample import CHARGING
+from fleet.metrics import charts
 from fleet.station.state import State
 from fleet.wire import VERSIONS
-
-CHART_ACTIONS: Final = 8  # latency chart: the busiest actions
 
 PANEL_SCRIPT: Final = """
 <script>
@@ -64,23 +62,9 @@ def _stopped(environment: Environment) -> bool:
 
 
 def chart_point(environment: Environment, state: FleetState) -> dict[str, Any]:
-    """One point of the Fleet tab's charts: stations per state (all versions) and the current
-    p95 (Locust's 10 s window) of the busiest request rows."""
-    table = state.table(environment)
-    states = {s.value: sum(table[v][s.value] for v in VERSIONS) for s in State}
-    states[CHARGING] = sum(table[v].get(CHARGING, 0) for v in VERSIONS)
-    every = list(environment.stats.entries.values())
-    entries = sorted(every, key=lambda e: e.num_requests, reverse=True)[:CHART_ACTIONS]
-    # A name several versions share is always labelled with its version, so a series keeps
-    # one label while the busiest set changes.
-    names = [e.name for e in every]
-    latency = {}
-    for entry in entries:
-        version = entry.method.removeprefix("OCPP")
-        label = entry.name if names.count(entry.name) == 1 else f"{entry.name} {version}"
-        value = entry.get_current_response_time_percentile(0.95)
-        latency[label] = float(value) if value is not None else None
-    return {"t": time.time(), "states": states, "p95_ms": latency}
+    """One point of the Fleet tab's charts, now (``fleet.metrics.charts``)."""
+    stats, table = state.stats(environment), state.table(environment)
+    return charts.point(time.time(), stats, table, state.windows)
 
 
 def panel(environment: Environment) -> str:
@@ -88,7 +72,7 @@ def panel(environment: Environment) -> str:
     stopped = _stopped(environment)
     live = evaluate_gates(environment, final=stopped)
     data = summary_json(environment, live, final=stopped)
-    history = [*state.history, chart_point(environment, state)] if not stopped else state.history
+    history = list(state.history)
     caption = (
         "As the test stopped (stations are counted before their connections closed)."
         if stopped
@@ -97,7 +81,7 @@ def panel(environment: Environment) -> str:
     # Stations per version are the tab's own table, just above the panel.
     return html.fleet_section(
         data,
-        list(history),
+        history,
         live=None if stopped else live,
         final=state.results if stopped else None,
         caption=caption,
@@ -176,6 +160,13 @@ def extend(environment: Environment) -> None:
         data["history"] = list(state.history)
         data["stopped"] = stopped
         return Response(orjson.dumps(data), mimetype="application/json")
+
+    @app.route("/fleet/history")
+    def fleet_history() -> Any:
+        """The charts' points: one per CHART_EVERY_S while a test runs, percentiles in ms over
+        the last ``window_s`` seconds, from fleet's own histograms."""
+        body = {"window_s": charts.WINDOW_S, "points": list(state.history)}
+        return Response(orjson.dumps(body), mimetype="application/json")
 
     @app.route("/fleet/panel")
     def fleet_panel() -> Any:
