@@ -8,7 +8,7 @@ DEMO_DURATION ?= 30
 DEMO_STATIONS ?= 50
 PYTEST_ARGS ?=
 
-.PHONY: demo test lint venv clean bench bench-quick
+.PHONY: demo test lint venv clean bench bench-quick bench-100k
 
 venv: $(STAMP)
 
@@ -37,6 +37,10 @@ bench: $(STAMP)
 
 bench-quick: $(STAMP)
 	$(BIN)/python bench/run.py --quick
+
+# 100,000 stations under Locust for 10 minutes (~15 min, ~8 GB of RAM; README "Beyond one machine").
+bench-100k: $(STAMP)
+	$(BIN)/python bench/hundred_k.py
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -11,7 +11,7 @@ answers can flatter the figures. ``--timestamps repeat`` answers with a time tha
 second (every answer within a second is byte-identical): only to show that nothing on the
 client side profits from that.
 
-    python bench/responder.py [--port 0] [--interval 300] [--timestamps ms|repeat]
+    python bench/responder.py [--port 0] [--interval 300] [--timestamps ms|repeat] [--reuse-port]
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import resource
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -146,11 +147,15 @@ class Responder(asyncio.Protocol):
         return None
 
 
-async def serve(port: int, interval: int, repeat: bool) -> None:
+async def serve(port: int, interval: int, repeat: bool, reuse_port: bool = False) -> None:
     now = now_repeating if repeat else now_ms
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: Responder(now, interval), "127.0.0.1", port, backlog=4096
+        lambda: Responder(now, interval),
+        "127.0.0.1",
+        port,
+        backlog=4096,
+        reuse_port=reuse_port or None,
     )
     bound = server.sockets[0].getsockname()
     print(f"listening on ws://{bound[0]}:{bound[1]}/ocpp", flush=True)
@@ -163,9 +168,16 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--interval", type=int, default=300)
     parser.add_argument("--timestamps", choices=("ms", "repeat"), default="ms")
+    parser.add_argument(
+        "--reuse-port",
+        action="store_true",
+        help="share --port with other responders (SO_REUSEPORT): the kernel spreads connects",
+    )
     args = parser.parse_args()
+    _, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))  # as many connections as allowed
     with contextlib.suppress(KeyboardInterrupt):
-        uvloop.run(serve(args.port, args.interval, args.timestamps == "repeat"))
+        uvloop.run(serve(args.port, args.interval, args.timestamps == "repeat", args.reuse_port))
 
 
 if __name__ == "__main__":

@@ -281,7 +281,12 @@ def test_distributed_processes_give_unique_ids_and_summed_totals(tmp_path: Path)
     counts = by_name(csv_rows(prefix), "Request Count")
     for action in ("BootNotification", "StatusNotification", "Heartbeat"):
         assert counts[action] == received(seen, action), action
-    assert json.loads(summary.read_text())["stations"]["accepted"] == 20
+    data = json.loads(summary.read_text())
+    assert data["stations"]["accepted"] == 20
+    # Loop lag per worker process, beside the merged figure: each process must keep up.
+    processes = data["loop_lag"]["processes"]
+    assert len(processes) == 2 and all(lag["p99_ms"] is not None for lag in processes.values())
+    assert data["loop_lag"]["max_ms"] == max(lag["max_ms"] for lag in processes.values())
 
 
 def free_port() -> int:

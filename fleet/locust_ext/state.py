@@ -107,6 +107,14 @@ class FleetState:
         bridge.flush()
         return bridge.stats
 
+    def worker_stats(self) -> dict[str, FleetStats]:
+        """Each worker's own statistics (on a master; none elsewhere), by worker id."""
+        return {
+            client_id: FleetStats.from_dict(report["stats"])
+            for client_id, report in self.worker_reports.items()
+            if report.get("stats")
+        }
+
     def worker_report(self, client_id: str, report: dict[str, Any]) -> None:
         previous = self.worker_reports.get(client_id, {})
         if report.get("final") is None and previous.get("final") is not None:

@@ -16,6 +16,7 @@ from fleet.metrics import report
 from fleet.metrics.actions import WireView, actions_json
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import DELIVERY_QUEUED, LOOP_LAG, MISSED_CAUSES
+from fleet.metrics.stats import FleetStats
 from fleet.scenario import load_scenario
 from fleet.slo import SloResult, evaluate
 from fleet.station.security import tooling_context
@@ -49,8 +50,6 @@ def summary_json(
         {"action": row, "reason": reason, "occurrences": n}
         for (row, reason), n in stats.reasons.most_common(MAX_FAILURES - len(failures))
     ]
-    lag = stats.timings.get(LOOP_LAG)
-    percentile = lag.percentile if lag is not None else (lambda _: None)
     table = state.table(environment, final=final)
     return {
         "stations": station_counts(table),
@@ -62,12 +61,19 @@ def summary_json(
         "slo": [result.to_json() for result in results],
         "untrusted": report.distrust(actions, state.lag_warn_ms),
         "loop_lag": {
-            "p50_ms": percentile(50),
-            "p99_ms": percentile(99),
-            "max_ms": lag.max_ms if lag is not None else None,
+            **_lag(stats),
+            # Each worker's own (a Locust master's run): every process must keep up.
+            "processes": {name: _lag(part) for name, part in sorted(state.worker_stats().items())},
         },
         "saturated": stats.saturated,
     }
+
+
+def _lag(stats: FleetStats) -> dict[str, float | None]:
+    lag = stats.timings.get(LOOP_LAG)
+    if lag is None:
+        return {"p50_ms": None, "p99_ms": None, "max_ms": None}
+    return {"p50_ms": lag.percentile(50), "p99_ms": lag.percentile(99), "max_ms": lag.max_ms}
 
 
 def ledger_block(environment: Environment, delivery: dict[str, Any]) -> dict[str, Any] | None:

@@ -9,9 +9,11 @@ seam; credentials in the URL are never shown.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import errno
 import http
 import resource
+import socket
 import ssl
 from typing import Final
 
@@ -24,6 +26,7 @@ from websockets.uri import WebSocketURI, parse_uri
 
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, ConnectionFailed, SubprotocolRefused
 from fleet.station.security import Access, default_context
+from fleet.station.sources import POOLS
 from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
 from fleet.wire import SUBPROTOCOLS
 
@@ -99,14 +102,61 @@ async def _open(
     tls: ssl.SSLContext | None,
 ) -> None:
     context = (tls or default_context()) if uri.secure else None  # verifies by default
-    await ws.loop.create_connection(
-        lambda: ws,
-        uri.host,
-        uri.port,
-        ssl=context,
-        server_hostname=uri.host if context else None,
-        local_addr=(source_address, 0) if source_address else None,
-    )
+    source = source_address or POOLS.address(uri.host, uri.port)
+    while True:
+        try:
+            if source is None:
+                await ws.loop.create_connection(
+                    lambda: ws,
+                    uri.host,
+                    uri.port,
+                    ssl=context,
+                    server_hostname=uri.host if context else None,
+                )
+            else:
+                sock = await _connected_from(ws.loop, source, uri.host, uri.port)
+                await ws.loop.create_connection(
+                    lambda: ws,
+                    sock=sock,
+                    ssl=context,
+                    server_hostname=uri.host if context else None,
+                )
+            return
+        except OSError as exc:
+            # Out of ports towards a loopback CSMS: go on from the next 127.0.0.x (sources.py).
+            if exc.errno not in (errno.EADDRNOTAVAIL, errno.EADDRINUSE) or source_address:
+                raise
+            source = POOLS.exhausted(uri.host, uri.port, source)
+            if source is None:
+                raise
+
+
+IP_BIND_ADDRESS_NO_PORT: Final = getattr(socket, "IP_BIND_ADDRESS_NO_PORT", 24)  # Linux
+
+
+async def _connected_from(
+    loop: asyncio.AbstractEventLoop, source: str, host: str, port: int
+) -> socket.socket:
+    """A TCP socket connected from ``source`` to host:port. Bound with IP_BIND_ADDRESS_NO_PORT,
+    so the kernel picks the local port at connect time, unique per destination: a plain
+    bind(source, 0) takes a port for every destination at once, and 28,000 stations bound so
+    leave the machine no port to connect anywhere else from that range."""
+    family = socket.AF_INET6 if ":" in source else socket.AF_INET
+    infos = await loop.getaddrinfo(host, port, family=family, type=socket.SOCK_STREAM)
+    if not infos:
+        raise OSError(errno.EADDRNOTAVAIL, f"no {family.name} address for {host}")
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    try:
+        sock.setblocking(False)
+        with contextlib.suppress(OSError):  # not Linux: a plain bind
+            sock.setsockopt(socket.IPPROTO_IP, IP_BIND_ADDRESS_NO_PORT, 1)
+        sock.bind((source, 0))
+        await loop.sock_connect(sock, address)
+    except BaseException:
+        sock.close()
+        raise
+    return sock
 
 
 # TLS alerts a CSMS sends about our certificate (OpenSSL's reason names), in a user's words.
