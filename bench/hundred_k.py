@@ -147,8 +147,10 @@ def run(stations: int, processes: int, responders: int, minutes: float, rate: in
             elapsed = time.monotonic() - started
             if all_accepted_s is None and ok >= stations:
                 all_accepted_s = elapsed
+            each = sorted(rss_kb([pid]) // 1024 for pid in pids)  # master and workers
             samples.append(
                 {"t": round(elapsed), "accepted": ok, "stations": total, "rss_mb": rss // 1024,
+                 "rss_per_process_mb": each,
                  "responders_rss_mb": answering_rss // 1024,
                  "master_cpu_s": round(cpu_s(locust.pid), 1)}
             )  # fmt: skip
