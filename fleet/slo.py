@@ -204,12 +204,7 @@ def _fleet_row_value(metric: str, fleet: FleetStats, name: str) -> float | None:
     if metric == "failures":
         return float(row.failures)
     if metric == "fail_ratio":
-        return row.failures / row.count if row.count else None
-    histogram = row.histogram
+        return row.fail_ratio()
     if metric[0] == "p":
         return row.percentile(float(metric[1:]))
-    if metric == "avg":
-        return histogram.mean()
-    if not histogram.total:
-        return None
-    return row.max_ms if metric == "max" else min(histogram.counts)
+    return row.latency(metric)

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from fleet.locust_ext.html import PALETTE
+from fleet.locust_ext.svg import PALETTE
 from tests.test_cli import csms_process
 from tests.test_locust import headless
 

@@ -96,10 +96,8 @@ class FleetState:
         """fleet's statistics: this process's (drained first), or every worker's merged."""
         if isinstance(environment.runner, MasterRunner):
             merged = FleetStats()
-            for report in self.worker_reports.values():
-                data = report.get("stats")
-                if data:
-                    merged.merge(FleetStats.from_dict(data))
+            for part in self.worker_stats().values():
+                merged.merge(part)
             return merged
         bridge = current_bridge()
         if bridge is None:

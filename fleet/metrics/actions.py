@@ -44,15 +44,11 @@ class WireView:
 
     def latency_ms(self, action: str | None, kind: str) -> float | None:
         row = self._answered(action)
-        if row is None:
-            return None
-        if kind == "avg":
-            return row.mean()
-        return row.max_ms if kind == "max" else row.min_ms()
+        return None if row is None else row.latency(kind)
 
     def fail_ratio(self, action: str | None) -> float | None:
         row = self._row(action)
-        return row.failures / row.count if row is not None and row.count else None
+        return None if row is None else row.fail_ratio()
 
     def failures(self, action: str | None) -> int | None:
         row = self._row(action)

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from typing import Any, Final
 
 from fleet.metrics.histogram import Histogram
-from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG
+from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG, version_of
 from fleet.metrics.stats import FleetStats
 from fleet.metrics.windows import Windows
 
@@ -24,8 +24,7 @@ def wire_labels(stats: FleetStats) -> dict[str, tuple[int, Histogram]]:
         kinds[action] = kinds.get(action, 0) + 1
     labelled = {}
     for (kind, action), row in stats.wire.items():
-        version = kind.removeprefix("OCPP")
-        label = action if kinds[action] == 1 or kind == CONNECT else f"{action} {version}"
+        label = action if kinds[action] == 1 or kind == CONNECT else f"{action} {version_of(kind)}"
         labelled[label] = (row.count, row.histogram)
     return labelled
 

@@ -10,12 +10,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG
+from fleet.metrics.sample import CHARGING, CONNECT, LOOP_LAG, version_of
 from fleet.metrics.stats import FleetStats
 from fleet.metrics.timing import Timing
 
 COUNTER, GAUGE, HISTOGRAM = "counter", "gauge", "histogram"
-KIND_PREFIX: Final = "OCPP"  # a wire row's kind is "OCPP1.6": its version label is "1.6"
 # Histogram bucket upper bounds in ms: fine from 1 ms to 30 s (and two below 1 ms).
 BUCKETS_MS: Final = (
     0.25, 0.5, 1, 1.5, 2, 3, 4, 5, 7, 10, 15, 20, 30, 40, 50, 70, 100, 150, 200, 300, 400, 500,
@@ -87,14 +86,14 @@ def read(stats: FleetStats, table: Mapping[str, Mapping[str, int]]) -> Reading:
             out.histogram("connect.duration", (kind, action), (action,), row)
             out.value("connects", (action,), row.count)
         else:
-            version = kind.removeprefix(KIND_PREFIX)
+            version = version_of(kind)
             out.histogram("ocpp.request.duration", (kind, action), (action, version), row)
             out.value("ocpp.requests", (action, version), row.count)
     for (kind, action, reason), n in sorted(stats.wire_failures.items()):
         if kind == CONNECT:
             out.value("connect.failures", (action, reason), n)
         else:
-            out.value("ocpp.failures", (action, kind.removeprefix(KIND_PREFIX), reason), n)
+            out.value("ocpp.failures", (action, version_of(kind), reason), n)
     for version, counts in sorted(table.items()):
         for state, n in counts.items():
             if state == CHARGING:

@@ -16,6 +16,13 @@ from fleet.station.state import State
 
 # Wire exchanges: the kind of a CALL is the station's "OCPP1.6" / "OCPP2.0.1"; a connect is:
 CONNECT: Final = "connect"
+
+
+def version_of(kind: str) -> str:
+    """The OCPP version of a CALL's kind: "OCPP1.6" -> "1.6"."""
+    return kind.removeprefix("OCPP")
+
+
 # ... and a connect that shows a security.negative misbehaviour: refused is its success, the
 # CSMS letting the station in its failure.
 NEGATIVE_ROWS: Final = {

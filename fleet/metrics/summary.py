@@ -38,8 +38,7 @@ class Summary:
     def __init__(self, health: LoopHealth | None = None) -> None:
         self.stats = FleetStats()
         self.health = health
-        self.states: Counter[State] = Counter()
-        self.per_version: Counter[tuple[str, State]] = Counter()
+        self.per_version: Counter[tuple[str, State]] = Counter()  # (version, state) -> stations
         self.versions: dict[str, str] = {}
         self.charging: Counter[str] = Counter()  # stations with a session running, per version
         self.failures: list[dict[str, str]] = []
@@ -88,10 +87,7 @@ class Summary:
     def state(self, station: str, version: str, old: State, new: State) -> None:
         if station not in self.versions:
             self.versions[station] = version
-            self.states[old] += 1
             self.per_version[version, old] += 1
-        self.states[old] -= 1
-        self.states[new] += 1
         self.per_version[version, old] -= 1
         self.per_version[version, new] += 1
 
@@ -119,6 +115,14 @@ class Summary:
     def failure_count(self) -> int:
         wire = sum(row.failures for row in self.stats.wire.values())
         return wire + self.stats.failures
+
+    @property
+    def states(self) -> Counter[State]:
+        """Stations per state, every version's together."""
+        total: Counter[State] = Counter()
+        for (_, state), n in self.per_version.items():
+            total[state] += n
+        return total
 
     def station_counts(self) -> dict[str, int]:
         return stations_block(self.states)

@@ -43,11 +43,17 @@ class Timing:
         value = self.histogram.percentile(percent)
         return None if value is None else min(value, round(self.max_ms, 3))
 
-    def mean(self) -> float | None:
-        return self.histogram.mean()
+    def latency(self, kind: str) -> float | None:
+        """ "avg", "min" or "max" of the answered ones (None when none was answered)."""
+        histogram = self.histogram
+        if not histogram.total:
+            return None
+        if kind == "avg":
+            return histogram.mean()
+        return self.max_ms if kind == "max" else min(histogram.counts)
 
-    def min_ms(self) -> float | None:
-        return min(self.histogram.counts) if self.histogram.total else None
+    def fail_ratio(self) -> float | None:
+        return self.failures / self.count if self.count else None
 
     def to_json(self) -> dict[str, Any]:
         """What the summary, the Fleet tab and the CSV show for the row."""
