@@ -16,6 +16,9 @@
     (e)  fleet stations in a charging session: MeterValues round trips, each built as a
          charger builds it (a meter reading of the five default measurands, the 1.6 shape),
          every answer validated. The issue's target: (e) at most 1.3 times (c)
+    (e') as (e), one reading made before the timed part and sent every time: what a 700-byte
+         MeterValues costs on the wire and in the station, before any reading is made
+    (e1) as (e) with the Energy register only (OCPP 1.6's default MeterValuesSampledData)
 
 Each variant runs in its own process against a fresh minimal responder, rounds interleaved so
 machine noise hits all of them alike, all with fleet's GC setting
@@ -57,7 +60,10 @@ VARIANTS = {
     "fleet-novalidate": "(d) fleet, validation off",
     "fleet-counter": "(c') as (c), counter message ids",
     "fleet-meter": "(e) fleet, MeterValues in a session (5 measurands)",
+    "fleet-meter-fixed": "(e') as (e), one reading sent every time (none made)",
+    "fleet-meter-energy": "(e1) as (e), the Energy register only",
 }
+MEASURANDS = {"fleet-meter-energy": ("Energy.Active.Import.Register",)}
 RESPONDER = {"fleet-repeat": "repeat"}  # every other variant: millisecond timestamps
 OPTIONS: dict[str, Any] = {"compression": None, "ping_interval": None}
 
@@ -123,8 +129,16 @@ async def _stock_ocpp(url: str, stations: int, round_trips: int) -> float:
 
 
 async def _fleet(
-    url: str, stations: int, round_trips: int, validate: bool, ids: str, meter: bool
+    url: str,
+    stations: int,
+    round_trips: int,
+    validate: bool,
+    ids: str,
+    meter: str,
+    measurands: tuple[str, ...] | None,
 ) -> float:
+    """``meter``: "" (Heartbeat), "made" (a reading made per MeterValues), "fixed" (one
+    reading made beforehand, sent every time); ``measurands`` for the reading."""
     from fleet import wire
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
@@ -156,14 +170,22 @@ async def _fleet(
         for _ in range(round_trips):
             await station.call("Heartbeat", {})
 
-    meters = {station.id: _session(station.id) for station in fleet} if meter else {}
+    meters = {station.id: _session(station.id, measurands) for station in fleet} if meter else {}
     shapes = TxShapes()
+    now = time.time()
+    fixed = {
+        station_id: shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
+        for station_id, (in_session, tx) in meters.items()
+    }
 
     async def meter_values(station: Any) -> None:
         in_session, tx = meters[station.id]
         for _ in range(round_trips):
-            now = time.time()
-            send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
+            if meter == "fixed":
+                send = fixed[station.id]
+            else:
+                now = time.time()
+                send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
             await station.call(send.action, send.payload)
 
     spent = await _cpu_of(fleet, meter_values if meter else beats)
@@ -176,13 +198,13 @@ async def _fleet(
     return spent
 
 
-def _session(station_id: str) -> tuple[Meter, Tx]:
+def _session(station_id: str, measurands: tuple[str, ...] | None = None) -> tuple[Meter, Tx]:
     """A connector with an EV plugged in and a transaction running, as a charger has them."""
     config = Sessions()
     gen = SessionGenerator.for_connector(config, station_id, 1)
     meter = Meter(Evse(), gen.rng)
     meter.plug(gen.demand(), time.time())
-    return meter, Tx(1, "TAG-00001", config.measurands, tx_id=1)
+    return meter, Tx(1, "TAG-00001", measurands or config.measurands, tx_id=1)
 
 
 def child(variant: str, url: str, stations: int, round_trips: int) -> None:
@@ -199,8 +221,18 @@ def child(variant: str, url: str, stations: int, round_trips: int) -> None:
     else:
         validate = variant != "fleet-novalidate"
         ids = "counter" if variant == "fleet-counter" else "uuid"
-        meter = variant == "fleet-meter"
-        spent = uvloop.run(_fleet(url, stations, round_trips, validate, ids, meter))
+        meter = {"fleet-meter": "made", "fleet-meter-energy": "made", "fleet-meter-fixed": "fixed"}
+        spent = uvloop.run(
+            _fleet(
+                url,
+                stations,
+                round_trips,
+                validate,
+                ids,
+                meter.get(variant, ""),
+                MEASURANDS.get(variant),
+            )
+        )
     total = stations * round_trips
     print(json.dumps({"variant": variant, "cpu_s": spent, "round_trips": total}))
 
@@ -236,7 +268,9 @@ def table(results: dict[str, float]) -> str:
     lines += [
         "",
         f"MeterValues in a session / Heartbeat, same run: (e) / (c) = "
-        f"{results['fleet-meter'] / heartbeat:.2f} (target ≤ 1.3). "
+        f"{results['fleet-meter'] / heartbeat:.2f} (target ≤ 1.3); "
+        f"(e') / (c) = {results['fleet-meter-fixed'] / heartbeat:.2f} with no reading made, "
+        f"(e1) / (c) = {results['fleet-meter-energy'] / heartbeat:.2f} with one measurand. "
         f"Random UUID message ids cost (c) - (c') = "
         f"{heartbeat - results['fleet-counter']:+.1f} µs per round trip.",
     ]

@@ -20,6 +20,8 @@ import fastjsonschema
 import ocpp
 import orjson
 
+from fleet import fastcheck
+
 Version = Literal["1.6", "2.0.1"]
 VERSIONS: Final[tuple[Version, ...]] = ("1.6", "2.0.1")
 SUBPROTOCOLS: Final[dict[str, str]] = {"1.6": "ocpp1.6", "2.0.1": "ocpp2.0.1"}
@@ -201,16 +203,25 @@ def _no_check(payload: Any) -> None:
 
 
 @functools.cache
+@functools.cache
 def checker(version: str, action: str, direction: Direction) -> Check:
     """A function raising SchemaViolation if a payload breaks the action's schema (a no-op for
-    actions without one). Made once per (version, action, direction), shared process-wide."""
+    actions without one). Made once per (version, action, direction), shared process-wide.
+
+    A fast predicate (``fastcheck``) passes what is certainly valid; anything else goes through
+    fastjsonschema, which names the violation or accepts it."""
     compiled = _compiled(version, action, direction)
     if compiled is None:
         return _no_check
     fallback = ("FormationViolation", "FormatViolation")
     pick = 0 if version == "1.6" else 1
+    schema = load_schema(version, action, direction)
+    assert schema is not None
+    certainly_valid = fastcheck.predicate(schema, f"{version} {action} {direction}")
 
     def check(payload: Any) -> None:
+        if certainly_valid is not None and certainly_valid(payload):
+            return
         try:
             compiled(payload)
         except fastjsonschema.JsonSchemaValueException as exc:
