@@ -18,7 +18,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench import answer_check, boot_storm, cpu_per_rtt, locust_runs, memory, sink_cost, storms, tls
+from bench import (
+    answer_check,
+    boot_storm,
+    cpu_per_rtt,
+    layer_cost,
+    locust_runs,
+    memory,
+    sink_cost,
+    storms,
+    tls,
+)
 from bench.common import BENCH, responder
 
 PACKAGES = ("ocpp", "websockets", "uvloop", "orjson", "locust", "gevent", "fastjsonschema")
@@ -166,6 +176,16 @@ def main() -> None:
         f"per round, each with its own millisecond timestamp, median of {rounds} interleaved "
         "rounds (bench/answer_check.py).\n\n"
         + answer_check.table(answer_check.measure(answers, rounds)),
+    ))  # fmt: skip
+
+    layer_rounds = 3 if quick else 7
+    parts.append(section(
+        "13. The OCPP layer without sockets",
+        f"50 stations × 1,000 Heartbeat round trips on the in-memory transport against a peer "
+        f"answering as the minimal responder does, lowest of {layer_rounds} interleaved rounds, "
+        "all in one process (bench/layer_cost.py): what fleet adds over its transport, without "
+        "the kernel's share and the noise that hide 1 µs in section 1.\n\n"
+        + layer_cost.table(layer_cost.measure(50, 1000, layer_rounds)),
     ))  # fmt: skip
 
     print(f"\n(suite took {time.monotonic() - started:.0f} s)")
