@@ -170,7 +170,9 @@ async def _fleet(
         for _ in range(round_trips):
             await station.call("Heartbeat", {})
 
-    meters = {station.id: _session(station.id, measurands) for station in fleet} if meter else {}
+    meters = (
+        {station.id: charging_session(station.id, measurands) for station in fleet} if meter else {}
+    )
     shapes = TxShapes()
     now = time.time()
     fixed = {
@@ -198,7 +200,9 @@ async def _fleet(
     return spent
 
 
-def _session(station_id: str, measurands: tuple[str, ...] | None = None) -> tuple[Meter, Tx]:
+def charging_session(
+    station_id: str, measurands: tuple[str, ...] | None = None
+) -> tuple[Meter, Tx]:
     """A connector with an EV plugged in and a transaction running, as a charger has them."""
     config = Sessions()
     gen = SessionGenerator.for_connector(config, station_id, 1)

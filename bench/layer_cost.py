@@ -8,6 +8,9 @@ as the minimal responder does (millisecond timestamps), all in one process:
     floor   the transport alone: send a Heartbeat frame, await the answer, decode it
     fleet   fleet stations as shipped: ``station.call("Heartbeat", {})``, every answer validated
     novalid the same, validation off
+    meter   fleet stations in a charging session: MeterValues, a reading of the five default
+            measurands made for each (the 1.6 shape), as section 1's (e)
+    fixed   the same, one reading made beforehand and sent every time, as section 1's (e')
 
 The peer's own work (decode, timestamp, encode) is in every row, so fleet - floor is what the
 OCPP layer adds: message id, pending slot, deadline bucket, sample recording, validation.
@@ -30,13 +33,17 @@ import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.cpu_per_rtt import charging_session
 from bench.responder import answer, now_ms
 from fleet.station.memory import MemoryTransport
+from fleet.station.v16 import TxShapes
 
 ROWS = {
     "floor": "the transport alone (in-memory, no OCPP)",
     "fleet": "fleet stations as shipped, every answer validated",
     "novalid": "fleet stations, validation off",
+    "meter": "fleet stations, MeterValues with a reading made (5 measurands)",
+    "fixed": "fleet stations, MeterValues with one reading sent every time",
 }
 
 
@@ -69,7 +76,7 @@ async def _floor(stations: int, round_trips: int) -> float:
     return time.process_time() - started
 
 
-async def _fleet(stations: int, round_trips: int, validate: bool) -> float:
+async def _fleet(stations: int, round_trips: int, validate: bool, meter: str = "") -> float:
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
     from fleet.station.session import make_station
@@ -86,14 +93,30 @@ async def _fleet(stations: int, round_trips: int, validate: bool) -> float:
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # StatusNotifications answered
 
-    async def one(station: Any) -> None:
+    async def beats(station: Any) -> None:
         for _ in range(round_trips):
             await station.call("Heartbeat", {})
 
+    shapes = TxShapes()
+    sessions = {station.id: charging_session(station.id) for station in fleet} if meter else {}
+    now = time.time()
+    fixed = {sid: shapes.update(tx, m.read(now), "", now) for sid, (m, tx) in sessions.items()}
+
+    async def meter_values(station: Any) -> None:
+        in_session, tx = sessions[station.id]
+        for _ in range(round_trips):
+            if meter == "fixed":
+                send = fixed[station.id]
+            else:
+                now = time.time()
+                send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
+            await station.call(send.action, send.payload)
+
     started = time.process_time()
-    await asyncio.gather(*(one(station) for station in fleet))
+    await asyncio.gather(*((meter_values if meter else beats)(station) for station in fleet))
     spent = time.process_time() - started
-    assert summary.rows["Heartbeat"].count == stations * round_trips
+    action = "MeterValues" if meter else "Heartbeat"
+    assert summary.rows[action].count == stations * round_trips
     assert summary.failure_count == 0
     for station in fleet:
         await station.stop()
@@ -112,7 +135,8 @@ def measure(stations: int, round_trips: int, rounds: int) -> dict[str, float]:
             if row == "floor":
                 spent = uvloop.run(_floor(stations, round_trips))
             else:
-                spent = uvloop.run(_fleet(stations, round_trips, row == "fleet"))
+                meter = row if row in ("meter", "fixed") else ""
+                spent = uvloop.run(_fleet(stations, round_trips, row != "novalid", meter))
             samples[row].append(spent / (stations * round_trips) * 1e6)
     return {row: min(values) for row, values in samples.items()}
 
@@ -122,6 +146,13 @@ def table(results: dict[str, float]) -> str:
     lines = ["| round trip | CPU µs | over the floor, µs |", "|---|---:|---:|"]
     for row, label in ROWS.items():
         lines.append(f"| {label} | {results[row]:.2f} | {results[row] - floor:+.2f} |")
+    heartbeat = results["fleet"]
+    lines += [
+        "",
+        f"MeterValues / Heartbeat: {results['meter'] / heartbeat:.2f} with the reading made, "
+        f"{results['fixed'] / heartbeat:.2f} without; making the reading: "
+        f"{results['meter'] - results['fixed']:.2f} µs.",
+    ]
     return "\n".join(lines)
 
 
