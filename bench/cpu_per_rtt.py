@@ -166,22 +166,39 @@ async def _fleet(
     await asyncio.sleep(0.5)  # StatusNotifications done; heartbeats are 300 s away
     wire.checker("1.6", "Heartbeat", "response")  # compiled once per process, not per round trip
 
-    async def beats(station: Any) -> None:
-        for _ in range(round_trips):
-            await station.call("Heartbeat", {})
+    traffic = round_trips_of(fleet, round_trips, meter, measurands)
+    spent = await _cpu_of(fleet, traffic)
+    action = "MeterValues" if meter else "Heartbeat"
+    assert summary.rows[action].count == stations * round_trips
+    assert summary.failure_count == 0
+    for station in fleet:
+        await station.stop()
+    await asyncio.wait(sessions, timeout=10)
+    return spent
 
-    meters = (
-        {station.id: charging_session(station.id, measurands) for station in fleet} if meter else {}
-    )
+
+def round_trips_of(
+    fleet: list[Any], round_trips: int, meter: str, measurands: tuple[str, ...] | None = None
+) -> Callable[[Any], Awaitable[None]]:
+    """One station's timed round trips: Heartbeats (``meter`` ""), or MeterValues in a session
+    with a reading made for each ("made") or one reading made beforehand ("fixed")."""
+    if not meter:
+
+        async def beats(station: Any) -> None:
+            for _ in range(round_trips):
+                await station.call("Heartbeat", {})
+
+        return beats
+    sessions = {station.id: charging_session(station.id, measurands) for station in fleet}
     shapes = TxShapes()
     now = time.time()
     fixed = {
         station_id: shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
-        for station_id, (in_session, tx) in meters.items()
+        for station_id, (in_session, tx) in sessions.items()
     }
 
     async def meter_values(station: Any) -> None:
-        in_session, tx = meters[station.id]
+        in_session, tx = sessions[station.id]
         for _ in range(round_trips):
             if meter == "fixed":
                 send = fixed[station.id]
@@ -190,14 +207,7 @@ async def _fleet(
                 send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
             await station.call(send.action, send.payload)
 
-    spent = await _cpu_of(fleet, meter_values if meter else beats)
-    action = "MeterValues" if meter else "Heartbeat"
-    assert summary.rows[action].count == stations * round_trips
-    assert summary.failure_count == 0
-    for station in fleet:
-        await station.stop()
-    await asyncio.wait(sessions, timeout=10)
-    return spent
+    return meter_values
 
 
 def charging_session(

@@ -26,17 +26,15 @@ import asyncio
 import sys
 import time
 from pathlib import Path
-from typing import Any
 
 import orjson
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.cpu_per_rtt import charging_session
+from bench.cpu_per_rtt import round_trips_of
 from bench.responder import answer, now_ms
 from fleet.station.memory import MemoryTransport
-from fleet.station.v16 import TxShapes
 
 ROWS = {
     "floor": "the transport alone (in-memory, no OCPP)",
@@ -93,27 +91,9 @@ async def _fleet(stations: int, round_trips: int, validate: bool, meter: str = "
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # StatusNotifications answered
 
-    async def beats(station: Any) -> None:
-        for _ in range(round_trips):
-            await station.call("Heartbeat", {})
-
-    shapes = TxShapes()
-    sessions = {station.id: charging_session(station.id) for station in fleet} if meter else {}
-    now = time.time()
-    fixed = {sid: shapes.update(tx, m.read(now), "", now) for sid, (m, tx) in sessions.items()}
-
-    async def meter_values(station: Any) -> None:
-        in_session, tx = sessions[station.id]
-        for _ in range(round_trips):
-            if meter == "fixed":
-                send = fixed[station.id]
-            else:
-                now = time.time()
-                send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
-            await station.call(send.action, send.payload)
-
+    traffic = round_trips_of(fleet, round_trips, meter)
     started = time.process_time()
-    await asyncio.gather(*((meter_values if meter else beats)(station) for station in fleet))
+    await asyncio.gather(*(traffic(station) for station in fleet))
     spent = time.process_time() - started
     action = "MeterValues" if meter else "Heartbeat"
     assert summary.rows[action].count == stations * round_trips
