@@ -26,6 +26,7 @@ from fleet.station.meter import Meter
 from fleet.station.reserving import Reserving
 from fleet.station.sessions import Charger
 from fleet.station.transaction import Counts, StopReason, TxSettings
+from fleet.station.wakes import Wakes
 
 if TYPE_CHECKING:
     from fleet.station.life import Life
@@ -37,6 +38,7 @@ Decision = Callable[[Charger, float], list[Send]]
 
 class Chargers:
     __slots__ = (
+        "armed",
         "chargers",
         "counted",
         "limits",
@@ -64,6 +66,9 @@ class Chargers:
             charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text, self.settings)
             self.chargers.append(charger)
         self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
+        # Per charger, how many times its timer was set or cleared: a wake-up queued behind
+        # others (``Wakes``) runs only if its timer is still the latest.
+        self.armed = [0] * len(self.chargers)
         # What the sink has been told, per charger, and whether the station counts as charging.
         self.reported = [Counts() for _ in self.chargers]
         self.counted = False
@@ -119,6 +124,7 @@ class Chargers:
         """The station stopped or reboots: no timer fires until it is accepted again."""
         self.running = False
         for index, timer in enumerate(self.timers):
+            self.armed[index] += 1
             if timer is not None:
                 timer.cancel()
                 self.timers[index] = None
@@ -203,6 +209,7 @@ class Chargers:
 
     def _arm(self, index: int) -> None:
         timer = self.timers[index]
+        self.armed[index] += 1
         if timer is not None:
             timer.cancel()
             self.timers[index] = None
@@ -211,7 +218,9 @@ class Chargers:
         if wake_at is None or loop is None or not self.running:
             return
         delay_s = max(wake_at - self.station.now(), 0.0)
-        self.timers[index] = loop.call_at(loop.time() + delay_s, self._wake, index)
+        wakes = Wakes.of(loop)
+        when = loop.time() + delay_s
+        self.timers[index] = loop.call_at(when, wakes.push, self._wake, index, self.armed[index])
 
     def decide(self, index: int, decision: Decision) -> None:
         """Ask a charger for a decision (with the time) and run it. Should fleet's own session
@@ -233,7 +242,9 @@ class Chargers:
             sends = []
         self.run(index, sends)
 
-    def _wake(self, index: int) -> None:
+    def _wake(self, index: int, armed: int) -> None:
+        if armed != self.armed[index]:  # set again or halted while it waited in the queue
+            return
         self.timers[index] = None
         charger = self.chargers[index]
         missed = charger.missed_samples

@@ -1,0 +1,89 @@
+"""Charger wake-ups due at the same instant run a slice per loop iteration, in order; one that
+waited in the queue while its charger was halted does nothing."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+
+import orjson
+import pytest
+
+from fleet.metrics.summary import Summary
+from fleet.station.memory import MemoryTransport, memory_pair
+from fleet.station.state import Ending
+from fleet.station.v16 import StationV16
+from fleet.station.wakes import SLICE, Wakes
+from tests.conftest import make_scenario
+from tests.station.test_engine import booted
+
+
+async def test_a_burst_runs_a_slice_per_loop_iteration_in_order() -> None:
+    loop = asyncio.get_running_loop()
+    wakes = Wakes.of(loop)
+    assert Wakes.of(loop) is wakes
+    ran: list[int] = []
+    seen: list[int] = []  # how many had run, each time the loop came round
+
+    def probe() -> None:
+        seen.append(len(ran))
+        if len(ran) < 2 * SLICE + 50:
+            loop.call_soon(probe)
+
+    loop.call_soon(probe)
+    for n in range(2 * SLICE + 50):
+        wakes.push(ran.append, n)
+    while not seen or seen[-1] < 2 * SLICE + 50:  # the probe has seen them all
+        await asyncio.sleep(0)
+    assert ran == list(range(2 * SLICE + 50))
+    assert seen[-1] == 2 * SLICE + 50
+    steps = [b - a for a, b in itertools.pairwise(seen)]
+    assert max(steps) <= SLICE
+    assert len([step for step in steps if step]) >= 3  # it took three iterations, not one
+
+
+async def test_a_failing_wake_up_does_not_stop_the_others(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    wakes = Wakes.of(asyncio.get_running_loop())
+    ran: list[str] = []
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    wakes.push(ran.append, "before")
+    wakes.push(broken)
+    wakes.push(ran.append, "after")
+    with caplog.at_level(logging.ERROR, logger="fleet.station"):
+        while wakes.pending() or len(ran) < 2:
+            await asyncio.sleep(0)
+    assert ran == ["before", "after"]
+    assert "boom" in caplog.text
+
+
+async def _charging_station() -> tuple[StationV16, MemoryTransport, asyncio.Task[Ending]]:
+    """A booted 1.6 station whose chargers wait for arrivals far away (none in the test)."""
+    station = StationV16("CP-1", make_scenario(sessions={"arrivals_per_hour": 0.001}), Summary())
+    mine, csms = memory_pair()
+    life = asyncio.create_task(station.run(mine))
+    await booted(station, csms)
+    await asyncio.sleep(0.05)
+    assert station.chargers().running
+    return station, csms, life
+
+
+@pytest.mark.parametrize("halted", [False, True])
+async def test_a_wake_up_queued_before_a_halt_does_nothing(halted: bool) -> None:
+    station, csms, life = await _charging_station()
+    chargers = station.chargers()
+    charger = chargers.chargers[0]
+    charger.wake_at = station.now()  # the driver arrives now
+    Wakes.of(asyncio.get_running_loop()).push(chargers._wake, 0, chargers.armed[0])
+    if halted:
+        chargers.halt()  # e.g. a Reset while the wake-up waited behind others
+    await asyncio.sleep(0.05)
+    sent = [orjson.loads(frame)[2] for frame in csms._frames]
+    assert bool(sent) is not halted, sent  # the arrival's messages, or nothing at all
+    await csms.close()
+    await life
