@@ -1,4 +1,4 @@
-"""Benchmark 12: a national fleet on this machine. 100,000 stations under Locust, heartbeat
+"""`make bench-100k`: a national fleet on this machine. 100,000 stations under Locust, heartbeat
 300 s, charging sessions at a public AC site's rate (scenarios/public-ac-day.yaml) against the
 minimal responder, for 10 minutes. Reported: stations accepted, failures, loop-lag p99 in
 each Locust worker process, total RSS, the ramp, and what Locust itself cost (master CPU,
@@ -188,6 +188,8 @@ def main() -> None:
     summary = result["summary"]
     print(json.dumps({k: v for k, v in result.items() if k not in ("samples", "summary")}))
     print(json.dumps({k: summary.get(k) for k in ("stations", "loop_lag", "sessions", "failures")}))
+    actions = summary.get("actions", {})
+    print(json.dumps({name: actions.get(name) for name in ("Heartbeat", "MeterValues")}))
 
 
 if __name__ == "__main__":

@@ -21,6 +21,7 @@ from fleet.slo import Slo, SloResult
 from fleet.station.state import State
 from fleet.wire import VERSIONS
 
+PARSED: Final = "parsed_stats"  # a worker report's statistics as parsed on the master
 HISTORY_POINTS: Final = 1800  # at one point per CHART_EVERY_S (2 s): an hour of charts
 
 
@@ -106,12 +107,18 @@ class FleetState:
         return bridge.stats
 
     def worker_stats(self) -> dict[str, FleetStats]:
-        """Each worker's own statistics (on a master; none elsewhere), by worker id."""
-        return {
-            client_id: FleetStats.from_dict(report["stats"])
-            for client_id, report in self.worker_reports.items()
-            if report.get("stats")
-        }
+        """Each worker's own statistics (on a master; none elsewhere), by worker id. A report
+        is parsed once, by the first reader after it came (a summary, a scrape and the Fleet
+        tab each read them all)."""
+        parsed = {}
+        for client_id, report in self.worker_reports.items():
+            if not report.get("stats"):
+                continue
+            stats = report.get(PARSED)
+            if stats is None:
+                stats = report[PARSED] = FleetStats.from_dict(report["stats"])
+            parsed[client_id] = stats
+        return parsed
 
     def worker_report(self, client_id: str, report: dict[str, Any]) -> None:
         previous = self.worker_reports.get(client_id, {})

@@ -54,9 +54,5 @@ class SourcePools:
         self._current[host, port] = spare
         return f"127.0.0.{spare}"
 
-    def spares_in_use(self) -> int:
-        """How many spare addresses were taken (all destinations): for the report."""
-        return sum(spare - FIRST_SPARE + 1 for spare in self._current.values())
-
 
 POOLS = SourcePools()  # this process's
