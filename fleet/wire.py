@@ -203,7 +203,6 @@ def _no_check(payload: Any) -> None:
 
 
 @functools.cache
-@functools.cache
 def checker(version: str, action: str, direction: Direction) -> Check:
     """A function raising SchemaViolation if a payload breaks the action's schema (a no-op for
     actions without one). Made once per (version, action, direction), shared process-wide.

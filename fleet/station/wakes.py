@@ -65,6 +65,3 @@ class Wakes:
                 self._loop.call_soon(self._drain)
             else:
                 self._draining = False
-
-    def pending(self) -> int:
-        return len(self._queue)
