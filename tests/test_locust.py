@@ -410,6 +410,70 @@ def test_own_locustfile_with_tasks_sends_calls_reported_once(tmp_path: Path) -> 
     assert counts["Authorize"] == received(seen, "Authorize") >= 8
 
 
+SPLIT_LOCUSTFILE = """
+import json
+
+from locust import constant, events, task
+
+from fleet.users import ChargePointUser
+
+
+class Plain(ChargePointUser):
+    scenario = {scenario!r}
+
+
+class Busy(ChargePointUser):
+    scenario = {scenario!r}
+    wait_time = constant(0.2)
+
+    @task
+    def nothing(self):
+        pass
+
+
+@events.init.add_listener
+def keep(environment, **kwargs):
+    global ENVIRONMENT
+    ENVIRONMENT = environment
+
+
+@events.spawning_complete.add_listener
+def record(user_count, **kwargs):
+    greenlets = ENVIRONMENT.runner.user_greenlets
+    seen = [[type(g.args[0]).__name__, g.started] for g in greenlets]
+    with open({out!r}, "w") as f:
+        json.dump(seen, f)
+"""
+
+
+@pytest.mark.parametrize("stop_timeout", [[], ["--stop-timeout", "5"]])
+def test_station_only_users_hold_no_running_greenlet_and_stop_cleanly(
+    tmp_path: Path, stop_timeout: list[str]
+) -> None:
+    # A station-only user's greenlet would only sleep, ~8 KB of saved C stack per station.
+    locustfile = tmp_path / "split_locustfile.py"
+    out = tmp_path / "greenlets.json"
+    scenario = str(Path("scenarios/default.yaml").resolve())
+    locustfile.write_text(SPLIT_LOCUSTFILE.format(scenario=scenario, out=str(out)))
+    prefix = tmp_path / "run"
+    env = {k: v for k, v in os.environ.items() if k != "FLEET_CSMS_URL"}
+    with csms_process("--interval", "1") as url:
+        result = subprocess.run(
+            [sys.executable, "-m", "locust", "-f", str(locustfile), "--host", url, "--headless",
+             "-u", "6", "-r", "6", "-t", "4s", "--csv", str(prefix), *stop_timeout],
+            capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        seen = ledger(url)
+    assert result.returncode == 0, result.stderr[-2000:]
+    greenlets = json.loads(out.read_text())
+    assert sorted(greenlets) == [["Busy", True]] * 3 + [["Plain", False]] * 3
+    # Every station booted, heartbeated and was stopped with its last exchanges reported.
+    assert len(seen) == 6
+    counts = by_name(csv_rows(prefix), "Request Count")
+    assert counts["BootNotification"] == received(seen, "BootNotification") == 6
+    assert counts["Heartbeat"] == received(seen, "Heartbeat") >= 12
+
+
 @pytest.mark.parametrize(
     ("on_violation", "gates", "exit_code"),
     [
