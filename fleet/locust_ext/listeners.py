@@ -20,7 +20,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from fleet.errors import FleetError
-from fleet.locust_ext import options, otel, prometheus, web
+from fleet.locust_ext import options, otel, prometheus, web, worker_spawn
 from fleet.locust_ext.bridge import current_bridge
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.locust_ext.summary import (
@@ -40,6 +40,8 @@ logger = logging.getLogger("fleet.locust")
 CHART_EVERY_S: Final = 2.0
 FINAL_REPORT = "fleet_final_report"  # worker -> master as a worker stops: its last figures
 FINAL_REPORT_WAIT_S: Final = 5.0
+
+worker_spawn.install()
 
 
 def fail(message: str) -> None:
