@@ -3,10 +3,10 @@
 Users = stations, spawn rate = stations booted per second. A user that stops keeps its station
 for as long as the process lives: when the user count rises again, or a new test starts from the
 web UI, the same stations come back from the scenario's first id on (ids, energy registers,
-configuration, sessions). The station itself runs on the
-process's uvloop thread (``fleet.locust_ext.bridge``); the user's greenlet only starts it and,
-when Locust stops the user, closes its websocket cleanly and waits for its last samples. Write
-your own::
+configuration, sessions). The station itself runs on the process's uvloop thread
+(``fleet.locust_ext.bridge``); the user only starts it and, when Locust stops the user, closes
+its websocket cleanly and waits for its last samples. A user with nothing else to do runs no
+greenlet at all (``station_only``). Write your own::
 
     from fleet.users import ChargePointUser
 
