@@ -78,6 +78,9 @@ class CallSlot(Routed):
     version: ClassVar[str]
     kind: ClassVar[str]  # request_type in reports: "OCPP1.6" / "OCPP2.0.1"
     answer_checks: ClassVar[dict[str, wire.Check]]  # per action, shared by a version's stations
+    # Set only when first needed (see Life's class-level defaults for why not in __init__).
+    _next_id = 0  # the last counter message id (csms.message_ids "counter")
+    _timed_out: list[tuple[str, str, float]] | None = None  # (id, action, sent_at)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -97,8 +100,6 @@ class CallSlot(Routed):
         # CALLs waiting for the one in flight; tiny and usually empty (a list costs 56 bytes
         # where a deque costs 600: it matters at 10,000 stations).
         self._outbox: list[Outgoing] = []
-        self._next_id = 0
-        self._timed_out: list[tuple[str, str, float]] | None = None  # (id, action, sent_at)
         # The connection was cut by a storm's fault: what it cut off is not the CSMS's failure.
         self.storm_cut = False
 

@@ -55,14 +55,16 @@ class Engine(CallSlot):
 
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
 
+    # Set only when first needed (see Life's class-level defaults for why not in __init__).
+    _tasks: set[asyncio.Task[Any]] | None = None  # follow-ups
+    _followup: Callable[[], Coroutine[Any, Any, None]] | None = None
+    # Answers the policy holds back: their timers, and the action each answers.
+    _delayed: dict[asyncio.TimerHandle, str] | None = None
+
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
         self.close_reason = ""  # why the last connection ended, for the session's report
-        self._tasks: set[asyncio.Task[Any]] | None = None  # follow-ups (made when first needed)
-        self._followup: Callable[[], Coroutine[Any, Any, None]] | None = None
         self.responder = Responder.for_station(scenario, station_id, self.version)
-        # Answers the policy holds back: their timers, and the action each answers.
-        self._delayed: dict[asyncio.TimerHandle, str] | None = None
 
     # --- hooks for the behaviour -----------------------------------------------------------------
 
