@@ -263,6 +263,7 @@ class Life(Engine):
             logger.info("%s accepted (heartbeat every %g s)", self.id, accepted.every_s)
         self.set_state(State.ACCEPTED)
         self.accepted_on_connection = True
+        self.boot_reason = "PowerUp"
 
     async def booted(self) -> None:
         """Accepted on a connection, connectors reported, schedules started (a hook)."""

@@ -172,11 +172,15 @@ async def test_accepted_reset_reboots_and_boots_again(version: str) -> None:
         await accepted(fleet)
         assert (await csms.call("CP-00001", reset)).status == "Accepted"
         await wait_until(lambda: len(calls(csms, action="BootNotification")) == 2)
+        await accepted(fleet)
+        # A later reboot for no reason of the CSMS's (a power cut) is a PowerUp again.
+        await fleet.stations[0].reboot()
+        await wait_until(lambda: len(calls(csms, action="BootNotification")) == 3)
         assert fleet.summary.failure_count == 0
-    second_boot = calls(csms, action="BootNotification")[1].message[3]
+    boots = [c.message[3] for c in calls(csms, action="BootNotification")]
     if version == "2.0.1":
-        assert second_boot["reason"] == "RemoteReset"
-    assert csms.ledger["CP-00001"].connections == 2
+        assert [boot["reason"] for boot in boots] == ["PowerUp", "RemoteReset", "PowerUp"]
+    assert csms.ledger["CP-00001"].connections == 3
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
