@@ -5,8 +5,8 @@ the master's options into its own and custom ones with ``default_args_dict()`` c
 option: each call builds and runs Locust's whole argument parser, ~2.3 ms. With ~65 options
 (Locust's 56 and fleet's) that is ~0.15 s of CPU per message on the worker's gevent thread,
 holding the GIL the stations' loop needs, and ~15 MB of parser garbage per 2,000 stations
-ramped. The defaults do not change
-within a process, so they are worked out once here; callers only read them.
+ramped. The defaults do not change within a process, so they are worked out once here; callers
+only read them.
 """
 
 from __future__ import annotations
