@@ -19,6 +19,10 @@
     (e') as (e), one reading made before the timed part and sent every time: what a 700-byte
          MeterValues costs on the wire and in the station, before any reading is made
     (e1) as (e) with the Energy register only (OCPP 1.6's default MeterValuesSampledData)
+    (c2) as (c), OCPP 2.0.1 stations
+    (e2) 2.0.1 stations in a charging session: TransactionEvent(Updated) round trips, each with
+         a reading made (the five measurands, numbers and unitOfMeasure, seqNo counted). The
+         issue's target for 2.0.1: (e2) at most 1.3 times (c2)
 
 Each variant runs in its own process against a fresh minimal responder, rounds interleaved so
 machine noise hits all of them alike, all with fleet's GC setting
@@ -49,7 +53,6 @@ from fleet.scenario_charging import Evse, Sessions
 from fleet.station.generator import SessionGenerator
 from fleet.station.meter import Meter
 from fleet.station.transaction import Tx
-from fleet.station.v16 import TxShapes
 
 VARIANTS = {
     "transport": "(a') fleet's transport alone (websockets sans-I/O + orjson, no OCPP)",
@@ -62,7 +65,10 @@ VARIANTS = {
     "fleet-meter": "(e) fleet, MeterValues in a session (5 measurands)",
     "fleet-meter-fixed": "(e') as (e), one reading sent every time (none made)",
     "fleet-meter-energy": "(e1) as (e), the Energy register only",
+    "fleet-201": "(c2) as (c), OCPP 2.0.1 stations",
+    "fleet-event": "(e2) 2.0.1, TransactionEvent(Updated) in a session (5 measurands)",
 }
+VERSION = {"fleet-201": "2.0.1", "fleet-event": "2.0.1"}  # every other fleet variant: 1.6
 MEASURANDS = {"fleet-meter-energy": ("Energy.Active.Import.Register",)}
 RESPONDER = {"fleet-repeat": "repeat"}  # every other variant: millisecond timestamps
 OPTIONS: dict[str, Any] = {"compression": None, "ping_interval": None}
@@ -136,9 +142,10 @@ async def _fleet(
     ids: str,
     meter: str,
     measurands: tuple[str, ...] | None,
+    version: str,
 ) -> float:
-    """``meter``: "" (Heartbeat), "made" (a reading made per MeterValues), "fixed" (one
-    reading made beforehand, sent every time); ``measurands`` for the reading."""
+    """``meter``: "" (Heartbeat), "made" (a reading made per MeterValues or TransactionEvent),
+    "fixed" (one reading made beforehand, sent every time); ``measurands`` for the reading."""
     from fleet import wire
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
@@ -148,7 +155,7 @@ async def _fleet(
 
     scenario = Scenario.model_validate(
         {
-            "stations": {"count": stations, "id_pattern": "FLEET-{index}"},
+            "stations": {"count": stations, "id_pattern": "FLEET-{index}", "ocpp": version},
             "csms": {"check_schemas": validate, "message_ids": ids},
         }
     )
@@ -164,11 +171,11 @@ async def _fleet(
     while not all(s.state is State.ACCEPTED for s in fleet):
         await asyncio.sleep(0.05)
     await asyncio.sleep(0.5)  # StatusNotifications done; heartbeats are 300 s away
-    wire.checker("1.6", "Heartbeat", "response")  # compiled once per process, not per round trip
+    wire.checker(version, "Heartbeat", "response")  # compiled once per process, not per trip
 
     traffic = round_trips_of(fleet, round_trips, meter, measurands)
     spent = await _cpu_of(fleet, traffic)
-    action = "MeterValues" if meter else "Heartbeat"
+    action = action_of(fleet[0], meter)
     assert summary.rows[action].count == stations * round_trips
     assert summary.failure_count == 0
     for station in fleet:
@@ -177,11 +184,20 @@ async def _fleet(
     return spent
 
 
+def action_of(station: Any, meter: str) -> str:
+    """What a round trip sends: Heartbeat, or the reading (MeterValues in 1.6, TransactionEvent
+    in 2.0.1)."""
+    if not meter:
+        return "Heartbeat"
+    return "TransactionEvent" if station.tx_shapes.v201 else "MeterValues"
+
+
 def round_trips_of(
     fleet: list[Any], round_trips: int, meter: str, measurands: tuple[str, ...] | None = None
 ) -> Callable[[Any], Awaitable[None]]:
-    """One station's timed round trips: Heartbeats (``meter`` ""), or MeterValues in a session
-    with a reading made for each ("made") or one reading made beforehand ("fixed")."""
+    """One station's timed round trips: Heartbeats (``meter`` ""), or readings in a session
+    (1.6 MeterValues, 2.0.1 TransactionEvent(Updated)) with one made for each ("made") or one
+    made beforehand ("fixed")."""
     if not meter:
 
         async def beats(station: Any) -> None:
@@ -189,36 +205,40 @@ def round_trips_of(
                 await station.call("Heartbeat", {})
 
         return beats
-    sessions = {station.id: charging_session(station.id, measurands) for station in fleet}
-    shapes = TxShapes()
+    sessions = {station.id: charging_session(station, measurands) for station in fleet}
     now = time.time()
     fixed = {
-        station_id: shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
-        for station_id, (in_session, tx) in sessions.items()
+        station.id: station.tx_shapes.update(
+            tx, in_session.read(now), "MeterValuePeriodic", now
+        ).payload
+        for station in fleet
+        for in_session, tx in (sessions[station.id],)
     }
 
-    async def meter_values(station: Any) -> None:
+    async def readings(station: Any) -> None:
         in_session, tx = sessions[station.id]
+        update = station.tx_shapes.update
+        action = action_of(station, meter)
         for _ in range(round_trips):
             if meter == "fixed":
-                send = fixed[station.id]
+                payload = fixed[station.id]
             else:
                 now = time.time()
-                send = shapes.update(tx, in_session.read(now), "MeterValuePeriodic", now)
-            await station.call(send.action, send.payload)
+                payload = update(tx, in_session.read(now), "MeterValuePeriodic", now).payload
+            await station.call(action, payload)
 
-    return meter_values
+    return readings
 
 
-def charging_session(
-    station_id: str, measurands: tuple[str, ...] | None = None
-) -> tuple[Meter, Tx]:
-    """A connector with an EV plugged in and a transaction running, as a charger has them."""
+def charging_session(station: Any, measurands: tuple[str, ...] | None = None) -> tuple[Meter, Tx]:
+    """A connector with an EV plugged in and a transaction running, as a charger has them: the
+    CSMS's transactionId in 1.6, the station's own in 2.0.1."""
     config = Sessions()
-    gen = SessionGenerator.for_connector(config, station_id, 1)
+    gen = SessionGenerator.for_connector(config, station.id, 1)
     meter = Meter(Evse(), gen.rng)
     meter.plug(gen.demand(), time.time())
-    return meter, Tx(1, "TAG-00001", measurands or config.measurands, tx_id=1)
+    tx_id: str | int = f"{station.id}-tx-1" if station.tx_shapes.v201 else 1
+    return meter, Tx(1, "TAG-00001", measurands or config.measurands, tx_id=tx_id)
 
 
 def child(variant: str, url: str, stations: int, round_trips: int) -> None:
@@ -235,7 +255,12 @@ def child(variant: str, url: str, stations: int, round_trips: int) -> None:
     else:
         validate = variant != "fleet-novalidate"
         ids = "counter" if variant == "fleet-counter" else "uuid"
-        meter = {"fleet-meter": "made", "fleet-meter-energy": "made", "fleet-meter-fixed": "fixed"}
+        meter = {
+            "fleet-meter": "made",
+            "fleet-meter-energy": "made",
+            "fleet-meter-fixed": "fixed",
+            "fleet-event": "made",
+        }
         spent = uvloop.run(
             _fleet(
                 url,
@@ -245,6 +270,7 @@ def child(variant: str, url: str, stations: int, round_trips: int) -> None:
                 ids,
                 meter.get(variant, ""),
                 MEASURANDS.get(variant),
+                VERSION.get(variant, "1.6"),
             )
         )
     total = stations * round_trips
@@ -284,7 +310,9 @@ def table(results: dict[str, float]) -> str:
         f"MeterValues in a session / Heartbeat, same run: (e) / (c) = "
         f"{results['fleet-meter'] / heartbeat:.2f} (target ≤ 1.3); "
         f"(e') / (c) = {results['fleet-meter-fixed'] / heartbeat:.2f} with no reading made, "
-        f"(e1) / (c) = {results['fleet-meter-energy'] / heartbeat:.2f} with one measurand. "
+        f"(e1) / (c) = {results['fleet-meter-energy'] / heartbeat:.2f} with one measurand; "
+        f"2.0.1: (e2) / (c2) = {results['fleet-event'] / results['fleet-201']:.2f} "
+        "(target ≤ 1.3). "
         f"Random UUID message ids cost (c) - (c') = "
         f"{heartbeat - results['fleet-counter']:+.1f} µs per round trip.",
     ]

@@ -144,7 +144,8 @@ class _Writer:
         _only(keys, {"properties", "required", "additionalProperties"})
         self.fail_if(indent, f"type({var}) is not dict")
         properties = node.get("properties", {})
-        for name in node.get("required", ()):
+        required = list(dict.fromkeys(node.get("required", ())))
+        for name in required:
             self.fail_if(indent, f"{name!r} not in {var}")
         extra = node.get("additionalProperties", True)
         if extra is False:
@@ -152,10 +153,22 @@ class _Writer:
             self.fail_if(indent, f"not {known}.issuperset({var})")
         elif extra is not True:
             raise Unsupported("additionalProperties with a schema")
-        for name, sub in properties.items():
+        for name in required:
+            if name in properties:
+                item = self.fresh("v")
+                self.emit(indent, f"{item} = {var}[{name!r}]")
+                self.value(properties[name], item, indent, depth + 1)
+        optional = [name for name in properties if name not in required]
+        if not optional:
+            return
+        # With the required keys all present, an object holding no more keys than those holds
+        # no optional one: most answers ({} to MeterValues, StatusNotification and
+        # TransactionEvent) skip a lookup per optional property.
+        self.emit(indent, f"if len({var}) > {len(required)}:")
+        for name in optional:
             item = self.fresh("v")
-            self.emit(indent, f"{item} = {var}.get({name!r}, _MISSING)")
-            self.block(f"if {item} is not _MISSING:", sub, item, indent, depth)
+            self.emit(indent + 1, f"{item} = {var}.get({name!r}, _MISSING)")
+            self.block(f"if {item} is not _MISSING:", properties[name], item, indent + 1, depth)
 
     def array(
         self, node: dict[str, Any], keys: set[str], var: str, indent: int, depth: int

@@ -89,6 +89,7 @@ def clock_offset_s(csms_time: str, local_now: float) -> float | None:
 
 
 _SECOND: list[Any] = [None, ""]  # the last whole second formatted, and its text
+_MILLIS: Final = tuple(f"{millis:03d}Z" for millis in range(1000))  # a format spec: 0.2 µs
 
 
 def format_time(epoch_s: float) -> str:
@@ -102,4 +103,4 @@ def format_time(epoch_s: float) -> str:
     if _SECOND[0] != second:
         _SECOND[0] = second
         _SECOND[1] = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
-    return f"{_SECOND[1]}{micros // 1000:03d}Z"
+    return _SECOND[1] + _MILLIS[micros // 1000]

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any, Final
 
-from fleet.station.behaviour import format_time
 from fleet.station.meter import Reading
 
 _CONTEXTS: Final = {"MeterValueClock": "Sample.Clock", "Trigger": "Trigger"}
@@ -61,22 +60,34 @@ def rounded(value: float, digits: int) -> float:
     return int(value * scale + 0.5) / scale
 
 
-# For one measurand list: (Reading index, decimals, a register?, measurand, location, unit)
-# per measurand, worked out once instead of per sampled value.
-_Plan = tuple[tuple[int, int, bool, str, str, str], ...]
-_PLANS: dict[tuple[str, ...], _Plan] = {}
+# For one measurand list and context: (Reading index, decimals, their scale, the kept texts,
+# the sampled value's other keys) per measurand, worked out once instead of per sampled value.
+# Copying the keys and setting the value costs half what writing the five keys does.
+_Plan = tuple[tuple[int, int, int, dict[int, str], dict[str, Any]], ...]
+_PLANS: dict[tuple[tuple[str, ...], str, bool], _Plan] = {}
 _PLANS_KEPT: Final = 64  # lists come from the scenario and ChangeConfiguration
 
 
-def _plan(measurands: tuple[str, ...]) -> _Plan:
+def _plan(measurands: tuple[str, ...], context: str, v201: bool) -> _Plan:
     if len(_PLANS) >= _PLANS_KEPT:
         _PLANS.clear()
-    plan = _PLANS[measurands] = tuple(
-        (Reading._fields.index(field), digits, unit == "Wh", measurand, location, unit)
-        for measurand in measurands
-        for field, digits, unit, location in (_SPECS[measurand],)
-    )
-    return plan
+    plan = []
+    for measurand in measurands:
+        field, digits, unit, location = _SPECS[measurand]
+        keys: dict[str, Any] = {
+            "value": None,
+            "context": context,
+            "measurand": measurand,
+            "location": location,
+        }
+        if v201:
+            keys["unitOfMeasure"] = {"unit": unit}
+        else:
+            keys["unit"] = unit
+        scale = 0 if unit == "Wh" and not v201 else _SCALES[digits]  # 0: a 1.6 register
+        plan.append((Reading._fields.index(field), digits, scale, _TEXTS[digits], keys))
+    _PLANS[measurands, context, v201] = result = tuple(plan)
+    return result
 
 
 def sampled(
@@ -85,35 +96,34 @@ def sampled(
     """SampledValue items: 1.6 writes the value as a string (the energy register always with
     one decimal, as a register shows it) and the unit flat, 2.0.1 a number and a
     unitOfMeasure."""
-    plan = _PLANS.get(measurands) or _plan(measurands)
+    plan = _PLANS.get((measurands, context, v201)) or _plan(measurands, context, v201)
+    items = []
+    # rounded() and shown() written out for values >= 0: five calls per reading cost 0.4 µs.
     if v201:
-        return [
-            {
-                "value": rounded(reading[index], digits),
-                "context": context,
-                "measurand": measurand,
-                "location": location,
-                "unitOfMeasure": {"unit": unit},
-            }
-            for index, digits, _, measurand, location, unit in plan
-        ]
-    return [
-        {
-            "value": f"{reading[index]:.1f}" if register else shown(reading[index], digits),
-            "context": context,
-            "measurand": measurand,
-            "location": location,
-            "unit": unit,
-        }
-        for index, digits, register, measurand, location, unit in plan
-    ]
+        for index, digits, scale, _, keys in plan:
+            item = keys.copy()
+            value = reading[index]
+            item["value"] = (
+                int(value * scale + 0.5) / scale if value >= 0 else rounded(value, digits)
+            )
+            item["unitOfMeasure"] = keys["unitOfMeasure"].copy()  # every payload its own
+            items.append(item)
+        return items
+    for index, digits, scale, texts, keys in plan:
+        item = keys.copy()
+        value = reading[index]
+        if not scale:
+            item["value"] = f"{value:.1f}"
+        else:
+            text = texts.get(int(value * scale + 0.5)) if value >= 0 else None
+            item["value"] = shown(value, digits) if text is None else text
+        items.append(item)
+    return items
 
 
 def meter_value(
-    reading: Reading, measurands: tuple[str, ...], context: str, now_s: float, v201: bool
+    reading: Reading, measurands: tuple[str, ...], context: str, stamp: str, v201: bool
 ) -> dict[str, Any]:
-    """One MeterValue item: when it was read, and its sampled values."""
-    return {
-        "timestamp": format_time(now_s),
-        "sampledValue": sampled(reading, measurands, context, v201),
-    }
+    """One MeterValue item: when it was read (``stamp``: the message's own timestamp text,
+    formatted once for both), and its sampled values."""
+    return {"timestamp": stamp, "sampledValue": sampled(reading, measurands, context, v201)}

@@ -289,7 +289,7 @@ class TxShapes:
     ) -> Send:
         """MeterValues: the connector's values now, with its transaction's id when one runs
         (periodic and clock-aligned readings, TriggerMessage, clock-aligned when idle)."""
-        sample = meter_value(reading, measurands, context, now_s, v201=False)
+        sample = meter_value(reading, measurands, context, behaviour.format_time(now_s), v201=False)
         payload: dict[str, Any] = {"connectorId": connector, "meterValue": [sample]}
         if tx is None:
             return Send("MeterValues", payload)
@@ -305,7 +305,7 @@ class TxShapes:
             "timestamp": stamp,
             "reason": reason[0],
             "transactionData": [
-                meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=False)
+                meter_value(reading, tx.measurands, "Transaction.End", stamp, v201=False)
             ],
         }
         return Send("StopTransaction", payload, tx=tx)

@@ -328,15 +328,16 @@ class TxShapes:
     def _event(
         self, kind: str, tx: Tx, trigger: str, now_s: float, info: dict[str, Any]
     ) -> dict[str, Any]:
-        payload: dict[str, Any] = {
+        tx_info = {"transactionId": tx.tx_id, "chargingState": tx.charging_state}
+        if info:
+            tx_info.update(info)
+        return {
             "eventType": kind,
             "timestamp": behaviour.format_time(now_s),
             "triggerReason": trigger,
             "seqNo": tx.next_seq(),
-            "transactionInfo": {"transactionId": tx.tx_id, "chargingState": tx.charging_state}
-            | info,
+            "transactionInfo": tx_info,
         }
-        return payload
 
     def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
         info = {} if tx.remote_start_id is None else {"remoteStartId": tx.remote_start_id}
@@ -347,7 +348,9 @@ class TxShapes:
         if tx.charging_state == "Charging":
             payload["idToken"] = _token(tx.tag)
         payload["meterValue"] = [
-            meter_value(reading, tx.measurands, "Transaction.Begin", now_s, v201=True)
+            meter_value(
+                reading, tx.measurands, "Transaction.Begin", payload["timestamp"], v201=True
+            )
         ]
         return Send("TransactionEvent", payload, "TransactionEvent(Started)", tx=tx)
 
@@ -357,7 +360,9 @@ class TxShapes:
             payload["idToken"] = _token(tx.tag)
         if reading is not None:
             payload["meterValue"] = [
-                meter_value(reading, tx.measurands, context_for(trigger), now_s, v201=True)
+                meter_value(
+                    reading, tx.measurands, context_for(trigger), payload["timestamp"], v201=True
+                )
             ]
         return Send("TransactionEvent", payload, "TransactionEvent(Updated)", tx=tx)
 
@@ -372,13 +377,13 @@ class TxShapes:
     ) -> Send:
         """MeterValues outside a transaction (TriggerMessage, clock-aligned data): the EVSE's
         values now."""
-        sample = meter_value(reading, measurands, context, now_s, v201=True)
+        sample = meter_value(reading, measurands, context, behaviour.format_time(now_s), v201=True)
         return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
 
     def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
         payload["meterValue"] = [
-            meter_value(reading, tx.measurands, "Transaction.End", now_s, v201=True)
+            meter_value(reading, tx.measurands, "Transaction.End", payload["timestamp"], v201=True)
         ]
         return Send("TransactionEvent", payload, "TransactionEvent(Ended)", tx=tx)
 

@@ -11,8 +11,8 @@ import pytest
 
 from fleet.scenario_charging import Evse, Sessions
 from fleet.station.generator import SessionGenerator
-from fleet.station.meter import Meter
-from fleet.station.readings import sampled, shown
+from fleet.station.meter import Meter, Reading
+from fleet.station.readings import rounded, sampled, shown
 
 T0 = 1_790_000_000.0
 
@@ -65,6 +65,51 @@ def test_a_register_always_shows_one_decimal_in_16() -> None:
     v201 = sampled(meter.read(T0), ("Voltage",), "Trigger", True)
     assert isinstance(v201[0]["value"], float)
     assert v201[0]["unitOfMeasure"] == {"unit": "V"}
+
+
+# Each measurand's Reading field and decimals, as a meter shows them.
+_SHOWN = {
+    "Energy.Active.Import.Register": ("energy_wh", 1),
+    "Power.Active.Import": ("power_w", 1),
+    "Current.Import": ("current_a", 2),
+    "Voltage": ("voltage_v", 1),
+    "SoC": ("soc_percent", 1),
+}
+
+
+def test_sampled_values_show_every_field_as_shown_and_rounded_do() -> None:
+    """sampled() writes shown() and rounded() out for speed, and keeps texts it made: whatever
+    the readings and their order, every value reads as those functions give it."""
+    seed = int.from_bytes(os.urandom(8))
+    rng = random.Random(seed)
+    measurands = tuple(_SHOWN)
+    for _ in range(5_000):
+        reading = Reading(*(rng.uniform(-50, 10 ** rng.randint(0, 7)) for _ in _SHOWN))
+        v16 = sampled(reading, measurands, "Sample.Periodic", False)
+        v201 = sampled(reading, measurands, "Sample.Clock", True)
+        for measurand, item, item201 in zip(measurands, v16, v201, strict=True):
+            field, digits = _SHOWN[measurand]
+            value = getattr(reading, field)
+            register = measurand.startswith("Energy")
+            expected = f"{value:.1f}" if register else shown(value, digits)
+            assert item["value"] == expected, f"seed {seed}: {measurand} {value!r}"
+            assert item201["value"] == rounded(value, digits), f"seed {seed}: {value!r}"
+            assert (item["context"], item201["context"]) == ("Sample.Periodic", "Sample.Clock")
+
+
+def test_every_payload_holds_its_own_sampled_values() -> None:
+    """Items are copied from a kept template: changing one payload (the offline queue marks
+    them) must not reach another reading's."""
+    reading = Reading(1200.0, 7360.0, 32.0, 230.0, 50.0)
+    for v201 in (False, True):
+        first = sampled(reading, ("Voltage",), "Trigger", v201)
+        first[0]["value"] = "changed"
+        if v201:
+            first[0]["unitOfMeasure"]["multiplier"] = 3
+        again = sampled(reading, ("Voltage",), "Trigger", v201)
+        assert again[0]["value"] in ("230", 230.0)
+        assert again[0].get("unitOfMeasure", {"unit": "V"}) == {"unit": "V"}
+        assert first[0]["value"] == "changed"  # nor the next reading this one
 
 
 def _sessions(readings_between: int) -> list[tuple[float, float]]:
