@@ -182,9 +182,10 @@ def main() -> None:
     layer_rounds = 3 if quick else 7
     parts.append(section(
         "13. The OCPP layer without sockets",
-        f"50 stations × 1,000 round trips (Heartbeat, or MeterValues in a charging session) on "
-        f"the in-memory transport against a peer "
-        f"answering as the minimal responder does, lowest of {layer_rounds} interleaved rounds, "
+        f"50 stations × 1,000 round trips (Heartbeat, or a reading in a charging session: "
+        f"MeterValues in 1.6, TransactionEvent(Updated) in 2.0.1) on the in-memory transport "
+        f"against a peer answering as the minimal responder does (from each CALL's id and "
+        f"action, cut from the frame's head), lowest of {layer_rounds} interleaved rounds, "
         "all in one process (bench/layer_cost.py): what fleet adds over its transport, without "
         "the kernel's share and the noise that hide 1 µs in section 1.\n\n"
         + layer_cost.table(layer_cost.measure(50, 1000, layer_rounds)),
