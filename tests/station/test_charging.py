@@ -132,6 +132,44 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
     assert_schema_valid(csms)
 
 
+async def test_a_charger_wakes_once_per_reading_and_keeps_its_timer_across_answers(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A charger's timer runs on uvloop's millisecond clock and fires up to ~1 ms before the
+    wall-clock instant it was set for. Told the wall clock, the charger used to find itself
+    early and ask again for the rest: ~6 wake-ups per reading. And every answer armed a new
+    timer for the instant the old one was set for. Now: one wake-up and one timer per
+    reading."""
+    wakes = 0
+    on_wake = Charger.on_wake
+
+    def counted(self: Charger, now_s: float) -> list[object]:
+        nonlocal wakes
+        wakes += 1
+        return on_wake(self, now_s)
+
+    monkeypatch.setattr(Charger, "on_wake", counted)
+    sessions = {
+        "arrivals_per_hour": 3600,
+        "start": "plug_first",
+        "plug_in_min": {"min": 10, "max": 10},
+        "meter_interval_s": 0.1,
+    }
+    scenario = make_scenario(stations={"ocpp": "1.6", "count": 3}, sessions=sessions)
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await asyncio.sleep(4)
+            timers = [station.charging.armed[0] for station in fleet.stations]
+    readings = len(calls(csms, action="MeterValues"))
+    assert readings >= 3 * 10  # every station charged for a while
+    # Beyond the readings: the arrival and the session's start, per station; and some slack
+    # for a loaded machine, where a long loop iteration moves an instant by over KEPT_S. The
+    # faults this guards against made ~5 wake-ups and ~2.2 timers per reading.
+    assert wakes <= 1.1 * readings + 3 * 3
+    assert sum(timers) <= 1.25 * readings + 3 * 6
+    assert fleet.summary.failures == []
+
+
 async def test_inoperative_waits_for_the_session_and_unlock_ends_it() -> None:
     scenario = make_scenario(
         stations={"ocpp": "1.6"},
