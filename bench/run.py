@@ -1,5 +1,5 @@
 """Run the benchmark suite: `make bench` (full, writes bench/RESULTS.md, ~45 min) or
-`make bench-quick` (the same eleven, smaller, ~10 min, prints only).
+`make bench-quick` (the same fifteen, smaller, ~10 min, prints only).
 
 Every figure for fleet is printed next to its reference measured in the same run: this machine
 is shared and noisy, absolute numbers drift, ratios hold.
@@ -23,6 +23,7 @@ from bench import (
     boot_storm,
     clock_burst,
     cpu_per_rtt,
+    fleet_cpu,
     layer_cost,
     locust_runs,
     memory,
@@ -201,6 +202,18 @@ def main() -> None:
         "(bench/clock_burst.py). MeterValues latency: whole run; longest burst: first to last "
         "wake-up of one mark.\n\n"
         + clock_burst.table(clock_burst.measure(burst_stations, burst_s, burst_rounds)),
+    ))  # fmt: skip
+
+    cpu_stations, short_s, long_s, cpu_rounds = (1000, 5, 15, 1) if quick else (2000, 8, 28, 3)
+    parts.append(section(
+        "15. CPU per message in a whole fleet run",
+        f"`fleet run`, {cpu_stations:,} stations (one connector each) against the minimal "
+        "responder, each sending one message a second: everything a run does per message "
+        "included (the loop waking for each timer, the station's decisions, timers, ordered "
+        "delivery and session reports). CPU of the whole process for a "
+        f"{short_s} s and a {long_s} s run; the difference over the difference in messages, "
+        f"median of {cpu_rounds} (bench/fleet_cpu.py).\n\n"
+        + fleet_cpu.table(fleet_cpu.measure(cpu_stations, short_s, long_s, cpu_rounds)),
     ))  # fmt: skip
 
     print(f"\n(suite took {time.monotonic() - started:.0f} s)")
