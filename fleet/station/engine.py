@@ -56,7 +56,6 @@ class Engine(CallSlot):
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
 
     # Set only when first needed (see Life's class-level defaults for why not in __init__).
-    close_reason = ""  # why the last connection ended, for the session's report
     _tasks: set[asyncio.Task[Any]] | None = None  # follow-ups
     _followup: Callable[[], Coroutine[Any, Any, None]] | None = None
     # Answers the policy holds back: their timers, and the action each answers.
@@ -65,6 +64,7 @@ class Engine(CallSlot):
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
         self.responder = Responder.for_station(scenario, station_id, self.version)
+        self.close_reason = ""  # why the last connection ended, for the session's report
 
     # --- hooks for the behaviour -----------------------------------------------------------------
 

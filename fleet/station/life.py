@@ -60,26 +60,32 @@ class Life(Engine):
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
         self._resume: list[BootIntent] = []  # this connection goes on without booting
+        # Set at every acceptance, by the first transaction message, when a connection ends:
+        # set here though they start as their defaults (see below).
+        self.boot_reason = "PowerUp"
+        self.tx_open = False  # accepted and started on this connection: transaction messages go
+        self.outbound: Delivery | None = None  # transaction messages (made by the first one)
+        self._lost_at: float | None = None  # when an accepted connection was lost (monotonic)
 
-    # Class-level defaults, set on a station only when they change: CPython shares the keys of
-    # an instance dict of up to 29 attributes (~330 bytes); past that each station carried its
-    # own dict table (1,648 bytes, an eighth of an idle station).
+    # Class-level defaults, set on a station only in rare cases. CPython 3.11 keeps instance
+    # attributes inline (8 bytes each) while their names are among the class's shared keys: at
+    # most 30 names, and each new instance shrinks the room for names not yet seen, so a name
+    # first set after a few stations exist is never added. A station setting a name that is not
+    # there gets a dict table of its own (1,584 bytes): every station did, at its first
+    # acceptance (``boot_reason``, ``tx_open`` were set only then). So every name a normal run
+    # sets is set in ``__init__`` (28), and only what rare events set stays here.
     after_reboot: dict[str, str] | None = None  # changes that wait for a reboot
     unavailable: frozenset[int] = frozenset()  # connectors set Inoperative
-    boot_reason = "PowerUp"
     source_address: str | None = None  # local address to connect from (None: any)
     _wake: asyncio.Future[bool] | None = None
     missed: dict[str, int] | None = None  # scheduled messages missed, per action
-    _lost_at: float | None = None  # when an accepted connection was lost (monotonic)
-    _outage_since: float | None = None  # the same, perf_counter, until accepted again
+    _outage_since: float | None = None  # as _lost_at, perf_counter, until accepted again
     firmware: str | None = None  # installed by an update (None: the scenario's)
     local_list: LocalList | None = None  # made by the first SendLocalList
     negative: str | None = None  # security.negative: what this station does wrong on purpose
     password: bytes | None = None  # Basic auth, as the CSMS set it (None: the scenario's)
     certificate: tuple[str, str] | None = None  # signed by the CSMS: chain and key files
-    outbound: Delivery | None = None  # transaction messages (made by the first one)
     surges: tuple[tuple[float, float, float], ...] = ()  # peak hours (storms), epoch seconds
-    tx_open = False  # accepted and started on this connection: transaction messages may go
 
     def deliver(
         self, action: str, payload: dict[str, Any], row: str, tx: Tx, done: Done | None
