@@ -275,7 +275,8 @@ class Engine(CallSlot):
             logger.error("%s: our %s answer is not a valid one: %s", self.id, action, exc)
             self._answer_error(frame, received_at, "InternalError", "invalid answer")
             return
-        followup, self._followup = self._followup, None
+        followup = self._followup
+        self._forget_followup()
         out = wire.encode_result(frame.unique_id, payload)
         status = payload.get("status")
         outcome = status if isinstance(status, str) else ANSWERED
@@ -290,7 +291,7 @@ class Engine(CallSlot):
         failed: bool = True,
         reply: Reply = NOW,
     ) -> None:
-        self._followup = None  # what the handler meant to do after a success does not happen
+        self._forget_followup()  # what the handler meant to do after a success does not happen
         reason = f"{code}: {description}" if failed else None
         frame_out = wire.encode_error(frame.unique_id, code, description)
         self._reply(frame, received_at, frame_out, call_error_outcome(code), reason, reply)
@@ -354,6 +355,13 @@ class Engine(CallSlot):
     def _send_frame(self, frame: bytes) -> None:
         if self._transport is not None:
             self._transport.send(frame)
+
+    def _forget_followup(self) -> None:
+        # Not written when already None: a name first set on a station after several exist
+        # gives it a dict table of its own (Life's class-level defaults), and every answer to a
+        # CSMS call wrote this one.
+        if self._followup is not None:
+            self._followup = None
 
     def then(self, followup: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run ``followup`` once the answer to the current CSMS call has been sent (a triggered

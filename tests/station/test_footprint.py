@@ -6,11 +6,16 @@ seen, so a name first set after a few instances exist is never added. An instanc
 that is not there gets a dict table of its own (1,584 bytes for a station, measured; ~1.3 KB of
 the ~12.7 KB an idle station cost under Locust). Every station got one at its first acceptance,
 until the names a run sets were all set in ``__init__``. This test runs enough stations, booting,
-heartbeating and charging, to exhaust that room, and looks for such tables."""
+heartbeating, charging and answering a CSMS call, to exhaust that room, and looks for such
+tables."""
 
 from __future__ import annotations
 
 import gc
+
+import pytest
+from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
 
 from fleet.station.core import Station
 from fleet.station.sessions import Charger
@@ -30,8 +35,12 @@ def _own_dict(station: Station) -> bool:
     )
 
 
-async def test_stations_keep_their_attributes_inline_through_a_charging_run() -> None:
+@pytest.mark.parametrize("ids", ["uuid", "counter"])
+async def test_stations_keep_their_attributes_inline_through_a_charging_run(ids: str) -> None:
+    """With counter message ids a station sets one name late (its counter): the room left
+    for such names is one, so nothing else on a common path may take it."""
     scenario = make_scenario(
+        csms={"message_ids": ids},
         stations={"count": 12, "ocpp": {"1.6": 1, "2.0.1": 1}},
         heartbeat={"interval_s": 0.2, "min_s": 0.01},
         sessions=QUICK,
@@ -44,6 +53,9 @@ async def test_stations_keep_their_attributes_inline_through_a_charging_run() ->
                 ),
                 timeout_s=20,
             )
+            for station in fleet.stations:  # a CSMS call answered: a path of its own
+                clear = c16.ClearCache() if station.version == "1.6" else c201.ClearCache()
+                assert (await csms.call(station.id, clear)).status == "Accepted"
             own = [station.id for station in fleet.stations if _own_dict(station)]
             versions = {station.version for station in fleet.stations}
     assert fleet.summary.rows["Heartbeat"].count >= 12
