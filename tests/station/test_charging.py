@@ -11,6 +11,8 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from fleet.csms import TagPolicy
+from fleet.metrics.summary import Summary
+from fleet.station.charging import Chargers
 from fleet.station.core import Station
 from fleet.station.sessions import Charger, Phase
 from tests.conftest import (
@@ -132,23 +134,37 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
     assert_schema_valid(csms)
 
 
-async def test_a_charger_wakes_once_per_reading_and_keeps_its_timer_across_answers(
+async def test_a_reading_costs_one_wake_up_one_timer_one_decision(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """A charger's timer runs on uvloop's millisecond clock and fires up to ~1 ms before the
     wall-clock instant it was set for. Told the wall clock, the charger used to find itself
-    early and ask again for the rest: ~6 wake-ups per reading. And every answer armed a new
-    timer for the instant the old one was set for. Now: one wake-up and one timer per
-    reading."""
-    wakes = 0
-    on_wake = Charger.on_wake
+    early and ask again for the rest: ~6 wake-ups per reading. Every answer armed a new timer
+    for the instant the old one was set for, asked the charger for a decision it had nothing
+    to decide on, and told the sink the energy of each reading. Now a reading costs one
+    wake-up, one timer and one decision; the energy is told every ENERGY_EVERY_S, and all of it
+    by the time the station stops."""
+    wakes = decisions = reports = 0
+    on_wake, decide, sessions_of = Charger.on_wake, Chargers.decide, Summary.sessions
 
-    def counted(self: Charger, now_s: float) -> list[object]:
+    def woken(self: Charger, now_s: float) -> list[object]:
         nonlocal wakes
         wakes += 1
         return on_wake(self, now_s)
 
-    monkeypatch.setattr(Charger, "on_wake", counted)
+    def decided(self: Chargers, *args: object) -> None:
+        nonlocal decisions
+        decisions += 1
+        decide(self, *args)
+
+    def told(self: Summary, *args: object) -> None:
+        nonlocal reports
+        reports += 1
+        sessions_of(self, *args)
+
+    monkeypatch.setattr(Charger, "on_wake", woken)
+    monkeypatch.setattr(Chargers, "decide", decided)
+    monkeypatch.setattr(Summary, "sessions", told)
     sessions = {
         "arrivals_per_hour": 3600,
         "start": "plug_first",
@@ -160,13 +176,21 @@ async def test_a_charger_wakes_once_per_reading_and_keeps_its_timer_across_answe
         async with fleet_running(scenario, csms.url) as fleet:
             await asyncio.sleep(4)
             timers = [station.charging.armed[0] for station in fleet.stations]
+            told_while_running = reports
     readings = len(calls(csms, action="MeterValues"))
     assert readings >= 3 * 10  # every station charged for a while
     # Beyond the readings: the arrival and the session's start, per station; and some slack
     # for a loaded machine, where a long loop iteration moves an instant by over KEPT_S. The
-    # faults this guards against made ~5 wake-ups and ~2.2 timers per reading.
+    # faults this guards against made ~5 wake-ups, ~2.2 timers, 2 decisions and 1 report per
+    # reading.
     assert wakes <= 1.1 * readings + 3 * 3
     assert sum(timers) <= 1.25 * readings + 3 * 6
+    assert decisions <= 1.1 * readings + 3 * 6
+    # Per station: charging (with the start), then the energy after 5 s at most once.
+    assert told_while_running <= 3 * 2
+    chargers = [station.charging.chargers[0] for station in fleet.stations]
+    energy_wh = fleet.summary.stats.sessions["1.6"].energy_wh
+    assert energy_wh == pytest.approx(sum(c.delivered_wh for c in chargers)) and energy_wh > 0
     assert fleet.summary.failures == []
 
 

@@ -3,6 +3,7 @@ both versions driven by a fake clock, every message checked against the ocpp pac
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 from typing import Any
 
@@ -276,3 +277,62 @@ def test_readings_that_could_not_be_taken_on_time_are_skipped_and_counted() -> N
     assert sampling.missed == 3  # on time: nothing more missed
     assert sorted(sampling.due(periodic=True)) == sorted([T0 + 300, clock + 900])
     assert sampling.due(periodic=False) == [clock + 900]
+
+
+def _phases(version: str) -> list[Charger]:
+    """A charger in each phase of a session (fresh ones: each is changed by what follows)."""
+    accepted = {"idTagInfo": {"status": "Accepted"}, "idTokenInfo": {"status": "Accepted"}}
+    out = []
+    for step in range(6):
+        c = charger(version)
+        c.begin(T0)
+        if step >= 1:  # the driver arrives and badges: authorising
+            assert c.wake_at is not None
+            c.on_wake(c.wake_at)
+        if step >= 2:  # accepted: 1.6 waits for its transactionId, 2.0.1 charges
+            c.on_answer("Authorize", accepted, T0 + 1)
+        if step >= 3 and version == "1.6":
+            c.on_answer("StartTransaction", {"transactionId": 42, **accepted}, T0 + 2)
+        if step >= 4:  # stopped locally: 1.6 waits for the answer, 2.0.1 is parked
+            c.end(("Local", "StopAuthorized", "Local"), T0 + 3)
+        if step >= 5 and version == "1.6":
+            c.on_answer("StopTransaction", {}, T0 + 4)
+        out.append(c)
+    assert {c.phase for c in out} >= {Phase.IDLE, Phase.AUTHORIZING, Phase.CHARGING}
+    return out
+
+
+def _state(c: Charger) -> tuple[object, ...]:
+    tx = None if c.tx is None else dataclasses.replace(c.tx)
+    counts = dataclasses.replace(c.counts)
+    meter = (c.meter.register_wh, c.meter.soc, c.meter.plugged)
+    return c.phase, c.wake_at, c.demand, tx, counts, c.connector.status, meter, c.offline
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_an_answer_a_charger_does_not_heed_changes_nothing(version: str) -> None:
+    """The loop side asks a charger for a decision on an answer only when ``heeds`` says it
+    could act on it: whatever it does not heed must leave it as it was, in every phase."""
+    answers = [
+        None,
+        {},
+        {"status": "Accepted"},
+        {"idTagInfo": {"status": "Invalid"}},
+        {"idTagInfo": {"status": "Accepted"}, "transactionId": 9},
+        {"idTokenInfo": {"status": "Invalid"}},
+        {"idTokenInfo": {"status": "Accepted"}},
+    ]
+    actions = ["Authorize", "StartTransaction", "StopTransaction", "MeterValues"]
+    actions += ["StatusNotification", "TransactionEvent", "Heartbeat"]
+    ignored = 0
+    for c in _phases(version):
+        for action, answer in itertools.product(actions, answers):
+            if Charger.heeds(action, answer):
+                continue
+            ignored += 1
+            before = _state(c)
+            assert c.on_answer(action, answer, T0 + 10) == [], (c.phase, action, answer)
+            assert _state(c) == before, (c.phase, action, answer)
+    # MeterValues, StatusNotification, Heartbeat; a TransactionEvent's without idTokenInfo.
+    assert ignored == 6 * (3 * len(answers) + 5)
+    assert not Charger.heeds("TransactionEvent", {}) and not Charger.heeds("MeterValues", None)
