@@ -14,6 +14,11 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fleet.scenario import Reconnect
 
+# The jitter's source when the caller gives none: one for the process. A Random per generator
+# held its 2.5 KB state in every station that had reconnected once, for the station's life
+# (under Locust: +2.6 KB per station after a reconnect storm, on ~9.5 KB).
+_JITTER = random.Random()
+
 
 def reconnect_delays(rules: Reconnect, rng: random.Random | None = None) -> Iterator[float]:
     """The waits before each reconnect attempt after a loss, per the scenario's policy."""
@@ -30,7 +35,7 @@ def spec_backoff(
     """OCPP 2.0.1's reconnect back-off (OCPPCommCtrlr.RetryBackOff*): the first wait is
     RetryBackOffWaitMinimum, each next one doubles it, RetryBackOffRepeatTimes times, then it
     stays; every wait gets a random part of up to RetryBackOffRandomRange."""
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     doublings = 0
     while True:
         yield wait_min_s * 2**doublings + rng.uniform(0, random_range_s)
@@ -43,7 +48,7 @@ def backoff(
     """Exponential back-off with full jitter: delay n is uniform in [0, min(max_s, min_s*factor^n)],
     but never below min_s / 2, so a fleet that lost its CSMS does not come back in lockstep and
     never hammers it with zero-delay retries."""
-    rng = rng or random.Random()
+    rng = rng or _JITTER
     ceiling = min_s
     while True:
         yield max(min_s / 2, rng.uniform(0, ceiling))

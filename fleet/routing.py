@@ -103,6 +103,7 @@ class Routed:
     the route table is built once per class, when the class is defined. Subclasses set
     ``known_actions`` (every action of their OCPP version)."""
 
+    __slots__ = ()  # stations keep theirs in slots (``calls.CallSlot``)
     routes: ClassVar[dict[str, Route]] = {}
     known_actions: ClassVar[frozenset[str]] = frozenset()
     _ocpp_version: str

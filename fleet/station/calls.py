@@ -39,6 +39,7 @@ from fleet.station import behaviour
 from fleet.station.channel import Transport, TransportClosed
 from fleet.station.deadlines import Deadlines
 from fleet.station.ids import uuid4_text
+from fleet.station.rare import Rare
 from fleet.station.state import Ending, State
 
 OUTBOX_LIMIT: Final = 32
@@ -75,12 +76,28 @@ class CallSlot(Routed):
     """A station's outgoing CALLs, shared by both versions (``Engine`` adds the connection
     and the CSMS's calls, ``Station`` the behaviour)."""
 
+    # Every class of a station declares its attributes in __slots__ (see ``Life``'s), or as
+    # ``Rare`` when only rare events set them (kept in ``_rare``).
+    __slots__ = (
+        "_deadlines",
+        "_ending",
+        "_inflight",
+        "_loop",
+        "_next_id",
+        "_ocpp_version",
+        "_outbox",
+        "_rare",
+        "_transport",
+        "id",
+        "scenario",
+        "sink",
+        "state",
+        "storm_cut",
+    )
     version: ClassVar[str]
     kind: ClassVar[str]  # request_type in reports: "OCPP1.6" / "OCPP2.0.1"
     answer_checks: ClassVar[dict[str, wire.Check]]  # per action, shared by a version's stations
-    # Set only when first needed (see Life's class-level defaults for why not in __init__).
-    _next_id = 0  # the last counter message id (csms.message_ids "counter")
-    _timed_out: list[tuple[str, str, float]] | None = None  # (id, action, sent_at)
+    _timed_out: Rare[list[tuple[str, str, float]] | None] = Rare(None)  # (id, action, sent_at)
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -102,6 +119,8 @@ class CallSlot(Routed):
         self._outbox: list[Outgoing] = []
         # The connection was cut by a storm's fault: what it cut off is not the CSMS's failure.
         self.storm_cut = False
+        self._next_id = 0  # the last counter message id (csms.message_ids "counter")
+        self._rare: dict[str, Any] | None = None  # the ``Rare`` attributes set
 
     # --- outgoing CALLs --------------------------------------------------------------------------
 

@@ -25,6 +25,7 @@ from fleet.station.connectors import Status
 from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
 from fleet.station.life import Life
 from fleet.station.local_list import LocalList
+from fleet.station.rare import Rare
 from fleet.station.reservations import Reservation
 from fleet.station.security import authorization_key
 from fleet.station.settings import (
@@ -47,7 +48,14 @@ logger = logging.getLogger("fleet.station")
 
 class Station(Life):
     """Behaviour common to both versions. Subclasses set the class attributes and supply message
-    shapes through the ``*_payload`` methods, ``tx_shapes`` and ``@on`` handlers."""
+    shapes through the ``*_payload`` methods, ``tx_shapes`` and ``@on`` handlers.
+
+    Its attributes are slots (see ``Life``). A subclass of one's own may set attributes freely
+    (it gets a ``__dict__``, made when it first sets one); declaring ``__slots__`` keeps its
+    stations as small as fleet's."""
+
+    __slots__ = ()
+    jobs_made: Rare[Jobs | None] = Rare(None)  # firmware and log jobs, made on first use
 
     # --- shared answers --------------------------------------------------------------------------
 
@@ -243,8 +251,6 @@ class Station(Life):
         return self.local_list.version if self.local_list is not None else 0
 
     # --- firmware and logs -----------------------------------------------------------------------
-
-    jobs_made: Jobs | None = None
 
     def jobs(self) -> Jobs:
         """The station's firmware and log jobs, made on first use."""

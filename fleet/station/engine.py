@@ -36,6 +36,7 @@ from fleet.scenario import Scenario
 from fleet.station.calls import Answer, CallSlot, Outgoing
 from fleet.station.channel import Transport, TransportClosed
 from fleet.station.deadlines import Deadlines
+from fleet.station.rare import Rare
 from fleet.station.responder import NOW, Reply, Responder
 from fleet.station.state import Ending, State
 
@@ -53,13 +54,13 @@ class Engine(CallSlot):
     """One station's connection machinery, shared by both versions. ``Station`` adds the
     behaviour; version modules add message shapes and ``@on`` handlers."""
 
+    __slots__ = ("close_reason", "responder")
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
-
-    # Set only when first needed (see Life's class-level defaults for why not in __init__).
-    _tasks: set[asyncio.Task[Any]] | None = None  # follow-ups
-    _followup: Callable[[], Coroutine[Any, Any, None]] | None = None
+    _tasks: Rare[set[asyncio.Task[Any]] | None] = Rare(None)  # follow-ups
+    _followup: Rare[Callable[[], Coroutine[Any, Any, None]] | None] = Rare(None)
     # Answers the policy holds back: their timers, and the action each answers.
-    _delayed: dict[asyncio.TimerHandle, str] | None = None
+    _delayed: Rare[dict[asyncio.TimerHandle, str] | None] = Rare(None)
+    offline_until: Rare[float] = Rare(0.0)  # loop time: a storm keeps it offline until then
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -141,8 +142,6 @@ class Engine(CallSlot):
             task.add_done_callback(_closing.discard)
         else:
             self._ending = Ending.STOPPED
-
-    offline_until = 0.0  # loop time: a storm keeps the station off the network until then
 
     def drop(self, down_s: float, silent: bool) -> None:
         """A storm's drop: the connection ends without a close frame (or goes silent, a

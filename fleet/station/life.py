@@ -35,6 +35,7 @@ from fleet.station.delivery import Delivery, Done
 from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
 from fleet.station.local_list import LocalList
+from fleet.station.rare import Rare
 from fleet.station.settings import RETRY_BACKOFF, SETTINGS
 from fleet.station.state import State
 from fleet.station.transaction import Shapes, Tx
@@ -47,7 +48,42 @@ class Life(Engine):
     accepted, connector reports, heartbeats by intended time, and its chargers started once
     accepted. ``Station`` adds the answers to the CSMS's commands."""
 
+    # A station's attributes live in slots, declared by the class that owns them. In a plain
+    # instance CPython 3.11 keeps them inline only while their names are among the class's
+    # shared keys: at most 30, and each new instance shrinks the room for names not yet seen,
+    # so a name first set after a few stations exist gets that station a dict table of its
+    # own (1,584 bytes; ~12 % of an idle station). Names set late are the rare events': a
+    # TriggerMessage's follow-up, a connector set Inoperative, a storm's drop (measured: every
+    # one of 12 stations got a table from each). Slots have room for every name from the start;
+    # what only rare events set is ``Rare`` (``rare.py``), costing nothing until set.
+    __slots__ = (
+        "_beat_timer",
+        "_lost_at",
+        "_resume",
+        "accepted_on_connection",
+        "beats",
+        "boot_reason",
+        "booting",
+        "charging",
+        "clock_offset_s",
+        "heartbeat_s",
+        "outbound",
+        "settings",
+        "source_address",
+        "tx_open",
+    )
     tx_shapes: ClassVar[Shapes]
+    after_reboot: Rare[dict[str, str] | None] = Rare(None)  # changes that wait for a reboot
+    unavailable: Rare[frozenset[int]] = Rare(frozenset())  # connectors set Inoperative
+    _wake: Rare[asyncio.Future[bool] | None] = Rare(None)
+    missed: Rare[dict[str, int] | None] = Rare(None)  # scheduled messages missed, per action
+    _outage_since: Rare[float | None] = Rare(None)  # as _lost_at, perf_counter, until accepted
+    firmware: Rare[str | None] = Rare(None)  # installed by an update (None: the scenario's)
+    local_list: Rare[LocalList | None] = Rare(None)  # made by the first SendLocalList
+    negative: Rare[str | None] = Rare(None)  # security.negative: what it does wrong on purpose
+    password: Rare[bytes | None] = Rare(None)  # Basic auth, as the CSMS set it (None: scenario's)
+    certificate: Rare[tuple[str, str] | None] = Rare(None)  # signed by the CSMS: chain, key files
+    surges: Rare[tuple[tuple[float, float, float], ...]] = Rare(())  # peak hours, epoch seconds
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -60,32 +96,11 @@ class Life(Engine):
         self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
         self._resume: list[BootIntent] = []  # this connection goes on without booting
-        # Set at every acceptance, by the first transaction message, when a connection ends:
-        # set here though they start as their defaults (see below).
         self.boot_reason = "PowerUp"
         self.tx_open = False  # accepted and started on this connection: transaction messages go
         self.outbound: Delivery | None = None  # transaction messages (made by the first one)
         self._lost_at: float | None = None  # when an accepted connection was lost (monotonic)
-
-    # Class-level defaults, set on a station only in rare cases. CPython 3.11 keeps instance
-    # attributes inline (8 bytes each) while their names are among the class's shared keys: at
-    # most 30 names, and each new instance shrinks the room for names not yet seen, so a name
-    # first set after a few stations exist is never added. A station setting a name that is not
-    # there gets a dict table of its own (1,584 bytes): every station did, at its first
-    # acceptance (``boot_reason``, ``tx_open`` were set only then). So every name a normal run
-    # sets is set in ``__init__`` (28), and only what rare events set stays here.
-    after_reboot: dict[str, str] | None = None  # changes that wait for a reboot
-    unavailable: frozenset[int] = frozenset()  # connectors set Inoperative
-    source_address: str | None = None  # local address to connect from (None: any)
-    _wake: asyncio.Future[bool] | None = None
-    missed: dict[str, int] | None = None  # scheduled messages missed, per action
-    _outage_since: float | None = None  # as _lost_at, perf_counter, until accepted again
-    firmware: str | None = None  # installed by an update (None: the scenario's)
-    local_list: LocalList | None = None  # made by the first SendLocalList
-    negative: str | None = None  # security.negative: what this station does wrong on purpose
-    password: bytes | None = None  # Basic auth, as the CSMS set it (None: the scenario's)
-    certificate: tuple[str, str] | None = None  # signed by the CSMS: chain and key files
-    surges: tuple[tuple[float, float, float], ...] = ()  # peak hours (storms), epoch seconds
+        self.source_address: str | None = None  # local address to connect from (None: any)
 
     def deliver(
         self, action: str, payload: dict[str, Any], row: str, tx: Tx, done: Done | None

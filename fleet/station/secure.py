@@ -10,11 +10,12 @@ from __future__ import annotations
 import contextlib
 import datetime
 import logging
-from typing import Any, Final
+from typing import Any, ClassVar, Final
 
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
 from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
 from fleet.station.core import Station
+from fleet.station.rare import Rare
 from fleet.station.state import State
 
 logger = logging.getLogger("fleet.station")
@@ -28,10 +29,13 @@ MAX_PENDING_EVENTS: Final = 50  # security events kept while offline, the newest
 class SecureStation(Station):
     """Security behaviour common to both versions. Subclasses name the events."""
 
-    failed_login_event: str  # 1.6 FailedToAuthenticateAtCentralSystem, 2.0.1 ...AtCsms
-    untrusted_csms_event: str  # 1.6 InvalidCentralSystemCertificate, 2.0.1 InvalidCsmsCertificate
-    store: CertificateStore | None = None  # made by the first certificate message
-    pending_events: list[dict[str, Any]] | None = None  # security events not sent yet
+    __slots__ = ()
+    # 1.6 FailedToAuthenticateAtCentralSystem, InvalidCentralSystemCertificate; 2.0.1
+    # FailedToAuthenticateAtCsms, InvalidCsmsCertificate.
+    failed_login_event: ClassVar[str]
+    untrusted_csms_event: ClassVar[str]
+    store: Rare[CertificateStore | None] = Rare(None)  # made by the first certificate message
+    pending_events: Rare[list[dict[str, Any]] | None] = Rare(None)  # security events not sent
 
     def certificates(self) -> CertificateStore:
         if self.store is None:

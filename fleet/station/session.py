@@ -37,8 +37,8 @@ def make_station(scenario: Scenario, index: int, sink: Sink) -> Station:
     station = cls(scenario.station_id(index), scenario, sink)
     station.source_address = scenario.source_address(index)
     negative = scenario.security.negative
-    if negative.any():
-        station.negative = negative.kind_for(scenario.seed, station.id)
+    if negative.any() and (kind := negative.kind_for(scenario.seed, station.id)) is not None:
+        station.negative = kind
     return station
 
 

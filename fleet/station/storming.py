@@ -21,9 +21,11 @@ def arm(station: Station, origin: float) -> list[asyncio.TimerHandle]:
     storms = station.scenario.storms
     if not storms:
         return []
-    station.surges = tuple((origin + s.start_s, origin + s.end_s, s.factor) for s in surges(storms))
-    if station.charging is not None:
-        station.charging.surge(station.surges)
+    peaks = tuple((origin + s.start_s, origin + s.end_s, s.factor) for s in surges(storms))
+    if peaks:  # set only when there are any: a rare attribute (``rare.Rare``)
+        station.surges = peaks
+        if station.charging is not None:
+            station.charging.surge(peaks)
     loop = asyncio.get_running_loop()
     late = time.time() - origin
     return [

@@ -24,6 +24,7 @@ from fleet.station.v16_security import SecurityV16
 
 
 class StationV16(SecurityV16):
+    __slots__ = ()
     version = "1.6"
     kind = "OCPP1.6"
     known_actions = frozenset(a.value for a in Action)

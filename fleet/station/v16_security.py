@@ -14,6 +14,7 @@ from fleet.station.secure import SecureStation
 
 
 class SecurityV16(SecureStation):
+    __slots__ = ()
     failed_login_event = "FailedToAuthenticateAtCentralSystem"
     untrusted_csms_event = "InvalidCentralSystemCertificate"
 

@@ -29,6 +29,7 @@ from fleet.station.v201_model import DeviceModelStation
 
 
 class StationV201(DeviceModelStation):
+    __slots__ = ()
     version = "2.0.1"
     kind = "OCPP2.0.1"
     known_actions = frozenset(a.value for a in Action)

@@ -15,6 +15,7 @@ from ocpp.v201 import call_result
 from ocpp.v201.enums import Action
 
 from fleet.station import device_model as dm
+from fleet.station.rare import Rare
 from fleet.station.v201_security import SecurityV201
 from fleet.station.variables import DeviceModel
 
@@ -22,7 +23,8 @@ from fleet.station.variables import DeviceModel
 class DeviceModelStation(SecurityV201):
     """A 2.0.1 station's device-model answers."""
 
-    device_model: DeviceModel | None = None  # made on first use
+    __slots__ = ()
+    device_model: Rare[DeviceModel | None] = Rare(None)  # made on first use
 
     def variables(self) -> DeviceModel:
         """The station's device model, made on first use."""

@@ -15,6 +15,7 @@ from fleet.station.secure import SecureStation
 
 
 class SecurityV201(SecureStation):
+    __slots__ = ()
     failed_login_event = "FailedToAuthenticateAtCsms"
     untrusted_csms_event = "InvalidCsmsCertificate"
 
