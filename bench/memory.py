@@ -1,6 +1,8 @@
 """Benchmark 2: memory per idle connected station = (RSS with N stations - RSS with none) / N,
 and per station with every connector in a charging session (``--charging``: its chargers,
-meters, generators and running transactions), measured the same way in the same run.
+meters, generators and running transactions), measured the same way in the same run; and
+(``--storm``) per station once every station's connection was dropped at once and all came
+back: what a worker holds after a reconnect storm.
 
 Headless: stations run on the process's uvloop loop, as `fleet run` runs them. Under Locust:
 `fleet locust --headless` with N users, RSS read from outside once all are Accepted, minus the
@@ -96,12 +98,31 @@ async def idle_fleet(scenario: Any, url: str, count: int, batch: int, pause_s: f
     return IdleFleet(stations, tasks, stop, summary, before, deadline)
 
 
-async def _headless(url: str, count: int, charging: bool = False) -> dict[str, float]:
+async def _reconnect_storm(fleet: IdleFleet) -> int:
+    """Every station's connection dropped at once, as a storm does, and all back, Accepted and
+    idle: the process's RSS then (KB)."""
+    from fleet.station.state import State
+
+    for station in fleet.stations:
+        station.drop(0.3, False)
+    await asyncio.sleep(0.5)
+    deadline = time.monotonic() + 120
+    while sum(s.state is State.ACCEPTED for s in fleet.stations) < len(fleet.stations):
+        if time.monotonic() > deadline:
+            raise RuntimeError("stations not all back after the storm")
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(1.0)
+    gc.collect()
+    return rss_kb()
+
+
+async def _headless(url: str, count: int, mode: str = "") -> dict[str, float]:
     from fleet.process import raise_open_files_limit
     from fleet.scenario import Scenario
 
     raise_open_files_limit(count)
     sections: dict[str, Any] = {"stations": {"count": count}, "csms": {"url": url}}
+    charging = mode == "charging"
     if charging:
         sections["sessions"] = CHARGING
     scenario = Scenario.model_validate(sections)
@@ -112,18 +133,36 @@ async def _headless(url: str, count: int, charging: bool = False) -> dict[str, f
         await asyncio.sleep(0.5)
     gc.collect()
     after = rss_kb()
-    fleet.stop.set()
-    await asyncio.wait(fleet.tasks, timeout=30)
-    return {
+    result = {
         "count": count,
         "kb_per_station": (after - fleet.before_kb) / count,
         "rss_mb": after / 1024,
     }
+    if mode == "storm":
+        result["storm_kb_per_station"] = (await _reconnect_storm(fleet) - fleet.before_kb) / count
+    fleet.stop.set()
+    await asyncio.wait(fleet.tasks, timeout=30)
+    return result
 
 
 def headless(url: str, count: int, charging: bool = False) -> float:
     result = run_child([__file__, "child", url, str(count), *(["charging"] if charging else [])])
     return float(result["kb_per_station"])
+
+
+def storm_table(counts: list[int]) -> str:
+    """Headless KB per station idle, then after every station's connection was dropped at once
+    and came back (the same stations, the same process)."""
+    lines = [
+        "| stations | idle KB/station | after the storm KB/station |",
+        "|---:|---:|---:|",
+    ]
+    with responder() as url:
+        for count in counts:
+            result = run_child([__file__, "child", url, str(count), "storm"])
+            idle, storm = result["kb_per_station"], result["storm_kb_per_station"]
+            lines.append(f"| {count:,} | {idle:.1f} | {storm:.1f} |")
+    return "\n".join(lines)
 
 
 def _locust_rss(url: str, users: int) -> int:
@@ -167,8 +206,8 @@ def charging_table(counts: list[int]) -> str:
 
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "child":
-        charging = sys.argv[4:] == ["charging"]
-        print(json.dumps(uvloop.run(_headless(sys.argv[2], int(sys.argv[3]), charging))))
+        mode = sys.argv[4] if len(sys.argv) > 4 else ""
+        print(json.dumps(uvloop.run(_headless(sys.argv[2], int(sys.argv[3]), mode))))
         return
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--counts", default="1000,5000,10000")
@@ -176,10 +215,16 @@ def main() -> None:
     parser.add_argument(
         "--charging", action="store_true", help="headless only: idle and charging, side by side"
     )
+    parser.add_argument(
+        "--storm", action="store_true", help="headless only: idle, then after a reconnect storm"
+    )
     args = parser.parse_args()
     counts = [int(c) for c in args.counts.split(",")]
     if args.charging:
         print(charging_table(counts))
+        return
+    if args.storm:
+        print(storm_table(counts))
         return
     print("| stations | headless KB/station | under Locust KB/station |")
     print("|---:|---:|---:|")

@@ -87,7 +87,11 @@ def main() -> None:
         + "\n".join(lines)
         + "\n\nWith every connector (two per station) in a charging session, headless, measured "
         "beside idle stations in the same run:\n\n"
-        + memory.charging_table(counts[:1] if quick else [1000, 10_000]),
+        + memory.charging_table(counts[:1] if quick else [1000, 10_000])
+        + "\n\nAfter a reconnect storm: every station's connection dropped at once, all back "
+        "and idle, headless, the same stations measured before and after (a worker needs this "
+        "headroom; bench/NOTES.md, \"Memory after a reconnect storm\"):\n\n"
+        + memory.storm_table(counts[:1] if quick else [1000, 10_000]),
     ))  # fmt: skip
 
     storm_count = 2000 if quick else 5000
