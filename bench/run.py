@@ -216,7 +216,8 @@ def main() -> None:
         "included (the loop waking for each timer, the station's decisions, timers, ordered "
         "delivery and session reports). CPU of the whole process for a "
         f"{short_s} s and a {long_s} s run; the difference over the difference in messages, "
-        f"median of {cpu_rounds} (bench/fleet_cpu.py).\n\n"
+        f"median of {cpu_rounds} (bench/fleet_cpu.py). Each reading is taken against its own "
+        "version's Heartbeat, as in section 1.\n\n"
         + fleet_cpu.table(fleet_cpu.measure(cpu_stations, short_s, long_s, cpu_rounds)),
     ))  # fmt: skip
 
