@@ -43,16 +43,18 @@ def test_locust_run_summary_and_gates_read_fleets_exact_percentiles(tmp_path: Pa
     with csms_process("--interval", "1", "--slow-on", f"Heartbeat={SLOW_MS}") as url:
         result = headless(
             url, "--csv", str(prefix), "--summary-json", str(summary),
-            "--slo", f"p50(Heartbeat) >= {SLOW_MS}ms", "--slo", "p50(Heartbeat) < 145ms",
+            "--slo", f"p50(Heartbeat) >= {SLOW_MS}ms", "--slo", f"p50(Heartbeat) < {SLOW_MS + 8}ms",
             users=5, run_time="5s",
         )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
     heartbeat = json.loads(summary.read_text())["actions"]["Heartbeat"]
-    assert SLOW_MS <= heartbeat["p50_ms"] < SLOW_MS + 3
+    # Above the CSMS's delay by what the round trip adds: < 3 ms on a quiet machine, 3 ms and
+    # more on a VM running 2-3 times slower (p50 145.0 seen in a full-suite run there).
+    assert SLOW_MS <= heartbeat["p50_ms"] < SLOW_MS + 8
     assert heartbeat["count"] >= 10 and heartbeat["rps"] > 1
     # Locust's own table rounds the same exchanges to 2 significant digits.
     locust_row = csv_rows(prefix)["OCPP1.6", "Heartbeat"]
-    assert locust_row["50%"] == "140"
+    assert locust_row["50%"] in ("140", "150")
     assert int(locust_row["Request Count"]) == heartbeat["count"]
     # fleet's CSV carries its own figure for the action.
     fleet_row = csv_rows(prefix, "fleet")["tainted", "Heartbeat"]
