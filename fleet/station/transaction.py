@@ -1,7 +1,7 @@
 """What a charging session is made of, for both versions: the messages a charger decides on
 (``Send``), the transaction they carry (``Tx``), why it ends, the settings that time its
 readings (``TxSettings``), its counts, and the message shapes each OCPP version supplies
-(``Shapes``: ``v16.TxShapes``, ``v201.TxShapes``)."""
+(``Shapes``: ``v16_tx.TxShapes``, ``v201_tx.TxShapes``)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from fleet.station.meter import Reading
 
 
 class Shapes(Protocol):
-    """Message shapes of one OCPP version (``v16.TxShapes``, ``v201.TxShapes``)."""
+    """Message shapes of one OCPP version (``v16_tx.TxShapes``, ``v201_tx.TxShapes``)."""
 
     v201: bool
 

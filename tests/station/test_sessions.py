@@ -17,8 +17,8 @@ from fleet.station.intents import Send
 from fleet.station.meter import Meter
 from fleet.station.sessions import Charger, Phase
 from fleet.station.transaction import TxSettings
-from fleet.station.v16 import TxShapes as Shapes16
-from fleet.station.v201 import TxShapes as Shapes201
+from fleet.station.v16_tx import TxShapes as Shapes16
+from fleet.station.v201_tx import TxShapes as Shapes201
 
 T0 = 1_790_000_000.0  # a fake wall clock, epoch seconds
 FAST = Sessions(

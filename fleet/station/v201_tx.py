@@ -1,0 +1,107 @@
+"""OCPP 2.0.1: the messages of a charging session (``transaction.Shapes``), as
+``session_life`` decides them. Pure: given the transaction, the reading and the time,
+each returns what to send. The station class and its ``@on`` handlers are in
+``v201.py``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fleet.station import behaviour
+from fleet.station.connectors import V201 as V201_STATUS
+from fleet.station.connectors import Status
+from fleet.station.intents import Send
+from fleet.station.meter import Reading
+from fleet.station.readings import context_for, meter_value
+from fleet.station.transaction import Measurands, StopReason, Tx
+
+
+class TxShapes:
+    """2.0.1 messages of a charging session: TransactionEvent with seqNo from 0."""
+
+    v201 = True
+
+    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None:
+        if V201_STATUS[old] == V201_STATUS[new]:
+            return None  # Preparing -> Charging is Occupied -> Occupied: nothing to report
+        payload = {
+            "timestamp": behaviour.format_time(now_s),
+            "connectorStatus": V201_STATUS[new],
+            "evseId": connector,
+            "connectorId": 1,
+        }
+        return Send("StatusNotification", payload)
+
+    def authorize(self, tag: str) -> Send:
+        return Send("Authorize", {"idToken": _token(tag)})
+
+    def _event(
+        self, kind: str, tx: Tx, trigger: str, now_s: float, info: dict[str, Any]
+    ) -> dict[str, Any]:
+        tx_info = {"transactionId": tx.tx_id, "chargingState": tx.charging_state}
+        if info:
+            tx_info.update(info)
+        return {
+            "eventType": kind,
+            "timestamp": behaviour.format_time(now_s),
+            "triggerReason": trigger,
+            "seqNo": tx.next_seq(),
+            "transactionInfo": tx_info,
+        }
+
+    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
+        info = {} if tx.remote_start_id is None else {"remoteStartId": tx.remote_start_id}
+        payload = self._event("Started", tx, tx.trigger, now_s, info)
+        payload["evse"] = {"id": tx.connector, "connectorId": 1}
+        if tx.reservation_id is not None:
+            payload["reservationId"] = tx.reservation_id
+        if tx.charging_state == "Charging":
+            payload["idToken"] = _token(tx.tag)
+        payload["meterValue"] = [
+            meter_value(
+                reading, tx.measurands, "Transaction.Begin", payload["timestamp"], v201=True
+            )
+        ]
+        return Send("TransactionEvent", payload, "TransactionEvent(Started)", tx=tx)
+
+    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
+        payload = self._event("Updated", tx, trigger, now_s, {})
+        if trigger == "Authorized":
+            payload["idToken"] = _token(tx.tag)
+        if reading is not None:
+            payload["meterValue"] = [
+                meter_value(
+                    reading, tx.measurands, context_for(trigger), payload["timestamp"], v201=True
+                )
+            ]
+        return Send("TransactionEvent", payload, "TransactionEvent(Updated)", tx=tx)
+
+    def meter_values(
+        self,
+        connector: int,
+        tx: Tx | None,
+        reading: Reading,
+        measurands: Measurands,
+        now_s: float,
+        context: str,
+    ) -> Send:
+        """MeterValues outside a transaction (TriggerMessage, clock-aligned data): the EVSE's
+        values now."""
+        sample = meter_value(reading, measurands, context, behaviour.format_time(now_s), v201=True)
+        return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
+
+    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
+        payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
+        payload["meterValue"] = [
+            meter_value(reading, tx.measurands, "Transaction.End", payload["timestamp"], v201=True)
+        ]
+        return Send("TransactionEvent", payload, "TransactionEvent(Ended)", tx=tx)
+
+    def mark_offline(self, send: Send) -> None:
+        """E04: an event that happened while the station was offline says so."""
+        if send.action == "TransactionEvent":
+            send.payload["offline"] = True
+
+
+def _token(tag: str) -> dict[str, str]:
+    return {"idToken": tag, "type": "ISO14443"}
