@@ -214,12 +214,10 @@ def checker(version: str, action: str, direction: Direction) -> Check:
         return _no_check
     fallback = ("FormationViolation", "FormatViolation")
     pick = 0 if version == "1.6" else 1
-    schema = load_schema(version, action, direction)
-    assert schema is not None
-    certainly_valid = fastcheck.predicate(schema, f"{version} {action} {direction}")
+    certainly_valid = quick_check(version, action, direction)
 
     def check(payload: Any) -> None:
-        if certainly_valid is not None and certainly_valid(payload):
+        if certainly_valid(payload):
             return
         try:
             compiled(payload)
@@ -228,6 +226,26 @@ def checker(version: str, action: str, direction: Direction) -> Check:
             raise SchemaViolation(code, exc.message, *_describe(exc)) from None
 
     return check
+
+
+@functools.cache
+def quick_check(version: str, action: str, direction: Direction) -> fastcheck.Predicate:
+    """True when a payload is certainly valid (always, for actions without a schema); False
+    means "ask ``checker``", which names the violation or accepts it. The hot path calls this
+    directly: one call per answer instead of two."""
+    schema = load_schema(version, action, direction)
+    if schema is None or _compiled(version, action, direction) is None:
+        return _always
+    predicate = fastcheck.predicate(schema, f"{version} {action} {direction}")
+    return _never if predicate is None else predicate
+
+
+def _always(payload: Any) -> bool:
+    return True
+
+
+def _never(payload: Any) -> bool:
+    return False
 
 
 def validate(version: str, action: str, direction: Direction, payload: Any) -> None:

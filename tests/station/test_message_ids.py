@@ -12,7 +12,7 @@ from tests.conftest import calls, csms_running, fleet_running, make_scenario, wa
 MIXED = {"count": 6, "ocpp": {"1.6": 1, "2.0.1": 1}}
 
 
-async def test_uuid_ids_are_random_version_4_and_never_repeat_across_stations() -> None:
+async def test_uuid_ids_are_version_4_and_never_repeat_across_stations() -> None:
     scenario = make_scenario(stations=MIXED)
     async with csms_running(interval_s=1) as csms:
         async with fleet_running(scenario, csms.url):
