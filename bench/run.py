@@ -1,5 +1,5 @@
-"""Run the benchmark suite: `make bench` (full, writes bench/RESULTS.md, ~45 min) or
-`make bench-quick` (the same fifteen, smaller, ~10 min, prints only).
+"""Run the benchmark suite: `make bench` (full, writes bench/RESULTS.md, ~60 min) or
+`make bench-quick` (the same sixteen, smaller, ~15 min, prints only).
 
 Every figure for fleet is printed next to its reference measured in the same run: this machine
 is shared and noisy, absolute numbers drift, ratios hold.
@@ -24,6 +24,7 @@ from bench import (
     clock_burst,
     cpu_per_rtt,
     fleet_cpu,
+    instructions,
     layer_cost,
     locust_runs,
     memory,
@@ -219,6 +220,22 @@ def main() -> None:
         f"median of {cpu_rounds} (bench/fleet_cpu.py). Each reading is taken against its own "
         "version's Heartbeat, as in section 1.\n\n"
         + fleet_cpu.table(fleet_cpu.measure(cpu_stations, short_s, long_s, cpu_rounds)),
+    ))  # fmt: skip
+
+    if instructions.valgrind() is None:
+        counted = "valgrind is not installed on this machine: no instruction counts."
+    else:
+        counted = instructions.table(instructions.measure(quick=quick))
+    parts.append(section(
+        "16. Instructions per message (valgrind)",
+        "Executed instructions per message, counted by callgrind: the same from run to run "
+        "within ~1 %, where every CPU time above moves with this shared VM. Stations on the "
+        "in-memory transport, in one process: lockstep as section 13 (each message sent as "
+        "the last is answered) and scheduled as section 15 (40 stations, one message a second "
+        "each, through fleet run's timers, wake-ups, sessions and ordered delivery). A short "
+        "and a long run per row; the difference over the difference in messages "
+        "(bench/instructions.py). What time sees of caches and the kernel is not in them.\n\n"
+        + counted,
     ))  # fmt: skip
 
     print(f"\n(suite took {time.monotonic() - started:.0f} s)")
