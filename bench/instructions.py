@@ -41,6 +41,7 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import uvloop
 
@@ -89,7 +90,7 @@ async def _scheduled(row: str, seconds: float) -> int:
     from fleet.station.session import make_station
 
     count = STATIONS["scheduled"]
-    data = {
+    data: dict[str, Any] = {
         "stations": {"count": count, "connectors": 1, "ocpp": "1.6"},
         "boot": {"ramp_per_s": 10_000, "jitter_s": 0},
         "heartbeat": {"interval_s": 1 if row.startswith("heartbeat") else 300},
@@ -161,8 +162,12 @@ def _per_message(kind: str, row: str) -> float:
     return (i2 - i1) / (m2 - m1)
 
 
-QUICK = (("lockstep", "floor"), ("lockstep", "heartbeat"), ("scheduled", "heartbeat2"))
-QUICK += (("scheduled", "event"),)
+QUICK = (
+    ("lockstep", "floor"),
+    ("lockstep", "heartbeat"),
+    ("scheduled", "heartbeat2"),
+    ("scheduled", "event"),
+)
 
 
 def measure(jobs: int = 2, quick: bool = False) -> dict[tuple[str, str], float]:
