@@ -163,6 +163,11 @@ class Life(Engine):
 
     # --- clocks ----------------------------------------------------------------------------------
 
+    def _loop_time(self) -> float:
+        """The loop's clock, which the beats are timed by. The station's loop when it has one:
+        asyncio.get_running_loop() cost ~0.3 µs more, twice per beat."""
+        return (self._loop or asyncio.get_running_loop()).time()
+
     def now(self) -> float:
         """The station's wall clock: local time corrected to the CSMS's (synced at boot)."""
         return time.time() + self.clock_offset_s
@@ -212,7 +217,7 @@ class Life(Engine):
     def ended(self) -> None:
         """The session is over (stopped while offline): beats missed since the connection was
         lost are counted now, as no new connection will."""
-        self._run_beats(self.beats.ended(_loop_time()))
+        self._run_beats(self.beats.ended(self._loop_time()))
         if self.charging is not None:
             self.charging.close()
         if self.outbound is not None:
@@ -321,15 +326,14 @@ class Life(Engine):
 
     def _beat(self) -> None:
         self._beat_timer = None
-        # The station's loop, not asyncio.get_running_loop(): 0.25 µs less, twice per beat.
-        self._run_beats(self.beats.due((self._loop or asyncio.get_running_loop()).time()))
+        self._run_beats(self.beats.due(self._loop_time()))
 
     def _beat_answered(self, answer: Answer) -> None:
         if isinstance(answer, ConnectionLost):
             return  # not connected any more, or stopping: nothing comes after
         if not isinstance(answer, CallFailed):
             self._sync_clock(answer.get("currentTime"))
-        self._run_beats(self.beats.answered((self._loop or asyncio.get_running_loop()).time()))
+        self._run_beats(self.beats.answered(self._loop_time()))
 
     def _replan_beats(self) -> None:
         """HeartbeatInterval changed: the next beat is one new interval from now."""
@@ -375,10 +379,6 @@ class Life(Engine):
         for payload in self.status_payloads(connectors):
             with contextlib.suppress(CallFailed):
                 await self.call("StatusNotification", payload)
-
-
-def _loop_time() -> float:
-    return asyncio.get_running_loop().time()
 
 
 def _resolve(future: asyncio.Future[bool], value: bool) -> None:
