@@ -41,14 +41,14 @@ import subprocess
 import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
 
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench import layer_cost
-from bench.fleet_cpu import SESSIONS, VARIANTS
+from bench.fleet_cpu import VARIANTS
+from bench.fleet_cpu import scenario as scenario_of
 
 LOCKSTEP = ("floor", "heartbeat", "meter", "heartbeat2", "event")
 SCHEDULED = ("heartbeat", "meter", "heartbeat2", "event")
@@ -90,15 +90,9 @@ async def _scheduled(row: str, seconds: float) -> int:
     from fleet.station.session import make_station
 
     count = STATIONS["scheduled"]
-    data: dict[str, Any] = {
-        "stations": {"count": count, "connectors": 1, "ocpp": "1.6"},
-        "boot": {"ramp_per_s": 10_000, "jitter_s": 0},
-        "heartbeat": {"interval_s": 1 if row.startswith("heartbeat") else 300},
-    }
-    if not row.startswith("heartbeat"):
-        data["sessions"] = SESSIONS
-    if row in ("heartbeat2", "event"):
-        data["stations"]["ocpp"] = "2.0.1"
+    # Section 15's scenario (the URL unused: the in-memory transport), every station at once.
+    data = scenario_of(row, "ws://127.0.0.1:1", count)
+    data["boot"] = {"ramp_per_s": 10_000, "jitter_s": 0}
     summary = Summary()
     scenario = Scenario.model_validate(data)
     fleet = [make_station(scenario, index, summary) for index in range(1, count + 1)]

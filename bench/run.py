@@ -232,9 +232,10 @@ def main() -> None:
         "within ~1 %, where every CPU time above moves with this shared VM. Stations on the "
         "in-memory transport, in one process: lockstep as section 13 (each message sent as "
         "the last is answered) and scheduled as section 15 (40 stations, one message a second "
-        "each, through fleet run's timers, wake-ups, sessions and ordered delivery). A short "
-        "and a long run per row; the difference over the difference in messages "
-        "(bench/instructions.py). What time sees of caches and the kernel is not in them.\n\n"
+        "each, through fleet run's timers, wake-ups, sessions and ordered delivery). Lockstep: "
+        "a short and a long run, the difference over the difference in messages; scheduled: "
+        "a 15 s window counted, over the messages answered in it (bench/instructions.py). "
+        "What time sees of caches and the kernel is not in them.\n\n"
         + counted,
     ))  # fmt: skip
 
