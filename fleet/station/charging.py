@@ -257,7 +257,7 @@ class Chargers:
             timer.cancel()
         self.armed[index] += 1
         wakes = Wakes.of(loop)
-        self.timers[index] = loop.call_at(when, wakes.push, self._wake, index, self.armed[index])
+        self.timers[index] = loop.call_at(when, wakes.fire, self._wake, index, self.armed[index])
 
     def decide(self, index: int, decision: Decision, due_s: float | None = None) -> None:
         """Ask a charger for a decision (with the time) and run it. Should fleet's own session

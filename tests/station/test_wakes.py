@@ -14,12 +14,14 @@ from fleet.metrics.summary import Summary
 from fleet.station.memory import MemoryTransport, memory_pair
 from fleet.station.state import Ending
 from fleet.station.v16 import StationV16
-from fleet.station.wakes import SLICE, Wakes
+from fleet.station.wakes import ALONE_S, SLICE, Wakes
 from tests.conftest import make_scenario
 from tests.station.test_engine import booted
 
 
-async def test_a_burst_runs_a_slice_per_loop_iteration_in_order() -> None:
+@pytest.mark.parametrize("timers", [False, True])
+async def test_a_burst_runs_a_slice_per_loop_iteration_in_order(timers: bool) -> None:
+    """Pushed, or fired by timers due at one instant (the first of those runs at once)."""
     loop = asyncio.get_running_loop()
     wakes = Wakes.of(loop)
     assert Wakes.of(loop) is wakes
@@ -32,14 +34,18 @@ async def test_a_burst_runs_a_slice_per_loop_iteration_in_order() -> None:
             loop.call_soon(probe)
 
     loop.call_soon(probe)
+    when = loop.time() + 0.02
     for n in range(2 * SLICE + 50):
-        wakes.push(ran.append, n)
+        if timers:
+            loop.call_at(when, wakes.fire, ran.append, n)
+        else:
+            wakes.push(ran.append, n)
     while not seen or seen[-1] < 2 * SLICE + 50:  # the probe has seen them all
         await asyncio.sleep(0)
     assert ran == list(range(2 * SLICE + 50))
     assert seen[-1] == 2 * SLICE + 50
     steps = [b - a for a, b in itertools.pairwise(seen)]
-    assert max(steps) <= SLICE
+    assert max(steps) <= SLICE + timers
     assert len([step for step in steps if step]) >= 3  # it took three iterations, not one
 
 
@@ -90,3 +96,51 @@ async def test_a_wake_up_queued_before_a_halt_does_nothing(halted: bool) -> None
     assert bool(sent) is not halted, sent  # the arrival's messages, or nothing at all
     await csms.close()
     await life
+
+
+class _Loop:
+    """A loop's time, set by the test, and its call_soon, run by the test (``turn``)."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.ready: list[tuple[object, tuple[object, ...]]] = []
+
+    def time(self) -> float:
+        return self.now
+
+    def call_soon(self, callback: object, *args: object) -> None:
+        self.ready.append((callback, args))
+
+    def turn(self) -> None:
+        ready, self.ready = self.ready, []
+        for callback, args in ready:
+            callback(*args)  # type: ignore[operator]
+
+
+def test_a_lone_timer_wake_up_runs_at_once_and_a_burst_queues_behind_the_first(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    loop = _Loop()
+    wakes = Wakes(loop)  # type: ignore[arg-type]
+    ran: list[str] = []
+    wakes.fire(ran.append, "alone")
+    assert ran == ["alone"] and not loop.ready  # no queue, no extra callback
+    loop.now += ALONE_S / 5  # the same burst: queued behind it
+    wakes.fire(ran.append, "burst")
+    assert ran == ["alone"] and loop.ready
+    loop.now += 2 * ALONE_S  # long after, but the queue is draining: it waits its turn
+    wakes.fire(ran.append, "while draining")
+    assert ran == ["alone"]
+    loop.turn()
+    assert ran == ["alone", "burst", "while draining"] and not loop.ready
+    loop.now += 2 * ALONE_S
+
+    def broken() -> None:
+        raise RuntimeError("boom")
+
+    with caplog.at_level(logging.ERROR, logger="fleet.station"):
+        wakes.fire(broken)  # logged as fleet's, not raised into the loop
+    assert "boom" in caplog.text
+    loop.now += 2 * ALONE_S
+    wakes.fire(ran.append, "later")
+    assert ran[-1] == "later" and not loop.ready
