@@ -24,6 +24,7 @@ from fleet.station.intents import Send
 from fleet.station.limits import Limits
 from fleet.station.meter import Meter
 from fleet.station.reserving import Reserving
+from fleet.station.session_life import HEEDS_ANSWERS_TO
 from fleet.station.sessions import Charger
 from fleet.station.transaction import Counts, StopReason, TxSettings
 from fleet.station.wakes import Wakes
@@ -66,6 +67,7 @@ class Chargers:
         "settings",
         "station",
         "timers",
+        "wakes",
         "when_idle",
     )
 
@@ -95,6 +97,7 @@ class Chargers:
         self.limits: Limits | None = None  # charging profiles (made when the CSMS sets one)
         self.reserving: Reserving | None = None  # reservations (made by the first ReserveNow)
         self.running = False  # begun and not halted: timers run (online or offline)
+        self.wakes: Wakes | None = None  # the station loop's (kept: asked for on every reading)
 
     def _settings(self) -> TxSettings:
         station = self.station
@@ -174,13 +177,18 @@ class Chargers:
         """Send what a charger decided, then arm its timer for when it wants to be woken."""
         station, charger = self.station, self.chargers[index]
         for send in sends:
-            done = partial(self._answered, index, send.action)
+            action = send.action
             if send.tx is None:
-                station.send(Outgoing(send.action, send.payload, done, row=send.row))
+                done = partial(self._answered, index, action)  # an Outgoing's is never None
+                station.send(Outgoing(action, send.payload, done, row=send.row))
                 continue
             if charger.offline:
                 charger.shapes.mark_offline(send)
-            station.deliver(send.action, send.payload, send.row or send.action, send.tx, done)
+            # A reading's answer (1.6 MeterValues) needs no callback: one partial and two calls
+            # fewer per reading.
+            heeded = action in HEEDS_ANSWERS_TO
+            answered = partial(self._answered, index, action) if heeded else None
+            station.deliver(action, send.payload, send.row or action, send.tx, answered)
         self._arm(index)
         self._report(index, now)
         if self.when_idle is not None and not self.busy:
@@ -192,6 +200,15 @@ class Chargers:
         only every ENERGY_EVERY_S; None: all of it)."""
         charger, seen = self.chargers[index], self.reported[index]
         counts = charger.counts
+        if (  # the common case, a reading in a running session, told without asking ``busy``
+            now is not None
+            and now < self.report_at[index]
+            and self.counted
+            and charger.tx is not None
+            and counts.started == seen.started
+            and counts.completed == seen.completed
+        ):
+            return
         started, completed = counts.started - seen.started, counts.completed - seen.completed
         charging = self.busy
         changed = started or completed or charging != self.counted
@@ -256,7 +273,9 @@ class Chargers:
                 return  # already set for that instant: an answer that changed nothing
             timer.cancel()
         self.armed[index] += 1
-        wakes = Wakes.of(loop)
+        wakes = self.wakes
+        if wakes is None or wakes.loop is not loop:
+            wakes = self.wakes = Wakes.of(loop)
         self.timers[index] = loop.call_at(when, wakes.fire, self._wake, index, self.armed[index])
 
     def decide(self, index: int, decision: Decision, due_s: float | None = None) -> None:
@@ -287,11 +306,12 @@ class Chargers:
             return
         self.timers[index] = None
         charger = self.chargers[index]
-        missed = charger.missed_samples
+        sampling = charger.sampling  # readings not taken on time: skipped, not sent late
+        missed = sampling.missed
         self.decide(index, Charger.on_wake, charger.next_wake)
-        if charger.missed_samples > missed:
+        if sampling.missed > missed:
             action = "TransactionEvent" if charger.shapes.v201 else "MeterValues"
-            count = charger.missed_samples - missed
+            count = sampling.missed - missed
             self.station.sink.missed(self.station.id, action, MISSED_STALL, count)
 
     def _answered(self, index: int, action: str, answer: Answer) -> None:

@@ -88,13 +88,16 @@ class Delivery:
 
     def _answered(self, answer: Answer) -> None:
         self.out = False
-        if not isinstance(answer, CallFailed):  # the common case first
+        if not isinstance(answer, CallFailed):  # the common case first, written out: one a reading
             entry = self.queue.delivered(answer)
-            self._count(entry.row, DELIVERY_DELIVERED)
+            station = self.station
+            station.sink.delivery(station.id, entry.row, DELIVERY_DELIVERED)
             if entry.offline:
                 self._count(entry.row, DELIVERY_REPLAYED)
-            _tell(entry, answer)
-            self.pump()
+            if entry.done is not None:
+                entry.done(answer)
+            if self.queue.entries:  # the next one waited behind it
+                self.pump()
             return
         if isinstance(answer, ConnectionLost):  # it stays at the head: sent again after the boot
             head = self.queue.head

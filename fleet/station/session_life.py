@@ -17,7 +17,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Final
 
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
@@ -38,6 +38,9 @@ from fleet.station.transaction import (
 
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
 _HEEDED = frozenset({"Authorize", "StartTransaction", "StopTransaction"})
+# The actions whose answers a charger may act on (``heeds``): the rest (a MeterValues', a
+# StatusNotification's) need no callback at all.
+HEEDS_ANSWERS_TO: Final = _HEEDED | {"TransactionEvent"}
 
 
 class Phase(enum.Enum):
@@ -57,7 +60,6 @@ class SessionLife:
     __slots__ = (
         "_leave_at",
         "_reason",
-        "_sampling",
         "connector",
         "counts",
         "demand",
@@ -66,6 +68,7 @@ class SessionLife:
         "new_tx_id",
         "offline",
         "phase",
+        "sampling",
         "settings",
         "shapes",
         "tx",
@@ -93,7 +96,7 @@ class SessionLife:
         self.counts = Counts()
         self.wake_at: float | None = None
         self._leave_at = 0.0
-        self._sampling = Sampling(self.settings)
+        self.sampling = Sampling(self.settings)
         self._reason = EV_LEFT
         # The station has no accepted connection: it decides without the CSMS (authorises by
         # its offline rules, starts and stops 1.6 transactions without waiting for answers).
@@ -113,12 +116,12 @@ class SessionLife:
         if self.phase is Phase.CHARGING:
             return wake
         return min(
-            [*self._sampling.due(periodic=False), *([] if wake is None else [wake])], default=None
+            [*self.sampling.due(periodic=False), *([] if wake is None else [wake])], default=None
         )
 
     def begin(self, now_s: float) -> list[Send]:
         """The station is accepted: plan the next arrival (or go on with the session)."""
-        self._sampling.align(now_s)
+        self.sampling.align(now_s)
         if self.phase is Phase.IDLE:
             self._plan_arrival(now_s)
         elif self.wake_at is None:
@@ -127,7 +130,7 @@ class SessionLife:
 
     def on_wake(self, now_s: float) -> list[Send]:
         out = []
-        if self.phase is not Phase.CHARGING and self._sampling.clock_due(now_s):
+        if self.phase is not Phase.CHARGING and self.sampling.clock_due(now_s):
             # Clock-aligned data outside a transaction: the connector's meter, no transaction
             # (1.6 MeterValues without transactionId, 2.0.1 MeterValues for the EVSE).
             out.append(self._meter_values(now_s, None, "MeterValueClock"))
@@ -180,11 +183,6 @@ class SessionLife:
         return self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s, context)
 
     @property
-    def missed_samples(self) -> int:
-        """Readings that could not be taken on time (skipped, not sent late)."""
-        return self._sampling.missed
-
-    @property
     def in_transaction(self) -> bool:
         return self.tx is not None
 
@@ -233,7 +231,7 @@ class SessionLife:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
             self.phase = Phase.CHARGING
-            self._sampling.start(now_s)
+            self.sampling.start(now_s)
             self._plan(now_s)
             return [self.shapes.update(tx, None, "Authorized", now_s)]
         if not accepted:  # the driver leaves
@@ -273,14 +271,14 @@ class SessionLife:
         if authorized:
             out = self._status(Status.CHARGING, now_s) + out
             self.phase = Phase.CHARGING
-            self._sampling.start(now_s)
+            self.sampling.start(now_s)
             self._plan(now_s)
         return out
 
     def _charging_unconfirmed(self, now_s: float) -> list[Send]:
         """1.6, offline: charge without the CSMS's transactionId (the queue fills it in)."""
         self.phase = Phase.CHARGING
-        self._sampling.start(now_s)
+        self.sampling.start(now_s)
         self._plan(now_s)
         return self._status(Status.CHARGING, now_s)
 
@@ -303,7 +301,7 @@ class SessionLife:
             return out
         tx.tx_id = answer.get("transactionId")
         self.phase = Phase.CHARGING
-        self._sampling.start(now_s)
+        self.sampling.start(now_s)
         if not _accepted(answer):
             if self.settings.stop_on_invalid_id:
                 return self._stop(DEAUTHORIZED, now_s)
@@ -320,13 +318,14 @@ class SessionLife:
             return self._stop(EV_LEFT, now_s)
         out: list[Send] = []
         charging = tx.charging_state == "Charging"
-        if self._sampling.periodic_due(now_s):
-            reading = self.meter.read(now_s, charging)
+        if self.sampling.periodic_due(now_s):
+            reading = self.meter.read(now_s, charging)  # the meter advanced to now
             out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
-        if self._sampling.clock_due(now_s):
+        if self.sampling.clock_due(now_s):
             reading = self.meter.read(now_s, charging)
             out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s))
-        self.meter.advance(now_s, charging)
+        if not out:
+            self.meter.advance(now_s, charging)
         if charging and self.meter.full:
             tx.charging_state = "SuspendedEV"
             out += self._status(Status.SUSPENDED_EV, now_s)
@@ -383,7 +382,7 @@ class SessionLife:
     def _plan(self, now_s: float) -> None:
         """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
         if self.phase is Phase.CHARGING:
-            due = [self._leave_at, *self._sampling.due(periodic=True)]
+            due = [self._leave_at, *self.sampling.due(periodic=True)]
             self.wake_at = max(min(due), now_s)
         elif self.phase is Phase.PARKED:
             self.wake_at = self._leave_at

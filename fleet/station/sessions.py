@@ -78,7 +78,7 @@ class Charger(SessionLife):
     def reconfigure(self, now_s: float) -> None:
         """The sample intervals changed: a running session samples on the new ones from now."""
         if self.phase is Phase.CHARGING:
-            self._sampling.start(now_s)
+            self.sampling.start(now_s)
             self._plan(now_s)
         else:
-            self._sampling.align(now_s)
+            self.sampling.align(now_s)

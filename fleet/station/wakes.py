@@ -37,10 +37,10 @@ ALONE_S: Final = 0.001
 
 
 class Wakes:
-    __slots__ = ("_draining", "_last", "_loop", "_queue")
+    __slots__ = ("_draining", "_last", "_queue", "loop")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
+        self.loop = loop
         self._queue: deque[tuple[Callable[..., None], tuple[Any, ...]]] = deque()
         self._draining = False
         self._last = float("-inf")  # when a wake-up last ran at once
@@ -59,11 +59,11 @@ class Wakes:
         self._queue.append((callback, args))
         if not self._draining:
             self._draining = True
-            self._loop.call_soon(self._drain)
+            self.loop.call_soon(self._drain)
 
     def fire(self, callback: Callable[..., None], *args: Any) -> None:
         """A timer's wake-up: ``callback(*args)`` at once if it comes alone, else as ``push``."""
-        now = self._loop.time()
+        now = self.loop.time()
         if self._draining or now - self._last < ALONE_S:
             self.push(callback, *args)
             return
@@ -84,6 +84,6 @@ class Wakes:
                     logger.exception("wake-up %r failed", callback)
         finally:  # even if something escaped, what is queued still runs
             if queue:
-                self._loop.call_soon(self._drain)
+                self.loop.call_soon(self._drain)
             else:
                 self._draining = False

@@ -406,3 +406,59 @@ async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
     ledger = csms.transactions
     assert ledger.unknown == {} and ledger.restarted == 0
     assert all(tx.seq_gaps == tx.duplicates == tx.out_of_order == 0 for tx in ledger.items.values())
+
+
+async def test_a_2_0_1_transaction_the_csms_refuses_in_its_answer_is_stopped() -> None:
+    """The CSMS's verdict on a tag can come in a TransactionEvent's answer (idTokenInfo): with
+    StopTxOnInvalidId (the default) the station ends the transaction, DeAuthorized. What
+    carries that answer back to the charger is wired per action (``HEEDS_ANSWERS_TO``)."""
+    scenario = make_scenario(
+        stations={"ocpp": "2.0.1"}, sessions={"start": "remote_only", "meter_interval_s": 1}
+    )
+    async with csms_running(interval_s=60, tags=TagPolicy(reject=["BAD-*"])) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            start = remote_start("2.0.1", "BAD-1")
+            assert (await csms.call(station.id, start)).status == "Accepted"
+            charger = station.charging.chargers[0]
+            await wait_until(lambda: charger.counts.completed == 1)
+    events = [c.message[3] for c in calls(csms, action="TransactionEvent")]
+    assert events[0]["eventType"] == "Started" and events[0]["idToken"]["idToken"] == "BAD-1"
+    ended = [e for e in events if e["eventType"] == "Ended"]
+    assert len(ended) == 1
+    assert ended[0]["transactionInfo"]["stoppedReason"] == "DeAuthorized"
+    assert fleet.summary.failures == []
+    assert_schema_valid(csms)
+
+
+async def test_a_session_start_is_counted_at_once_while_another_connector_charges() -> None:
+    """Energy alone reaches the statistics every ENERGY_EVERY_S; a session started or ended is
+    told at once, also when the station counts as charging already and the connector told its
+    energy a moment ago (its previous session ended just before, its EV left)."""
+    scenario = make_scenario(
+        stations={"ocpp": "1.6", "connectors": 2},
+        sessions={"start": "remote_only", "meter_interval_s": 1},
+    )
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            first, second = station.charging.chargers
+            sessions = fleet.summary.stats.sessions
+
+            async def start(tag: str, connector: int, charger: Charger) -> None:
+                request = c16.RemoteStartTransaction(id_tag=tag, connector_id=connector)
+                assert (await csms.call(station.id, request)).status == "Accepted"
+                await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+
+            await start("GOOD-1", 1, first)
+            await start("GOOD-2", 2, second)
+            unlock = c16.UnlockConnector(connector_id=2)  # the session ends, the EV leaves
+            assert (await csms.call(station.id, unlock)).status == "Unlocked"
+            await wait_until(lambda: second.counts.completed == 1 and second.phase is Phase.IDLE)
+            assert sessions["1.6"].completed == 1
+            await start("GOOD-3", 2, second)
+            assert second.counts.started == 2
+            assert sessions["1.6"].started == 3  # told with the start, not 5 s later
+    assert fleet.summary.failures == []
