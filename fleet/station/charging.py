@@ -184,9 +184,11 @@ class Chargers:
                 continue
             if charger.offline:
                 charger.shapes.mark_offline(send)
-            # A reading's answer (1.6 MeterValues) needs no callback: one partial and two calls
-            # fewer per reading.
-            heeded = action in HEEDS_ANSWERS_TO
+            # A reading's answer (1.6 MeterValues, 2.0.1 TransactionEvent without idToken) needs
+            # no callback: one partial and two calls fewer per reading.
+            heeded = action in HEEDS_ANSWERS_TO and (
+                action != "TransactionEvent" or "idToken" in send.payload
+            )
             answered = partial(self._answered, index, action) if heeded else None
             station.deliver(action, send.payload, send.row or action, send.tx, answered)
         self._arm(index)

@@ -8,7 +8,7 @@ reason ("no answer within 30 s") and the elapsed time recorded with it do not hi
 
 A sweep looks up the buckets that came due since the last one, not every bucket: a fleet
 sending spread over the second keeps a bucket for each RESOLUTION_S of the 30 s ahead (~600),
-and reading all their keys twenty times a second cost ~13 k instructions per TransactionEvent of
+and reading all their keys twenty times a second cost ~18 k instructions per TransactionEvent of
 40 stations sending one a second each (bench 16), more than the CALL's own deadline.
 """
 

@@ -38,8 +38,10 @@ from fleet.station.transaction import (
 
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
 _HEEDED = frozenset({"Authorize", "StartTransaction", "StopTransaction"})
-# The actions whose answers a charger may act on (``heeds``): the rest (a MeterValues', a
-# StatusNotification's) need no callback at all.
+# The actions whose answers a charger may act on (``heeds``), a TransactionEvent's only when it
+# carried an idToken: its answer's idTokenInfo is the CSMS's verdict on that token (2.0.1 Part 2,
+# TransactionEventResponse: "required when the transactionEventRequest contained an idToken").
+# The rest (a reading's, a status's) need no callback at all.
 HEEDS_ANSWERS_TO: Final = _HEEDED | {"TransactionEvent"}
 
 

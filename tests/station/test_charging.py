@@ -5,10 +5,13 @@ from __future__ import annotations
 import asyncio
 import itertools
 from collections import defaultdict
+from typing import Any
 
+import orjson
 import pytest
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
+from websockets.asyncio.server import ServerConnection
 
 from fleet.csms import TagPolicy
 from fleet.metrics.summary import Summary
@@ -23,6 +26,7 @@ from tests.conftest import (
     make_scenario,
     wait_until,
 )
+from tests.station.test_misbehaving_csms import raw_csms
 
 
 def remote_start(version: str, tag: str, remote_start_id: int = 1) -> object:
@@ -461,4 +465,43 @@ async def test_a_session_start_is_counted_at_once_while_another_connector_charge
             await start("GOOD-3", 2, second)
             assert second.counts.started == 2
             assert sessions["1.6"].started == 3  # told with the start, not 5 s later
+    assert fleet.summary.failures == []
+
+
+async def test_a_2_0_1_verdict_in_the_answer_to_a_reading_without_id_token_is_not_acted_on() -> (
+    None
+):
+    """idTokenInfo answers the idToken a TransactionEvent carried (2.0.1: required when the
+    request contained one). A CSMS adding an Invalid verdict to the answer of every periodic
+    Updated (no idToken in it) does not end the transaction; the same verdict on the Started
+    that carried the token does (the test above)."""
+    frames: list[dict[str, Any]] = []
+
+    async def csms(ws: ServerConnection) -> None:
+        async for raw in ws:
+            message = orjson.loads(raw)
+            if message[0] != 2:
+                continue
+            action, payload = message[2], message[3]
+            answer: dict[str, Any] = {}
+            if action == "BootNotification":
+                answer = {
+                    "currentTime": "2030-01-01T00:00:00Z",
+                    "interval": 300,
+                    "status": "Accepted",
+                }
+            elif action == "Authorize":
+                answer = {"idTokenInfo": {"status": "Accepted"}}
+            elif action == "TransactionEvent":
+                frames.append(payload)
+                verdict = "Accepted" if "idToken" in payload else "Invalid"
+                answer = {"idTokenInfo": {"status": verdict}}
+            await ws.send(orjson.dumps([3, message[1], answer]).decode())
+
+    scenario = make_scenario(stations={"ocpp": "2.0.1"}, sessions=QUICK)
+    async with raw_csms(csms) as url, fleet_running(scenario, url) as fleet:
+        updated = lambda: [f for f in frames if f["eventType"] == "Updated"]  # noqa: E731
+        await wait_until(lambda: len(updated()) >= 3, timeout_s=10)
+    assert frames[0]["eventType"] == "Started" and "idToken" in frames[0]
+    assert not [f for f in frames if f["transactionInfo"].get("stoppedReason") == "DeAuthorized"]
     assert fleet.summary.failures == []
