@@ -43,14 +43,19 @@ class Sampling:
         self.next_clock = self._after(self.next_clock, aligned, now_s)
         return True
 
-    def due(self, periodic: bool) -> list[float]:
-        """The next due times (periodic ones only during a transaction)."""
-        times = []
-        if periodic and self.settings.meter_interval_s > 0:
-            times.append(self.next_sample)
-        if self.settings.clock_aligned_s > 0:
-            times.append(self.next_clock)
-        return times
+    def first_due(self, periodic: bool, until: float | None) -> float | None:
+        """The next reading due (periodic ones only during a transaction), or ``until`` if that
+        comes first; None when nothing is. Asked after every reading: no lists made."""
+        settings = self.settings
+        if periodic and settings.meter_interval_s > 0:
+            sample = self.next_sample
+            if until is None or sample < until:
+                until = sample
+        if settings.clock_aligned_s > 0:
+            clock = self.next_clock
+            if until is None or clock < until:
+                until = clock
+        return until
 
     def _after(self, due: float, interval: float, now_s: float) -> float:
         late = int((now_s - due) // interval)

@@ -117,9 +117,7 @@ class SessionLife:
         wake = self.wake_at
         if self.phase is Phase.CHARGING:
             return wake
-        return min(
-            [*self.sampling.due(periodic=False), *([] if wake is None else [wake])], default=None
-        )
+        return self.sampling.first_due(False, wake)
 
     def begin(self, now_s: float) -> list[Send]:
         """The station is accepted: plan the next arrival (or go on with the session)."""
@@ -384,8 +382,9 @@ class SessionLife:
     def _plan(self, now_s: float) -> None:
         """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
         if self.phase is Phase.CHARGING:
-            due = [self._leave_at, *self.sampling.due(periodic=True)]
-            self.wake_at = max(min(due), now_s)
+            due = self.sampling.first_due(True, self._leave_at)
+            assert due is not None
+            self.wake_at = due if due > now_s else now_s
         elif self.phase is Phase.PARKED:
             self.wake_at = self._leave_at
 

@@ -275,8 +275,14 @@ def test_readings_that_could_not_be_taken_on_time_are_skipped_and_counted() -> N
     clock = sampling.next_clock
     assert sampling.clock_due(clock + 1) and sampling.next_clock == clock + 900
     assert sampling.missed == 3  # on time: nothing more missed
-    assert sorted(sampling.due(periodic=True)) == sorted([T0 + 300, clock + 900])
-    assert sampling.due(periodic=False) == [clock + 900]
+    # The next wake-up: the earliest due reading, or sooner (the EV leaving) if asked.
+    assert sampling.first_due(True, None) == min(T0 + 300, clock + 900)
+    assert sampling.first_due(True, T0 + 1) == T0 + 1
+    assert sampling.first_due(False, None) == clock + 900  # outside a transaction: the clock's
+    assert sampling.first_due(False, clock + 901) == clock + 900
+    off = Sampling(TxSettings.of(FAST.model_copy(update={"meter_interval_s": 0})))
+    off.start(T0)
+    assert off.first_due(True, None) is None and off.first_due(True, T0 + 5) == T0 + 5
 
 
 def _phases(version: str) -> list[Charger]:
