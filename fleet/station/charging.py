@@ -269,16 +269,17 @@ class Chargers:
                 timer.cancel()
                 self.timers[index] = None
             return
-        when = loop.time() + max(wake_at - self.station.now(), 0.0)
+        wait_s = wake_at - self.station.now()
+        when = loop.time() + wait_s if wait_s > 0.0 else loop.time()
         if timer is not None:
             if abs(timer.when() - when) < KEPT_S:
                 return  # already set for that instant: an answer that changed nothing
             timer.cancel()
-        self.armed[index] += 1
+        armed = self.armed[index] = self.armed[index] + 1
         wakes = self.wakes
         if wakes is None or wakes.loop is not loop:
             wakes = self.wakes = Wakes.of(loop)
-        self.timers[index] = loop.call_at(when, wakes.fire, self._wake, index, self.armed[index])
+        self.timers[index] = loop.call_at(when, wakes.fire, self._wake, index, armed)
 
     def decide(self, index: int, decision: Decision, due_s: float | None = None) -> None:
         """Ask a charger for a decision (with the time) and run it. Should fleet's own session

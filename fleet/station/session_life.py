@@ -141,7 +141,7 @@ class SessionLife:
         if self.phase is Phase.IDLE:
             return out + self._arrive(now_s)
         if self.phase is Phase.CHARGING:
-            return out + self._tick(now_s)
+            return out + self._tick(now_s) if out else self._tick(now_s)
         if self.phase is Phase.PARKED and now_s >= self._leave_at:
             return out + self._leave(now_s)
         self._plan(now_s)
