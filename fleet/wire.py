@@ -135,7 +135,9 @@ def _compiled(version: str, action: str, direction: Direction) -> Callable[[Any]
     # The schema's "$id"/"id" would make fastjsonschema try to resolve refs remotely.
     schema.pop("$id", None)
     schema.pop("id", None)
-    return fastjsonschema.compile(schema)  # type: ignore[no-any-return]
+    # use_default=False: a check must not change what it checks (fastjsonschema would write the
+    # schema's defaults, e.g. a unitOfMeasure's multiplier, into the payload it validates).
+    return fastjsonschema.compile(schema, use_default=False)  # type: ignore[no-any-return]
 
 
 # fastjsonschema rule -> (1.6 code, 2.0.1 code), mirroring the ocpp library's mapping.

@@ -87,3 +87,18 @@ def test_statuses_come_from_the_schemas() -> None:
     assert catalog.default_status("1.6", "UnlockConnector") == "Unlocked"
     assert "Scheduled" in catalog.statuses("2.0.1", "Reset")
     assert catalog.statuses("2.0.1", "GetVariables") == ()
+
+
+def test_a_check_leaves_the_payload_as_it_was() -> None:
+    """fastjsonschema writes a schema's defaults into what it validates unless told not to: a
+    CSMS's answer would gain fields it never sent, and a station's shared values (a 2.0.1
+    unitOfMeasure) would be edited. Checked on both paths: the quick predicate's and the full
+    check a payload the predicate is unsure of goes to."""
+    value = {"value": 1.0, "unitOfMeasure": {"unit": "Wh"}}
+    payload = {
+        "evseId": 1,
+        "meterValue": [{"timestamp": "2030-01-01T00:00:00Z", "sampledValue": [value]}],
+    }
+    wire.validate("2.0.1", "MeterValues", "request", payload)
+    wire._compiled("2.0.1", "MeterValues", "request")(payload)  # the full check itself
+    assert value == {"value": 1.0, "unitOfMeasure": {"unit": "Wh"}}
