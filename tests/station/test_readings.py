@@ -6,7 +6,9 @@ import math
 import os
 import random
 from decimal import ROUND_HALF_UP, Decimal
+from functools import partial
 
+import orjson
 import pytest
 
 from fleet.scenario_charging import Evse, Sessions
@@ -99,17 +101,29 @@ def test_sampled_values_show_every_field_as_shown_and_rounded_do() -> None:
 
 def test_every_payload_holds_its_own_sampled_values() -> None:
     """Items are copied from a kept template: changing one payload (the offline queue marks
-    them) must not reach another reading's."""
+    them) must not reach another reading's. A 2.0.1 unitOfMeasure is shared between them and
+    refuses to be edited in place; replaced, it is that payload's alone."""
     reading = Reading(1200.0, 7360.0, 32.0, 230.0, 50.0)
     for v201 in (False, True):
         first = sampled(reading, ("Voltage",), "Trigger", v201)
         first[0]["value"] = "changed"
         if v201:
-            first[0]["unitOfMeasure"]["multiplier"] = 3
+            with pytest.raises(TypeError, match="shared"):
+                first[0]["unitOfMeasure"]["multiplier"] = 3
+            unit = first[0]["unitOfMeasure"]
+            edits = [partial(unit.update, multiplier=3), partial(unit.setdefault, "multiplier", 3)]
+            for edit in [*edits, partial(unit.pop, "unit"), unit.clear, unit.popitem]:
+                with pytest.raises(TypeError, match="shared"):
+                    edit()
+            with pytest.raises(TypeError, match="shared"):
+                del unit["unit"]
+            assert unit == {"unit": "V"}
+            first[0]["unitOfMeasure"] = {"unit": "kV", "multiplier": 3}
         again = sampled(reading, ("Voltage",), "Trigger", v201)
         assert again[0]["value"] in ("230", 230.0)
         assert again[0].get("unitOfMeasure", {"unit": "V"}) == {"unit": "V"}
         assert first[0]["value"] == "changed"  # nor the next reading this one
+    assert orjson.loads(orjson.dumps(again)) == again  # serialised as the dict it is
 
 
 def _sessions(readings_between: int) -> list[tuple[float, float]]:
