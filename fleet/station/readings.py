@@ -111,6 +111,18 @@ def sampled(
     """SampledValue items: 1.6 writes the value as a string (the energy register always with
     one decimal, as a register shows it) and the unit flat, 2.0.1 a number and a
     unitOfMeasure."""
+    items: list[dict[str, Any]] = meter_value(reading, measurands, context, "", v201)[
+        "sampledValue"
+    ]
+    return items
+
+
+def meter_value(
+    reading: Reading, measurands: tuple[str, ...], context: str, stamp: str, v201: bool
+) -> dict[str, Any]:
+    """One MeterValue item: when it was read (``stamp``: the message's own timestamp text,
+    formatted once for both), and its sampled values (as ``sampled`` describes them; made
+    here, not there: one call fewer per reading)."""
     plan = _PLANS.get((measurands, context, v201)) or _plan(measurands, context, v201)
     items = []
     # rounded() and shown() written out for values >= 0: five calls per reading cost 0.4 µs.
@@ -122,7 +134,7 @@ def sampled(
                 int(value * scale + 0.5) / scale if value >= 0 else rounded(value, digits)
             )
             items.append(item)
-        return items
+        return {"timestamp": stamp, "sampledValue": items}
     for index, digits, scale, texts, keys in plan:
         item = keys.copy()
         value = reading[index]
@@ -132,12 +144,4 @@ def sampled(
             text = texts.get(int(value * scale + 0.5)) if value >= 0 else None
             item["value"] = shown(value, digits) if text is None else text
         items.append(item)
-    return items
-
-
-def meter_value(
-    reading: Reading, measurands: tuple[str, ...], context: str, stamp: str, v201: bool
-) -> dict[str, Any]:
-    """One MeterValue item: when it was read (``stamp``: the message's own timestamp text,
-    formatted once for both), and its sampled values."""
-    return {"timestamp": stamp, "sampledValue": sampled(reading, measurands, context, v201)}
+    return {"timestamp": stamp, "sampledValue": items}

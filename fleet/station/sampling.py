@@ -30,9 +30,12 @@ class Sampling:
     def periodic_due(self, now_s: float) -> bool:
         """Whether a periodic reading is due now; if so, the next one is planned."""
         interval = self.settings.meter_interval_s
-        if not interval or now_s < self.next_sample:
+        due = self.next_sample
+        if not interval or now_s < due:
             return False
-        self.next_sample = self._after(self.next_sample, interval, now_s)
+        after = due + interval
+        # On time (the common case) the next is an interval on; late, _after counts the missed.
+        self.next_sample = after if now_s < after else self._after(due, interval, now_s)
         return True
 
     def clock_due(self, now_s: float) -> bool:
