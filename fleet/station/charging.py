@@ -24,7 +24,6 @@ from fleet.station.intents import Send
 from fleet.station.limits import Limits
 from fleet.station.meter import Meter
 from fleet.station.reserving import Reserving
-from fleet.station.session_life import HEEDS_ANSWERS_TO
 from fleet.station.sessions import Charger
 from fleet.station.transaction import Counts, StopReason, TxSettings
 from fleet.station.wakes import Wakes
@@ -184,11 +183,8 @@ class Chargers:
                 continue
             if charger.offline:
                 charger.shapes.mark_offline(send)
-            # A reading's answer (1.6 MeterValues, 2.0.1 TransactionEvent without idToken) needs
-            # no callback: one partial and two calls fewer per reading.
-            heeded = action in HEEDS_ANSWERS_TO and (
-                action != "TransactionEvent" or "idToken" in send.payload
-            )
+            # A reading's answer needs no callback: one partial and two calls fewer per reading.
+            heeded = Charger.heeds_answer_to(send)
             answered = partial(self._answered, index, action) if heeded else None
             station.deliver(action, send.payload, send.row or action, send.tx, answered)
         self._arm(index)
@@ -202,17 +198,10 @@ class Chargers:
         only every ENERGY_EVERY_S; None: all of it)."""
         charger, seen = self.chargers[index], self.reported[index]
         counts = charger.counts
-        if (  # the common case, a reading in a running session, told without asking ``busy``
-            now is not None
-            and now < self.report_at[index]
-            and self.counted
-            and charger.tx is not None
-            and counts.started == seen.started
-            and counts.completed == seen.completed
-        ):
-            return
         started, completed = counts.started - seen.started, counts.completed - seen.completed
-        charging = self.busy
+        # This charger in a transaction (a reading's common case) is the station charging:
+        # ``busy`` walks every charger only otherwise.
+        charging = charger.tx is not None or self.busy
         changed = started or completed or charging != self.counted
         if not changed and now is not None and now < self.report_at[index]:
             return

@@ -96,7 +96,7 @@ def _plan(measurands: tuple[str, ...], context: str, v201: bool) -> _Plan:
             "location": location,
         }
         if v201:
-            keys["unitOfMeasure"] = _UNITS.get(unit) or _UNITS.setdefault(unit, _Unit(unit=unit))
+            keys["unitOfMeasure"] = _UNITS.setdefault(unit, _Unit(unit=unit))
         else:
             keys["unit"] = unit
         scale = 0 if unit == "Wh" and not v201 else _SCALES[digits]  # 0: a 1.6 register

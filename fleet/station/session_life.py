@@ -17,7 +17,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
-from typing import Any, Final
+from typing import Any
 
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
@@ -38,11 +38,6 @@ from fleet.station.transaction import (
 
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
 _HEEDED = frozenset({"Authorize", "StartTransaction", "StopTransaction"})
-# The actions whose answers a charger may act on (``heeds``), a TransactionEvent's only when it
-# carried an idToken: its answer's idTokenInfo is the CSMS's verdict on that token (2.0.1 Part 2,
-# TransactionEventResponse: "required when the transactionEventRequest contained an idToken").
-# The rest (a reading's, a status's) need no callback at all.
-HEEDS_ANSWERS_TO: Final = _HEEDED | {"TransactionEvent"}
 
 
 class Phase(enum.Enum):
@@ -155,6 +150,16 @@ class SessionLife:
         if action == "TransactionEvent":
             return answer is not None and "idTokenInfo" in answer
         return action in _HEEDED
+
+    @staticmethod
+    def heeds_answer_to(send: Send) -> bool:
+        """Whether ``heeds`` could say yes to the answer to ``send``; when not, the sender needs
+        no callback. A TransactionEvent's only when it carried an idToken: idTokenInfo is the
+        CSMS's verdict on that token (2.0.1: "required when the transactionEventRequest
+        contained an idToken"); a reading's or a status's never."""
+        if send.action == "TransactionEvent":
+            return "idToken" in send.payload
+        return send.action in _HEEDED
 
     def on_answer(self, action: str, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
         """The CSMS's answer to a message this charger sent (None: it failed; see ``heeds``)."""

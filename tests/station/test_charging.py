@@ -462,6 +462,7 @@ async def test_a_session_start_is_counted_at_once_while_another_connector_charge
             assert (await csms.call(station.id, unlock)).status == "Unlocked"
             await wait_until(lambda: second.counts.completed == 1 and second.phase is Phase.IDLE)
             assert sessions["1.6"].completed == 1
+            assert fleet.summary.charging["1.6"] == 1  # connector 1 charges still
             await start("GOOD-3", 2, second)
             assert second.counts.started == 2
             assert sessions["1.6"].started == 3  # told with the start, not 5 s later
