@@ -415,7 +415,7 @@ async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
 async def test_a_2_0_1_transaction_the_csms_refuses_in_its_answer_is_stopped() -> None:
     """The CSMS's verdict on a tag can come in a TransactionEvent's answer (idTokenInfo): with
     StopTxOnInvalidId (the default) the station ends the transaction, DeAuthorized. What
-    carries that answer back to the charger is wired per action (``HEEDS_ANSWERS_TO``)."""
+    carries that answer back to the charger is wired per message (``heeds_answer_to``)."""
     scenario = make_scenario(
         stations={"ocpp": "2.0.1"}, sessions={"start": "remote_only", "meter_interval_s": 1}
     )
