@@ -27,7 +27,15 @@ after the stations start (``callgrind_control -i on/off``), over the messages an
 the loop's idle turns in the window are in the count, as they are in a fleet run's CPU.
 Needs valgrind (skipped without it); ~10 minutes on 2 cores.
 
-    python bench/instructions.py [--jobs 2]
+A count misses what caches cost, which is where time could part from it (a reading touches more
+objects than a Heartbeat). ``--caches`` counts every row again with callgrind's cache model (this
+machine's 32 KiB L1 caches and its 512 KiB per-core L2 as the last level), lockstep runs
+CACHED_MESSAGES apart, and gives each message's misses and callgrind's cycle estimate
+(instructions + 10 per L1 miss + 100 per last-level miss, as KCachegrind computes it); with
+``--stations N`` the lockstep rows run N stations instead of 20 (more memory touched between two
+messages of one station). ~11 minutes on 2 cores at 20 stations, ~15 at 200.
+
+    python bench/instructions.py [--jobs 2] [--caches [--stations 200]]
 """
 
 from __future__ import annotations
@@ -61,8 +69,15 @@ LABELS = {
 }
 STATIONS = {"lockstep": 20, "scheduled": 40}
 LOCKSTEP_ROUND_TRIPS = (10, 410)  # per station, the short and the long run
+CACHED_MESSAGES = 2000  # lockstep with the cache model (slower): messages counted, all stations
 WARM_S, WINDOW_S = 6.0, 15.0  # scheduled: counted from WARM_S on, for WINDOW_S
-_COLLECTED = re.compile(r"Collected : (\d+)")
+# callgrind's cache model set to this machine (AMD EPYC: 32 KiB L1 instruction and data caches,
+# 512 KiB L2 per core, taken as the last level: the 32 MiB L3 would hide what a station's
+# footprint costs, and at these sizes a station's working set stays far below it).
+CACHE_MODEL = ("--cache-sim=yes", "--I1=32768,8,64", "--D1=32768,8,64", "--LL=524288,8,64")
+_EVENTS = re.compile(r"Events +: ([\w ]+)\n")
+_COLLECTED = re.compile(r"Collected : ([\d ]+)\n")
+Events = dict[str, float]  # callgrind's event name ("Ir", "D1mr", ...) -> count (per message)
 
 
 def valgrind() -> str | None:
@@ -73,8 +88,7 @@ def valgrind() -> str | None:
 # --- what runs under valgrind ---------------------------------------------------------------
 
 
-async def _lockstep(row: str, round_trips: int) -> int:
-    stations = STATIONS["lockstep"]
+async def _lockstep(row: str, round_trips: int, stations: int) -> int:
     if row == "floor":
         await layer_cost._floor(stations, round_trips)
         return stations * round_trips
@@ -115,12 +129,12 @@ def _instrument(on_off: str) -> None:
     subprocess.run(command, capture_output=True, check=True, timeout=60)
 
 
-def _child(kind: str, row: str, length: float) -> None:
+def _child(kind: str, row: str, length: float, stations: int) -> None:
     from fleet.process import tune_gc
 
     tune_gc()
     if kind == "lockstep":
-        sent = uvloop.run(_lockstep(row, int(length)))
+        sent = uvloop.run(_lockstep(row, int(length), stations))
     else:
         sent = uvloop.run(_scheduled(row, length))
     print(f"SENT {sent}", flush=True)
@@ -130,30 +144,45 @@ def _child(kind: str, row: str, length: float) -> None:
 # --- the parent --------------------------------------------------------------------------------
 
 
-def _count(kind: str, row: str, length: float) -> tuple[int, int]:
-    """(instructions, messages) of one run under callgrind."""
+def _count(
+    kind: str, row: str, length: float, caches: bool = False, stations: int | None = None
+) -> tuple[Events, int]:
+    """(callgrind's events, messages) of one run under callgrind; with ``caches``, the cache
+    model's misses among the events."""
     tool = valgrind()
     assert tool is not None
     command = [tool, "--tool=callgrind", "--callgrind-out-file=/dev/null"]
+    if caches:
+        command += CACHE_MODEL
     if kind == "scheduled":
         command.append("--instr-atstart=no")  # the child counts its window only
-    command += [sys.executable, __file__, "--child", kind, row, str(length)]
+    stations = stations or STATIONS[kind]
+    command += [sys.executable, __file__, "--child", kind, row, str(length), str(stations)]
     env = {**os.environ, "PYTHONHASHSEED": "0"}
-    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=1800)
-    collected = _COLLECTED.search(done.stderr)
+    done = subprocess.run(command, capture_output=True, text=True, env=env, timeout=3600)
+    names, collected = _EVENTS.search(done.stderr), _COLLECTED.search(done.stderr)
     sent = re.search(r"SENT (\d+)", done.stdout)
-    if done.returncode != 0 or collected is None or sent is None:
+    if done.returncode != 0 or names is None or collected is None or sent is None:
         raise RuntimeError(f"{kind} {row}: {done.stderr[-1500:]}")
-    return int(collected.group(1)), int(sent.group(1))
+    counts = map(float, collected.group(1).split())
+    return dict(zip(names.group(1).split(), counts, strict=True)), int(sent.group(1))
+
+
+def _events_per_message(
+    kind: str, row: str, caches: bool = False, stations: int | None = None
+) -> Events:
+    if kind == "scheduled":
+        events, messages = _count(kind, row, WINDOW_S, caches)
+        return {name: n / messages for name, n in events.items()}
+    short, long = LOCKSTEP_ROUND_TRIPS
+    if caches:
+        long = short + CACHED_MESSAGES // (stations or STATIONS[kind])
+    (e1, m1), (e2, m2) = (_count(kind, row, n, caches, stations) for n in (short, long))
+    return {name: (e2[name] - e1[name]) / (m2 - m1) for name in e2}
 
 
 def _per_message(kind: str, row: str) -> float:
-    if kind == "scheduled":
-        instructions, messages = _count(kind, row, WINDOW_S)
-        return instructions / messages
-    short, long = LOCKSTEP_ROUND_TRIPS
-    (i1, m1), (i2, m2) = _count(kind, row, short), _count(kind, row, long)
-    return (i2 - i1) / (m2 - m1)
+    return _events_per_message(kind, row)["Ir"]
 
 
 QUICK = (
@@ -172,6 +201,42 @@ def measure(jobs: int = 2, quick: bool = False) -> dict[tuple[str, str], float]:
     with ThreadPoolExecutor(jobs) as pool:
         counts = list(pool.map(lambda pair: _per_message(*pair), wanted))
     return dict(zip(wanted, counts, strict=True))
+
+
+def measure_caches(jobs: int = 2, stations: int | None = None) -> dict[tuple[str, str], Events]:
+    """Events per message with the cache model, for every row but the floor."""
+    wanted = [("lockstep", row) for row in LOCKSTEP if row != "floor"]
+    wanted += [("scheduled", row) for row in SCHEDULED]
+    with ThreadPoolExecutor(jobs) as pool:
+        found = list(pool.map(lambda p: _events_per_message(p[0], p[1], True, stations), wanted))
+    return dict(zip(wanted, found, strict=True))
+
+
+def misses(events: Events) -> tuple[float, float, float]:
+    """(L1 misses, last-level misses, callgrind's cycle estimate) per message."""
+    first = events["I1mr"] + events["D1mr"] + events["D1mw"]
+    last = events["ILmr"] + events["DLmr"] + events["DLmw"]
+    return first, last, events["Ir"] + 10 * first + 100 * last
+
+
+def cache_table(results: dict[tuple[str, str], Events], stations: int | None = None) -> str:
+    lockstep = f"lockstep ({stations or STATIONS['lockstep']} stations)"
+    lines = [
+        "| message | instructions | L1 misses | L2 misses | cycle estimate "
+        "| × its Heartbeat: instructions | × its Heartbeat: cycle estimate |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for (kind, row), events in results.items():
+        base = results[kind, "heartbeat2" if row in ("heartbeat2", "event") else "heartbeat"]
+        first, last, cycles = misses(events)
+        ratios = ["", ""]
+        if row not in ("heartbeat", "heartbeat2"):
+            ratios = [f"{events['Ir'] / base['Ir']:.2f}", f"{cycles / misses(base)[2]:.2f}"]
+        where = lockstep if kind == "lockstep" else "scheduled (40 stations)"
+        cells = [f"{where}: {LABELS[row]}", f"{events['Ir'] / 1000:.1f} k", f"{first:,.0f}"]
+        cells += [f"{last:,.0f}", f"{cycles / 1000:.1f} k", *ratios]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines)
 
 
 def table(results: dict[tuple[str, str], float]) -> str:
@@ -201,18 +266,23 @@ def table(results: dict[tuple[str, str], float]) -> str:
 
 
 def main() -> None:
-    if len(sys.argv) == 5 and sys.argv[1] == "--child":
-        _child(sys.argv[2], sys.argv[3], float(sys.argv[4]))
+    if len(sys.argv) == 6 and sys.argv[1] == "--child":
+        _child(sys.argv[2], sys.argv[3], float(sys.argv[4]), int(sys.argv[5]))
         return
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawTextHelpFormatter
     )
     parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--caches", action="store_true", help="with callgrind's cache model")
+    parser.add_argument("--stations", type=int, help="lockstep stations with --caches")
     args = parser.parse_args()
     if valgrind() is None:
         print("valgrind is not installed: no instruction counts")
         return
-    print(table(measure(args.jobs)))
+    if args.caches:
+        print(cache_table(measure_caches(args.jobs, args.stations), args.stations))
+    else:
+        print(table(measure(args.jobs)))
 
 
 if __name__ == "__main__":

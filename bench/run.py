@@ -226,6 +226,14 @@ def main() -> None:
         counted = "valgrind is not installed on this machine: no instruction counts."
     else:
         counted = instructions.table(instructions.measure(quick=quick))
+        if not quick:  # the same messages with callgrind's cache model: what misses add
+            cached = instructions.cache_table(instructions.measure_caches())
+            counted += (
+                "\n\nWith callgrind's cache model (this machine's 32 KiB L1 caches, its 512 KiB "
+                "per-core L2 as the last level; `bench/instructions.py --caches`): misses per "
+                "message and callgrind's cycle estimate (instructions + 10 per L1 miss + 100 per "
+                "L2 miss).\n\n" + cached
+            )
     parts.append(section(
         "16. Instructions per message (valgrind)",
         "Executed instructions per message, counted by callgrind: the same from run to run "
