@@ -21,6 +21,13 @@ layer adds: message id, pending slot, deadline bucket, sample recording, validat
 Reported: the lowest of the rounds (noise only adds), µs of CPU per round trip.
 
     python bench/layer_cost.py [--stations 50] [--round-trips 1000] [--rounds 7]
+
+``--side-by-side 20,200,2000``: a fleet per message (the two Heartbeats and the two readings),
+all four booted in one loop, batches of 1,000 messages alternating between them (``--turns``
+each): the readings' ratios timed with every fleet in the same seconds, at each station count,
+with a CALL in flight on every station of a batch at once and with one station at a time.
+
+    python bench/layer_cost.py --side-by-side 20,200,2000 [--turns 100]
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import asyncio
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import orjson
 import uvloop
@@ -86,9 +94,10 @@ async def _floor(stations: int, round_trips: int) -> float:
     return time.process_time() - started
 
 
-async def _fleet(
-    stations: int, round_trips: int, validate: bool, meter: str = "", version: str = "1.6"
-) -> float:
+async def _booted(
+    stations: int, validate: bool = True, version: str = "1.6"
+) -> tuple[list[Any], list[asyncio.Task[Any]], Any]:
+    """(stations, their run tasks, their Summary): booted on in-memory pairs, status sent."""
     from fleet.metrics.summary import Summary
     from fleet.scenario import Scenario
     from fleet.station.session import make_station
@@ -104,7 +113,13 @@ async def _fleet(
     while not all(station.state is State.ACCEPTED for station in fleet):
         await asyncio.sleep(0.01)
     await asyncio.sleep(0.2)  # StatusNotifications answered
+    return fleet, runs, summary
 
+
+async def _fleet(
+    stations: int, round_trips: int, validate: bool, meter: str = "", version: str = "1.6"
+) -> float:
+    fleet, runs, summary = await _booted(stations, validate, version)
     traffic = round_trips_of(fleet, round_trips, meter)
     started = time.process_time()
     await asyncio.gather(*(traffic(station) for station in fleet))
@@ -116,6 +131,66 @@ async def _fleet(
         await station.stop()
     await asyncio.wait(runs, timeout=10)
     return spent
+
+
+# --side-by-side: a fleet per message, all in one loop, batches interleaved ----------------------
+
+SIDE = {  # fleet -> (meter, version): Heartbeats, or readings made
+    "1.6 Heartbeat": ("", "1.6"),
+    "MeterValues": ("made", "1.6"),
+    "2.0.1 Heartbeat": ("", "2.0.1"),
+    "TransactionEvent(Updated)": ("made", "2.0.1"),
+}
+SIDE_BATCH = 1000  # messages per batch, over all a fleet's stations
+
+
+async def _side_by_side(stations: int, turns: int, alone: bool = False) -> dict[str, float]:
+    """µs of CPU per message of each fleet, ``stations`` each, batches of SIDE_BATCH
+    alternating between the fleets ``turns`` times: a slower spell of this VM (they last
+    seconds) hits every fleet alike. A batch runs its stations at once (a CALL in flight on
+    each), or with ``alone`` one station after the other (one CALL in flight in the process):
+    the two differ in how much memory the messages in flight hold, not in per-station state."""
+    per_station = max(1, SIDE_BATCH // stations)
+    fleets = {}
+    for name, (meter, version) in SIDE.items():
+        fleet, runs, _ = await _booted(stations, True, version)
+        fleets[name] = (fleet, runs, round_trips_of(fleet, per_station, meter))
+    spent = dict.fromkeys(SIDE, 0.0)
+    for _ in range(turns):
+        for name, (fleet, _, traffic) in fleets.items():
+            started = time.process_time()
+            if alone:
+                for station in fleet:
+                    await traffic(station)
+            else:
+                await asyncio.gather(*(traffic(station) for station in fleet))
+            spent[name] += time.process_time() - started
+    for fleet, runs, _ in fleets.values():
+        for station in fleet:
+            await station.stop()
+        await asyncio.wait(runs, timeout=10)
+    return {name: spent[name] / (stations * per_station * turns) * 1e6 for name in SIDE}
+
+
+def side_by_side_table(station_counts: list[int], turns: int) -> str:
+    from fleet.process import tune_gc
+
+    tune_gc()
+    lines = [
+        "| stations per fleet | CALLs in flight | 1.6 Heartbeat µs | MeterValues µs | × "
+        "| 2.0.1 Heartbeat µs | TransactionEvent(Updated) µs | × |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for stations in station_counts:
+        for alone in (False, True):
+            us = uvloop.run(_side_by_side(stations, turns, alone))
+            hb, mv = us["1.6 Heartbeat"], us["MeterValues"]
+            hb2, te = us["2.0.1 Heartbeat"], us["TransactionEvent(Updated)"]
+            lines.append(
+                f"| {stations:,} | {'one' if alone else 'one per station'} | {hb:.2f} "
+                f"| {mv:.2f} | {mv / hb:.2f} | {hb2:.2f} | {te:.2f} | {te / hb2:.2f} |"
+            )
+    return "\n".join(lines)
 
 
 def measure(stations: int, round_trips: int, rounds: int) -> dict[str, float]:
@@ -159,7 +234,17 @@ def main() -> None:
     parser.add_argument("--stations", type=int, default=50)
     parser.add_argument("--round-trips", type=int, default=1000)
     parser.add_argument("--rounds", type=int, default=7)
+    parser.add_argument(
+        "--side-by-side",
+        metavar="COUNTS",
+        help="instead: fleets of each message side by side, e.g. 20,200,2000 stations each",
+    )
+    parser.add_argument("--turns", type=int, default=100, help="batches each, --side-by-side")
     args = parser.parse_args()
+    if args.side_by_side:
+        counts = [int(count) for count in args.side_by_side.split(",")]
+        print(side_by_side_table(counts, args.turns))
+        return
     print(table(measure(args.stations, args.round_trips, args.rounds)))
 
 
