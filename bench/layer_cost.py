@@ -127,10 +127,14 @@ async def _fleet(
     action = action_of(fleet[0], meter)
     assert summary.rows[action].count == stations * round_trips
     assert summary.failure_count == 0
+    await _shut(fleet, runs)
+    return spent
+
+
+async def _shut(fleet: list[Any], runs: list[asyncio.Task[Any]]) -> None:
     for station in fleet:
         await station.stop()
     await asyncio.wait(runs, timeout=10)
-    return spent
 
 
 # --side-by-side: a fleet per message, all in one loop, batches interleaved ----------------------
@@ -149,15 +153,15 @@ async def _side_by_side(stations: int, turns: int, alone: bool = False) -> dict[
     alternating between the fleets ``turns`` times: a slower spell of this VM (they last
     seconds) hits every fleet alike. A batch runs its stations at once (a CALL in flight on
     each), or with ``alone`` one station after the other (one CALL in flight in the process):
-    the two differ in how much memory the messages in flight hold, not in per-station state."""
+    the same messages, as many CALLs out at once as sections 1 and 13 have, or one."""
     per_station = max(1, SIDE_BATCH // stations)
     fleets = {}
     for name, (meter, version) in SIDE.items():
-        fleet, runs, _ = await _booted(stations, True, version)
-        fleets[name] = (fleet, runs, round_trips_of(fleet, per_station, meter))
+        fleet, runs, summary = await _booted(stations, True, version)
+        fleets[name] = (fleet, runs, summary, round_trips_of(fleet, per_station, meter))
     spent = dict.fromkeys(SIDE, 0.0)
     for _ in range(turns):
-        for name, (fleet, _, traffic) in fleets.items():
+        for name, (fleet, _, _, traffic) in fleets.items():
             started = time.process_time()
             if alone:
                 for station in fleet:
@@ -165,10 +169,11 @@ async def _side_by_side(stations: int, turns: int, alone: bool = False) -> dict[
             else:
                 await asyncio.gather(*(traffic(station) for station in fleet))
             spent[name] += time.process_time() - started
-    for fleet, runs, _ in fleets.values():
-        for station in fleet:
-            await station.stop()
-        await asyncio.wait(runs, timeout=10)
+    for name, (fleet, runs, summary, _) in fleets.items():
+        meter = SIDE[name][0]
+        assert summary.rows[action_of(fleet[0], meter)].count == stations * per_station * turns
+        assert summary.failure_count == 0  # failures are not timed round trips
+        await _shut(fleet, runs)
     return {name: spent[name] / (stations * per_station * turns) * 1e6 for name in SIDE}
 
 
