@@ -38,6 +38,8 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "GetInstalledCertificateIds",
         "DeleteCertificate",
         "ExtendedTriggerMessage",
+        "SignedUpdateFirmware",
+        "GetLog",
     ),
     "2.0.1": (
         "Reset",
@@ -130,7 +132,10 @@ def statuses(version: str, action: str) -> tuple[str, ...]:
     node: dict[str, Any] = schema
     for step in location:
         node = _resolve(schema, node)
-        node = node["items"] if step == "items" else node["properties"][step]
+        found = node.get("items") if step == "items" else node.get("properties", {}).get(step)
+        if found is None:  # a response without a status (1.6 UpdateFirmware, GetDiagnostics)
+            return ()
+        node = found
     return tuple(_resolve(schema, node).get("enum", ()))
 
 

@@ -83,6 +83,10 @@ BAD = [
         "responses.Reset.status: must give some status a weight above 0",
     ),
     (
+        "responses:\n  UpdateFirmware: Rejected\n",  # 1.6's answer is empty
+        "responses.UpdateFirmware.status: has no status to choose (OCPP 1.6)",
+    ),
+    (
         "responses:\n  GetConfiguration: {status: Accepted}\n",
         "responses.GetConfiguration.status: has no status to choose (OCPP 1.6)",
     ),

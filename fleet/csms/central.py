@@ -231,6 +231,18 @@ class Central16(_Central, ChargePoint16):
         self.progress("diagnostics", status)
         return result16.DiagnosticsStatusNotification()
 
+    @on(Action16.signed_firmware_status_notification)
+    def on_signed_firmware_status(
+        self, status: str, **_: Any
+    ) -> result16.SignedFirmwareStatusNotification:
+        self.progress("firmware", status)
+        return result16.SignedFirmwareStatusNotification()
+
+    @on(Action16.log_status_notification)
+    def on_log_status(self, status: str, **_: Any) -> result16.LogStatusNotification:
+        self.progress("log", status)
+        return result16.LogStatusNotification()
+
 
 class Central201(_Central, ChargePoint201):
     known_actions = frozenset(a.value for a in Action201)

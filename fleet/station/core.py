@@ -22,7 +22,7 @@ from typing import Any
 from fleet.errors import CallFailed, ConnectionFailed
 from fleet.station.behaviour import parse_csms_time
 from fleet.station.connectors import Status
-from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, Jobs
+from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, NOTIFICATIONS, Jobs
 from fleet.station.life import Life
 from fleet.station.local_list import LocalList
 from fleet.station.rare import Rare
@@ -149,7 +149,7 @@ class Station(Life):
         elif requested == "StatusNotification":
             targets = connectors if connectors is not None else self.all_connectors()
             self.then(lambda: self.send_status(targets))
-        elif requested in (FIRMWARE, LOG, DIAGNOSTICS):
+        elif requested in NOTIFICATIONS:
             jobs = self.jobs()
             self.then(lambda: jobs.notify(requested, jobs.status(requested)))
         elif requested in ("MeterValues", "TransactionEvent"):
@@ -265,24 +265,38 @@ class Station(Life):
         install: str | None = None,
         request_id: int | None = None,
         signed: bool = False,
+        action: str = FIRMWARE,
     ) -> bool:
-        """Start a firmware update once the answer is sent; True if it cancels one under way.
-        Times are OCPP dateTimes (unreadable: now)."""
+        """Start a firmware update reported by ``action`` once the answer is sent; True if it
+        cancels one under way. Times are OCPP dateTimes (unreadable: now)."""
         jobs = self.jobs()
-        running = jobs.running(FIRMWARE)
+        running = jobs.busy(action)
         retrieve_at, install_at = self.moment(retrieve), None
         if install is not None:
             install_at = self.moment(install)
-        start = partial(jobs.update_firmware, location, retrieve_at, install_at, request_id, signed)
+        start = partial(
+            jobs.update_firmware, location, retrieve_at, install_at, request_id, signed, action
+        )
         self.then(_as_coroutine(start))
         return running
 
-    def answer_upload(self, request_id: int | None = None) -> bool:
-        """Start a log or diagnostics upload once the answer is sent; True if it cancels one."""
+    def answer_upload(self, action: str = DIAGNOSTICS, request_id: int | None = None) -> bool:
+        """Start an upload reported by ``action`` once the answer is sent (1.6 GetDiagnostics
+        by default); True if it cancels one under way."""
         jobs = self.jobs()
-        running = jobs.running(LOG if self.version == "2.0.1" else DIAGNOSTICS)
-        self.then(_as_coroutine(partial(jobs.upload, request_id)))
+        running = jobs.busy(action)
+        self.then(_as_coroutine(partial(jobs.upload, action, request_id)))
         return running
+
+    def answer_get_log(self, log_type: str, request_id: int) -> tuple[str, str | None]:
+        """GetLog (2.0.1 N01, and 1.6's security extension): the status and the file name to
+        answer with; the upload starts once the answer is sent."""
+        status = self.status_for("GetLog")
+        if status != "Accepted":
+            return status, None
+        if self.answer_upload(LOG, request_id):
+            status = "AcceptedCanceled"
+        return status, f"{self.id}-{log_type}.log"
 
     def moment(self, text: str) -> float:
         """An OCPP dateTime on the station's clock (epoch s); unreadable: now."""
@@ -292,7 +306,7 @@ class Station(Life):
     async def reboot_for_firmware(self) -> None:
         """The new firmware is installed: sessions end, the station reboots with it."""
         assert self.jobs_made is not None and self.jobs_made.installed is not None
-        self.firmware = self.jobs_made.installed[1]
+        self.firmware = self.jobs_made.installed[2]
         self.boot_reason = "FirmwareUpdate"
         await self._reset(FIRMWARE_REBOOT)
 

@@ -4,7 +4,9 @@ sent and when (seconds after the request), and where the station reboots; ``jobs
 
 1.6: Downloading -> Downloaded | DownloadFailed -> Installing -> (reboot) -> Installed |
 InstallationFailed; diagnostics: Uploading -> Uploaded | UploadFailed.
-2.0.1 (L01, N01): DownloadScheduled (retrieveDateTime ahead) -> Downloading -> Downloaded |
+2.0.1 (L01, N01), and 1.6's security extension (its L01 and N01: SignedUpdateFirmware and GetLog,
+reported by SignedFirmwareStatusNotification and LogStatusNotification with 2.0.1's statuses):
+DownloadScheduled (retrieveDateTime ahead) -> Downloading -> Downloaded |
 DownloadFailed -> SignatureVerified (signed firmware) -> InstallScheduled (installDateTime
 ahead) -> Installing -> InstallRebooting -> (reboot, boot reason FirmwareUpdate) -> Installed |
 InstallationFailed; logs: Uploading -> Uploaded | UploadFailure.
@@ -36,41 +38,44 @@ def _draw(rng: Rng, span: Range) -> float:
 def firmware_steps(
     config: Maintenance,
     rng: Rng,
-    v201: bool,
+    l01: bool,
     retrieve_in_s: float,
     install_in_s: float | None = None,
     signed: bool = False,
 ) -> list[Step]:
-    """The statuses of one firmware update, from the request. ``retrieve_in_s``: how far ahead
-    the download may start; ``install_in_s``: the same for installing (2.0.1), None: at once."""
+    """The statuses of one firmware update, from the request. ``l01``: the secure update's
+    statuses (2.0.1, 1.6 SignedUpdateFirmware), else 1.6's UpdateFirmware; ``retrieve_in_s``: how
+    far ahead the download may start; ``install_in_s``: the same for installing (L01 only), None:
+    at once."""
     steps = []
     at = max(retrieve_in_s, 0.0)
-    if v201 and at > 0:
+    if l01 and at > 0:
         steps.append(Step(0.0, "DownloadScheduled"))
     steps.append(Step(at, "Downloading"))
     at += _draw(rng, config.download_s)
     if rng.random() < config.download_failures:
         return [*steps, Step(at, "DownloadFailed")]
     steps.append(Step(at, "Downloaded"))
-    if v201 and signed:
+    if l01 and signed:
         steps.append(Step(at, "SignatureVerified"))
-    if v201 and install_in_s is not None and install_in_s > at:
+    if l01 and install_in_s is not None and install_in_s > at:
         steps.append(Step(at, "InstallScheduled"))
         at = install_in_s
     steps.append(Step(at, "Installing"))
     at += _draw(rng, config.install_s)
     if rng.random() < config.install_failures:
         return [*steps, Step(at, "InstallationFailed")]
-    if v201:
+    if l01:
         steps.append(Step(at, "InstallRebooting"))
     return [*steps, Step(at, REBOOT)]
 
 
-def upload_steps(config: Maintenance, rng: Rng, v201: bool) -> list[Step]:
-    """The statuses of one log (2.0.1) or diagnostics (1.6) upload, from the request."""
+def upload_steps(config: Maintenance, rng: Rng, n01: bool) -> list[Step]:
+    """The statuses of one upload, from the request: a log (``n01``: 2.0.1 GetLog, 1.6's
+    security extension's GetLog) or 1.6 diagnostics (GetDiagnostics)."""
     done = _draw(rng, config.upload_s)
     failed = rng.random() < config.upload_failures
-    last = ("UploadFailure" if v201 else "UploadFailed") if failed else "Uploaded"
+    last = ("UploadFailure" if n01 else "UploadFailed") if failed else "Uploaded"
     return [Step(0.0, "Uploading"), Step(done, last)]
 
 

@@ -21,6 +21,7 @@ from fleet.station.state import State
 logger = logging.getLogger("fleet.station")
 
 RECONFIGURED: Final = "ReconfigurationOfSecurityParameters"
+BAD_SIGNING_CERTIFICATE: Final = "InvalidFirmwareSigningCertificate"
 # What TriggerMessage (2.0.1) and ExtendedTriggerMessage (1.6) call a certificate renewal.
 SIGN_TRIGGERS: Final = ("SignChargePointCertificate", "SignChargingStationCertificate")
 MAX_PENDING_EVENTS: Final = 50  # security events kept while offline, the newest dropped beyond
@@ -41,6 +42,29 @@ class SecureStation(Station):
         if self.store is None:
             self.store = CertificateStore(self.id)
         return self.store
+
+    # --- secure firmware update -------------------------------------------------------------------
+
+    def answer_firmware_request(
+        self, action: str, request_id: int, firmware: dict[str, Any], notification: str
+    ) -> str:
+        """2.0.1 UpdateFirmware or 1.6 SignedUpdateFirmware (L01 in both): the status to answer
+        with (the scenario's), AcceptedCanceled when it replaces an update under way. An update
+        answered InvalidCertificate is aborted and reported as a security event (L01.FR.02)."""
+        status = self.status_for(action)
+        if status == "InvalidCertificate":
+            self.security_event(BAD_SIGNING_CERTIFICATE, f"{action} {request_id}")
+        if status != "Accepted":
+            return status
+        replaces = self.answer_firmware(
+            firmware["location"],
+            firmware["retrieve_date_time"],
+            firmware.get("install_date_time"),
+            request_id,
+            "signature" in firmware,
+            notification,
+        )
+        return "AcceptedCanceled" if replaces else status
 
     # --- renewal ---------------------------------------------------------------------------------
 

@@ -1,6 +1,8 @@
 """OCPP 1.6 Security Whitepaper messages a station answers: CertificateSigned,
-InstallCertificate, GetInstalledCertificateIds, DeleteCertificate and ExtendedTriggerMessage.
-The behaviour is ``secure.SecureStation``'s; here are the 1.6 names and shapes."""
+InstallCertificate, GetInstalledCertificateIds, DeleteCertificate, ExtendedTriggerMessage,
+SignedUpdateFirmware and GetLog. The behaviour is ``secure.SecureStation``'s and the firmware
+and log jobs' (reported by SignedFirmwareStatusNotification and LogStatusNotification, with
+2.0.1's statuses and the request's id); here are the 1.6 names and shapes."""
 
 from __future__ import annotations
 
@@ -10,7 +12,14 @@ from ocpp.routing import on
 from ocpp.v16 import call_result
 from ocpp.v16.enums import Action
 
+from fleet.station.jobs import LOG, SIGNED_FIRMWARE
 from fleet.station.secure import SecureStation
+
+# What ExtendedTriggerMessage's names for the security extension's notifications send.
+_EXTENDED: dict[str, str] = {
+    "FirmwareStatusNotification": SIGNED_FIRMWARE,  # the signed update's status
+    "LogStatusNotification": LOG,
+}
 
 
 class SecurityV16(SecureStation):
@@ -56,7 +65,20 @@ class SecurityV16(SecureStation):
             if not 0 <= connector_id <= self.scenario.stations.connectors:
                 return call_result.ExtendedTriggerMessage(status="Rejected")
             connectors = [connector_id]
-        if requested_message == "LogStatusNotification":  # 1.6 GetLog is not offered
-            return call_result.ExtendedTriggerMessage(status="NotImplemented")
-        status = self.trigger(requested_message, connectors, "ExtendedTriggerMessage")
+        requested = _EXTENDED.get(requested_message, requested_message)
+        status = self.trigger(requested, connectors, "ExtendedTriggerMessage")
         return call_result.ExtendedTriggerMessage(status=status)
+
+    @on(Action.signed_update_firmware)
+    def on_signed_update_firmware(
+        self, request_id: int, firmware: dict[str, Any], **_: Any
+    ) -> call_result.SignedUpdateFirmware:
+        status = self.answer_firmware_request(
+            "SignedUpdateFirmware", request_id, firmware, SIGNED_FIRMWARE
+        )
+        return call_result.SignedUpdateFirmware(status=status)
+
+    @on(Action.get_log)
+    def on_get_log(self, log_type: str, request_id: int, **_: Any) -> call_result.GetLog:
+        status, filename = self.answer_get_log(log_type, request_id)
+        return call_result.GetLog(status=status, filename=filename)

@@ -18,6 +18,7 @@ from ocpp.v201.enums import Action
 from fleet.station import smart_charging as sc
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
+from fleet.station.jobs import FIRMWARE
 from fleet.station.reservations import Reservation
 from fleet.station.state import State
 from fleet.station.v201_model import DeviceModelStation
@@ -134,23 +135,13 @@ class StationV201(DeviceModelStation):
     def on_update_firmware(
         self, request_id: int, firmware: dict[str, Any], **_: Any
     ) -> call_result.UpdateFirmware:
-        status = self.status_for("UpdateFirmware")
-        if status == "Accepted":
-            install = firmware.get("install_date_time")
-            signed = "signature" in firmware
-            location, retrieve = firmware["location"], firmware["retrieve_date_time"]
-            if self.answer_firmware(location, retrieve, install, request_id, signed):
-                status = "AcceptedCanceled"
+        status = self.answer_firmware_request("UpdateFirmware", request_id, firmware, FIRMWARE)
         return call_result.UpdateFirmware(status=status)
 
     @on(Action.get_log)
     def on_get_log(self, log_type: str, request_id: int, **_: Any) -> call_result.GetLog:
-        status = self.status_for("GetLog")
-        if status != "Accepted":
-            return call_result.GetLog(status=status)
-        if self.answer_upload(request_id):
-            status = "AcceptedCanceled"
-        return call_result.GetLog(status=status, filename=f"{self.id}-{log_type}.log")
+        status, filename = self.answer_get_log(log_type, request_id)
+        return call_result.GetLog(status=status, filename=filename)
 
     @on(Action.set_charging_profile)
     def on_set_charging_profile(

@@ -229,23 +229,11 @@ async def test_change_availability_reports_the_new_status() -> None:
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_unsupported_actions_get_the_spec_call_error(version: str) -> None:
     scenario = make_scenario(stations={"ocpp": version})
-    unimplemented = (
-        c16.SignedUpdateFirmware(
-            request_id=1,
-            firmware={
-                "location": "https://example.invalid/fw.bin",
-                "retrieve_date_time": "2026-11-25T00:00:00Z",
-                "signing_certificate": "x",
-                "signature": "x",
-            },
-        )
-        if version == "1.6"
-        else c201.CostUpdated(total_cost=1.5, transaction_id="T-1")
-    )
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
         await accepted(fleet)
-        with pytest.raises(OcppNotImplemented):
-            await csms.call("CP-00001", unimplemented)
+        if version == "2.0.1":  # every CSMS-initiated 1.6 action is answered
+            with pytest.raises(OcppNotImplemented):
+                await csms.call("CP-00001", c201.CostUpdated(total_cost=1.5, transaction_id="T-1"))
         # An action that does not exist in the version at all: NotSupported.
         central = csms.connections["CP-00001"]
         central._unique_id_generator = lambda: "fixed-1"

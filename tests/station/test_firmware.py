@@ -129,3 +129,115 @@ async def test_failures_and_uploads_and_a_second_request_cancelling_the_first() 
         ("Uploading", 1), ("Uploading", 2), ("Uploaded", 2),
     ]  # fmt: skip
     assert_schema_valid(csms)
+
+
+SIGNED = {
+    "location": "https://fw.example/acme-4.bin",
+    "retrieve_date_time": PAST,
+    "signing_certificate": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    "signature": "c2lnbmF0dXJl",
+}
+
+
+async def test_a_1_6_signed_update_reports_2_0_1_statuses_with_its_request_id() -> None:
+    """The 1.6 security extension: SignedUpdateFirmware walks L01 in
+    SignedFirmwareStatusNotification; UpdateFirmware and it update one firmware, so each
+    cancels the other; ExtendedTriggerMessage reports the signed update's status."""
+    scenario = make_scenario(stations={"ocpp": "1.6"}, maintenance=QUICK)
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        first = await csms.call("CP-00001", c16.SignedUpdateFirmware(request_id=7, firmware=SIGNED))
+        plain = c16.UpdateFirmware(location="https://x/a.bin", retrieve_date=PAST)
+        await csms.call("CP-00001", plain)  # cancels the signed update
+        await wait_until(lambda: "Installed" in statuses(csms, "FirmwareStatusNotification"))
+        await csms.call("CP-00001", plain)  # cancelled by the next signed update
+        answers = [
+            await csms.call("CP-00001", c16.SignedUpdateFirmware(request_id=n, firmware=SIGNED))
+            for n in (8, 9)
+        ]
+        assert [a.status for a in (first, *answers)] == [
+            "Accepted",
+            "AcceptedCanceled",
+            "AcceptedCanceled",
+        ]
+        await wait_until(lambda: "Installed" in statuses(csms, "SignedFirmwareStatusNotification"))
+        triggered = await csms.call(
+            "CP-00001",
+            c16.ExtendedTriggerMessage(requested_message="FirmwareStatusNotification"),
+        )
+        assert triggered.status == "Accepted"
+        await wait_until(lambda: statuses(csms, "SignedFirmwareStatusNotification")[-1] == "Idle")
+    plain_walk = statuses(csms, "FirmwareStatusNotification")
+    assert plain_walk[:4] == ["Downloading", "Downloaded", "Installing", "Installed"]
+    assert set(plain_walk[4:]) <= {"Downloading"}  # the second plain update: cancelled
+    notes = [p for _, p in sent(csms, "SignedFirmwareStatusNotification")]
+    walked = [(n["status"], n.get("requestId")) for n in notes]
+    assert walked[-7:] == [
+        ("Downloading", 9), ("Downloaded", 9), ("SignatureVerified", 9), ("Installing", 9),
+        ("InstallRebooting", 9), ("Installed", 9), ("Idle", None),
+    ]  # fmt: skip
+    assert set(walked[:-7]) <= {("Downloading", 7), ("Downloading", 8)}  # cancelled at once
+    flow = [
+        (action, p.get("status"))
+        for action, p in sent(csms, "SignedFirmwareStatusNotification", "BootNotification")
+    ]
+    rebooted = len(flow) - 1 - flow[::-1].index(("BootNotification", None))
+    assert flow[rebooted - 1] == ("SignedFirmwareStatusNotification", "InstallRebooting")
+    boots = [p for _, p in sent(csms, "BootNotification")]
+    assert [b["firmwareVersion"] for b in boots] == [scenario.stations.firmware, "a", "acme-4"]
+    assert csms.ledger["CP-00001"].jobs["firmware"] == "Idle"
+    assert_schema_valid(csms)
+
+
+async def test_a_1_6_get_log_uploads_and_a_refused_certificate_is_a_security_event() -> None:
+    """GetLog from the 1.6 security extension walks N01 in LogStatusNotification; a signed
+    update answered InvalidCertificate (the scenario's choice) is not started and is reported as
+    SecurityEventNotification InvalidFirmwareSigningCertificate (L01)."""
+    scenario = make_scenario(
+        stations={"ocpp": "1.6"},
+        maintenance=QUICK,
+        responses={"SignedUpdateFirmware": "InvalidCertificate"},
+        security={"events": True},
+    )
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        log = {"remoteLocation": "https://x/logs"}
+        answer = await csms.call(
+            "CP-00001", c16.GetLog(log=log, log_type="SecurityLog", request_id=3)
+        )
+        assert (answer.status, answer.filename) == ("Accepted", "CP-00001-SecurityLog.log")
+        await wait_until(lambda: "Uploaded" in statuses(csms, "LogStatusNotification"))
+        triggered = await csms.call(
+            "CP-00001", c16.ExtendedTriggerMessage(requested_message="LogStatusNotification")
+        )
+        assert triggered.status == "Accepted"
+        await wait_until(lambda: len(statuses(csms, "LogStatusNotification")) == 3)
+        refused = await csms.call(
+            "CP-00001", c16.SignedUpdateFirmware(request_id=1, firmware=SIGNED)
+        )
+        assert refused.status == "InvalidCertificate"
+        await wait_until(lambda: bool(csms.ledger["CP-00001"].security_events))
+    logs = [(p["status"], p.get("requestId")) for _, p in sent(csms, "LogStatusNotification")]
+    assert logs == [("Uploading", 3), ("Uploaded", 3), ("Idle", None)]
+    assert csms.ledger["CP-00001"].security_events == {"InvalidFirmwareSigningCertificate": 1}
+    assert not sent(csms, "SignedFirmwareStatusNotification")  # the update never started
+    assert csms.ledger["CP-00001"].jobs == {"log": "Idle"}
+    assert_schema_valid(csms)
+
+
+async def test_a_2_0_1_update_refused_for_its_certificate_is_a_security_event() -> None:
+    scenario = make_scenario(
+        stations={"ocpp": "2.0.1"},
+        maintenance=QUICK,
+        responses={"UpdateFirmware": "InvalidCertificate"},
+        security={"events": True},
+    )
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        answer = await csms.call("CP-00001", c201.UpdateFirmware(request_id=2, firmware=SIGNED))
+        assert answer.status == "InvalidCertificate"
+        await wait_until(lambda: bool(csms.ledger["CP-00001"].security_events))
+    events = [p for _, p in sent(csms, "SecurityEventNotification")]
+    assert [e["type"] for e in events] == ["InvalidFirmwareSigningCertificate"]
+    assert not sent(csms, "FirmwareStatusNotification")
+    assert_schema_valid(csms)

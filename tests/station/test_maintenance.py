@@ -21,13 +21,13 @@ def walk(steps) -> list[tuple[float, str]]:
 
 
 def test_1_6_update_downloads_installs_and_reboots() -> None:
-    steps = firmware_steps(FIXED, Rng("x"), v201=False, retrieve_in_s=-3)  # a date in the past
+    steps = firmware_steps(FIXED, Rng("x"), l01=False, retrieve_in_s=-3)  # a date in the past
     assert walk(steps) == [(0, "Downloading"), (10, "Downloaded"), (10, "Installing"), (15, REBOOT)]
 
 
 def test_2_0_1_update_waits_for_its_dates_and_verifies_a_signature() -> None:
     steps = firmware_steps(
-        FIXED, Rng("x"), v201=True, retrieve_in_s=60, install_in_s=100, signed=True
+        FIXED, Rng("x"), l01=True, retrieve_in_s=60, install_in_s=100, signed=True
     )
     assert walk(steps) == [
         (0, "DownloadScheduled"),
@@ -47,12 +47,12 @@ def test_failures_end_the_update_without_a_reboot() -> None:
     install = FIXED.model_copy(update={"install_failures": 1.0})
     assert walk(firmware_steps(install, Rng("x"), True, 0))[-1] == (15, "InstallationFailed")
     failing = FIXED.model_copy(update={"upload_failures": 1.0})
-    assert walk(upload_steps(failing, Rng("x"), v201=True)) == [
+    assert walk(upload_steps(failing, Rng("x"), n01=True)) == [
         (0, "Uploading"),
         (3, "UploadFailure"),
     ]
-    assert walk(upload_steps(failing, Rng("x"), v201=False))[-1] == (3, "UploadFailed")
-    assert walk(upload_steps(FIXED, Rng("x"), v201=False))[-1] == (3, "Uploaded")
+    assert walk(upload_steps(failing, Rng("x"), n01=False))[-1] == (3, "UploadFailed")
+    assert walk(upload_steps(FIXED, Rng("x"), n01=False))[-1] == (3, "Uploaded")
 
 
 def test_shares_and_durations_are_drawn_and_seeded() -> None:
