@@ -125,6 +125,10 @@ class Heartbeat(_Section):
     fallback_s: PositiveFloat = 300.0
     min_s: PositiveFloat = 1.0
     max_s: PositiveFloat = 86_400.0
+    # Websocket pings: WebSocketPingInterval's default (0: none, the CSMS may ping), and how
+    # long a ping may go unanswered before the station drops the connection and reconnects.
+    ws_ping_s: int = Field(0, ge=0, le=86_400)
+    ws_pong_timeout_s: PositiveFloat = 20.0
 
     @model_validator(mode="after")
     def _bounds(self) -> Heartbeat:

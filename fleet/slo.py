@@ -8,7 +8,7 @@
     accepted >= 99%                    share of stations Accepted when the test stopped
     p95(boot→accepted) < 2s            fleet's own rows: boot→accepted, loop_lag, CSMS→CP (all
     p99(loop_lag) < 50ms                 handled CSMS calls) or CSMS→CP Reset, Heartbeat drift,
-    fail_ratio(CSMS→CP) < 1%             connection lost, late answer ("->" works for "→")
+    fail_ratio(CSMS→CP) < 1%             connection lost, late answer, ws_ping ("->" works for "→")
     missed_beats == 0                  heartbeats that could not leave on schedule (missed(Action))
     violations == 0                    CSMS messages that broke OCPP (violations(Action))
     tainted < 1%                       share of OCPP samples that overlapped fleet's own stalls
@@ -34,6 +34,7 @@ from fleet.metrics.sample import (
     DRIFT,
     LATE_ANSWER,
     LOOP_LAG,
+    WS_PING,
 )
 from fleet.metrics.stats import FleetStats
 
@@ -55,7 +56,7 @@ _EXPR = re.compile(
 )
 _LATENCY: Final = ("avg", "min", "max")
 _SHARES: Final = ("fail_ratio", "accepted", "tainted")
-_FLEET_ROWS: Final = (BOOT_ACCEPTED, LOOP_LAG, CONNECTION_LOST, LATE_ANSWER)
+_FLEET_ROWS: Final = (BOOT_ACCEPTED, LOOP_LAG, CONNECTION_LOST, LATE_ANSWER, WS_PING)
 
 
 class SloError(UsageError):

@@ -15,6 +15,7 @@ from fleet.slo import SloError, evaluate, fleet_row, parse_slo
 def test_fleet_rows_are_named_as_users_type_them() -> None:
     assert fleet_row("boot->accepted") == fleet_row("boot→accepted") == "boot→accepted"
     assert fleet_row("loop_lag") == fleet_row("loop lag") == "loop lag"
+    assert fleet_row("ws_ping") == "ws ping"
     assert fleet_row("CSMS->CP") == "CSMS→CP"
     assert fleet_row("CSMS->CP Reset") == "CSMS→CP Reset"
     assert fleet_row("Heartbeat_drift") == "Heartbeat drift"

@@ -45,6 +45,7 @@ LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had 
 LOOP_LAG: Final = "loop lag"  # how late the event loop ran a timer (fleet's own punctuality)
 SESSION_ERROR: Final = "session error"  # fleet's own session code failed: counted, run goes on
 DRIFT: Final = "drift"  # "Heartbeat drift": how late a scheduled message left its schedule
+WS_PING: Final = "ws ping"  # a websocket ping until its pong (WebSocketPingInterval above 0)
 
 # Why a scheduled message (a heartbeat; later meter values) could not leave on schedule.
 MISSED_OFFLINE: Final = "offline"  # the station had no accepted connection

@@ -32,9 +32,14 @@ class Transport(Protocol):
     intercept: Intercept | None
     """Offered every incoming message first, on the socket's callback; what it accepts (returns
     True for) is not queued for ``recv()``. It must not raise."""
+    on_pong: Callable[[bytes], None] | None
+    """Given each pong's payload, on the socket's callback. It must not raise."""
 
     def send(self, frame: bytes) -> None:
         """Send one OCPP-J frame (UTF-8 JSON) as a text message; raise TransportClosed."""
+
+    def ping(self, payload: bytes) -> None:
+        """Send a websocket ping; raise TransportClosed."""
 
     async def recv(self) -> bytes:
         """The next message not intercepted; raise TransportClosed when the connection ends."""

@@ -36,6 +36,7 @@ from fleet.station.settings import (
     SECURITY_PROFILE,
     SETTINGS,
     TX_SETTINGS,
+    WS_PING_INTERVAL,
     ChangeResult,
     check_change,
     tx_defaults,
@@ -80,6 +81,8 @@ class Station(Life):
                 return default
         if key in RETRY_BACKOFF and key not in self.settings:
             return f"{getattr(self.scenario.reconnect, RETRY_BACKOFF[key]):g}"
+        if key == WS_PING_INTERVAL and key not in self.settings:
+            return str(self.scenario.heartbeat.ws_ping_s)
         if key in OFFLINE and key not in self.settings:
             value = getattr(self.scenario.offline, OFFLINE[key])
             return ("true" if value else "false") if isinstance(value, bool) else str(value)
@@ -111,7 +114,12 @@ class Station(Life):
             self.settings[key] = normalised
             if key in TX_SETTINGS and self.charging is not None:
                 self.charging.configure()
+            elif key == WS_PING_INTERVAL:
+                self.replan_pings(float(normalised))
         return result
+
+    def ping_every_s(self) -> float:
+        return float(self.get_setting(WS_PING_INTERVAL) or 0)
 
     def set_password(self, password: bytes | None) -> str:
         """The CSMS set the Basic-auth password (1.6 AuthorizationKey, 2.0.1

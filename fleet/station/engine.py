@@ -36,6 +36,7 @@ from fleet.scenario import Scenario
 from fleet.station.calls import Answer, CallSlot, Outgoing
 from fleet.station.channel import Transport, TransportClosed
 from fleet.station.deadlines import Deadlines
+from fleet.station.keepalive import Keepalive
 from fleet.station.rare import Rare
 from fleet.station.responder import NOW, Reply, Responder
 from fleet.station.state import Ending, State
@@ -61,6 +62,7 @@ class Engine(CallSlot):
     # Answers the policy holds back: their timers, and the action each answers.
     _delayed: Rare[dict[asyncio.TimerHandle, str] | None] = Rare(None)
     offline_until: Rare[float] = Rare(0.0)  # loop time: a storm keeps it offline until then
+    _keepalive: Rare[Keepalive | None] = Rare(None)  # this connection's pings, when it pings
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -74,6 +76,22 @@ class Engine(CallSlot):
 
     def _disconnected(self, ending: Ending) -> None:
         """The connection ended: stop what runs on it (timers, schedules)."""
+
+    def ping_every_s(self) -> float:
+        """WebSocketPingInterval in seconds, 0: no pings (the settings are the station's)."""
+        return 0.0
+
+    def replan_pings(self, every_s: float) -> None:
+        """WebSocketPingInterval changed: applied to the connection at once."""
+        if self._keepalive is not None:
+            self._keepalive.replan(every_s)
+        elif every_s > 0 and self._transport is not None:
+            self._start_pings(self._transport, every_s)
+
+    def _start_pings(self, transport: Transport, every_s: float) -> None:
+        assert self._loop is not None
+        timeout_s = self.scenario.heartbeat.ws_pong_timeout_s
+        self._keepalive = Keepalive(self.id, self.sink, transport, self._loop, every_s, timeout_s)
 
     # --- state -----------------------------------------------------------------------------------
 
@@ -93,6 +111,9 @@ class Engine(CallSlot):
         self.storm_cut = False
         self.set_state(State.BOOTING)
         transport.intercept = self._take_reply
+        every_s = self.ping_every_s()
+        if every_s > 0:
+            self._start_pings(transport, every_s)
         life = self._loop.create_task(self._life())
         life.add_done_callback(self._task_done)
         reason = ""
@@ -105,6 +126,9 @@ class Engine(CallSlot):
         finally:
             transport.intercept = None
             self._transport = None
+            if self._keepalive is not None:
+                self._keepalive.stop()
+                self._keepalive = None
             if self._ending is None:
                 self._ending = Ending.LOST
             self._disconnected(self._ending)

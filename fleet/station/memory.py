@@ -9,6 +9,7 @@ the websocket transport. Not a stand-in for the wire in end-to-end tests: those 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 
 from fleet.station.channel import Inbox, Intercept, TransportClosed
 
@@ -16,12 +17,13 @@ from fleet.station.channel import Inbox, Intercept, TransportClosed
 class MemoryTransport(Inbox):
     """One end of the pair: what arrives waits in the inbox until ``recv()``."""
 
-    __slots__ = ("close_code", "intercept", "peer")
+    __slots__ = ("close_code", "intercept", "on_pong", "peer")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         super().__init__(loop)
         self.peer: MemoryTransport | None = None
         self.intercept: Intercept | None = None
+        self.on_pong: Callable[[bytes], None] | None = None
         self.close_code: int | None = None  # the code this end was closed with, by either end
 
     def send(self, frame: bytes) -> None:
@@ -29,6 +31,16 @@ class MemoryTransport(Inbox):
             raise self._closed.again()
         assert self.peer is not None
         self.loop.call_soon(self.peer._deliver, frame)
+
+    def ping(self, payload: bytes) -> None:
+        """The other end answers at once (as a websocket server's protocol does)."""
+        if self._closed is not None:
+            raise self._closed.again()
+        self.loop.call_soon(self._ponged, payload)
+
+    def _ponged(self, payload: bytes) -> None:
+        if self._closed is None and self.on_pong is not None:
+            self.on_pong(payload)
 
     async def close(self, code: int = 1000, reason: str = "") -> None:
         if self._closed is not None:

@@ -32,6 +32,7 @@ class Setting:
 
 
 HEARTBEAT_INTERVAL: Final = "HeartbeatInterval"
+WS_PING_INTERVAL: Final = "WebSocketPingInterval"  # default: the scenario's heartbeat.ws_ping_s
 # OCPP 1.6 Security Whitepaper keys, kept out of the table: AuthorizationKey is write-only (a
 # hex-encoded Basic-auth password, never shown), SecurityProfile shows the profile in use.
 AUTHORIZATION_KEY: Final = "AuthorizationKey"
@@ -102,7 +103,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TransactionMessageAttempts": Setting("3", minimum=1),
     "TransactionMessageRetryInterval": Setting("60"),
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
-    "WebSocketPingInterval": Setting("0"),
+    WS_PING_INTERVAL: Setting("0"),
     # 1.6 Local Auth List Management profile, §9.2.
     "LocalAuthListEnabled": Setting("true", kind=_BOOL),
     "LocalAuthListMaxLength": Setting(str(LIST_MAX), readonly=True),

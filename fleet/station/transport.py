@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
+from collections.abc import Callable
 from typing import Final, cast
 
 from websockets.client import ClientProtocol
@@ -65,6 +66,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         "_writing_paused",
         "authorization",
         "intercept",
+        "on_pong",
         "protocol",
         "trace",
         "transport",
@@ -75,6 +77,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         self.protocol = protocol
         self.transport: asyncio.Transport | None = None
         self.intercept: Intercept | None = None
+        self.on_pong: Callable[[bytes], None] | None = None
         self.trace: str | None = None  # the station id, when its frames are traced
         self.authorization: str | None = None  # the handshake's Authorization header
         self._fragments: list[bytes] | None = None
@@ -99,6 +102,14 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         self.transport.write(text_frame(frame, mask_keys.take()))
         if self.trace is not None:
             trace_log.info("%s > %s", self.trace, redacted(frame.decode("utf-8", "replace")))
+
+    def ping(self, payload: bytes) -> None:
+        if self._closed is not None:
+            raise self._closed.again()
+        if self.protocol.state is not State.OPEN or self.transport is None:
+            raise TransportClosed("connection closing", by_peer=False)
+        self.protocol.send_ping(payload)
+        self._flush()
 
     def _taken(self) -> None:
         if self._reading_paused and len(self._frames) < QUEUE_LIMIT // 2:
@@ -227,6 +238,9 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
                         self._deliver(bytes(event.data))
                     else:
                         self._fragments = [bytes(event.data)]
+                elif event.opcode is Opcode.PONG:
+                    if self.on_pong is not None:
+                        self.on_pong(bytes(event.data))
                 elif event.opcode is Opcode.CONT and self._fragments is not None:
                     self._fragments.append(bytes(event.data))
                     if event.fin:
