@@ -13,6 +13,8 @@ from typing import Any
 import pytest
 import uvloop
 from ocpp.messages import Call, _validate_payload
+from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
 
 from fleet.certs import make_certificates
 from fleet.csms import Captured, Csms
@@ -134,3 +136,16 @@ def assert_schema_valid(csms: Csms) -> int:
         checked += 1
     assert checked, "no frames captured"
     return checked
+
+
+def set_setting(version: str, value: str, key: str, component: str, variable: str = "") -> Any:
+    """The CSMS call that sets a station's setting: 1.6 ChangeConfiguration ``key``, 2.0.1
+    SetVariables ``component``.``variable`` (by default named as the 1.6 key)."""
+    if version == "1.6":
+        return c16.ChangeConfiguration(key=key, value=value)
+    data = {
+        "component": {"name": component},
+        "variable": {"name": variable or key},
+        "attributeValue": value,
+    }
+    return c201.SetVariables(set_variable_data=[data])

@@ -24,6 +24,7 @@ from tests.conftest import (
     csms_running,
     fleet_running,
     make_scenario,
+    set_setting,
     wait_until,
 )
 from tests.station.test_misbehaving_csms import raw_csms
@@ -376,14 +377,8 @@ async def test_a_charging_fleet_stays_clean_while_the_csms_meddles() -> None:
             return remote_start(station.version, "CSMS-1", remote_start_id=rng.randrange(99))
         if pick == 2:
             seconds = str(rng.choice([1, 2]))
-            if v16:
-                return c16.ChangeConfiguration(key="MeterValueSampleInterval", value=seconds)
-            variable = {
-                "component": {"name": "SampledDataCtrlr"},
-                "variable": {"name": "TxUpdatedInterval"},
-                "attributeValue": seconds,
-            }
-            return c201.SetVariables(set_variable_data=[variable])
+            key, variable = "MeterValueSampleInterval", "TxUpdatedInterval"
+            return set_setting(station.version, seconds, key, "SampledDataCtrlr", variable)
         if v16:
             return c16.TriggerMessage(requested_message="MeterValues", connector_id=1)
         return c201.TriggerMessage(

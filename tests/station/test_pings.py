@@ -9,12 +9,18 @@ import asyncio
 import orjson
 import pytest
 from ocpp.v16 import call as c16
-from ocpp.v201 import call as c201
 from websockets.asyncio.server import ServerConnection
 
 from fleet.station.pings import GiveUp, Ping, Pings, Wake
 from fleet.station.state import State
-from tests.conftest import accepted, csms_running, fleet_running, make_scenario, wait_until
+from tests.conftest import (
+    accepted,
+    csms_running,
+    fleet_running,
+    make_scenario,
+    set_setting,
+    wait_until,
+)
 from tests.station.test_misbehaving_csms import boot_answer, raw_csms, serve_calls
 
 
@@ -103,15 +109,8 @@ async def test_a_csms_that_stops_answering_pings_is_dropped_and_reconnected_to()
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
 async def test_the_csms_sets_the_interval_and_it_applies_at_once(version: str) -> None:
-    def change(value: str):
-        if version == "1.6":
-            return c16.ChangeConfiguration(key="WebSocketPingInterval", value=value)
-        variable = {
-            "component": {"name": "OCPPCommCtrlr"},
-            "variable": {"name": "WebSocketPingInterval"},
-            "attribute_value": value,
-        }
-        return c201.SetVariables(set_variable_data=[variable])
+    def change(value: str) -> object:
+        return set_setting(version, value, "WebSocketPingInterval", "OCPPCommCtrlr")
 
     scenario = make_scenario(stations={"ocpp": version})
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
