@@ -29,6 +29,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from bench.common import median, responder, run_child
+from fleet.scenario_charging import MEASURANDS
 
 VARIANTS = {"sliced": "wake-ups a slice per iteration (shipped)", "at-once": "all at once"}
 ALIGNED_S = 20
@@ -41,7 +42,13 @@ def scenario(url: str, stations: int, duration_s: int) -> dict[str, Any]:
         "stations": {"count": stations, "ocpp": {"1.6": 7, "2.0.1": 3}, "connectors": 2},
         "boot": {"ramp_per_s": 1000},
         "heartbeat": {"fallback_s": 300},
-        "sessions": {"arrivals_per_hour": 0.001, "clock_aligned_s": ALIGNED_S, "seed": 1},
+        "sessions": {
+            "arrivals_per_hour": 0.001,
+            "clock_aligned_s": ALIGNED_S,
+            # every measurand on the mark (MeterValuesAlignedData), as this burst was measured
+            "aligned_measurands": list(MEASURANDS),
+            "seed": 1,
+        },
         "run": {"duration_s": duration_s},
     }
 

@@ -89,7 +89,12 @@ class Sessions(Section):
     id_tags: IdTags = IdTags()
     meter_interval_s: float = Field(60.0, ge=0)  # MeterValueSampleInterval/TxUpdatedInterval
     clock_aligned_s: float = Field(0.0, ge=0)  # ClockAlignedDataInterval; 0: none
-    measurands: tuple[str, ...] = MEASURANDS
+    measurands: tuple[str, ...] = MEASURANDS  # MeterValuesSampledData (periodic readings)
+    # What the other readings carry: MeterValuesAlignedData (clock-aligned), StopTxnSampledData
+    # (a transaction's last: 1.6 transactionData, 2.0.1 Ended), 2.0.1 TxStartedMeasurands.
+    aligned_measurands: tuple[str, ...] = (MEASURANDS[0],)
+    end_measurands: tuple[str, ...] = (MEASURANDS[0],)
+    begin_measurands: tuple[str, ...] = (MEASURANDS[0],)
     stop_on_invalid_id: bool = True  # 1.6 StopTransactionOnInvalidId
 
     @field_validator("profile")
@@ -99,7 +104,7 @@ class Sessions(Section):
             raise FieldProblem("must be 24 non-negative weights (one per UTC hour), not all 0")
         return profile
 
-    @field_validator("measurands")
+    @field_validator("measurands", "aligned_measurands", "end_measurands", "begin_measurands")
     @classmethod
     def _measurands(cls, measurands: tuple[str, ...]) -> tuple[str, ...]:
         for name in measurands:

@@ -83,6 +83,10 @@ BAD = [
         "responses.Reset.status: must give some status a weight above 0",
     ),
     (
+        "sessions:\n  aligned_measurands: [Energy.Active.Import.Register, Frequency]\n",
+        "sessions.aligned_measurands: must be among Energy.Active.Import.Register",
+    ),
+    (
         "responses:\n  UpdateFirmware: Rejected\n",  # 1.6's answer is empty
         "responses.UpdateFirmware.status: has no status to choose (OCPP 1.6)",
     ),

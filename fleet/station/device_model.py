@@ -104,7 +104,7 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v(_SD, "Enabled", BOOL, default="true"),
     _v(_SD, "TxUpdatedInterval", INT, setting="MeterValueSampleInterval", unit="s"),
     _v(_SD, "TxUpdatedMeasurands", MEMBERS, setting="MeterValuesSampledData", values=MEASURANDS),
-    _v(_SD, "TxStartedMeasurands", MEMBERS, default=_ENERGY, values=MEASURANDS),
+    _v(_SD, "TxStartedMeasurands", MEMBERS, setting="TxStartedMeasurands", values=MEASURANDS),
     _v(_SD, "TxEndedMeasurands", MEMBERS, setting="StopTxnSampledData", values=MEASURANDS),
     _v(_SD, "TxEndedInterval", INT, default="0", unit="s"),
     _v(_AD, "Enabled", BOOL, default="true"),

@@ -178,10 +178,12 @@ class SessionLife:
     def _meter_values(
         self, now_s: float, tx: Tx | None, trigger: str, reading: Reading | None = None
     ) -> Send:
-        """MeterValues for the connector (of ``tx`` when given); no SoC without an EV."""
+        """MeterValues for the connector (of ``tx`` when given): clock-aligned readings carry
+        MeterValuesAlignedData, the others MeterValuesSampledData; no SoC without an EV."""
         if reading is None:
             reading = self.meter.read(now_s, False)
-        measurands = self.settings.measurands
+        settings = self.settings
+        measurands = settings.aligned if trigger == "MeterValueClock" else settings.measurands
         if not self.meter.plugged:
             measurands = tuple(m for m in measurands if m != "SoC") or measurands
         context = context_for(trigger)
@@ -267,12 +269,12 @@ class SessionLife:
         self.counts.started += 1
         if not self.shapes.v201:
             self.phase = Phase.STARTING
-            out = [self.shapes.start(tx, reading, now_s)]
+            out = [self.shapes.start(tx, reading, now_s, self.settings.begin)]
             return out + self._charging_unconfirmed(now_s) if self.offline else out
         tx.tx_id = self.new_tx_id()
         tx.charging_state = "Charging" if authorized else "EVConnected"
         tx.started = True
-        out = [self.shapes.start(tx, reading, now_s)]
+        out = [self.shapes.start(tx, reading, now_s, self.settings.begin)]
         if authorized:
             out = self._status(Status.CHARGING, now_s) + out
             self.phase = Phase.CHARGING
@@ -328,7 +330,8 @@ class SessionLife:
             out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
         if self.sampling.clock_due(now_s):
             reading = self.meter.read(now_s, charging)
-            out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s))
+            aligned = self.settings.aligned
+            out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s, aligned))
         if not out:
             self.meter.advance(now_s, charging)
         if charging and self.meter.full:
@@ -348,7 +351,7 @@ class SessionLife:
         self._reason = reason
         left = reason is EV_LEFT
         tx.charging_state = "Idle" if left else "EVConnected"
-        out = [self.shapes.stop(tx, reading, reason, now_s)]
+        out = [self.shapes.stop(tx, reading, reason, now_s, self.settings.end)]
         if self.shapes.v201 or self.offline:  # nothing to wait for (2.0.1: its own id)
             return out + self._ended(now_s)
         self.phase = Phase.STOPPING

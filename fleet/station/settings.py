@@ -55,6 +55,9 @@ TX_SETTINGS: Final = frozenset(
         "LocalAuthListEnabled",
         "AllowOfflineTxForUnknownId",
         "LocalAuthorizeOffline",
+        "MeterValuesAlignedData",
+        "StopTxnSampledData",
+        "TxStartedMeasurands",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -124,6 +127,8 @@ SETTINGS: Final[dict[str, Setting]] = {
         "PowerPathClosed", kind="str", choices=TX_START_POINTS, version="2.0.1"
     ),
     "TxStopPoint": Setting("PowerPathClosed", kind="str", choices=TX_STOP_POINTS, version="2.0.1"),
+    # 2.0.1 only (SampledDataCtrlr): what a transaction's Started event reads.
+    "TxStartedMeasurands": Setting(_ENERGY, kind=_LIST, choices=MEASURANDS, version="2.0.1"),
 }
 
 
@@ -150,6 +155,9 @@ def tx_defaults(sessions: Sessions) -> dict[str, str]:
         "MeterValuesSampledData": ",".join(sessions.measurands),
         "StopTransactionOnInvalidId": "true" if sessions.stop_on_invalid_id else "false",
         "TxStartPoint": "EVConnected" if sessions.start == "plug_first" else "PowerPathClosed",
+        "MeterValuesAlignedData": ",".join(sessions.aligned_measurands),
+        "StopTxnSampledData": ",".join(sessions.end_measurands),
+        "TxStartedMeasurands": ",".join(sessions.begin_measurands),
     }
 
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from fleet.scenario_charging import Sessions
+from fleet.scenario_charging import MEASURANDS, Sessions
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.local_list import LocalList
@@ -23,9 +23,18 @@ class Shapes(Protocol):
 
     def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None: ...
     def authorize(self, tag: str) -> Send: ...
-    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send: ...
-    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send: ...
-    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send: ...
+    def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send: ...
+    def update(
+        self,
+        tx: Tx,
+        reading: Reading | None,
+        trigger: str,
+        now_s: float,
+        measurands: Measurands | None = None,
+    ) -> Send: ...
+    def stop(
+        self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
+    ) -> Send: ...
     def mark_offline(self, send: Send) -> None: ...
     def meter_values(
         self,
@@ -91,6 +100,12 @@ class TxSettings:
     # Offline (1.6 §3.4): AllowOfflineTxForUnknownId and LocalAuthorizeOffline.
     offline_unknown: bool = False
     offline_local: bool = False
+    # What the other readings carry: clock-aligned ones (MeterValuesAlignedData /
+    # AlignedDataCtrlr.Measurands), a transaction's last (StopTxnSampledData /
+    # SampledDataCtrlr.TxEndedMeasurands) and, in 2.0.1, its first (TxStartedMeasurands).
+    aligned: tuple[str, ...] = (MEASURANDS[0],)  # the energy register, as the keys' defaults
+    end: tuple[str, ...] = (MEASURANDS[0],)
+    begin: tuple[str, ...] = (MEASURANDS[0],)
 
     @classmethod
     def of(
@@ -109,6 +124,10 @@ class TxSettings:
             return float(changed[key]) if key in changed else default
 
         measurands = changed.get("MeterValuesSampledData")
+
+        def listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+            return tuple(changed[key].split(",")) if key in changed else default
+
         stop = changed.get("StopTransactionOnInvalidId")
         start = changed.get("TxStartPoint")
         return cls(
@@ -121,6 +140,9 @@ class TxSettings:
             local,
             unknown == "true" if unknown is not None else allow_unknown,
             changed.get("LocalAuthorizeOffline") == "true",
+            listed("MeterValuesAlignedData", config.aligned_measurands),
+            listed("StopTxnSampledData", config.end_measurands),
+            listed("TxStartedMeasurands", config.begin_measurands),
         )
 
     def listed(self, tag: str) -> str | None:

@@ -32,7 +32,8 @@ class TxShapes:
     def authorize(self, tag: str) -> Send:
         return Send("Authorize", {"idTag": tag})
 
-    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
+    def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send:
+        """StartTransaction: the register only (meterStart); ``begin`` is 2.0.1's."""
         payload: dict[str, Any] = {
             "connectorId": tx.connector,
             "idTag": tx.tag,
@@ -43,10 +44,18 @@ class TxShapes:
             payload["reservationId"] = tx.reservation_id
         return Send("StartTransaction", payload, tx=tx)
 
-    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
+    def update(
+        self,
+        tx: Tx,
+        reading: Reading | None,
+        trigger: str,
+        now_s: float,
+        measurands: Measurands | None = None,
+    ) -> Send:
         assert reading is not None  # 1.6 reports only meter values during a transaction
         context = context_for(trigger)
-        return self.meter_values(tx.connector, tx, reading, tx.measurands, now_s, context)
+        measurands = measurands or tx.measurands
+        return self.meter_values(tx.connector, tx, reading, measurands, now_s, context)
 
     def meter_values(
         self,
@@ -66,7 +75,9 @@ class TxShapes:
         payload["transactionId"] = tx.tx_id  # None until a start sent offline is answered
         return Send("MeterValues", payload, tx=tx)
 
-    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
+    def stop(
+        self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
+    ) -> Send:
         stamp = behaviour.format_time(now_s)
         payload = {
             "transactionId": tx.tx_id,
@@ -74,9 +85,7 @@ class TxShapes:
             "meterStop": int(reading.energy_wh),
             "timestamp": stamp,
             "reason": reason[0],
-            "transactionData": [
-                meter_value(reading, tx.measurands, "Transaction.End", stamp, v201=False)
-            ],
+            "transactionData": [meter_value(reading, end, "Transaction.End", stamp, v201=False)],
         }
         return Send("StopTransaction", payload, tx=tx)
 

@@ -49,7 +49,7 @@ class TxShapes:
             "transactionInfo": tx_info,
         }
 
-    def start(self, tx: Tx, reading: Reading, now_s: float) -> Send:
+    def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send:
         info = {} if tx.remote_start_id is None else {"remoteStartId": tx.remote_start_id}
         payload = self._event("Started", tx, tx.trigger, now_s, info)
         payload["evse"] = {"id": tx.connector, "connectorId": 1}
@@ -58,20 +58,29 @@ class TxShapes:
         if tx.charging_state == "Charging":
             payload["idToken"] = _token(tx.tag)
         payload["meterValue"] = [
-            meter_value(
-                reading, tx.measurands, "Transaction.Begin", payload["timestamp"], v201=True
-            )
+            meter_value(reading, begin, "Transaction.Begin", payload["timestamp"], v201=True)
         ]
         return Send("TransactionEvent", payload, "TransactionEvent(Started)", tx=tx)
 
-    def update(self, tx: Tx, reading: Reading | None, trigger: str, now_s: float) -> Send:
+    def update(
+        self,
+        tx: Tx,
+        reading: Reading | None,
+        trigger: str,
+        now_s: float,
+        measurands: Measurands | None = None,
+    ) -> Send:
         payload = self._event("Updated", tx, trigger, now_s, {})
         if trigger == "Authorized":
             payload["idToken"] = _token(tx.tag)
         if reading is not None:
             payload["meterValue"] = [
                 meter_value(
-                    reading, tx.measurands, context_for(trigger), payload["timestamp"], v201=True
+                    reading,
+                    measurands or tx.measurands,
+                    context_for(trigger),
+                    payload["timestamp"],
+                    v201=True,
                 )
             ]
         return Send("TransactionEvent", payload, "TransactionEvent(Updated)", tx=tx)
@@ -90,10 +99,12 @@ class TxShapes:
         sample = meter_value(reading, measurands, context, behaviour.format_time(now_s), v201=True)
         return Send("MeterValues", {"evseId": connector, "meterValue": [sample]})
 
-    def stop(self, tx: Tx, reading: Reading, reason: StopReason, now_s: float) -> Send:
+    def stop(
+        self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
+    ) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
         payload["meterValue"] = [
-            meter_value(reading, tx.measurands, "Transaction.End", payload["timestamp"], v201=True)
+            meter_value(reading, end, "Transaction.End", payload["timestamp"], v201=True)
         ]
         return Send("TransactionEvent", payload, "TransactionEvent(Ended)", tx=tx)
 

@@ -139,6 +139,53 @@ async def test_remote_start_and_stop_run_a_session(version: str) -> None:
     assert_schema_valid(csms)
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_the_csms_chooses_what_a_transaction_end_reports(version: str) -> None:
+    """StopTxnSampledData (2.0.1 SampledDataCtrlr.TxEndedMeasurands) set by the CSMS: the
+    transaction's last reading on the wire carries those measurands, the periodic ones the
+    sampled data's; 2.0.1's first reading TxStartedMeasurands."""
+    aligned = ["Energy.Active.Import.Register", "Power.Active.Import"]
+    scenario = make_scenario(
+        stations={"ocpp": version},
+        sessions={"start": "remote_only", "meter_interval_s": 1, "aligned_measurands": aligned},
+    )
+    ended = "Energy.Active.Import.Register,Voltage"
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            change = set_setting(
+                version, ended, "StopTxnSampledData", "SampledDataCtrlr", "TxEndedMeasurands"
+            )
+            await csms.call(station.id, change)
+            if version == "1.6":  # what the scenario set, as the station reports it
+                asked = c16.GetConfiguration(key=["MeterValuesAlignedData"])
+                shown = (await csms.call(station.id, asked)).configuration_key[0]["value"]
+                assert shown == ",".join(aligned)
+            if version == "2.0.1":
+                first = "Energy.Active.Import.Register,SoC"
+                begin = set_setting(version, first, "TxStartedMeasurands", "SampledDataCtrlr")
+                await csms.call(station.id, begin)
+            assert (await csms.call(station.id, remote_start(version, "R-1"))).status == "Accepted"
+            charger = station.charging.chargers[0]
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+            await asyncio.sleep(1.2)  # a periodic reading
+            await csms.call(station.id, remote_stop(version, charger.tx.tx_id))
+            await wait_until(lambda: charger.counts.completed == 1)
+    if version == "1.6":
+        last = calls(csms, action="StopTransaction")[-1].message[3]["transactionData"]
+        periodic = calls(csms, action="MeterValues")[-1].message[3]["meterValue"]
+    else:
+        events = [c.message[3] for c in calls(csms, action="TransactionEvent")]
+        last, periodic = events[-1]["meterValue"], events[-2]["meterValue"]
+        started = events[0]["meterValue"][0]["sampledValue"]
+        assert {v.get("measurand") for v in started} == set(first.split(","))
+    assert {v.get("measurand") for v in last[0]["sampledValue"]} == set(ended.split(","))
+    measurands = {v.get("measurand") for v in periodic[0]["sampledValue"]}
+    assert measurands == set(scenario.sessions.measurands)
+    assert_schema_valid(csms)
+
+
 async def test_a_reading_costs_one_wake_up_one_timer_one_decision(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

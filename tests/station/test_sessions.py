@@ -213,6 +213,69 @@ def test_clock_aligned_readings_fall_on_the_interval_s_multiples(version: str) -
     assert all(at % 120 == 0 for at in clock)
 
 
+ENERGY = "Energy.Active.Import.Register"
+
+
+def _measurands(send: Send) -> tuple[str, set[str]]:
+    """(the readings' context, their measurands) in a message that carries one reading."""
+    payload = send.payload
+    values = (payload.get("meterValue") or payload.get("transactionData"))[0]["sampledValue"]
+    contexts = {v["context"] for v in values}
+    assert len(contexts) == 1
+    return contexts.pop(), {v.get("measurand", ENERGY) for v in values}
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_each_reading_carries_the_measurands_its_configuration_names(version: str) -> None:
+    """Periodic readings MeterValuesSampledData; clock-aligned ones MeterValuesAlignedData; a
+    transaction's last StopTxnSampledData (2.0.1 TxEndedMeasurands) and, in 2.0.1, its first
+    TxStartedMeasurands: by default the energy register only, as the keys' defaults say."""
+    config = FAST.model_copy(update={"clock_aligned_s": 120})
+    c = charger(version, config)
+    c.settings.aligned = (ENERGY, "Voltage")  # as a change of the key leaves it
+    c.begin(T0)
+    assert c.wake_at is not None
+    arrive = c.wake_at
+    sends = c.on_wake(arrive)
+    accepted = {"idTagInfo": {"status": "Accepted"}, "idTokenInfo": {"status": "Accepted"}}
+    sends += c.on_answer("Authorize", accepted, arrive)
+    if version == "1.6":
+        sends += c.on_answer("StartTransaction", {"transactionId": 42, **accepted}, arrive)
+    while c.phase is Phase.CHARGING:
+        assert c.wake_at is not None
+        sends += c.on_wake(c.wake_at)
+    seen: dict[str, set[frozenset[str]]] = {}
+    for send in valid(version, sends):
+        if send.payload.get("meterValue") or send.payload.get("transactionData"):
+            context, measurands = _measurands(send)
+            seen.setdefault(context, set()).add(frozenset(measurands))
+    sampled = frozenset(config.measurands)
+    expected = {
+        "Sample.Periodic": {sampled},
+        "Sample.Clock": {frozenset({ENERGY, "Voltage"})},
+        "Transaction.End": {frozenset({ENERGY})},
+    }
+    if version == "2.0.1":
+        expected["Transaction.Begin"] = {frozenset({ENERGY})}
+    assert seen == expected
+
+
+def test_the_reading_keys_are_read_from_the_station_configuration() -> None:
+    changed = {
+        "MeterValuesAlignedData": f"{ENERGY},Voltage",
+        "StopTxnSampledData": "Power.Active.Import",
+        "TxStartedMeasurands": "SoC,Current.Import",
+    }
+    settings = TxSettings.of(FAST, changed)
+    assert settings.aligned == (ENERGY, "Voltage")
+    assert settings.end == ("Power.Active.Import",)
+    assert settings.begin == ("SoC", "Current.Import")
+    assert TxSettings.of(FAST).aligned == TxSettings.of(FAST).end == (ENERGY,)
+    scenario = FAST.model_copy(update={"aligned_measurands": (ENERGY, "Power.Active.Import")})
+    assert TxSettings.of(scenario).aligned == (ENERGY, "Power.Active.Import")
+    assert TxSettings.of(scenario, changed).aligned == (ENERGY, "Voltage")  # the CSMS's wins
+
+
 def test_a_new_sample_interval_applies_to_the_running_session_at_once() -> None:
     c = _charging("1.6")
     assert c.wake_at is not None
@@ -247,6 +310,7 @@ def test_an_idle_connector_reports_clock_aligned_values_without_a_transaction(
     version: str,
 ) -> None:
     c = charger(version, FAST.model_copy(update={"start": "remote_only", "clock_aligned_s": 300}))
+    c.settings.aligned = (ENERGY, "Voltage", "SoC")
     c.begin(T0 + 1)
     marks = []
     for _ in range(3):
@@ -258,7 +322,8 @@ def test_an_idle_connector_reports_clock_aligned_values_without_a_transaction(
         assert "transactionId" not in payload
         values = payload["meterValue"][0]["sampledValue"]
         assert {v["context"] for v in values} == {"Sample.Clock"}
-        assert "SoC" not in {v["measurand"] for v in values}  # no EV, no state of charge
+        measurands = {v.get("measurand", ENERGY) for v in values}
+        assert measurands == {ENERGY, "Voltage"}  # no EV, no state of charge
         marks.append(at)
     assert marks == [marks[0], marks[0] + 300, marks[0] + 600] and c.phase is Phase.IDLE
 
