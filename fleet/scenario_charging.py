@@ -96,6 +96,9 @@ class Sessions(Section):
     end_measurands: tuple[str, ...] = (MEASURANDS[0],)
     begin_measurands: tuple[str, ...] = (MEASURANDS[0],)
     stop_on_invalid_id: bool = True  # 1.6 StopTransactionOnInvalidId
+    # AuthorizeRemoteTxRequests (2.0.1 AuthCtrlr.AuthorizeRemoteStart): a remote start's tag is
+    # authorised (Authorize, or the local list) before its transaction starts.
+    authorize_remote_starts: bool = False
 
     @field_validator("profile")
     @classmethod

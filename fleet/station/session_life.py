@@ -57,6 +57,7 @@ class SessionLife:
     __slots__ = (
         "_leave_at",
         "_reason",
+        "_remote",
         "connector",
         "counts",
         "demand",
@@ -95,6 +96,8 @@ class SessionLife:
         self._leave_at = 0.0
         self.sampling = Sampling(self.settings)
         self._reason = EV_LEFT
+        # A remote start being authorised first (AuthorizeRemoteTxRequests): its remoteStartId.
+        self._remote: tuple[int | None] | None = None
         # The station has no accepted connection: it decides without the CSMS (authorises by
         # its offline rules, starts and stops 1.6 transactions without waiting for answers).
         self.offline = False
@@ -189,18 +192,6 @@ class SessionLife:
         context = context_for(trigger)
         return self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s, context)
 
-    @property
-    def in_transaction(self) -> bool:
-        return self.tx is not None
-
-    @property
-    def delivered_wh(self) -> float:
-        """Energy delivered over the charger's life, the running session's so far included."""
-        tx = self.tx
-        if tx is None or self.phase is Phase.STOPPING:  # a stopped session is in counts
-            return self.counts.energy_wh
-        return self.counts.energy_wh + self.meter.register_wh - tx.meter_start_wh
-
     # --- the session -----------------------------------------------------------------------------
 
     def _plan_arrival(self, now_s: float) -> None:
@@ -219,14 +210,18 @@ class SessionLife:
         out = self._status(Status.PREPARING, now_s)
         if self.settings.start_on_plug and self.shapes.v201:
             out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
+        return out + self._ask(demand.id_tag, now_s)
+
+    def _ask(self, tag: str, now_s: float) -> list[Send]:
+        """Authorise ``tag`` before starting: by the local list or, offline, the station's
+        offline rules when they decide, else by an Authorize to the CSMS."""
         self.phase = Phase.AUTHORIZING
-        listed = self.settings.listed(demand.id_tag)
+        listed = self.settings.listed(tag)
         if listed is None and self.offline:  # nobody to ask: the station's offline rules
-            listed = self.settings.offline_verdict(demand.id_tag)
+            listed = self.settings.offline_verdict(tag)
         if listed is not None:  # on the local list: decided without asking the CSMS
-            return out + self._authorized({"idTagInfo": {"status": listed}}, now_s)
-        out.append(self.shapes.authorize(demand.id_tag))
-        return out
+            return self._authorized({"idTagInfo": {"status": listed}}, now_s)
+        return [self.shapes.authorize(tag)]
 
     def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
         if self.phase is not Phase.AUTHORIZING or self.demand is None:
@@ -241,12 +236,15 @@ class SessionLife:
             self.sampling.start(now_s)
             self._plan(now_s)
             return [self.shapes.update(tx, None, "Authorized", now_s)]
+        remote, self._remote = self._remote, None
         if not accepted:  # the driver leaves
             self.demand = None
             out = self._status(Status.AVAILABLE, now_s)
             self.phase = Phase.IDLE
             self._plan_arrival(now_s)
             return out
+        if remote is not None:
+            return self._start(self.demand.id_tag, now_s, "RemoteStart", remote[0])
         return self._start(self.demand.id_tag, now_s, "Authorized", None)
 
     def _start(

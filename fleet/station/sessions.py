@@ -6,6 +6,7 @@ time, the entry points answer with the messages to send, in order."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from fleet.station.connectors import Status
@@ -35,13 +36,17 @@ class Charger(SessionLife):
         return []
 
     def remote_start(self, tag: str, now_s: float, remote_start_id: int | None) -> list[Send]:
-        """RemoteStart/RequestStart accepted for this connector: the EV is plugged in now."""
-        self.demand = self.gen.demand()
+        """RemoteStart/RequestStart accepted for this connector: the EV is plugged in now. With
+        AuthorizeRemoteTxRequests (2.0.1 AuthorizeRemoteStart) the tag is authorised first, as
+        a badge would be; refused, the transaction does not start."""
+        self.demand = replace(self.gen.demand(), id_tag=tag)
         self._leave_at = now_s + self.demand.plugged_s
         self.wake_at = None
         out = self._status(Status.PREPARING, now_s)
-        out += self._start(tag, now_s, "RemoteStart", remote_start_id)
-        return out
+        if self.settings.authorize_remote:
+            self._remote = (remote_start_id,)
+            return out + self._ask(tag, now_s)
+        return out + self._start(tag, now_s, "RemoteStart", remote_start_id)
 
     def remote_stop(self, now_s: float) -> list[Send]:
         return self._stop(REMOTE, now_s) if self.phase is Phase.CHARGING else []
@@ -71,6 +76,18 @@ class Charger(SessionLife):
         if transaction_event:
             return [] if tx is None else [self.shapes.update(tx, reading, "Trigger", now_s)]
         return [self._meter_values(now_s, tx, "Trigger", reading)]
+
+    @property
+    def in_transaction(self) -> bool:
+        return self.tx is not None
+
+    @property
+    def delivered_wh(self) -> float:
+        """Energy delivered over the charger's life, the running session's so far included."""
+        tx = self.tx
+        if tx is None or self.phase is Phase.STOPPING:  # a stopped session is in counts
+            return self.counts.energy_wh
+        return self.counts.energy_wh + self.meter.register_wh - tx.meter_start_wh
 
     def matches(self, tx_id: Any) -> bool:
         return self.tx is not None and self.tx.tx_id == tx_id and self.phase is Phase.CHARGING

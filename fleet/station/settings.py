@@ -58,6 +58,7 @@ TX_SETTINGS: Final = frozenset(
         "MeterValuesAlignedData",
         "StopTxnSampledData",
         "TxStartedMeasurands",
+        "AuthorizeRemoteTxRequests",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -158,6 +159,7 @@ def tx_defaults(sessions: Sessions) -> dict[str, str]:
         "MeterValuesAlignedData": ",".join(sessions.aligned_measurands),
         "StopTxnSampledData": ",".join(sessions.end_measurands),
         "TxStartedMeasurands": ",".join(sessions.begin_measurands),
+        "AuthorizeRemoteTxRequests": "true" if sessions.authorize_remote_starts else "false",
     }
 
 

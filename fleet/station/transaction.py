@@ -103,6 +103,7 @@ class TxSettings:
     # What the other readings carry: clock-aligned ones (MeterValuesAlignedData /
     # AlignedDataCtrlr.Measurands), a transaction's last (StopTxnSampledData /
     # SampledDataCtrlr.TxEndedMeasurands) and, in 2.0.1, its first (TxStartedMeasurands).
+    authorize_remote: bool = False  # AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart
     aligned: tuple[str, ...] = (MEASURANDS[0],)  # the energy register, as the keys' defaults
     end: tuple[str, ...] = (MEASURANDS[0],)
     begin: tuple[str, ...] = (MEASURANDS[0],)
@@ -129,6 +130,7 @@ class TxSettings:
             return tuple(changed[key].split(",")) if key in changed else default
 
         stop = changed.get("StopTransactionOnInvalidId")
+        remote = changed.get("AuthorizeRemoteTxRequests")
         start = changed.get("TxStartPoint")
         return cls(
             number("MeterValueSampleInterval", config.meter_interval_s),
@@ -140,6 +142,7 @@ class TxSettings:
             local,
             unknown == "true" if unknown is not None else allow_unknown,
             changed.get("LocalAuthorizeOffline") == "true",
+            remote == "true" if remote is not None else config.authorize_remote_starts,
             listed("MeterValuesAlignedData", config.aligned_measurands),
             listed("StopTxnSampledData", config.end_measurands),
             listed("TxStartedMeasurands", config.begin_measurands),

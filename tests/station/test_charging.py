@@ -186,6 +186,37 @@ async def test_the_csms_chooses_what_a_transaction_end_reports(version: str) -> 
     assert_schema_valid(csms)
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_remote_starts_authorised_first_when_the_csms_says_so(version: str) -> None:
+    """AuthorizeRemoteTxRequests (2.0.1 AuthCtrlr.AuthorizeRemoteStart) set by the CSMS: a
+    remote start sends Authorize first; a tag the CSMS refuses starts no transaction."""
+    scenario = make_scenario(stations={"ocpp": version}, sessions={"start": "remote_only"})
+    async with csms_running(interval_s=60, tags=TagPolicy(reject=["BAD-*"])) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            change = set_setting(
+                version, "true", "AuthorizeRemoteTxRequests", "AuthCtrlr", "AuthorizeRemoteStart"
+            )
+            await csms.call(station.id, change)
+            charger = station.charging.chargers[0]
+            refused = await csms.call(station.id, remote_start(version, "BAD-1"))
+            assert refused.status == "Accepted"  # the command; the tag is refused after it
+            await wait_until(lambda: len(calls(csms, action="Authorize")) == 1)
+            await wait_until(lambda: charger.phase is Phase.IDLE)
+            started = await csms.call(station.id, remote_start(version, "GOOD-1", 2))
+            assert started.status == "Accepted"
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+    actions = [c.message[2] for c in calls(csms) if c.message[2] != "StatusNotification"]
+    begin = "StartTransaction" if version == "1.6" else "TransactionEvent"
+    assert actions[-3:] == ["Authorize", "Authorize", begin]  # none for the refused tag
+    tags = [c.message[3] for c in calls(csms, action="Authorize")]
+    key = "idTag" if version == "1.6" else "idToken"
+    assert [t[key] if version == "1.6" else t[key]["idToken"] for t in tags] == ["BAD-1", "GOOD-1"]
+    assert charger.counts.started == 1
+    assert_schema_valid(csms)
+
+
 async def test_a_reading_costs_one_wake_up_one_timer_one_decision(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

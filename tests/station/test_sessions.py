@@ -276,6 +276,38 @@ def test_the_reading_keys_are_read_from_the_station_configuration() -> None:
     assert TxSettings.of(scenario, changed).aligned == (ENERGY, "Voltage")  # the CSMS's wins
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_remote_start_is_authorised_first_when_the_station_is_told_to(version: str) -> None:
+    """AuthorizeRemoteTxRequests (2.0.1 AuthorizeRemoteStart): Authorize before the start,
+    which keeps its RemoteStart reason and id; a refused tag starts nothing."""
+    config = FAST.model_copy(update={"start": "remote_only", "authorize_remote_starts": True})
+    accepted = {"idTagInfo": {"status": "Accepted"}, "idTokenInfo": {"status": "Accepted"}}
+    refused = {"idTagInfo": {"status": "Invalid"}, "idTokenInfo": {"status": "Invalid"}}
+    c = charger(version, config)
+    c.begin(T0)
+    sent = valid(version, c.remote_start("REMOTE-1", T0 + 5, 9))
+    assert [s.action for s in sent] == ["StatusNotification", "Authorize"]
+    assert c.phase is Phase.AUTHORIZING and c.tx is None
+    started = valid(version, c.on_answer("Authorize", accepted, T0 + 5))
+    start = next(s for s in started if s.action in ("StartTransaction", "TransactionEvent"))
+    if version == "1.6":
+        assert start.payload["idTag"] == "REMOTE-1"
+    else:
+        assert start.payload["triggerReason"] == "RemoteStart"
+        assert start.payload["transactionInfo"]["remoteStartId"] == 9
+        assert start.payload["idToken"]["idToken"] == "REMOTE-1"
+    other = charger(version, config)
+    other.begin(T0)
+    other.remote_start("REMOTE-2", T0 + 5, 10)
+    sent = valid(version, other.on_answer("Authorize", refused, T0 + 5))
+    assert [s.action for s in sent] == ["StatusNotification"] and other.phase is Phase.IDLE
+    assert other.tx is None and other.connector.status is Status.AVAILABLE
+    plain = charger(version, FAST.model_copy(update={"start": "remote_only"}))
+    plain.begin(T0)
+    sent = plain.remote_start("REMOTE-3", T0 + 5, 11)
+    assert "Authorize" not in [s.action for s in sent]  # by default: started at once
+
+
 def test_a_new_sample_interval_applies_to_the_running_session_at_once() -> None:
     c = _charging("1.6")
     assert c.wake_at is not None
