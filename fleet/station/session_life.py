@@ -17,7 +17,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
-from typing import Any
+from typing import Any, Final
 
 from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
@@ -36,6 +36,7 @@ from fleet.station.transaction import (
     TxSettings,
 )
 
+_NOT_ASKED: Final = {"idTokenInfo": {"status": "Accepted"}}  # authorisation switched off
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
 _HEEDED = frozenset({"Authorize", "StartTransaction", "StopTransaction"})
 
@@ -216,6 +217,8 @@ class SessionLife:
         """Authorise ``tag`` before starting: by the local list or, offline, the station's
         offline rules when they decide, else by an Authorize to the CSMS."""
         self.phase = Phase.AUTHORIZING
+        if not self.settings.authorize:  # 2.0.1 AuthCtrlr.Enabled false: nobody is asked
+            return self._authorized(_NOT_ASKED, now_s)
         listed = self.settings.listed(tag)
         if listed is None and self.offline:  # nobody to ask: the station's offline rules
             listed = self.settings.offline_verdict(tag)

@@ -59,6 +59,9 @@ TX_SETTINGS: Final = frozenset(
         "StopTxnSampledData",
         "TxStartedMeasurands",
         "AuthorizeRemoteTxRequests",
+        "SampledDataEnabled",
+        "AlignedDataEnabled",
+        "AuthEnabled",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -130,6 +133,12 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TxStopPoint": Setting("PowerPathClosed", kind="str", choices=TX_STOP_POINTS, version="2.0.1"),
     # 2.0.1 only (SampledDataCtrlr): what a transaction's Started event reads.
     "TxStartedMeasurands": Setting(_ENERGY, kind=_LIST, choices=MEASURANDS, version="2.0.1"),
+    # 2.0.1 only, named as the spec's key names them: SampledDataCtrlr.Enabled (false: no
+    # periodic readings), AlignedDataCtrlr.Enabled (false: no clock-aligned ones),
+    # AuthCtrlr.Enabled (false: sessions start without authorising the driver).
+    "SampledDataEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
+    "AlignedDataEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
+    "AuthEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
 }
 
 

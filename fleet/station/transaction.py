@@ -104,6 +104,7 @@ class TxSettings:
     # AlignedDataCtrlr.Measurands), a transaction's last (StopTxnSampledData /
     # SampledDataCtrlr.TxEndedMeasurands) and, in 2.0.1, its first (TxStartedMeasurands).
     authorize_remote: bool = False  # AuthorizeRemoteTxRequests / AuthCtrlr.AuthorizeRemoteStart
+    authorize: bool = True  # 2.0.1 AuthCtrlr.Enabled: false, drivers are not authorised
     aligned: tuple[str, ...] = (MEASURANDS[0],)  # the energy register, as the keys' defaults
     end: tuple[str, ...] = (MEASURANDS[0],)
     begin: tuple[str, ...] = (MEASURANDS[0],)
@@ -132,9 +133,12 @@ class TxSettings:
         stop = changed.get("StopTransactionOnInvalidId")
         remote = changed.get("AuthorizeRemoteTxRequests")
         start = changed.get("TxStartPoint")
+        # 2.0.1's Enabled flags: a disabled kind of reading has no interval
+        sampled = changed.get("SampledDataEnabled") != "false"
+        aligned = changed.get("AlignedDataEnabled") != "false"
         return cls(
-            number("MeterValueSampleInterval", config.meter_interval_s),
-            number("ClockAlignedDataInterval", config.clock_aligned_s),
+            number("MeterValueSampleInterval", config.meter_interval_s) if sampled else 0.0,
+            number("ClockAlignedDataInterval", config.clock_aligned_s) if aligned else 0.0,
             tuple(measurands.split(",")) if measurands else config.measurands,
             stop == "true" if stop is not None else config.stop_on_invalid_id,
             start == "EVConnected" if start is not None else config.start == "plug_first",
@@ -143,6 +147,7 @@ class TxSettings:
             unknown == "true" if unknown is not None else allow_unknown,
             changed.get("LocalAuthorizeOffline") == "true",
             remote == "true" if remote is not None else config.authorize_remote_starts,
+            changed.get("AuthEnabled") != "false",
             listed("MeterValuesAlignedData", config.aligned_measurands),
             listed("StopTxnSampledData", config.end_measurands),
             listed("TxStartedMeasurands", config.begin_measurands),

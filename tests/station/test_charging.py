@@ -217,6 +217,38 @@ async def test_remote_starts_authorised_first_when_the_csms_says_so(version: str
     assert_schema_valid(csms)
 
 
+async def test_2_0_1_authorisation_and_sampled_data_switched_off_by_the_csms() -> None:
+    """SetVariables AuthCtrlr.Enabled and SampledDataCtrlr.Enabled false: a session starts
+    without Authorize (even with AuthorizeRemoteStart) and sends no periodic readings;
+    GetVariables reports both."""
+    sessions = {"start": "remote_only", "meter_interval_s": 1}
+    scenario = make_scenario(stations={"ocpp": "2.0.1"}, sessions=sessions)
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None)
+            changes = [("true", "AuthorizeRemoteStart", "AuthCtrlr")]
+            changes += [("false", "Enabled", c) for c in ("AuthCtrlr", "SampledDataCtrlr")]
+            for value, variable, component in changes:
+                await csms.call(station.id, set_setting("2.0.1", value, variable, component))
+            asked = [
+                {"component": {"name": c}, "variable": {"name": "Enabled"}}
+                for c in ("AuthCtrlr", "SampledDataCtrlr")
+            ]
+            got = await csms.call(station.id, c201.GetVariables(get_variable_data=asked))
+            assert [r["attribute_value"] for r in got.get_variable_result] == ["false", "false"]
+            await csms.call(station.id, remote_start("2.0.1", "R-1"))
+            charger = station.charging.chargers[0]
+            await wait_until(lambda: charger.phase is Phase.CHARGING and charger.tx.tx_id)
+            await asyncio.sleep(1.5)  # a periodic reading were sampled data on
+            await csms.call(station.id, remote_stop("2.0.1", charger.tx.tx_id))
+            await wait_until(lambda: charger.counts.completed == 1)
+    events = [c.message[3]["eventType"] for c in calls(csms, action="TransactionEvent")]
+    assert events == ["Started", "Ended"]  # no Updated: sampled data is off
+    assert not calls(csms, action="Authorize")  # authorisation is off
+    assert_schema_valid(csms)
+
+
 async def test_a_reading_costs_one_wake_up_one_timer_one_decision(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

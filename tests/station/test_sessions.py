@@ -30,12 +30,17 @@ FAST = Sessions(
 )
 
 
-def charger(version: str, config: Sessions = FAST, evse: Evse | None = None) -> Charger:
+def charger(
+    version: str,
+    config: Sessions = FAST,
+    evse: Evse | None = None,
+    settings: TxSettings | None = None,
+) -> Charger:
     gen = SessionGenerator.for_connector(config, "CP-1", 1)
     meter = Meter(evse or Evse(), gen.rng)
     shapes = Shapes16() if version == "1.6" else Shapes201()
     ids = (f"tx-{n}" for n in itertools.count(1))
-    return Charger(Connector(1), meter, gen, shapes, lambda: next(ids))
+    return Charger(Connector(1), meter, gen, shapes, lambda: next(ids), settings)
 
 
 def valid(version: str, sends: list[Send]) -> list[Send]:
@@ -306,6 +311,29 @@ def test_a_remote_start_is_authorised_first_when_the_station_is_told_to(version:
     plain.begin(T0)
     sent = plain.remote_start("REMOTE-3", T0 + 5, 11)
     assert "Authorize" not in [s.action for s in sent]  # by default: started at once
+
+
+def test_2_0_1_enabled_flags_switch_readings_and_authorisation_off() -> None:
+    config = FAST.model_copy(update={"clock_aligned_s": 120})
+    off = {"SampledDataEnabled": "false", "AlignedDataEnabled": "false", "AuthEnabled": "false"}
+    settings = TxSettings.of(config, off)
+    assert (settings.meter_interval_s, settings.clock_aligned_s, settings.authorize) == (
+        0,
+        0,
+        False,
+    )
+    on = TxSettings.of(config)
+    assert (on.meter_interval_s, on.clock_aligned_s, on.authorize) == (60, 120, True)
+    c = charger("2.0.1", config, settings=settings)
+    c.begin(T0)
+    sends: list[Send] = []
+    while not any(s.payload.get("eventType") == "Ended" for s in sends):
+        assert c.wake_at is not None and len(sends) < 50
+        sends += valid("2.0.1", c.on_wake(c.wake_at))
+    actions = [
+        (s.action, s.payload.get("eventType")) for s in sends if s.action != "StatusNotification"
+    ]
+    assert actions == [("TransactionEvent", "Started"), ("TransactionEvent", "Ended")]
 
 
 def test_a_new_sample_interval_applies_to_the_running_session_at_once() -> None:
