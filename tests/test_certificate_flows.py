@@ -17,7 +17,15 @@ from fleet.certs import certificate_pem, load_authority, new_authority
 from fleet.csms.door import Door, Passwords, server_context
 from fleet.station.security import forget_contexts
 from fleet.station.state import State
-from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario, wait_until
+from tests.conftest import (
+    accepted,
+    calls,
+    csms_running,
+    fleet_running,
+    make_scenario,
+    set_setting,
+    wait_until,
+)
 
 VERSIONS = ["1.6", "2.0.1"]
 
@@ -172,3 +180,23 @@ async def test_a_renewal_storm_has_every_station_ask_at_once(certs: Path) -> Non
         assert len(requests) == 4
         spread_s = max(c.at for c in requests) - min(c.at for c in requests)
         assert spread_s < 0.5  # at once, not one after another
+
+
+@pytest.mark.parametrize("version", VERSIONS)
+async def test_the_csr_names_the_organisation_the_csms_set(certs: Path, version: str) -> None:
+    """1.6 CpoName, 2.0.1 SecurityCtrlr.OrganizationName: the O of the next CSR."""
+    options = _mutual_tls(certs)
+    async with csms_running(**options) as csms:
+        async with fleet_running(_scenario(certs, csms.url, version)) as fleet:
+            await accepted(fleet)
+            name = "ACME Charging"
+            change = set_setting(version, name, "CpoName", "SecurityCtrlr", "OrganizationName")
+            await csms.call("CP-00001", change)
+            assert (await csms.call("CP-00001", _renewal_trigger(version))).status == "Accepted"
+            await wait_until(lambda: calls(csms, "CP-00001", "SignCertificate"))
+    csr = calls(csms, "CP-00001", "SignCertificate")[0].message[3]["csr"]
+    subject = x509.load_pem_x509_csr(csr.encode()).subject
+    assert (
+        subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "ACME Charging"
+    )
+    assert subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CP-00001"

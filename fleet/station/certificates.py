@@ -77,13 +77,15 @@ class CertificateStore:
 
     # --- SignCertificate / CertificateSigned -----------------------------------------------------
 
-    def request(self) -> str:
-        """A new key and a CSR for it (CN = station id, O = the organisation), PEM: what
-        SignCertificate carries. A renewal asked again replaces the pending key."""
+    def request(self, organization: str = ORGANIZATION) -> str:
+        """A new key and a CSR for it (CN = station id, O = ``organization``: 1.6 CpoName,
+        2.0.1 SecurityCtrlr.OrganizationName), PEM: what SignCertificate carries. A renewal
+        asked again replaces the pending key."""
         self.pending_key = new_key()
         subject = x509.Name(
             [
-                x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION),
+                # X.509 bounds an organizationName at 64 characters; an empty one is refused
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, organization[:64] or ORGANIZATION),
                 x509.NameAttribute(NameOID.COMMON_NAME, self.station_id),
             ]
         )

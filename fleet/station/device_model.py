@@ -133,7 +133,7 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _ro("SmartChargingCtrlr", "Entries", INT, live=True, instance="ChargingProfiles"),
     _ro("SmartChargingCtrlr", "RateUnit", MEMBERS, default="A,W", values=("A", "W")),
     _v("SmartChargingCtrlr", "LimitChangeSignificance", "decimal", default="1.0"),
-    _v("SecurityCtrlr", "OrganizationName", TEXT, default="fleet"),
+    _v("SecurityCtrlr", "OrganizationName", TEXT, setting="CpoName"),
     _ro("SecurityCtrlr", "CertificateEntries", INT, default="0"),
     _ro("SecurityCtrlr", "SecurityProfile", INT, live=True),
     # The Basic-auth password (A01): set by the CSMS, used from the next connect, never read.

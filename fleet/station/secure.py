@@ -12,10 +12,12 @@ import datetime
 import logging
 from typing import Any, ClassVar, Final
 
+from fleet.certs import ORGANIZATION
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
 from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
 from fleet.station.core import Station
 from fleet.station.rare import Rare
+from fleet.station.settings import CPO_NAME
 from fleet.station.state import State
 
 logger = logging.getLogger("fleet.station")
@@ -70,7 +72,8 @@ class SecureStation(Station):
 
     async def request_certificate(self) -> None:
         """Send SignCertificate with a CSR for a new key; the CSMS's CertificateSigned follows."""
-        payload: dict[str, Any] = {"csr": self.certificates().request()}
+        organization = self.get_setting(CPO_NAME) or ORGANIZATION
+        payload: dict[str, Any] = {"csr": self.certificates().request(organization)}
         if self.version == "2.0.1":
             payload["certificateType"] = "ChargingStationCertificate"
         with contextlib.suppress(CallFailed):

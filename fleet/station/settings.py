@@ -13,6 +13,7 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
+from fleet.certs import ORGANIZATION
 from fleet.scenario_charging import MEASURANDS, Sessions
 from fleet.station.local_list import LIST_MAX, SEND_MAX
 from fleet.station.smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
@@ -36,6 +37,8 @@ WS_PING_INTERVAL: Final = "WebSocketPingInterval"  # default: the scenario's hea
 # OCPP 1.6 Security Whitepaper keys, kept out of the table: AuthorizationKey is write-only (a
 # hex-encoded Basic-auth password, never shown), SecurityProfile shows the profile in use.
 AUTHORIZATION_KEY: Final = "AuthorizationKey"
+# The organisation a station's CSR names (1.6 CpoName, 2.0.1 SecurityCtrlr.OrganizationName).
+CPO_NAME: Final = "CpoName"
 SECURITY_PROFILE: Final = "SecurityProfile"
 # 2.0.1 TxStartPoint values a station can follow: the transaction starts when the cable is
 # plugged in (EVConnected), or once the driver is authorised with the EV plugged in.
@@ -111,6 +114,7 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TransactionMessageRetryInterval": Setting("60"),
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
     WS_PING_INTERVAL: Setting("0"),
+    CPO_NAME: Setting(ORGANIZATION, kind="str"),  # 1.6 Security Whitepaper
     # 1.6 Local Auth List Management profile, §9.2.
     "LocalAuthListEnabled": Setting("true", kind=_BOOL),
     "LocalAuthListMaxLength": Setting(str(LIST_MAX), readonly=True),
