@@ -68,6 +68,7 @@ ANSWERED: Final[dict[str, tuple[str, ...]]] = {
         "SetMonitoringBase",
         "SetMonitoringLevel",
         "GetTransactionStatus",
+        "SetNetworkProfile",
         "ReserveNow",
         "CancelReservation",
         "CertificateSigned",

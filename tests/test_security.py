@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 import ssl
 from pathlib import Path
 from typing import Any
@@ -430,3 +431,68 @@ def test_fleet_run_over_mutual_tls_against_fleet_csms(certs: Path, tmp_path: Pat
     assert "negative connects let in: 0 (foreign certificate 0 of" in run.stdout
     # The ledger was asked over HTTPS with a station's certificate, and nothing was lost.
     assert data["ledger"] is not None
+
+
+def _network_profile(slot: int, url: str, profile: int) -> Any:
+    connection = {
+        "ocppVersion": "OCPP20",
+        "ocppTransport": "JSON",
+        "ocppCsmsUrl": url,
+        "messageTimeout": 30,
+        "securityProfile": profile,
+        "ocppInterface": "Wired0",
+    }
+    return call201.SetNetworkProfile(configuration_slot=slot, connection_data=connection)
+
+
+def _comm(name: str, value: str) -> Any:
+    item = {"component": {"name": "OCPPCommCtrlr"}, "variable": {"name": name}}
+    return call201.SetVariables(set_variable_data=[{**item, "attributeValue": value}])
+
+
+async def test_a_2_0_1_station_migrates_to_the_network_profile_the_csms_sets() -> None:
+    """B09/B10: SetNetworkProfile stores a profile (a downgrade or an unusable one refused),
+    NetworkConfigurationPriority takes effect at the reboot, the station then connects with
+    that profile; one it cannot connect with is given up after NetworkProfileConnectionAttempts
+    for the next in priority."""
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        dead = f"ws://127.0.0.1:{probe.getsockname()[1]}/ocpp"
+    doors = [Door(Passwords(SECRET), require_password=True) for _ in range(2)]
+    async with csms_running(door=doors[0]) as old, csms_running(door=doors[1]) as new:
+        scenario = make_scenario(
+            stations={"ocpp": "2.0.1"},
+            security={"profile": 1, "password": SECRET},
+            csms={"url": old.url},
+        )
+        async with fleet_running(scenario) as fleet:
+            await accepted(fleet)
+            answers = [
+                await old.call("CP-00001", _network_profile(slot, url, profile))
+                for slot, url, profile in [
+                    (1, new.url, 1),
+                    (2, new.url, 0),  # a downgrade
+                    (2, new.url.replace("ws://", "wss://"), 1),  # profile 1 is not TLS
+                    (7, new.url, 1),  # no such slot
+                ]
+            ]
+            assert [a.status for a in answers] == ["Accepted", "Rejected", "Rejected", "Rejected"]
+            changed = await old.call("CP-00001", _comm("NetworkConfigurationPriority", "1,0"))
+            assert changed.set_variable_result[0]["attribute_status"] == "RebootRequired"
+            assert (
+                await old.call("CP-00001", call201.Reset(type="Immediate"))
+            ).status == "Accepted"
+            await wait_until(lambda: new.ledger.get("CP-00001") is not None)
+            await accepted(fleet)
+            assert new.ledger["CP-00001"].boot_status == "Accepted"
+            # A profile it cannot connect with: two attempts, then the next slot in priority.
+            await new.call("CP-00001", _network_profile(2, dead, 1))
+            await new.call("CP-00001", _comm("NetworkProfileConnectionAttempts", "2"))
+            await new.call("CP-00001", _comm("NetworkConfigurationPriority", "2,1"))
+            await new.call("CP-00001", call201.Reset(type="Immediate"))
+            await wait_until(lambda: new.ledger["CP-00001"].connections == 2, timeout_s=10)
+            await accepted(fleet)
+    assert old.ledger["CP-00001"].connections == 1
+    refused = [f["reason"] for f in fleet.summary.failures if f["action"] == CONNECT]
+    assert len(refused) == 2 and all("connection refused" in r for r in refused)
+    assert doors[1].refused == {}  # basic auth on the new CSMS too (profile 1)

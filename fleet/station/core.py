@@ -131,12 +131,20 @@ class Station(Life):
 
     def security_profile(self) -> int:
         """The security profile the station connects with (1.6 SecurityProfile, 2.0.1
-        SecurityCtrlr.SecurityProfile): the scenario's, or what its CSMS URL amounts to."""
+        SecurityCtrlr.SecurityProfile): its network profile's (2.0.1 SetNetworkProfile), else
+        the scenario's, or what its CSMS URL amounts to."""
+        if self.network_profile is not None:
+            return self.network_profile
         if self.scenario.security.profile:
             return self.scenario.security.profile
         url = self.scenario.csms.url_for(self.version)
         secure, basic = url.startswith("wss://"), "@" in url.split("/")[2]
         return 2 if secure else (1 if basic else 0)
+
+    def network_target(self, url: str) -> tuple[str, int | None]:
+        """Where the next connect goes and its security profile (None: the scenario's): ``url``
+        unless a 2.0.1 network profile says otherwise."""
+        return url, None
 
     def trigger(
         self, requested: str, connectors: list[int] | None, action: str = "TriggerMessage"

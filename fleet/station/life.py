@@ -83,6 +83,7 @@ class Life(Engine):
     negative: Rare[str | None] = Rare(None)  # security.negative: what it does wrong on purpose
     password: Rare[bytes | None] = Rare(None)  # Basic auth, as the CSMS set it (None: scenario's)
     certificate: Rare[tuple[str, str] | None] = Rare(None)  # signed by the CSMS: chain, key files
+    network_profile: Rare[int | None] = Rare(None)  # the security profile a network profile set
     surges: Rare[tuple[tuple[float, float, float], ...]] = Rare(())  # peak hours, epoch seconds
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:

@@ -74,12 +74,15 @@ def access_for(
     negative: str | None = None,
     password: bytes | None = None,
     certificate: tuple[str, str] | None = None,
+    profile: int | None = None,
 ) -> Access:
     """The Access of one connect of ``station_id`` to ``url``. ``password``: the one the CSMS
     set (AuthorizationKey, BasicAuthPassword) in place of the scenario's; ``certificate``: the
     one it signed (CertificateSigned), in place of certs_dir's; ``negative``: the misbehaviour
-    the station shows."""
-    profile = security.profile
+    the station shows; ``profile``: the security profile of the network profile it connects
+    with (2.0.1 SetNetworkProfile), in place of the scenario's."""
+    if profile is None:
+        profile = security.profile
     if negative == "downgrade":
         profile = security.negative.downgrade_to
         url = security.negative.downgrade_url or _downgraded(url, profile)

@@ -114,14 +114,16 @@ async def _keep_connected(
         station.set_state(State.CONNECTING)
         started = time.perf_counter()
         row = CONNECT if station.negative is None else NEGATIVE_ROWS[station.negative]
+        target, profile = station.network_target(url)  # 2.0.1: its network profile's
         try:
             access = access_for(
                 station.scenario.security,
-                url,
+                target,
                 station.id,
                 station.negative,
                 station.password,
                 station.certificate,
+                profile,
             )
             transport = await connect(
                 access.url,

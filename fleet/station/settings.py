@@ -37,6 +37,9 @@ WS_PING_INTERVAL: Final = "WebSocketPingInterval"  # default: the scenario's hea
 # OCPP 1.6 Security Whitepaper keys, kept out of the table: AuthorizationKey is write-only (a
 # hex-encoded Basic-auth password, never shown), SecurityProfile shows the profile in use.
 AUTHORIZATION_KEY: Final = "AuthorizationKey"
+NETWORK_PRIORITY: Final = "NetworkConfigurationPriority"
+NETWORK_ATTEMPTS: Final = "NetworkProfileConnectionAttempts"
+NETWORK_SLOTS: Final = 4  # configuration slots 0-3 (SetNetworkProfile)
 # The organisation a station's CSR names (1.6 CpoName, 2.0.1 SecurityCtrlr.OrganizationName).
 CPO_NAME: Final = "CpoName"
 SECURITY_PROFILE: Final = "SecurityProfile"
@@ -143,6 +146,10 @@ SETTINGS: Final[dict[str, Setting]] = {
     "SampledDataEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
     "AlignedDataEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
     "AuthEnabled": Setting("true", kind=_BOOL, version="2.0.1"),
+    # 2.0.1 only (OCPPCommCtrlr, B10): the network profile slots in order, used from the next
+    # reboot, and how many failed connects move the station on to the next one.
+    NETWORK_PRIORITY: Setting("0", kind="slots", reboot=True, version="2.0.1"),
+    NETWORK_ATTEMPTS: Setting("3", minimum=1, version="2.0.1"),
 }
 
 
@@ -217,6 +224,9 @@ def _normalised(setting: Setting, value: str) -> str | None:
     items = [item.strip() for item in text.split(",") if item.strip()]
     if setting.kind == _LIST:
         ok = items and all(item in setting.choices for item in items)
+        return ",".join(items) if ok else None
+    if setting.kind == "slots":
+        ok = items and all(item.isdigit() and int(item) < NETWORK_SLOTS for item in items)
         return ",".join(items) if ok else None
     if setting.kind == "rotation":
         ok = items and all(_ROTATION.match(item) for item in items)

@@ -1,0 +1,41 @@
+"""2.0.1 network profiles as decisions (B09 which profiles a station takes, B10 which one it
+connects with), without sockets."""
+
+from __future__ import annotations
+
+from fleet.station.network import NetworkProfile, choose, priority, profile_of
+
+PLAIN = {"ocpp_version": "OCPP20", "ocpp_transport": "JSON", "message_timeout": 30}
+
+
+def data(url: str, profile: int, **more: object) -> dict[str, object]:
+    return {**PLAIN, "ocpp_csms_url": url, "security_profile": profile, **more}
+
+
+def test_a_profile_is_taken_unless_it_downgrades_or_cannot_work() -> None:
+    assert profile_of(data("ws://b/ocpp", 1), 1) == (NetworkProfile("ws://b/ocpp", 1), None)
+    assert profile_of(data("wss://b/ocpp", 2), 1) == (NetworkProfile("wss://b/ocpp", 2), None)
+    refusals = [
+        (data("ws://b/ocpp", 0), 1, "downgrade"),
+        (data("wss://b/ocpp", 1), 1, "ws://"),
+        (data("ws://b/ocpp", 3), 0, "wss://"),
+        (data("ws://b/ocpp", 5), 0, "does not exist"),
+        (data("ws://b/ocpp", 1, ocpp_version="OCPP16"), 0, "2.0.1"),
+        (data("ws://b/ocpp", 1, ocpp_transport="SOAP"), 0, "2.0.1"),
+    ]
+    for given, current, why in refusals:
+        profile, problem = profile_of(given, current)
+        assert profile is None and problem is not None and why in problem
+
+
+def test_the_slot_connected_with_moves_on_after_failed_attempts() -> None:
+    assert priority("1,0") == [1, 0] and priority(None) == [0] and priority("x") == [0]
+    b, c = NetworkProfile("ws://b", 1), NetworkProfile("ws://c", 1)
+    profiles = {1: b, 2: c}
+    assert choose([1, 0], profiles, failures=0, attempts=3) == 1
+    assert choose([1, 0], profiles, failures=2, attempts=3) == 1
+    assert choose([1, 0], profiles, failures=3, attempts=3) is None  # slot 0: the scenario's
+    assert choose([1, 0], profiles, failures=6, attempts=3) == 1  # round again
+    assert choose([3, 2], profiles, failures=0, attempts=3) == 2  # slot 3 has no profile
+    assert choose([0, 1], profiles, failures=0, attempts=3) is None
+    assert choose([0, 1], {0: c}, failures=0, attempts=3) == 0  # the CSMS set slot 0
