@@ -325,8 +325,9 @@ def test_the_fleet_tab_plots_fleets_own_figures_over_time(tmp_path: Path) -> Non
     ]
     # fleet's own figures: never below the CSMS's delay (Locust's rounding reads 140); the window
     # p95 rises above it when the machine is loaded (147 seen in a full-suite run, 165 on a VM
-    # running 2-3 times slower).
-    assert beats and all(SLOW_MS <= ms < SLOW_MS + 35 for ms in beats), beats
+    # running 2-3 times slower, 178 in a fresh-clone CI run), so the upper bound only catches a
+    # figure of another kind (seconds read as ms, a sum of samples).
+    assert beats and all(SLOW_MS <= ms < 2 * SLOW_MS for ms in beats), beats
     assert all(p["loop_lag_ms"] is None or p["loop_lag_ms"]["p99"] >= 0 for p in points)
     titles = ("Stations per state", "Energy delivered", "Round trip p95 per action",
               "Round trip p99 per action", "event-loop lag")  # fmt: skip
