@@ -69,6 +69,10 @@ class Engine(CallSlot):
         self.responder = Responder.for_station(scenario, station_id, self.version)
         self.close_reason = ""  # why the last connection ended, for the session's report
 
+    def status_for(self, action: str) -> str:
+        """The status to answer ``action`` with (the scenario's responder policy draws it)."""
+        return self.responder.status(action)
+
     # --- hooks for the behaviour -----------------------------------------------------------------
 
     async def _life(self) -> None:
