@@ -119,38 +119,35 @@ class TxSettings:
     ) -> TxSettings:
         """The scenario's values (``allow_unknown``: its offline.allow_unknown_tags), with the
         station's changed keys (as stored) over them."""
-        changed = settings or {}
-        unknown = changed.get("AllowOfflineTxForUnknownId")
+        changed = settings or {}  # values as check_change stored them ("true", "a,b", "60")
 
         def number(key: str, default: float) -> float:
             return float(changed[key]) if key in changed else default
 
-        measurands = changed.get("MeterValuesSampledData")
+        def flag(key: str, default: bool) -> bool:
+            return changed[key] == "true" if key in changed else default
 
-        def listed(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
+        def members(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(changed[key].split(",")) if key in changed else default
 
-        stop = changed.get("StopTransactionOnInvalidId")
-        remote = changed.get("AuthorizeRemoteTxRequests")
         start = changed.get("TxStartPoint")
         # 2.0.1's Enabled flags: a disabled kind of reading has no interval
-        sampled = changed.get("SampledDataEnabled") != "false"
-        aligned = changed.get("AlignedDataEnabled") != "false"
+        sampled, aligned = flag("SampledDataEnabled", True), flag("AlignedDataEnabled", True)
         return cls(
             number("MeterValueSampleInterval", config.meter_interval_s) if sampled else 0.0,
             number("ClockAlignedDataInterval", config.clock_aligned_s) if aligned else 0.0,
-            tuple(measurands.split(",")) if measurands else config.measurands,
-            stop == "true" if stop is not None else config.stop_on_invalid_id,
+            members("MeterValuesSampledData", config.measurands),
+            flag("StopTransactionOnInvalidId", config.stop_on_invalid_id),
             start == "EVConnected" if start is not None else config.start == "plug_first",
-            changed.get("LocalPreAuthorize") == "true",
+            flag("LocalPreAuthorize", False),
             local,
-            unknown == "true" if unknown is not None else allow_unknown,
-            changed.get("LocalAuthorizeOffline") == "true",
-            remote == "true" if remote is not None else config.authorize_remote_starts,
-            changed.get("AuthEnabled") != "false",
-            listed("MeterValuesAlignedData", config.aligned_measurands),
-            listed("StopTxnSampledData", config.end_measurands),
-            listed("TxStartedMeasurands", config.begin_measurands),
+            flag("AllowOfflineTxForUnknownId", allow_unknown),
+            flag("LocalAuthorizeOffline", False),
+            flag("AuthorizeRemoteTxRequests", config.authorize_remote_starts),
+            flag("AuthEnabled", True),
+            members("MeterValuesAlignedData", config.aligned_measurands),
+            members("StopTxnSampledData", config.end_measurands),
+            members("TxStartedMeasurands", config.begin_measurands),
         )
 
     def listed(self, tag: str) -> str | None:
