@@ -11,7 +11,9 @@ after NetworkProfileConnectionAttempts failed connects with one, it moves on to 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Final
+
+SLOTS: Final = 4  # configuration slots 0-3
 
 
 @dataclass(slots=True, frozen=True)
@@ -21,12 +23,15 @@ class NetworkProfile:
 
 
 def profile_of(
-    data: dict[str, Any], current_profile: int
+    slot: int, data: dict[str, Any], current_profile: int
 ) -> tuple[NetworkProfile | None, str | None]:
-    """The profile a SetNetworkProfile's connectionData (snake_case keys) describes, or why the
-    station refuses it: another OCPP version or transport, a lower security profile than the
-    one it connects with now (A05: never downgraded), or a URL its security profile cannot use
-    (profiles 0-1 over ws://, 2-3 over wss://)."""
+    """The profile a SetNetworkProfile's connectionData (snake_case keys) describes for
+    ``slot``, or why the station refuses it: a slot it does not have, another OCPP version or
+    transport, a lower security profile than the one it connects with now (A05: never
+    downgraded), or a URL its security profile cannot use (profiles 0-1 over ws://, 2-3 over
+    wss://)."""
+    if not 0 <= slot < SLOTS:
+        return None, f"no configuration slot {slot}"
     if data.get("ocpp_version") != "OCPP20" or data.get("ocpp_transport") != "JSON":
         return None, "not OCPP 2.0.1 over JSON"
     wanted = data.get("security_profile")

@@ -16,6 +16,7 @@ from typing import Final
 from fleet.certs import ORGANIZATION
 from fleet.scenario_charging import MEASURANDS, Sessions
 from fleet.station.local_list import LIST_MAX, SEND_MAX
+from fleet.station.network import SLOTS
 from fleet.station.smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
 
 
@@ -39,7 +40,6 @@ WS_PING_INTERVAL: Final = "WebSocketPingInterval"  # default: the scenario's hea
 AUTHORIZATION_KEY: Final = "AuthorizationKey"
 NETWORK_PRIORITY: Final = "NetworkConfigurationPriority"
 NETWORK_ATTEMPTS: Final = "NetworkProfileConnectionAttempts"
-NETWORK_SLOTS: Final = 4  # configuration slots 0-3 (SetNetworkProfile)
 # The organisation a station's CSR names (1.6 CpoName, 2.0.1 SecurityCtrlr.OrganizationName).
 CPO_NAME: Final = "CpoName"
 SECURITY_PROFILE: Final = "SecurityProfile"
@@ -226,7 +226,7 @@ def _normalised(setting: Setting, value: str) -> str | None:
         ok = items and all(item in setting.choices for item in items)
         return ",".join(items) if ok else None
     if setting.kind == "slots":
-        ok = items and all(item.isdigit() and int(item) < NETWORK_SLOTS for item in items)
+        ok = items and all(item.isdigit() and int(item) < SLOTS for item in items)
         return ",".join(items) if ok else None
     if setting.kind == "rotation":
         ok = items and all(_ROTATION.match(item) for item in items)

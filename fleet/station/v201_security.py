@@ -20,7 +20,7 @@ from fleet.station.engine import Ending
 from fleet.station.network import NetworkProfile
 from fleet.station.rare import Rare
 from fleet.station.secure import SecureStation
-from fleet.station.settings import NETWORK_ATTEMPTS, NETWORK_PRIORITY, NETWORK_SLOTS
+from fleet.station.settings import NETWORK_ATTEMPTS, NETWORK_PRIORITY
 
 logger = logging.getLogger("fleet.station")
 
@@ -38,10 +38,9 @@ class SecurityV201(SecureStation):
     ) -> call_result.SetNetworkProfile:
         status = self.status_for("SetNetworkProfile")
         if status == "Accepted":
-            profile, problem = network.profile_of(connection_data, self.security_profile())
-            if not 0 <= configuration_slot < NETWORK_SLOTS:
-                problem = f"no configuration slot {configuration_slot}"
-            if profile is None or problem is not None:
+            current = self.security_profile()
+            profile, problem = network.profile_of(configuration_slot, connection_data, current)
+            if profile is None:
                 logger.info("%s: SetNetworkProfile refused: %s", self.id, problem)
                 return call_result.SetNetworkProfile(status="Rejected")
             profiles = dict(self.network_profiles or {})

@@ -13,18 +13,19 @@ def data(url: str, profile: int, **more: object) -> dict[str, object]:
 
 
 def test_a_profile_is_taken_unless_it_downgrades_or_cannot_work() -> None:
-    assert profile_of(data("ws://b/ocpp", 1), 1) == (NetworkProfile("ws://b/ocpp", 1), None)
-    assert profile_of(data("wss://b/ocpp", 2), 1) == (NetworkProfile("wss://b/ocpp", 2), None)
+    assert profile_of(1, data("ws://b/ocpp", 1), 1) == (NetworkProfile("ws://b/ocpp", 1), None)
+    assert profile_of(3, data("wss://b/ocpp", 2), 1) == (NetworkProfile("wss://b/ocpp", 2), None)
     refusals = [
-        (data("ws://b/ocpp", 0), 1, "downgrade"),
-        (data("wss://b/ocpp", 1), 1, "ws://"),
-        (data("ws://b/ocpp", 3), 0, "wss://"),
-        (data("ws://b/ocpp", 5), 0, "does not exist"),
-        (data("ws://b/ocpp", 1, ocpp_version="OCPP16"), 0, "2.0.1"),
-        (data("ws://b/ocpp", 1, ocpp_transport="SOAP"), 0, "2.0.1"),
+        (4, data("ws://b/ocpp", 1), 1, "slot"),
+        (1, data("ws://b/ocpp", 0), 1, "downgrade"),
+        (1, data("wss://b/ocpp", 1), 1, "ws://"),
+        (1, data("ws://b/ocpp", 3), 0, "wss://"),
+        (1, data("ws://b/ocpp", 5), 0, "does not exist"),
+        (1, data("ws://b/ocpp", 1, ocpp_version="OCPP16"), 0, "2.0.1"),
+        (1, data("ws://b/ocpp", 1, ocpp_transport="SOAP"), 0, "2.0.1"),
     ]
-    for given, current, why in refusals:
-        profile, problem = profile_of(given, current)
+    for slot, given, current, why in refusals:
+        profile, problem = profile_of(slot, given, current)
         assert profile is None and problem is not None and why in problem
 
 
