@@ -151,6 +151,10 @@ class Reconnect(_Section):
     # A connection lost for less than this goes on as Accepted without a BootNotification, as
     # real stations do after a short network drop (0: always boot again).
     resume_within_s: float = Field(0.0, ge=0)
+    # After such a drop a station reports only the connectors whose status changed while it
+    # was offline, unless it was offline this long or longer: then every connector (2.0.1
+    # OCPPCommCtrlr.OfflineThreshold, B04; 0: always every connector).
+    offline_threshold_s: int = Field(60, ge=0)
 
     @model_validator(mode="after")
     def _bounds(self) -> Reconnect:

@@ -45,7 +45,10 @@ class Accepted:
 
 @dataclass(slots=True, frozen=True)
 class ReportConnectors:
-    """StatusNotification for every connector (1.6: connector 0 too)."""
+    """StatusNotification for every connector (1.6: connector 0 too); ``changed_only``: only
+    for those whose status changed while the station was offline."""
+
+    changed_only: bool = False
 
 
 @dataclass(slots=True, frozen=True)
@@ -78,16 +81,21 @@ class Booting:
         self.first_s = None
         self.accepted = self.started = False
 
-    def resumed(self, lost_for_s: float | None, within_s: float, every_s: float) -> list[Intent]:
+    def resumed(
+        self, lost_for_s: float | None, within_s: float, every_s: float, threshold_s: float
+    ) -> list[Intent]:
         """A new connection after a loss of ``lost_for_s`` (None: not after a loss of an
         accepted connection). A real station does not always boot again after a short network
         drop: within ``within_s`` (the scenario's ``reconnect.resume_within_s``; 0: never) it
-        goes on as Accepted without a BootNotification, reporting its connectors again. Empty:
-        boot as ever."""
+        goes on as Accepted without a BootNotification. It then reports the connectors whose
+        status changed while it was offline (1.6 §4.9; 2.0.1 B04.FR.02), or every connector
+        when it was offline for ``threshold_s`` or longer (2.0.1 OfflineThreshold, B04.FR.01;
+        0: always every one). Empty: boot as ever."""
         if lost_for_s is None or lost_for_s >= within_s:
             return []
         self.accepted = self.started = True
-        return [Accepted(every_s, None), ReportConnectors(), StartBeats(every_s), StartChargers()]
+        report = ReportConnectors(changed_only=lost_for_s < threshold_s)
+        return [Accepted(every_s, None), report, StartBeats(every_s), StartChargers()]
 
     def sending(self, now_s: float) -> None:
         """A BootNotification leaves: the boot time counts from this connection's first."""

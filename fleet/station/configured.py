@@ -12,7 +12,7 @@ from fleet.station.settings import (
     AUTHORIZATION_KEY,
     HEARTBEAT_INTERVAL,
     OFFLINE,
-    RETRY_BACKOFF,
+    RECONNECT,
     SECURITY_PROFILE,
     SETTINGS,
     TX_SETTINGS,
@@ -43,8 +43,8 @@ class Configured(Life):
             default = tx_defaults(self.scenario.sessions).get(key)
             if default is not None:
                 return default
-        if key in RETRY_BACKOFF and key not in self.settings:
-            return f"{getattr(self.scenario.reconnect, RETRY_BACKOFF[key]):g}"
+        if key in RECONNECT and key not in self.settings:
+            return f"{getattr(self.scenario.reconnect, RECONNECT[key]):g}"
         if key == WS_PING_INTERVAL and key not in self.settings:
             return str(self.scenario.heartbeat.ws_ping_s)
         if key in OFFLINE and key not in self.settings:

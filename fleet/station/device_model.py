@@ -98,7 +98,7 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v(_COMM, "RetryBackOffWaitMinimum", INT, setting="RetryBackOffWaitMinimum", unit="s"),
     _v(_COMM, "RetryBackOffRandomRange", INT, setting="RetryBackOffRandomRange", unit="s"),
     _v(_COMM, "RetryBackOffRepeatTimes", INT, setting="RetryBackOffRepeatTimes"),
-    _v(_COMM, "OfflineThreshold", INT, default="60", unit="s"),
+    _v(_COMM, "OfflineThreshold", INT, setting="OfflineThreshold", unit="s"),
     _ro(_COMM, "FileTransferProtocols", MEMBERS, default="HTTPS", values=("HTTPS",)),
     _v(_COMM, "UnlockOnEVSideDisconnect", BOOL, setting="UnlockConnectorOnEVSideDisconnect"),
     _v(_SD, "Enabled", BOOL, setting="SampledDataEnabled"),

@@ -36,11 +36,12 @@ from fleet.station.engine import Answer, Ending, Engine, Outgoing
 from fleet.station.intents import Send, WakeAt
 from fleet.station.local_list import LocalList
 from fleet.station.rare import Rare
-from fleet.station.settings import RETRY_BACKOFF, SETTINGS
+from fleet.station.settings import RECONNECT, SETTINGS
 from fleet.station.state import State
 from fleet.station.transaction import Shapes, Tx
 
 logger = logging.getLogger("fleet.station")
+_WHOLE = ("repeat_times", "offline_threshold_s")  # reconnect fields that are whole numbers
 
 
 class Life(Engine):
@@ -85,6 +86,8 @@ class Life(Engine):
     certificate: Rare[tuple[str, str] | None] = Rare(None)  # signed by the CSMS: chain, key files
     network_profile: Rare[int | None] = Rare(None)  # the security profile a network profile set
     surges: Rare[tuple[tuple[float, float, float], ...]] = Rare(())  # peak hours, epoch seconds
+    # The connectors' statuses when an accepted connection was lost (when drops may resume).
+    lost_statuses: Rare[tuple[str, ...] | None] = Rare(None)
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -138,8 +141,8 @@ class Life(Engine):
         """The scenario's reconnect rules, with the RetryBackOff values the CSMS set (2.0.1)."""
         rules = self.scenario.reconnect
         changed = {
-            field: (int if field == "repeat_times" else float)(self.settings[key])
-            for key, field in RETRY_BACKOFF.items()
+            field: (int if field in _WHOLE else float)(self.settings[key])
+            for key, field in RECONNECT.items()
             if key in self.settings
         }
         return rules.model_copy(update=changed) if changed else rules
@@ -161,6 +164,14 @@ class Life(Engine):
 
     def all_connectors(self) -> list[int]:
         raise NotImplementedError
+
+    def status_of(self, connector: int) -> str:
+        """The status StatusNotification reports for this connector."""
+        raise NotImplementedError
+
+    def statuses(self) -> tuple[str, ...]:
+        """Every connector's status, in ``all_connectors()`` order."""
+        return tuple(self.status_of(connector) for connector in self.all_connectors())
 
     # --- clocks ----------------------------------------------------------------------------------
 
@@ -190,8 +201,10 @@ class Life(Engine):
         self.accepted_on_connection = False
         lost_at, self._lost_at = self._lost_at, None
         lost_for = None if lost_at is None else time.monotonic() - lost_at
-        within = self.scenario.reconnect.resume_within_s
-        self._resume = self.booting.resumed(lost_for, within, self.heartbeat_s)
+        rules = self.reconnect_rules()
+        self._resume = self.booting.resumed(
+            lost_for, rules.resume_within_s, self.heartbeat_s, rules.offline_threshold_s
+        )
         return await super().run(transport)
 
     def _disconnected(self, ending: Ending) -> None:
@@ -199,6 +212,8 @@ class Life(Engine):
         self._lost_at = time.monotonic() if lost else None
         if lost and self._outage_since is None:
             self._outage_since = time.perf_counter()
+            if self.scenario.reconnect.resume_within_s:  # what a resumed drop compares with
+                self.lost_statuses = self.statuses()
         if ending is Ending.REBOOT and self.after_reboot:
             self.settings.update(self.after_reboot)
             self.after_reboot = None
@@ -257,7 +272,7 @@ class Life(Engine):
             elif isinstance(intent, Accepted):
                 self._accepted(intent)
             elif isinstance(intent, ReportConnectors):
-                await self.send_status(self.all_connectors())
+                await self.send_status(self._to_report(intent.changed_only))
             elif isinstance(intent, StartBeats):
                 self._run_beats(self.beats.start(loop.time(), intent.every_s))
             elif isinstance(intent, StartChargers):
@@ -274,6 +289,16 @@ class Life(Engine):
                 wait_s = again_at - loop.time()
                 logger.info("%s %s, booting again in %.3g s", self.id, status, wait_s)
         return again_at
+
+    def _to_report(self, changed_only: bool) -> list[int]:
+        """The connectors to report on a connection: all, or (after a short resumed drop)
+        those whose status changed since the connection was lost."""
+        connectors = self.all_connectors()
+        before, self.lost_statuses = self.lost_statuses, None
+        if not changed_only or before is None:
+            return connectors
+        now = self.statuses()
+        return [c for c, old, new in zip(connectors, before, now, strict=True) if old != new]
 
     def set_state(self, new: State) -> None:
         super().set_state(new)

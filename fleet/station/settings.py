@@ -133,6 +133,9 @@ SETTINGS: Final[dict[str, Setting]] = {
     "RetryBackOffWaitMinimum": Setting("1", minimum=0, version="2.0.1"),
     "RetryBackOffRandomRange": Setting("10", minimum=0, version="2.0.1"),
     "RetryBackOffRepeatTimes": Setting("5", minimum=0, version="2.0.1"),
+    # 2.0.1 only (OCPPCommCtrlr, B04): after a resumed drop this long, every connector is
+    # reported again, not only those that changed; default from the scenario.
+    "OfflineThreshold": Setting("60", minimum=0, version="2.0.1"),
     # 2.0.1 only (TxCtrlr), kept here so both versions share the transaction rules.
     "TxStartPoint": Setting(
         "PowerPathClosed", kind="str", choices=TX_START_POINTS, version="2.0.1"
@@ -160,10 +163,11 @@ OFFLINE: Final = {
     "AllowOfflineTxForUnknownId": "allow_unknown_tags",
 }
 # The reconnect settings and the scenario's reconnect field each stands for.
-RETRY_BACKOFF: Final = {
+RECONNECT: Final = {
     "RetryBackOffWaitMinimum": "min_s",
     "RetryBackOffRandomRange": "random_range_s",
     "RetryBackOffRepeatTimes": "repeat_times",
+    "OfflineThreshold": "offline_threshold_s",
 }
 
 

@@ -45,13 +45,13 @@ class StationV16(SecurityV16):
             {
                 "connectorId": connector,
                 "errorCode": "NoError",
-                "status": self._reported(connector),
+                "status": self.status_of(connector),
                 "timestamp": stamp,
             }
             for connector in connectors
         ]
 
-    def _reported(self, connector: int) -> str:
+    def status_of(self, connector: int) -> str:
         if connector == 0:  # the Charge Point as a whole
             return "Unavailable" if 0 in self.unavailable else "Available"
         return self.connector_state(connector).value

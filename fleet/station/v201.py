@@ -53,12 +53,15 @@ class StationV201(DeviceModelStation):
         return [
             {
                 "timestamp": stamp,
-                "connectorStatus": V201_STATUS[self.connector_state(evse)],
+                "connectorStatus": self.status_of(evse),
                 "evseId": evse,
                 "connectorId": 1,
             }
             for evse in connectors
         ]
+
+    def status_of(self, connector: int) -> str:
+        return V201_STATUS[self.connector_state(connector)]
 
     def _evses(self, evse: dict[str, Any] | None) -> list[int] | None:
         """No EVSE means all; an unknown EVSE or connector gives None."""

@@ -136,15 +136,19 @@ def test_a_clean_stop_or_reboot_misses_nothing() -> None:
 def test_a_short_drop_resumes_without_booting_when_the_scenario_says_so() -> None:
     boot = Booting(RULES, retry_s=30)
     boot.connected()
-    assert boot.resumed(None, 10, 60) == []  # not after a loss: boot
-    assert boot.resumed(12.0, 10, 60) == []  # lost too long: boot
-    assert boot.resumed(3.0, 0, 60) == []  # 0: always boot
+    assert boot.resumed(None, 10, 60, 5) == []  # not after a loss: boot
+    assert boot.resumed(12.0, 10, 60, 5) == []  # lost too long: boot
+    assert boot.resumed(3.0, 0, 60, 5) == []  # 0: always boot
     boot.connected()
-    assert boot.resumed(3.0, 10, 60) == [
+    assert boot.resumed(3.0, 10, 60, 5) == [
         Accepted(60, waited_s=None),
-        ReportConnectors(),
+        ReportConnectors(changed_only=True),  # offline for less than OfflineThreshold
         StartBeats(60),
         StartChargers(),
     ]
     # Resumed: a later triggered BootNotification's acceptance starts nothing again.
     assert boot.answered(answer("Accepted", 60), 5.0, WALL)[-1] == Accepted(60, waited_s=None)
+    boot.connected()  # offline for OfflineThreshold or longer: every connector (B04.FR.01)
+    assert boot.resumed(5.0, 10, 60, 5)[1] == ReportConnectors(changed_only=False)
+    boot.connected()
+    assert boot.resumed(0.5, 10, 60, 0)[1] == ReportConnectors(changed_only=False)  # 0: all

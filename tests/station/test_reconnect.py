@@ -5,11 +5,26 @@ from __future__ import annotations
 
 import asyncio
 import socket
+from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
-from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario, wait_until
+from fleet.csms import Csms
+from tests.conftest import (
+    accepted,
+    calls,
+    csms_running,
+    fleet_running,
+    make_scenario,
+    set_setting,
+    wait_until,
+)
+
+
+def within(seconds: float) -> str:
+    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
 
 
 def closed_port() -> int:
@@ -35,28 +50,80 @@ async def test_each_policy_paces_reconnects_as_it_names() -> None:
     assert slow == 1  # the first attempt, then at least 1 s of back-off
 
 
-async def boots_after_a_drop(resume_within_s: float) -> tuple[int, int, int]:
-    """(connections, BootNotifications, StatusNotifications) the CSMS saw when it dropped an
-    accepted station once."""
-    scenario = make_scenario(reconnect={"resume_within_s": resume_within_s, "min_s": 0.1})
+def statuses(csms: Csms) -> list[tuple[int, str]]:
+    """(connector or EVSE, status) of every StatusNotification the CSMS received."""
+    payloads = [c.message[3] for c in calls(csms, action="StatusNotification")]
+    return [
+        (p["connectorId"], p["status"]) if "status" in p else (p["evseId"], p["connectorStatus"])
+        for p in payloads
+    ]
+
+
+async def after_a_drop(
+    reconnect: dict[str, object],
+    version: str = "1.6",
+    before: Any = None,
+    offline_s: float = 0.1,
+) -> tuple[int, int, list[tuple[int, str]]]:
+    """(connections, BootNotifications, the StatusNotifications after the drop) the CSMS saw
+    when it dropped an accepted two-connector station once, after sending ``before``; the
+    station stays offline ``offline_s`` (the spec back-off, without jitter)."""
+    back_off = {"policy": "spec", "min_s": offline_s, "max_s": max(offline_s, 1)}
+    back_off |= {"random_range_s": 0, "repeat_times": 0}
+    scenario = make_scenario(
+        stations={"ocpp": version, "connectors": 2},
+        sessions={"start": "remote_only"},
+        reconnect={**back_off, **reconnect},
+    )
+    beat = (c16 if version == "1.6" else c201).TriggerMessage(requested_message="Heartbeat")
     async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
         await accepted(fleet)
-        await wait_until(lambda: len(calls(csms, action="StatusNotification")) == 2)
+        booted = 3 if version == "1.6" else 2  # 1.6: connector 0 too
+        await wait_until(lambda: len(statuses(csms)) == booted)
+        if before is not None:
+            answer = await csms.call("CP-00001", before)
+            if isinstance(before, c201.SetVariables):
+                assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
+            else:
+                assert answer.status == "Accepted"
+        reserved = isinstance(before, c16.ReserveNow)  # reported Reserved before the drop
+        await wait_until(lambda: len(statuses(csms)) == booted + reserved)
+        seen = len(statuses(csms))
         await csms.connections["CP-00001"]._connection.close(1001, "going away")
-        await wait_until(lambda: csms.ledger["CP-00001"].connections == 2)
-        await wait_until(lambda: len(calls(csms, action="StatusNotification")) == 4)
+        await wait_until(lambda: csms.ledger["CP-00001"].connections == 2, offline_s + 5)
         await accepted(fleet)
+        # A triggered Heartbeat leaves after whatever the new connection reported first.
+        assert (await csms.call("CP-00001", beat)).status == "Accepted"
+        await wait_until(lambda: calls(csms, action="Heartbeat"))
     record = csms.ledger["CP-00001"]
-    return (
-        record.connections,
-        record.received["BootNotification"],
-        record.received["StatusNotification"],
-    )
+    boots = record.received["BootNotification"]
+    return record.connections, boots, statuses(csms)[seen:]
 
 
 async def test_a_short_drop_is_resumed_without_booting_when_the_scenario_says_so() -> None:
-    assert await boots_after_a_drop(resume_within_s=5) == (2, 1, 4)  # connectors re-reported
-    assert await boots_after_a_drop(resume_within_s=0) == (2, 2, 4)  # the default: boot again
+    resumed = await after_a_drop({"resume_within_s": 5})
+    assert resumed == (2, 1, [])  # no boot; nothing changed offline: nothing re-reported
+    booted = await after_a_drop({"resume_within_s": 0})  # the default: boot again
+    assert booted == (2, 2, [(0, "Available"), (1, "Available"), (2, "Available")])
+    always = await after_a_drop({"resume_within_s": 5, "offline_threshold_s": 0})
+    assert always == (2, 1, [(0, "Available"), (1, "Available"), (2, "Available")])
+
+
+async def test_after_a_short_drop_only_what_changed_offline_is_reported() -> None:
+    expiring = c16.ReserveNow(
+        connector_id=1, expiry_date=within(1.0), id_tag="TAG-R", reservation_id=7
+    )
+    reconnect = {"resume_within_s": 10}
+    got = await after_a_drop(reconnect, before=expiring, offline_s=2.0)
+    assert got == (2, 1, [(1, "Available")])  # the reservation expired offline; 0 and 2 did not
+
+
+async def test_2_0_1_reports_every_connector_after_an_outage_past_its_offline_threshold() -> None:
+    threshold = set_setting("2.0.1", "1", "OfflineThreshold", "OCPPCommCtrlr")
+    short = await after_a_drop({"resume_within_s": 10}, "2.0.1", threshold, offline_s=0.2)
+    assert short == (2, 1, [])  # B04.FR.02: offline 0.2 s, under the threshold: none changed
+    long = await after_a_drop({"resume_within_s": 10}, "2.0.1", threshold, offline_s=1.5)
+    assert long == (2, 1, [(1, "Available"), (2, "Available")])  # B04.FR.01: past it: all
 
 
 async def test_a_reboot_boots_again_even_when_drops_are_resumed() -> None:
