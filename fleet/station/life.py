@@ -294,8 +294,11 @@ class Life(Engine):
         """The connectors to report on a connection: all, or (after a short resumed drop)
         those whose status changed since the connection was lost."""
         connectors = self.all_connectors()
-        before, self.lost_statuses = self.lost_statuses, None
-        if not changed_only or before is None:
+        before = self.lost_statuses
+        if before is None:
+            return connectors
+        self.lost_statuses = None  # (only when set: setting a Rare makes the station's table)
+        if not changed_only:
             return connectors
         now = self.statuses()
         return [c for c, old, new in zip(connectors, before, now, strict=True) if old != new]
