@@ -19,6 +19,7 @@ import orjson
 import uvloop
 
 from fleet.cli_certs import add_certs_parser, cmd_certs
+from fleet.cli_compare import add_compare_parser, cmd_compare
 from fleet.cli_csms import add_csms_parser, cmd_csms
 from fleet.errors import FleetError, ScenarioError, UsageError
 from fleet.scenario_storms import PRESETS as STORM_PRESETS
@@ -116,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     add_csms_parser(sub)
     add_certs_parser(sub)
+    add_compare_parser(sub)
 
     validate = sub.add_parser("validate", help="check scenario files; exit 0 if all are valid")
     validate.add_argument("files", nargs="+")
@@ -150,6 +152,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "run": cmd_run,
             "csms": cmd_csms,
             "certs": cmd_certs,
+            "compare": cmd_compare,
             "validate": cmd_validate,
             "demo": cmd_demo,
         }
