@@ -11,7 +11,7 @@ from typing import Any
 import orjson
 
 from fleet.errors import UsageError
-from fleet.metrics.compare import QUANTILES, Rules, compare, format_comparison
+from fleet.metrics.compare import QUANTILES, Rules, compare, format_comparison, from_locust_csv
 
 
 def add_compare_parser(sub: Any) -> None:
@@ -21,8 +21,10 @@ def add_compare_parser(sub: Any) -> None:
         help="compare two runs' --summary-json files: which rows got slower or failed more; "
         "exit 1 on a regression",
     )
-    cmp.add_argument("baseline", help="summary JSON of the run to compare against")
-    cmp.add_argument("current", help="summary JSON of the run under test")
+    cmp.add_argument(
+        "baseline", help="summary JSON (or Locust <prefix>_stats.csv) of the run to compare against"
+    )
+    cmp.add_argument("current", help="summary JSON (or Locust stats CSV) of the run under test")
     cmp.add_argument(
         "--tolerance",
         type=_percent,
@@ -84,13 +86,19 @@ def cmd_compare(args: argparse.Namespace) -> int:
 
 
 def _summary(path: str) -> dict[str, Any]:
-    """A run's summary JSON, or a one-line error saying what is wrong with the file."""
+    """A run's summary JSON (or Locust stats CSV), or a one-line error saying what is wrong
+    with the file."""
     try:
-        data = orjson.loads(Path(path).read_bytes())
+        raw = Path(path).read_bytes()
+        if path.endswith(".csv"):
+            return from_locust_csv(raw.decode("utf-8", "replace"))
+        data = orjson.loads(raw)
     except OSError as exc:
         raise UsageError(f"{path}: {exc.strerror or exc}") from None
     except orjson.JSONDecodeError as exc:
         raise UsageError(f"{path}: not JSON ({exc})") from None
+    except ValueError as exc:
+        raise UsageError(f"{path}: {exc}") from None
     if not isinstance(data, dict) or not isinstance(data.get("actions"), dict):
         raise UsageError(
             f'{path}: not a run\'s summary (no "actions"; write one with --summary-json)'

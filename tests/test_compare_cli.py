@@ -38,7 +38,7 @@ def test_compare_names_the_row_a_slower_csms_made_slower_and_exits_1(tmp_path: P
     rows = {line.split()[0]: line for line in verdict.stdout.splitlines() if line[:1].isupper()}
     assert "REGRESSION: " in rows["Heartbeat"]
     assert "REGRESSION" not in rows["BootNotification"]
-    findings = [f.strip() for f in verdict.stdout.split("REGRESSION: ")[1].splitlines()[1:]]
+    findings = [f.strip() for f in verdict.stdout.split("\nREGRESSION: ")[1].splitlines()[1:]]
     assert findings and all(f.startswith("Heartbeat p9") for f in findings), findings
     data = json.loads(written.read_text())
     assert data["regression"] is True and data["regressions"] == findings
@@ -58,5 +58,9 @@ def test_a_file_that_is_not_a_summary_is_one_line_and_exit_2(tmp_path: Path) -> 
     assert "not a run's summary" in result.stderr
     missing = fleet_compare(str(tmp_path / "missing.json"), str(other))
     assert missing.returncode == 2 and "No such file" in missing.stderr
+    table = tmp_path / "run_stats.csv"
+    table.write_text("a,b\n1,2\n")
+    not_locust = fleet_compare(str(table), str(table))
+    assert not_locust.returncode == 2 and "not a Locust stats CSV" in not_locust.stderr
     bad_gate = fleet_compare(str(other), str(other), "--gate", "p90")
     assert bad_gate.returncode == 2 and "--gate: p90" in bad_gate.stderr

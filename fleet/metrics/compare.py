@@ -12,6 +12,9 @@ shown, and said to be not judged, rather than blamed on the release.
 
 from __future__ import annotations
 
+import csv
+import io
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -77,6 +80,29 @@ class Comparison:
                 for row in self.rows
             ],
         }
+
+
+def from_locust_csv(text: str) -> dict[str, Any]:
+    """A Locust ``<prefix>_stats.csv`` as a summary's "actions" (Locust's whole milliseconds, no
+    taint figures), for runs whose summary JSON was not kept. fleet's rows are per OCPP version
+    there: a name two versions share is told apart by its type ("Heartbeat [OCPP2.0.1]")."""
+    rows = [r for r in csv.DictReader(io.StringIO(text)) if r.get("Name") != "Aggregated"]
+    if not rows or not {"Name", "Request Count", "95%"} <= set(rows[0]):
+        raise ValueError("not a Locust stats CSV (no Name, Request Count, 95% columns)")
+    names = Counter(r["Name"] for r in rows)
+    actions = {}
+    for r in rows:
+        name = r["Name"] if names[r["Name"]] == 1 else f"{r['Name']} [{r['Type']}]"
+        actions[name] = {
+            "count": int(r["Request Count"]),
+            "failures": int(r["Failure Count"]),
+            **{f"{q}_ms": _number(r.get(f"{q[1:]}%")) for q in QUANTILES},
+        }
+    return {"actions": actions, "source": "locust-csv"}
+
+
+def _number(text: str | None) -> float | None:
+    return None if text in (None, "", "N/A") else float(text)
 
 
 def compare(base: Mapping[str, Any], current: Mapping[str, Any], rules: Rules) -> Comparison:
@@ -167,6 +193,11 @@ def _violations(summary: Mapping[str, Any]) -> int:
 def _notes(base: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
     """What makes the two runs less than comparable, in plain words."""
     notes = []
+    if "locust-csv" in (base.get("source"), current.get("source")):
+        notes.append(
+            "a Locust stats CSV has whole milliseconds and no taint figures: whether fleet's "
+            "own stalls moved a row is not known (--summary-json files have both)"
+        )
     stations = [(s.get("stations") or {}).get("total") for s in (base, current)]
     if stations[0] != stations[1]:
         notes.append(

@@ -7,6 +7,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
+import pytest
+
 from fleet.metrics.compare import (
     FASTER,
     SAME,
@@ -16,6 +18,7 @@ from fleet.metrics.compare import (
     Rules,
     compare,
     format_comparison,
+    from_locust_csv,
 )
 
 RULES = Rules()  # 10 % and 1 ms, 100 samples, gates p95 and p99, 0.1 failure points
@@ -133,3 +136,36 @@ def test_the_report_shows_each_row_and_ends_with_the_verdict() -> None:
     assert lines[-1] == "  Heartbeat p99 20 -> 60 ms (+200 %)"
     same = format_comparison(compare(base, base, RULES), RULES, ("a.json", "a.json"))
     assert same.splitlines()[-1] == "no regression: 1 row(s) judged"
+
+
+HEADER = (
+    "Type,Name,Request Count,Failure Count,Median Response Time,Average Response Time,"
+    "Min Response Time,Max Response Time,Average Content Size,Requests/s,Failures/s,"
+    "50%,66%,75%,80%,90%,95%,98%,99%,99.9%,99.99%,100%"
+)
+
+
+def locust_csv(heartbeat_p95: int) -> str:
+    """A Locust stats CSV as a fleet run writes it: rows per OCPP version, then Aggregated."""
+    return "\n".join(
+        [
+            HEADER,
+            f"OCPP1.6,Heartbeat,2000,4,2,2.4,0.6,40,85,19,0,2,3,3,4,4,{heartbeat_p95},6,9,12,40,40",
+            "OCPP2.0.1,Heartbeat,1000,0,2,2.4,0.6,30,85,19,0,2,3,3,4,4,5,6,8,11,30,30",
+            "WS,connect,300,0,24,17,7,26,0,4.8,0,24,24,25,26,26,26,26,26,26,26,26",
+            ",Aggregated,3300,4,3,6,0.6,40,65,43,0,3,5,9,15,17,24,26,26,26,26,40",
+        ]
+    )
+
+
+def test_a_locust_stats_csv_compares_as_its_rows() -> None:
+    before = from_locust_csv(locust_csv(5))
+    assert list(before["actions"]) == ["Heartbeat [OCPP1.6]", "Heartbeat [OCPP2.0.1]", "connect"]
+    assert before["actions"]["Heartbeat [OCPP1.6]"] == {
+        "count": 2000, "failures": 4, "p50_ms": 2.0, "p95_ms": 5.0, "p99_ms": 9.0,
+    }  # fmt: skip
+    result = compare(before, from_locust_csv(locust_csv(12)), RULES)
+    assert result.regressions == ["Heartbeat [OCPP1.6] p95 5 -> 12 ms (+140 %)"]
+    assert "no taint figures" in result.notes[0]
+    with pytest.raises(ValueError, match="not a Locust stats CSV"):
+        from_locust_csv("a,b\n1,2\n")
