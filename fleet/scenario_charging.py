@@ -95,6 +95,12 @@ class Sessions(Section):
     aligned_measurands: tuple[str, ...] = (MEASURANDS[0],)
     end_measurands: tuple[str, ...] = (MEASURANDS[0],)
     begin_measurands: tuple[str, ...] = (MEASURANDS[0],)
+    # A transaction's last message carries its readings over the whole transaction, not only
+    # the last: 1.6 StopTransaction transactionData every MeterValueSampleInterval (with
+    # StopTxnSampledData) and ClockAlignedDataInterval (StopTxnAlignedData); 2.0.1 Ended every
+    # SampledDataCtrlr.TxEndedInterval and AlignedDataCtrlr.TxEndedInterval (their defaults:
+    # meter_interval_s and clock_aligned_s; 0 without the series). Long sessions make big frames.
+    end_series: bool = False
     stop_on_invalid_id: bool = True  # 1.6 StopTransactionOnInvalidId
     # AuthorizeRemoteTxRequests (2.0.1 AuthCtrlr.AuthorizeRemoteStart): a remote start's tag is
     # authorised (Authorize, or the local list) before its transaction starts.

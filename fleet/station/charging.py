@@ -102,7 +102,9 @@ class Chargers:
         station = self.station
         scenario = station.scenario
         allow_unknown = scenario.offline.allow_unknown_tags
-        return TxSettings.of(scenario.sessions, station.settings, station.local(), allow_unknown)
+        v201 = station.version == "2.0.1"
+        local = station.local()
+        return TxSettings.of(scenario.sessions, station.settings, local, allow_unknown, v201)
 
     def reservations(self) -> Reserving:
         if self.reserving is None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from fleet.station.behaviour import format_time
 from fleet.station.meter import Reading
 
 _CONTEXTS: Final = {"MeterValueClock": "Sample.Clock", "Trigger": "Trigger"}
@@ -145,3 +146,20 @@ def meter_value(
             item["value"] = shown(value, digits) if text is None else text
         items.append(item)
     return {"timestamp": stamp, "sampledValue": items}
+
+
+def ending_values(
+    series: list[tuple[float, Reading, str, tuple[str, ...]]] | None,
+    reading: Reading,
+    measurands: tuple[str, ...],
+    stamp: str,
+    v201: bool,
+) -> list[dict[str, Any]]:
+    """A transaction's last meter values: the readings it kept (``Tx.series``: none unless
+    sessions.end_series or 2.0.1's TxEndedInterval asked for them), then its end reading."""
+    values = [
+        meter_value(kept, shown_as, context, format_time(at_s), v201)
+        for at_s, kept, context, shown_as in series or ()
+    ]
+    values.append(meter_value(reading, measurands, "Transaction.End", stamp, v201))
+    return values

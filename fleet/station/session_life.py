@@ -262,6 +262,8 @@ class SessionLife:
         self.meter.plug(self.demand, now_s)
         reading = self.meter.read(now_s)
         tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
+        if self.settings.keeps_series:
+            tx.series = []
         tx.remote_start_id, tx.trigger = remote_start_id, trigger
         held = self.connector.reservation
         if held is not None and held.tag == tag:  # the reservation's driver: it is used up
@@ -326,6 +328,7 @@ class SessionLife:
             return self._stop(EV_LEFT, now_s)
         out: list[Send] = []
         charging = tx.charging_state == "Charging"
+        reading = None
         if self.sampling.periodic_due(now_s):
             reading = self.meter.read(now_s, charging)  # the meter advanced to now
             out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
@@ -333,7 +336,9 @@ class SessionLife:
             reading = self.meter.read(now_s, charging)
             aligned = self.settings.aligned
             out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s, aligned))
-        if not out:
+        if tx.series is not None:
+            reading = self._keep(tx.series, now_s, charging, reading)
+        if reading is None:
             self.meter.advance(now_s, charging)
         if charging and self.meter.full:
             tx.charging_state = "SuspendedEV"
@@ -342,6 +347,22 @@ class SessionLife:
                 out.append(self.shapes.update(tx, None, "ChargingStateChanged", now_s))
         self._plan(now_s)
         return out
+
+    def _keep(
+        self, series: list[Any], now_s: float, charging: bool, reading: Reading | None
+    ) -> Reading | None:
+        """The readings due for the transaction's last message join its series (the reading
+        just sent when there is one: the same values); the reading taken, if any."""
+        sampled, aligned = self.sampling.kept_due(now_s)
+        if sampled or aligned:
+            if reading is None:
+                reading = self.meter.read(now_s, charging)
+            settings = self.settings
+            if sampled:
+                series.append((now_s, reading, "Sample.Periodic", settings.end))
+            if aligned:
+                series.append((now_s, reading, "Sample.Clock", settings.end_aligned))
+        return reading
 
     def _stop(self, reason: StopReason, now_s: float) -> list[Send]:
         tx = self.tx

@@ -68,6 +68,9 @@ TX_SETTINGS: Final = frozenset(
         "SampledDataEnabled",
         "AlignedDataEnabled",
         "AuthEnabled",
+        "StopTxnAlignedData",
+        "TxEndedInterval",
+        "AlignedTxEndedInterval",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -143,6 +146,10 @@ SETTINGS: Final[dict[str, Setting]] = {
     "TxStopPoint": Setting("PowerPathClosed", kind="str", choices=TX_STOP_POINTS, version="2.0.1"),
     # 2.0.1 only (SampledDataCtrlr): what a transaction's Started event reads.
     "TxStartedMeasurands": Setting(_ENERGY, kind=_LIST, choices=MEASURANDS, version="2.0.1"),
+    # 2.0.1 only: how often a transaction's readings are kept for its Ended event
+    # (SampledDataCtrlr.TxEndedInterval, AlignedDataCtrlr.TxEndedInterval); 0: none kept.
+    "TxEndedInterval": Setting("0", version="2.0.1"),
+    "AlignedTxEndedInterval": Setting("0", version="2.0.1"),
     # 2.0.1 only, named as the spec's key names them: SampledDataCtrlr.Enabled (false: no
     # periodic readings), AlignedDataCtrlr.Enabled (false: no clock-aligned ones),
     # AuthCtrlr.Enabled (false: sessions start without authorising the driver).
@@ -184,6 +191,8 @@ def tx_defaults(sessions: Sessions) -> dict[str, str]:
         "StopTxnSampledData": ",".join(sessions.end_measurands),
         "TxStartedMeasurands": ",".join(sessions.begin_measurands),
         "AuthorizeRemoteTxRequests": "true" if sessions.authorize_remote_starts else "false",
+        "TxEndedInterval": f"{sessions.meter_interval_s if sessions.end_series else 0:g}",
+        "AlignedTxEndedInterval": f"{sessions.clock_aligned_s if sessions.end_series else 0:g}",
     }
 
 

@@ -78,6 +78,9 @@ class Tx:
     started: bool = False  # 2.0.1: Started sent
     started_s: float = 0.0  # when it started (the station's wall clock): Relative profiles
     lost: bool = False  # 1.6: its StartTransaction was given up, so nothing of it can be sent
+    # Readings kept for its last message (``TxSettings.keeps_series``): (wall time, reading,
+    # context, measurands shown), in the order taken.
+    series: list[tuple[float, Reading, str, Measurands]] | None = None
 
     def next_seq(self) -> int:
         seq, self.seq_no = self.seq_no, self.seq_no + 1
@@ -108,6 +111,16 @@ class TxSettings:
     aligned: tuple[str, ...] = (MEASURANDS[0],)  # the energy register, as the keys' defaults
     end: tuple[str, ...] = (MEASURANDS[0],)
     begin: tuple[str, ...] = (MEASURANDS[0],)
+    # The readings a transaction's last message carries besides its end (sessions.end_series):
+    # sampled every ``ended_s`` (StopTxnSampledData), clock-aligned every ``ended_aligned_s``
+    # (StopTxnAlignedData / AlignedDataCtrlr.TxEndedMeasurands); 0: none.
+    ended_s: float = 0.0
+    ended_aligned_s: float = 0.0
+    end_aligned: tuple[str, ...] = (MEASURANDS[0],)
+
+    @property
+    def keeps_series(self) -> bool:
+        return bool(self.ended_s or self.ended_aligned_s)
 
     @classmethod
     def of(
@@ -116,9 +129,11 @@ class TxSettings:
         settings: Mapping[str, str] | None = None,
         local: LocalList | None = None,
         allow_unknown: bool = False,
+        v201: bool = False,
     ) -> TxSettings:
         """The scenario's values (``allow_unknown``: its offline.allow_unknown_tags), with the
-        station's changed keys (as stored) over them."""
+        station's changed keys (as stored) over them. ``v201``: the series a transaction keeps
+        has its own intervals (TxEndedInterval); 1.6 keeps it at the readings' own."""
         changed = settings or {}  # values as check_change stored them ("true", "a,b", "60")
 
         def number(key: str, default: float) -> float:
@@ -133,9 +148,19 @@ class TxSettings:
         start = changed.get("TxStartPoint")
         # 2.0.1's Enabled flags: a disabled kind of reading has no interval
         sampled, aligned = flag("SampledDataEnabled", True), flag("AlignedDataEnabled", True)
+        sample_s = number("MeterValueSampleInterval", config.meter_interval_s) if sampled else 0.0
+        clock_s = number("ClockAlignedDataInterval", config.clock_aligned_s) if aligned else 0.0
+        series = config.end_series
+        if v201:
+            ended_s = number("TxEndedInterval", config.meter_interval_s if series else 0.0)
+            ended_aligned_s = number(
+                "AlignedTxEndedInterval", config.clock_aligned_s if series else 0.0
+            )
+        else:
+            ended_s, ended_aligned_s = (sample_s, clock_s) if series else (0.0, 0.0)
         return cls(
-            number("MeterValueSampleInterval", config.meter_interval_s) if sampled else 0.0,
-            number("ClockAlignedDataInterval", config.clock_aligned_s) if aligned else 0.0,
+            sample_s,
+            clock_s,
             members("MeterValuesSampledData", config.measurands),
             flag("StopTransactionOnInvalidId", config.stop_on_invalid_id),
             start == "EVConnected" if start is not None else config.start == "plug_first",
@@ -148,6 +173,9 @@ class TxSettings:
             members("MeterValuesAlignedData", config.aligned_measurands),
             members("StopTxnSampledData", config.end_measurands),
             members("TxStartedMeasurands", config.begin_measurands),
+            ended_s,
+            ended_aligned_s,
+            members("StopTxnAlignedData", (MEASURANDS[0],)),
         )
 
     def listed(self, tag: str) -> str | None:

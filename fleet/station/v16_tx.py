@@ -11,7 +11,7 @@ from fleet.station import behaviour
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
-from fleet.station.readings import context_for, meter_value
+from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 
@@ -85,7 +85,7 @@ class TxShapes:
             "meterStop": int(reading.energy_wh),
             "timestamp": stamp,
             "reason": reason[0],
-            "transactionData": [meter_value(reading, end, "Transaction.End", stamp, v201=False)],
+            "transactionData": ending_values(tx.series, reading, end, stamp, v201=False),
         }
         return Send("StopTransaction", payload, tx=tx)
 

@@ -12,7 +12,7 @@ from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
-from fleet.station.readings import context_for, meter_value
+from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 
@@ -103,9 +103,9 @@ class TxShapes:
         self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
     ) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
-        payload["meterValue"] = [
-            meter_value(reading, end, "Transaction.End", payload["timestamp"], v201=True)
-        ]
+        payload["meterValue"] = ending_values(
+            tx.series, reading, end, payload["timestamp"], v201=True
+        )
         return Send("TransactionEvent", payload, "TransactionEvent(Ended)", tx=tx)
 
     def mark_offline(self, send: Send) -> None:
