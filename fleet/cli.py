@@ -14,6 +14,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import orjson
 import uvloop
@@ -23,6 +24,10 @@ from fleet.cli_compare import add_compare_parser, cmd_compare
 from fleet.cli_csms import add_csms_parser, cmd_csms
 from fleet.errors import FleetError, ScenarioError, UsageError
 from fleet.scenario_storms import PRESETS as STORM_PRESETS
+
+if TYPE_CHECKING:
+    from fleet.capacity import Search
+    from fleet.slo import Slo
 
 logger = logging.getLogger("fleet")
 
@@ -73,6 +78,27 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="EXPR",
         help="SLO gate, repeatable, as for Locust: 'p95(Heartbeat) < 500ms', 'violations == 0'; "
         "with gates the exit code is their verdict",
+    )
+    run.add_argument(
+        "--capacity",
+        type=int,
+        metavar="STEP",
+        help="a capacity search: grow the fleet STEP stations at a time up to --stations, judge "
+        "each step's window on the --slo gates, stop at the first that breaks one",
+    )
+    run.add_argument(
+        "--hold",
+        type=float,
+        default=60.0,
+        metavar="SECONDS",
+        help="--capacity: how long each step is measured (default 60)",
+    )
+    run.add_argument(
+        "--settle",
+        type=float,
+        default=10.0,
+        metavar="SECONDS",
+        help="--capacity: after a step's stations are started, before it is measured (default 10)",
     )
     run.add_argument(
         "--storm",
@@ -235,19 +261,34 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{scenario.stations.count} stations need that many open files; this process may open "
             f"{limit} (ulimit -n): at most {max(limit - 64, 0)} stations"
         )
+    search = _capacity_search(args, scenario.stations.count, slos)
+    length = f"for {scenario.run.duration_s:g} s"
+    if search is not None:
+        plan = search.plan
+        length = (
+            f"in steps of {plan.step}, each measured {plan.hold_s:g} s after {plan.settle_s:g} s "
+            "to settle, until a gate breaks"
+        )
     print(
         f"fleet: {scenario.stations.count} stations ({_mix(scenario.stations.ocpp)}) -> "
-        f"{scenario.csms.shown()} for {scenario.run.duration_s:g} s",
+        f"{scenario.csms.shown()} {length}",
         file=sys.stderr,
         flush=True,
     )
     provider = meter_provider_from_env() if getattr(args, "otel", False) else None
     try:
-        result = uvloop.run(run_fleet(scenario, meter_provider=provider))
+        result = uvloop.run(run_fleet(scenario, meter_provider=provider, search=search, gates=slos))
     finally:
         if provider is not None:
             provider.shutdown()  # the last export, with the run's final figures
     print(format_report(result))
+    if search is not None:  # the gates were judged per step; the verdict is the search's
+        print(search.verdict(), flush=True)
+        if args.summary_json:
+            data = result.to_json()
+            data["slo"] = []
+            Path(args.summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        return EXIT_OK if search.held is not None else EXIT_FAILURES
     stations = result.stations
     share = stations["accepted"] / stations["total"] if stations["total"] else None
     wire = WireView(result.summary.stats, result.elapsed_s)
@@ -261,6 +302,22 @@ def cmd_run(args: argparse.Namespace) -> int:
     if results:
         return EXIT_OK if all(gate.ok for gate in results) else EXIT_FAILURES
     return EXIT_FAILURES if result.failures else EXIT_OK
+
+
+def _capacity_search(args: argparse.Namespace, stations: int, slos: list[Slo]) -> Search | None:
+    """The capacity search ``--capacity`` asks for (None without it), its options checked."""
+    from fleet.capacity import Plan, Search
+
+    step = getattr(args, "capacity", None)
+    if step is None:
+        return None
+    if step < 1 or step > stations:
+        raise UsageError(f"--capacity {step}: a step is 1 to --stations ({stations}) stations")
+    if not slos:
+        raise UsageError("--capacity needs at least one --slo gate: what must a step hold?")
+    if args.hold <= 0 or args.settle < 0:
+        raise UsageError("--hold must be above 0 s and --settle at least 0 s")
+    return Search(Plan(step, stations, args.hold, args.settle))
 
 
 def _mix(mix: dict[str, int]) -> str:

@@ -14,10 +14,12 @@ import random
 import signal
 import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
+from fleet import capacity
+from fleet.capacity import Search
 from fleet.errors import UsageError
 from fleet.ledger_client import fetch_ledgers
 from fleet.metrics import report
@@ -26,10 +28,12 @@ from fleet.metrics.health import LoopHealth
 from fleet.metrics.otel import FleetInstruments
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import LOOP_LAG, Violation
+from fleet.metrics.since import Mark
 from fleet.metrics.summary import Summary
 from fleet.metrics_server import serve_metrics
 from fleet.process import RampFreezer, tune_gc
 from fleet.scenario import Scenario
+from fleet.slo import Slo
 from fleet.station.security import tooling_context
 from fleet.station.session import StopSwitch, keep_connected, make_station
 from fleet.station.state import CONNECTED_STATES, State
@@ -49,6 +53,7 @@ class RunResult:
     health: LoopHealth
     on_violation: str
     ledgers: list[dict[str, Any]] | None = None  # the embedded CSMS's transactions, if asked
+    capacity: Search | None = None  # the capacity search's steps (fleet run --capacity)
 
     @property
     def failures(self) -> int:
@@ -70,6 +75,7 @@ class RunResult:
             "loop_lag": self.health.to_json(),
             "saturated": self.health.saturated,
             "ledger": None if self.ledgers is None else reconcile(delivery, self.ledgers),
+            "capacity": None if self.capacity is None else self.capacity.to_json(),
         }
 
 
@@ -108,8 +114,12 @@ async def run_fleet(
     rng: random.Random | None = None,
     on_progress: Callable[[str], None] | None = None,
     meter_provider: Any = None,
+    search: Search | None = None,
+    gates: Sequence[Slo] = (),
 ) -> RunResult:
-    """Run the scenario's fleet for its duration (or until SIGINT/SIGTERM) and summarise it."""
+    """Run the scenario's fleet for its duration (or until SIGINT/SIGTERM) and summarise it.
+    With ``search``: grow the fleet step by step, judging each step on ``gates``, until the
+    search is over (``capacity``); the duration does not apply."""
     rng = rng or random.Random()
     loop = asyncio.get_running_loop()
     tune_gc()
@@ -137,8 +147,9 @@ async def run_fleet(
         )
     count = scenario.stations.count
     stations = [make_station(scenario, index, summary) for index in range(1, count + 1)]
-    for station in stations:
-        summary.state(station.id, station.version, State.OFFLINE, State.OFFLINE)
+    if search is None:  # a capacity search counts its stations as it starts them
+        for station in stations:
+            summary.state(station.id, station.version, State.OFFLINE, State.OFFLINE)
     sessions: set[asyncio.Task[None]] = set()
     health.start(loop)
     started = loop.time()
@@ -153,18 +164,48 @@ async def run_fleet(
         await keep_connected(station, url, stop, rng, origin)
 
     freezer = RampFreezer()
+    running = 0  # stations started so far
 
-    async def ramp() -> None:
-        for n, station in enumerate(stations):
-            due = started + (0 if all_at_once else n / scenario.boot.ramp_per_s)
+    async def start_up_to(target: int) -> None:
+        nonlocal running
+        first, began = running, loop.time()
+        for n in range(first, target):
+            due = began + (0 if all_at_once else (n - first) / scenario.boot.ramp_per_s)
             if due > loop.time():
                 await asyncio.sleep(due - loop.time())
             if stop.is_set():
                 return
             freezer.started()
+            station = stations[n]
+            if search is not None:
+                summary.state(station.id, station.version, State.OFFLINE, State.OFFLINE)
             task = loop.create_task(start_one(station))
             sessions.add(task)
             task.add_done_callback(sessions.discard)
+            running = n + 1
+
+    async def ramp() -> None:
+        if search is None:
+            await start_up_to(len(stations))
+            return
+        while (target := search.next_target()) is not None:
+            await start_up_to(target)
+            await asyncio.sleep(search.plan.settle_s)
+            mark, opened = Mark(summary.stats), loop.time()
+            await asyncio.sleep(search.plan.hold_s)
+            window_s = loop.time() - opened
+            accepted = summary.station_counts()["accepted"] / target
+            step = capacity.judge(
+                target,
+                mark.since(summary.stats),
+                window_s,
+                list(gates),
+                accepted,
+                scenario.run.lag_warn_ms,
+            )
+            search.judged(step)
+            print(step.line(), file=out, flush=True)
+        finished.set()
 
     async def progress() -> None:
         last_messages, last_time = 0, loop.time()
@@ -185,7 +226,8 @@ async def run_fleet(
     progress_task = loop.create_task(progress())
     pump_task = loop.create_task(pump())
     with contextlib.suppress(TimeoutError):
-        await asyncio.wait_for(finished.wait(), scenario.run.duration_s)
+        duration = None if search is not None else scenario.run.duration_s
+        await asyncio.wait_for(finished.wait(), duration)
     elapsed = loop.time() - started
     final_states = summary.station_counts()
     final_charging = dict(summary.charging)
@@ -216,6 +258,7 @@ async def run_fleet(
         health,
         scenario.csms.on_violation,
         await embedded_ledgers(scenario),
+        search,
     )
 
 

@@ -1,0 +1,150 @@
+"""A capacity search: how many stations does the CSMS hold? Pure decisions: which step comes
+next, and what the steps measured add up to. ``runner`` carries them out on a running fleet.
+
+The fleet grows by ``step`` stations at a time. Each step is judged on its own window: the new
+stations are ramped in, given ``settle_s`` to boot (their boot storm is not the steady state the
+gates speak of), then measured for ``hold_s``. The first step whose window breaks a gate ends the
+search: the CSMS held the step before. A step where fleet itself was the bottleneck (its event
+loop late, samples tainted) ends it too, without a verdict on the CSMS: figures taken while the
+simulator lags measure the simulator.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from fleet.metrics.actions import WireView
+from fleet.metrics.report import DISTRUST_SHARE
+from fleet.metrics.sample import LOOP_LAG
+from fleet.metrics.stats import FleetStats
+from fleet.slo import Slo, SloResult, evaluate
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    step: int  # stations added per step
+    maximum: int  # the most stations the search may run
+    hold_s: float = 60.0  # each step's measured window
+    settle_s: float = 10.0  # after a step's stations are started, before its window opens
+
+    def targets(self) -> list[int]:
+        """The station count of every step, the last one the maximum."""
+        counts = list(range(self.step, self.maximum, self.step))
+        return [*counts, self.maximum]
+
+
+@dataclass(slots=True)
+class Step:
+    """What one step's window measured."""
+
+    stations: int
+    messages: int  # OCPP CALLs answered or failed in the window
+    window_s: float
+    gates: list[SloResult]
+    simulator: str | None = None  # why fleet, not the CSMS, was the limit (None: it was not)
+
+    @property
+    def held(self) -> bool:
+        return self.simulator is None and all(gate.ok for gate in self.gates)
+
+    def line(self) -> str:
+        rate = self.messages / self.window_s if self.window_s > 0 else 0.0
+        verdict = "held" if self.held else ("SIMULATOR-BOUND" if self.simulator else "BROKE")
+        gates = "; ".join(_gate(gate) for gate in self.gates)
+        text = f"capacity step: {self.stations} stations, {rate:.1f} msg/s: {verdict} ({gates})"
+        return f"{text}; {self.simulator}" if self.simulator else text
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stations": self.stations,
+            "messages": self.messages,
+            "window_s": round(self.window_s, 3),
+            "held": self.held,
+            "simulator": self.simulator,
+            "gates": [gate.to_json() for gate in self.gates],
+        }
+
+
+@dataclass(slots=True)
+class Search:
+    plan: Plan
+    steps: list[Step] = field(default_factory=list)
+
+    def next_target(self) -> int | None:
+        """How many stations the next step runs; None once the search is over."""
+        if self.steps and not self.steps[-1].held:
+            return None
+        targets = self.plan.targets()
+        return targets[len(self.steps)] if len(self.steps) < len(targets) else None
+
+    def judged(self, step: Step) -> None:
+        self.steps.append(step)
+
+    @property
+    def held(self) -> int | None:
+        """The most stations a step held (None: not even the first)."""
+        return max((s.stations for s in self.steps if s.held), default=None)
+
+    def verdict(self) -> str:
+        """The search's outcome in one sentence."""
+        if not self.steps:
+            return "capacity: no step was measured (the run ended first)"
+        last, held = self.steps[-1], self.held
+        held_text = f"held {held} stations" if held is not None else "held no step"
+        if last.held:
+            return (
+                f"capacity: {held_text}, every step up to the maximum: the CSMS was not "
+                f"pushed to its limit (raise --stations beyond {self.plan.maximum})"
+            )
+        if last.simulator is not None:
+            return (
+                f"capacity: {held_text}; at {last.stations} fleet itself was the limit, not the "
+                "CSMS (run more processes or workers to go further)"
+            )
+        failed = ", ".join(_gate(g) for g in last.gates if not g.ok)
+        return f"capacity: {held_text}; broke at {last.stations}: {failed}"
+
+    def to_json(self) -> dict[str, Any]:
+        last = self.steps[-1] if self.steps else None
+        broke = last.stations if last is not None and not last.held else None
+        return {
+            "held": self.held,
+            "broke_at": broke if last is not None and last.simulator is None else None,
+            "simulator_bound_at": broke if last is not None and last.simulator else None,
+            "step": self.plan.step,
+            "hold_s": self.plan.hold_s,
+            "settle_s": self.plan.settle_s,
+            "steps": [s.to_json() for s in self.steps],
+            "verdict": self.verdict(),
+        }
+
+
+def judge(
+    stations: int,
+    window: FleetStats,
+    window_s: float,
+    gates: list[Slo],
+    accepted_share: float | None,
+    lag_warn_ms: float,
+) -> Step:
+    """One step's window against the gates (``window``: ``since.Mark.since``), and whether
+    fleet itself was the limit: its event loop late beyond ``lag_warn_ms`` at p99, or 1 % of
+    the samples overlapping its stalls."""
+    wire = WireView(window, window_s)
+    results = [evaluate(gate, wire, window, accepted_share) for gate in gates]
+    messages = sum(row.count for row in window.wire_rows(None))
+    lag = window.timings.get(LOOP_LAG)
+    lag_p99 = lag.percentile(99) if lag is not None else None
+    tainted = window.tainted_share() or 0.0
+    simulator = None
+    if lag_p99 is not None and lag_p99 > lag_warn_ms:
+        simulator = f"fleet's event loop ran {lag_p99:.0f} ms late (p99) in the window"
+    elif tainted >= DISTRUST_SHARE:
+        simulator = f"{100 * tainted:.0f} % of the samples overlapped fleet's own stalls"
+    return Step(stations, messages, window_s, results, simulator)
+
+
+def _gate(gate: SloResult) -> str:
+    measured = "no data" if gate.value is None else gate.slo.describe(gate.value)
+    return f"{gate.slo.text}: {measured}"

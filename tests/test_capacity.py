@@ -1,0 +1,79 @@
+"""The capacity search's decisions (pure): the steps it takes, each judged on its window, and
+the sentence it ends with; fleet itself being the limit is said, not blamed on the CSMS."""
+
+from __future__ import annotations
+
+import pytest
+
+from fleet.capacity import Plan, Search, Step, judge
+from fleet.metrics.sample import LOOP_LAG
+from fleet.metrics.stats import FleetStats
+from fleet.slo import SloResult, parse_slo
+
+GATE = parse_slo("p95(Heartbeat) < 500ms")
+
+
+def window(heartbeat_ms: float, count: int = 100, lag_ms: float = 1.0) -> FleetStats:
+    stats = FleetStats()
+    for _ in range(count):
+        stats.exchange("OCPP1.6", "Heartbeat", heartbeat_ms, None)
+    stats.timing(LOOP_LAG, lag_ms)
+    return stats
+
+
+def step(stations: int, ok: bool, simulator: str | None = None) -> Step:
+    return Step(stations, 100, 10.0, [SloResult(GATE, 1.0 if ok else 900.0, ok)], simulator)
+
+
+def test_the_steps_grow_to_the_maximum() -> None:
+    assert Plan(1000, 3500).targets() == [1000, 2000, 3000, 3500]
+    assert Plan(500, 500).targets() == [500]
+
+
+def test_the_search_stops_at_the_first_step_that_breaks_a_gate() -> None:
+    search = Search(Plan(1000, 5000))
+    assert search.next_target() == 1000
+    search.judged(step(1000, ok=True))
+    assert search.next_target() == 2000
+    search.judged(step(2000, ok=True))
+    search.judged(step(3000, ok=False))
+    assert search.next_target() is None
+    assert search.held == 2000
+    assert search.verdict() == (
+        "capacity: held 2000 stations; broke at 3000: p95(Heartbeat) < 500ms: 900.0ms"
+    )
+    assert search.to_json()["broke_at"] == 3000 and search.to_json()["held"] == 2000
+
+
+def test_a_search_that_never_breaks_says_the_csms_was_not_pushed() -> None:
+    search = Search(Plan(1000, 2000))
+    search.judged(step(1000, ok=True))
+    search.judged(step(2000, ok=True))
+    assert search.next_target() is None
+    assert "not pushed to its limit (raise --stations beyond 2000)" in search.verdict()
+
+
+def test_a_simulator_bound_step_ends_the_search_without_a_verdict_on_the_csms() -> None:
+    search = Search(Plan(1000, 5000))
+    search.judged(step(1000, ok=True))
+    search.judged(step(2000, ok=True, simulator="fleet's event loop ran 90 ms late (p99)"))
+    assert search.next_target() is None and search.held == 1000
+    assert "at 2000 fleet itself was the limit, not the CSMS" in search.verdict()
+    data = search.to_json()
+    assert data["broke_at"] is None and data["simulator_bound_at"] == 2000
+
+
+@pytest.mark.parametrize(
+    ("heartbeat_ms", "lag_ms", "held", "simulator"),
+    [(10.0, 1.0, True, None), (800.0, 1.0, False, None), (10.0, 90.0, False, "90 ms late")],
+)
+def test_a_step_is_judged_on_its_window(
+    heartbeat_ms: float, lag_ms: float, held: bool, simulator: str | None
+) -> None:
+    result = judge(3000, window(heartbeat_ms, lag_ms=lag_ms), 10.0, [GATE], 1.0, 50.0)
+    assert result.held is held and result.messages == 100
+    assert (result.simulator is None) is (simulator is None)
+    if simulator is not None:
+        assert result.simulator is not None and simulator in result.simulator
+    assert result.gates[0].ok is (heartbeat_ms < 500)
+    assert result.line().startswith("capacity step: 3000 stations, 10.0 msg/s: ")
