@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ocpp.v16 import call as c16
@@ -21,10 +20,7 @@ from tests.conftest import (
     set_setting,
     wait_until,
 )
-
-
-def within(seconds: float) -> str:
-    return (datetime.now(UTC) + timedelta(seconds=seconds)).isoformat()
+from tests.station.test_reservations import within
 
 
 def closed_port() -> int:
