@@ -128,9 +128,10 @@ def judge(
     accepted_share: float | None,
     lag_warn_ms: float,
 ) -> Step:
-    """One step's window against the gates (``window``: ``since.Mark.since``), and whether
-    fleet itself was the limit: its event loop late beyond ``lag_warn_ms`` at p99, or 1 % of
-    the samples overlapping its stalls."""
+    """One step's window against the gates (``window``: ``since.Mark.since``). A step that
+    broke a gate while fleet itself lagged (its event loop late beyond ``lag_warn_ms`` at p99,
+    or 1 % of the samples overlapping its stalls) is put down to the simulator, not the CSMS;
+    a step that held despite fleet's lag held (its delays only make the figures worse)."""
     wire = WireView(window, window_s)
     results = [evaluate(gate, wire, window, accepted_share) for gate in gates]
     messages = sum(row.count for row in window.wire_rows(None))
@@ -138,9 +139,10 @@ def judge(
     lag_p99 = lag.percentile(99) if lag is not None else None
     tainted = window.tainted_share() or 0.0
     simulator = None
-    if lag_p99 is not None and lag_p99 > lag_warn_ms:
+    broke = not all(result.ok for result in results)
+    if broke and lag_p99 is not None and lag_p99 > lag_warn_ms:
         simulator = f"fleet's event loop ran {lag_p99:.0f} ms late (p99) in the window"
-    elif tainted >= DISTRUST_SHARE:
+    elif broke and tainted >= DISTRUST_SHARE:
         simulator = f"{100 * tainted:.0f} % of the samples overlapped fleet's own stalls"
     return Step(stations, messages, window_s, results, simulator)
 

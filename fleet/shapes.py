@@ -23,21 +23,26 @@ from fleet.scenario import Scenario, load_scenario
 from fleet.scenario_storms import PRESETS, Storm
 
 
-class StormShape(LoadTestShape):
-    """Stations up, the storm, then ``settle_s`` to watch the CSMS recover."""
+class ScenarioShape(LoadTestShape):
+    """A shape that reads the scenario the users run (--scenario): station count and ramp."""
 
     abstract = True
-    storm: ClassVar[Storm]
-    settle_s: ClassVar[float] = 60.0  # after the storm ends, before the test stops
     _scenario: Scenario | None = None
 
     def fleet_scenario(self) -> Scenario:
-        """The scenario the users run (--scenario), for the station count and ramp."""
         if self._scenario is None:
             options = self.runner.environment.parsed_options if self.runner else None
             path = getattr(options, "scenario", "") if options else ""
             self._scenario = load_scenario(path) if path else Scenario()
         return self._scenario
+
+
+class StormShape(ScenarioShape):
+    """Stations up, the storm, then ``settle_s`` to watch the CSMS recover."""
+
+    abstract = True
+    storm: ClassVar[Storm]
+    settle_s: ClassVar[float] = 60.0  # after the storm ends, before the test stops
 
     def tick(self) -> tuple[int, float] | None:
         if self.get_run_time() > self.storm.ends_s + self.settle_s:

@@ -65,7 +65,12 @@ def test_a_simulator_bound_step_ends_the_search_without_a_verdict_on_the_csms() 
 
 @pytest.mark.parametrize(
     ("heartbeat_ms", "lag_ms", "held", "simulator"),
-    [(10.0, 1.0, True, None), (800.0, 1.0, False, None), (10.0, 90.0, False, "90 ms late")],
+    [
+        (10.0, 1.0, True, None),
+        (800.0, 1.0, False, None),  # the CSMS broke it
+        (800.0, 90.0, False, "90 ms late"),  # broken while fleet lagged: not the CSMS's
+        (10.0, 90.0, True, None),  # held despite fleet's lag: held
+    ],
 )
 def test_a_step_is_judged_on_its_window(
     heartbeat_ms: float, lag_ms: float, held: bool, simulator: str | None

@@ -33,7 +33,7 @@ from fleet.locust_ext.summary import (
 )
 from fleet.metrics import report
 from fleet.metrics.sample import LOOP_LAG
-from fleet.slo import parse_slo
+from fleet.slo import SloResult, parse_slo
 
 logger = logging.getLogger("fleet.locust")
 
@@ -80,6 +80,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         fail("--fleet-id-stride must be a positive integer")
     runner = environment.runner
     if not isinstance(runner, WorkerRunner):
+        _install_capacity(environment, state)
         _serve_metrics(environment, scenarios[0].run if scenarios else None)
     otel.start(environment)
     if isinstance(runner, MasterRunner):
@@ -95,6 +96,27 @@ def _on_init(environment: Environment, **_: Any) -> None:
             gevent.spawn(_progress_lines, environment)
     if environment.web_ui is not None:
         web.extend(environment)
+
+
+def _install_capacity(environment: Environment, state: FleetState) -> None:
+    """--capacity STEP: the capacity search is the test's shape."""
+    from fleet.locust_ext.capacity_shape import Capacity
+
+    step = getattr(environment.parsed_options, "capacity", 0) or 0
+    shape = environment.shape_class
+    if isinstance(shape, Capacity) and not state.slos:
+        fail("a capacity search needs at least one --slo gate: what must a step hold?")
+    if not step:
+        return
+    if step < 0:
+        fail(f"--capacity {step}: a step is at least 1 station")
+    if shape is not None and not isinstance(shape, Capacity):
+        fail(f"--capacity: the locustfile has a shape of its own ({type(shape).__name__})")
+    if not state.slos:
+        fail("--capacity needs at least one --slo gate: what must a step hold?")
+    if shape is None:
+        environment.shape_class = shape = Capacity()
+        shape.runner = environment.runner
 
 
 def _serve_metrics(environment: Environment, run: Any) -> None:
@@ -200,13 +222,19 @@ def _settle_then_record(environment: Environment, stopped_at: float) -> None:
 def _record_stop(environment: Environment) -> None:
     """At every stop (web UI or end of run): final gates, summary JSON and fleet CSV."""
     state = FleetState.of(environment)
-    state.results = evaluate_gates(environment, final=True)
+    state.results = _final_gates(environment, state)
     _write_outputs(environment, state)
+
+
+def _final_gates(environment: Environment, state: FleetState) -> list[SloResult]:
+    """The gates over the whole run; none in a capacity search, which judged each step."""
+    return [] if state.capacity is not None else evaluate_gates(environment, final=True)
 
 
 def _write_outputs(environment: Environment, state: FleetState) -> dict[str, Any]:
     data = summary_json(environment, state.results or [])
     data["ledger"] = ledger_block(environment, data["delivery"])
+    data["capacity"] = None if state.capacity is None else state.capacity.to_json()
     options_ = environment.parsed_options
     target = getattr(options_, "summary_json", "") if options_ is not None else ""
     if target:
@@ -281,13 +309,16 @@ def _on_quitting(environment: Environment, **_: Any) -> None:
         # would be missing from the CSV. Let it run once more.
         gevent.sleep(CSV_STATS_INTERVAL_SEC + 0.2)
     state = FleetState.of(environment)
-    state.results = evaluate_gates(environment, final=True)
+    state.results = _final_gates(environment, state)
     data = _write_outputs(environment, state)
     for line in end_lines(data):
         print(line, flush=True)
     for result in state.results:
         print(result.line(), file=sys.stderr if not result.ok else sys.stdout, flush=True)
-    if state.results:
+    if state.capacity is not None:
+        print(state.capacity.verdict(), flush=True)
+        environment.process_exit_code = 0 if state.capacity.held is not None else 1
+    elif state.results:
         environment.process_exit_code = 0 if all(r.ok for r in state.results) else 1
     elif state.stats(environment).failures:
         # Failures Locust does not see (CSMS calls the stations could not handle, lost

@@ -67,6 +67,32 @@ def _add_options(parser: Any, **_: Any) -> None:
         help="address the metrics endpoint listens on (default: run.prometheus_host, 0.0.0.0)",
     )
     parser.add_argument(
+        "--capacity",
+        type=int,
+        default=0,
+        env_var="FLEET_CAPACITY",
+        metavar="STEP",
+        include_in_web_ui=False,
+        help="a capacity search: grow the stations STEP at a time up to -u, judge each step's "
+        "window on the --slo gates, stop at the first that breaks one",
+    )
+    parser.add_argument(
+        "--capacity-hold",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        include_in_web_ui=False,
+        help="--capacity: how long each step is measured (default 60)",
+    )
+    parser.add_argument(
+        "--capacity-settle",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        include_in_web_ui=False,
+        help="--capacity: after a step's stations are started, before it is measured (default 10)",
+    )
+    parser.add_argument(
         "--fleet-id-stride",
         type=int,
         env_var="FLEET_ID_STRIDE",

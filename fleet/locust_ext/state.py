@@ -11,6 +11,7 @@ from typing import Any, Final
 from locust.env import Environment
 from locust.runners import MasterRunner
 
+from fleet.capacity import Search
 from fleet.locust_ext.bridge import current_bridge
 from fleet.metrics.charts import WINDOW_S
 from fleet.metrics.sample import CHARGING
@@ -52,6 +53,7 @@ class FleetState:
         self.windows = Windows(WINDOW_S)  # the charts' percentiles over the last seconds
         self.started_at: float | None = None
         self.stopped_at: float | None = None  # when the test began stopping (test_stopping)
+        self.capacity: Search | None = None  # --capacity: the search's steps so far
 
     @staticmethod
     def of(environment: Environment) -> FleetState:
