@@ -43,6 +43,8 @@ class Step:
     window_s: float
     gates: list[SloResult]
     simulator: str | None = None  # why fleet, not the CSMS, was the limit (None: it was not)
+    lag_p99_ms: float | None = None  # fleet's own event-loop lag in the window
+    tainted: float = 0.0  # share of the window's samples that overlapped fleet's stalls
 
     @property
     def held(self) -> bool:
@@ -53,7 +55,10 @@ class Step:
         verdict = "held" if self.held else ("SIMULATOR-BOUND" if self.simulator else "BROKE")
         gates = "; ".join(_gate(gate) for gate in self.gates)
         text = f"capacity step: {self.stations} stations, {rate:.1f} msg/s: {verdict} ({gates})"
-        return f"{text}; {self.simulator}" if self.simulator else text
+        if self.simulator:
+            return f"{text}; {self.simulator}"
+        lag = "-" if self.lag_p99_ms is None else f"{self.lag_p99_ms:.1f} ms"
+        return f"{text}; fleet: loop lag p99 {lag}, tainted {100 * self.tainted:.1f} %"
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -62,6 +67,8 @@ class Step:
             "window_s": round(self.window_s, 3),
             "held": self.held,
             "simulator": self.simulator,
+            "loop_lag_p99_ms": self.lag_p99_ms,
+            "tainted_pct": round(100 * self.tainted, 2),
             "gates": [gate.to_json() for gate in self.gates],
         }
 
@@ -144,7 +151,7 @@ def judge(
         simulator = f"fleet's event loop ran {lag_p99:.0f} ms late (p99) in the window"
     elif broke and tainted >= DISTRUST_SHARE:
         simulator = f"{100 * tainted:.0f} % of the samples overlapped fleet's own stalls"
-    return Step(stations, messages, window_s, results, simulator)
+    return Step(stations, messages, window_s, results, simulator, lag_p99, tainted)
 
 
 def _gate(gate: SloResult) -> str:

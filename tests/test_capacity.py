@@ -82,3 +82,5 @@ def test_a_step_is_judged_on_its_window(
         assert result.simulator is not None and simulator in result.simulator
     assert result.gates[0].ok is (heartbeat_ms < 500)
     assert result.line().startswith("capacity step: 3000 stations, 10.0 msg/s: ")
+    if simulator is None:  # fleet's own figures beside the verdict
+        assert result.line().endswith(f"fleet: loop lag p99 {lag_ms:.1f} ms, tainted 0.0 %")
