@@ -116,7 +116,13 @@ def compare(base: Mapping[str, Any], current: Mapping[str, Any], rules: Rules) -
     before, after = _violations(base), _violations(current)
     if after > before:
         regressions.append(f"CSMS schema violations: {before} -> {after}")
-    return Comparison(rows, _notes(base, current), regressions)
+    notes = _notes(base, current)
+    held = [(s.get("capacity") or {}).get("held") for s in (base, current)]
+    if base.get("capacity") and current.get("capacity"):  # two capacity searches
+        notes.append(f"capacity: held {held[0]} -> {held[1]} stations")
+        if (held[1] or 0) < (held[0] or 0):
+            regressions.append(f"capacity: held {held[0]} -> {held[1]} stations")
+    return Comparison(rows, notes, regressions)
 
 
 def _row_names(base: Mapping[str, Any], current: Mapping[str, Any]) -> list[tuple[str, str]]:

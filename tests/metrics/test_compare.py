@@ -169,3 +169,19 @@ def test_a_locust_stats_csv_compares_as_its_rows() -> None:
     assert "no taint figures" in result.notes[0]
     with pytest.raises(ValueError, match="not a Locust stats CSV"):
         from_locust_csv("a,b\n1,2\n")
+
+
+def test_two_capacity_searches_compare_by_the_stations_they_held() -> None:
+    def search(held: int | None) -> dict[str, Any]:
+        return summary({"Heartbeat": row(1, 2, 3)}, capacity={"held": held, "broke_at": 9})
+
+    fewer = compare(search(5000), search(4000), RULES)
+    assert fewer.regressions == ["capacity: held 5000 -> 4000 stations"]
+    assert "capacity: held 5000 -> 4000 stations" in fewer.notes
+    assert compare(search(4000), search(5000), RULES).regressions == []
+    assert compare(search(4000), search(None), RULES).regressions == [
+        "capacity: held 4000 -> None stations"
+    ]
+    plain = summary({}, capacity=None)  # a run that was not a search
+    assert compare(search(4000), plain, RULES).notes == []
+    assert compare(plain, plain, RULES).notes == []
