@@ -136,9 +136,10 @@ def judge(
     lag_warn_ms: float,
 ) -> Step:
     """One step's window against the gates (``window``: ``since.Mark.since``). A step that
-    broke a gate while fleet itself lagged (its event loop late beyond ``lag_warn_ms`` at p99,
-    or 1 % of the samples overlapping its stalls) is put down to the simulator, not the CSMS;
-    a step that held despite fleet's lag held (its delays only make the figures worse)."""
+    broke a gate fleet's delay could have broken while fleet itself lagged (its event loop late
+    beyond ``lag_warn_ms`` at p99, or 1 % of the samples overlapping its stalls) is put down to
+    the simulator, not the CSMS; a step that held despite fleet's lag held (its delays only
+    make the figures worse)."""
     wire = WireView(window, window_s)
     results = [evaluate(gate, wire, window, accepted_share) for gate in gates]
     messages = sum(row.count for row in window.wire_rows(None))
@@ -146,12 +147,21 @@ def judge(
     lag_p99 = lag.percentile(99) if lag is not None else None
     tainted = window.tainted_share() or 0.0
     simulator = None
-    broke = not all(result.ok for result in results)
+    broke = any(not result.ok and _fleet_could_break(result.slo) for result in results)
     if broke and lag_p99 is not None and lag_p99 > lag_warn_ms:
         simulator = f"fleet's event loop ran {lag_p99:.0f} ms late (p99) in the window"
     elif broke and tainted >= DISTRUST_SHARE:
         simulator = f"{100 * tainted:.0f} % of the samples overlapped fleet's own stalls"
     return Step(stations, messages, window_s, results, simulator, lag_p99, tainted)
+
+
+def _fleet_could_break(slo: Slo) -> bool:
+    """Whether fleet's own delay can push this gate's figure the failing way: latencies, failures
+    (timeouts), missed beats and lower rates can; more messages than allowed, or the CSMS's
+    schema violations, cannot."""
+    if slo.metric == "rps":
+        return slo.op in (">", ">=")
+    return slo.metric != "violations"
 
 
 def _gate(gate: SloResult) -> str:

@@ -84,3 +84,12 @@ def test_a_step_is_judged_on_its_window(
     assert result.line().startswith("capacity step: 3000 stations, 10.0 msg/s: ")
     if simulator is None:  # fleet's own figures beside the verdict
         assert result.line().endswith(f"fleet: loop lag p99 {lag_ms:.1f} ms, tainted 0.0 %")
+
+
+def test_a_break_fleet_s_delay_cannot_explain_is_the_csms_s_whatever_the_lag() -> None:
+    """Too many Heartbeats a second, or schema violations: fleet lagging does not make more."""
+    slow = window(10.0, lag_ms=90.0)  # fleet's loop 90 ms late
+    too_many = judge(3000, slow, 10.0, [parse_slo("rps(Heartbeat) < 5")], 1.0, 50.0)
+    assert not too_many.held and too_many.simulator is None  # BROKE, the CSMS's figure
+    too_few = judge(3000, slow, 10.0, [parse_slo("rps(Heartbeat) > 50")], 1.0, 50.0)
+    assert too_few.simulator is not None  # a lagging fleet sends fewer: not the CSMS's

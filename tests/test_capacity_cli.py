@@ -24,9 +24,10 @@ def test_a_capacity_search_names_the_last_step_that_held(tmp_path: Path) -> None
     assert result.returncode == 0, result.stderr
     steps = [line for line in result.stderr.splitlines() if line.startswith("capacity step:")]
     assert [line.split(":")[2].split()[0] for line in steps] == ["held", "held", "BROKE"]
-    assert steps[0].startswith("capacity step: 10 stations, 10.0 msg/s")
-    assert result.stdout.splitlines()[-1] == (
-        "capacity: held 20 stations; broke at 30: rps(Heartbeat) < 25: 30.0/s"
+    assert steps[0].startswith("capacity step: 10 stations, ")  # about 10 msg/s
+    assert 9 <= float(steps[0].split(", ")[1].split()[0]) <= 11
+    assert result.stdout.splitlines()[-1].startswith(
+        "capacity: held 20 stations; broke at 30: rps(Heartbeat) < 25: "
     )
     capacity = json.loads(out.read_text())["capacity"]
     assert (capacity["held"], capacity["broke_at"]) == (20, 30)
@@ -39,12 +40,9 @@ def test_a_search_whose_first_step_breaks_exits_1_and_one_that_never_breaks_0(
 ) -> None:
     scenario = fast_scenario(tmp_path)
     with csms_process("--interval", "1") as url:
-        broke = fleet_run(
-            str(scenario), "--csms", url, "--stations", "20", *SEARCH, "--slo", "rps < 5"
-        )
-        never = fleet_run(
-            str(scenario), "--csms", url, "--stations", "20", *SEARCH, "--slo", "fail_ratio < 1%"
-        )
+        quick = ("--stations", "20", "--capacity", "10", "--hold", "2", "--settle", "0.5")
+        broke = fleet_run(str(scenario), "--csms", url, *quick, "--slo", "rps < 5")
+        never = fleet_run(str(scenario), "--csms", url, *quick, "--slo", "fail_ratio < 1%")
     assert broke.returncode == 1 and "capacity: held no step; broke at 10" in broke.stdout
     assert never.returncode == 0, never.stderr
     assert "held 20 stations, every step up to the maximum" in never.stdout

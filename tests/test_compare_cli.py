@@ -19,7 +19,7 @@ def run_against(tmp_path: Path, out: Path, *csms_args: str) -> dict:
     scenario = fast_scenario(tmp_path)
     with csms_process("--interval", "1", *csms_args) as url:
         result = fleet_run(
-            str(scenario), "--csms", url, "--stations", "50", "--duration", "6",
+            str(scenario), "--csms", url, "--stations", "100", "--duration", "4",
             "--summary-json", str(out),
         )  # fmt: skip
     assert result.returncode == 0, result.stderr
