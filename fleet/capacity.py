@@ -99,6 +99,9 @@ class Search:
             return "capacity: no step was measured (the run ended first)"
         last, held = self.steps[-1], self.held
         held_text = f"held {held} stations" if held is not None else "held no step"
+        unmeasured = self.next_target()
+        if unmeasured is not None:  # stopped (Ctrl-C, the web UI) before the search ended
+            return f"capacity: {held_text} so far; stopped before the step of {unmeasured}"
         if last.held:
             return (
                 f"capacity: {held_text}, every step up to the maximum: the CSMS was not "

@@ -45,6 +45,13 @@ def test_the_search_stops_at_the_first_step_that_breaks_a_gate() -> None:
     assert search.to_json()["broke_at"] == 3000 and search.to_json()["held"] == 2000
 
 
+def test_a_search_stopped_before_its_end_says_so() -> None:
+    search = Search(Plan(1000, 5000))
+    search.judged(step(1000, ok=True))
+    stopped = "capacity: held 1000 stations so far; stopped before the step of 2000"
+    assert search.verdict() == stopped
+
+
 def test_a_search_that_never_breaks_says_the_csms_was_not_pushed() -> None:
     search = Search(Plan(1000, 2000))
     search.judged(step(1000, ok=True))
