@@ -10,7 +10,7 @@ from pathlib import Path
 
 from tests.test_cli import csms_process, fast_scenario, fleet_run
 
-SEARCH = ("--capacity", "10", "--hold", "3", "--settle", "1")
+SEARCH = ("--capacity", "10", "--hold", "2", "--settle", "0.5")
 
 
 def test_a_capacity_search_names_the_last_step_that_held(tmp_path: Path) -> None:

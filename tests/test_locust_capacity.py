@@ -13,7 +13,7 @@ import yaml
 from tests.test_cli import csms_process
 from tests.test_locust import locust
 
-CAPACITY = ("--capacity", "10", "--capacity-hold", "3", "--capacity-settle", "1")
+CAPACITY = ("--capacity", "10", "--capacity-hold", "2", "--capacity-settle", "0.5")
 
 
 def fifty_stations(tmp_path: Path) -> str:
