@@ -60,10 +60,13 @@ async def after_a_drop(
     version: str = "1.6",
     before: Any = None,
     offline_s: float = 0.1,
+    expected: int = 0,
 ) -> tuple[int, int, list[tuple[int, str]]]:
     """(connections, BootNotifications, the StatusNotifications after the drop) the CSMS saw
     when it dropped an accepted two-connector station once, after sending ``before``; the
-    station stays offline ``offline_s`` (the spec back-off, without jitter)."""
+    station stays offline ``offline_s`` (the spec back-off, without jitter). ``expected``: how
+    many StatusNotifications to wait for (reports go one at a time, and a triggered Heartbeat
+    may pass the last ones: it only bounds the wait when none is expected)."""
     back_off = {"policy": "spec", "min_s": offline_s, "max_s": max(offline_s, 1)}
     back_off |= {"random_range_s": 0, "repeat_times": 0}
     scenario = make_scenario(
@@ -91,6 +94,7 @@ async def after_a_drop(
         # A triggered Heartbeat leaves after whatever the new connection reported first.
         assert (await csms.call("CP-00001", beat)).status == "Accepted"
         await wait_until(lambda: calls(csms, action="Heartbeat"))
+        await wait_until(lambda: len(statuses(csms)) >= seen + expected)
     record = csms.ledger["CP-00001"]
     boots = record.received["BootNotification"]
     return record.connections, boots, statuses(csms)[seen:]
@@ -99,9 +103,9 @@ async def after_a_drop(
 async def test_a_short_drop_is_resumed_without_booting_when_the_scenario_says_so() -> None:
     resumed = await after_a_drop({"resume_within_s": 5})
     assert resumed == (2, 1, [])  # no boot; nothing changed offline: nothing re-reported
-    booted = await after_a_drop({"resume_within_s": 0})  # the default: boot again
+    booted = await after_a_drop({"resume_within_s": 0}, expected=3)  # the default: boot again
     assert booted == (2, 2, [(0, "Available"), (1, "Available"), (2, "Available")])
-    always = await after_a_drop({"resume_within_s": 5, "offline_threshold_s": 0})
+    always = await after_a_drop({"resume_within_s": 5, "offline_threshold_s": 0}, expected=3)
     assert always == (2, 1, [(0, "Available"), (1, "Available"), (2, "Available")])
 
 
@@ -110,7 +114,7 @@ async def test_after_a_short_drop_only_what_changed_offline_is_reported() -> Non
         connector_id=1, expiry_date=within(1.0), id_tag="TAG-R", reservation_id=7
     )
     reconnect = {"resume_within_s": 10}
-    got = await after_a_drop(reconnect, before=expiring, offline_s=2.0)
+    got = await after_a_drop(reconnect, before=expiring, offline_s=2.0, expected=1)
     assert got == (2, 1, [(1, "Available")])  # the reservation expired offline; 0 and 2 did not
 
 
@@ -118,7 +122,9 @@ async def test_2_0_1_reports_every_connector_after_an_outage_past_its_offline_th
     threshold = set_setting("2.0.1", "1", "OfflineThreshold", "OCPPCommCtrlr")
     short = await after_a_drop({"resume_within_s": 10}, "2.0.1", threshold, offline_s=0.2)
     assert short == (2, 1, [])  # B04.FR.02: offline 0.2 s, under the threshold: none changed
-    long = await after_a_drop({"resume_within_s": 10}, "2.0.1", threshold, offline_s=1.5)
+    long = await after_a_drop(
+        {"resume_within_s": 10}, "2.0.1", threshold, offline_s=1.5, expected=2
+    )
     assert long == (2, 1, [(1, "Available"), (2, "Available")])  # B04.FR.01: past it: all
 
 
