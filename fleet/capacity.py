@@ -17,6 +17,7 @@ from typing import Any
 from fleet.metrics.actions import WireView
 from fleet.metrics.report import DISTRUST_SHARE
 from fleet.metrics.sample import LOOP_LAG
+from fleet.metrics.since import Mark
 from fleet.metrics.stats import FleetStats
 from fleet.slo import Slo, SloResult, evaluate
 
@@ -74,9 +75,22 @@ class Step:
 
 
 @dataclass(slots=True)
+class Window:
+    """A step's measured window while it is open: the statistics' counts when it opened."""
+
+    stations: int
+    mark: Mark
+    opened: float
+
+
+@dataclass(slots=True)
 class Search:
+    """The steps so far. ``fleet run`` and the Locust shape drive it alike: ``next_target()``,
+    start that many stations, wait ``settle_s``, ``open()``, wait ``hold_s``, ``close()``."""
+
     plan: Plan
     steps: list[Step] = field(default_factory=list)
+    window: Window | None = None  # the current step's, once its stations have settled
 
     def next_target(self) -> int | None:
         """How many stations the next step runs; None once the search is over."""
@@ -87,6 +101,32 @@ class Search:
 
     def judged(self, step: Step) -> None:
         self.steps.append(step)
+
+    def open(self, stations: int, stats: FleetStats, now: float) -> None:
+        """The window of the step running ``stations`` opens: what comes after is its own."""
+        self.window = Window(stations, Mark(stats), now)
+
+    def close(
+        self,
+        stats: FleetStats,
+        now: float,
+        accepted: int,
+        gates: list[Slo],
+        lag_warn_ms: float,
+    ) -> Step:
+        """The open window judged (``accepted``: the stations Accepted now) and recorded."""
+        window, self.window = self.window, None
+        assert window is not None, "close() without open()"
+        step = judge(
+            window.stations,
+            window.mark.since(stats),
+            now - window.opened,
+            gates,
+            accepted / window.stations,
+            lag_warn_ms,
+        )
+        self.judged(step)
+        return step
 
     @property
     def held(self) -> int | None:

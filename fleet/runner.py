@@ -18,7 +18,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-from fleet import capacity
 from fleet.capacity import Search
 from fleet.errors import UsageError
 from fleet.ledger_client import fetch_ledgers
@@ -28,7 +27,6 @@ from fleet.metrics.health import LoopHealth
 from fleet.metrics.otel import FleetInstruments
 from fleet.metrics.reconcile import ledger_line, reconcile
 from fleet.metrics.sample import LOOP_LAG, Violation
-from fleet.metrics.since import Mark
 from fleet.metrics.summary import Summary
 from fleet.metrics_server import serve_metrics
 from fleet.process import RampFreezer, tune_gc
@@ -191,19 +189,11 @@ async def run_fleet(
         while (target := search.next_target()) is not None:
             await start_up_to(target)
             await asyncio.sleep(search.plan.settle_s)
-            mark, opened = Mark(summary.stats), loop.time()
+            search.open(target, summary.stats, loop.time())
             await asyncio.sleep(search.plan.hold_s)
-            window_s = loop.time() - opened
-            accepted = summary.station_counts()["accepted"] / target
-            step = capacity.judge(
-                target,
-                mark.since(summary.stats),
-                window_s,
-                list(gates),
-                accepted,
-                scenario.run.lag_warn_ms,
-            )
-            search.judged(step)
+            accepted = summary.station_counts()["accepted"]
+            lag_warn = scenario.run.lag_warn_ms
+            step = search.close(summary.stats, loop.time(), accepted, list(gates), lag_warn)
             print(step.line(), file=out, flush=True)
         finished.set()
 

@@ -100,3 +100,19 @@ def test_a_break_fleet_s_delay_cannot_explain_is_the_csms_s_whatever_the_lag() -
     assert not too_many.held and too_many.simulator is None  # BROKE, the CSMS's figure
     too_few = judge(3000, slow, 10.0, [parse_slo("rps(Heartbeat) > 50")], 1.0, 50.0)
     assert too_few.simulator is not None  # a lagging fleet sends fewer: not the CSMS's
+
+
+def test_a_window_counts_only_what_came_after_it_opened() -> None:
+    """The light step before must not water a step's figures down: the window opened on
+    100 fast Heartbeats and closed after 100 slow ones is judged on the slow ones alone."""
+    stats = window(10.0)
+    search = Search(Plan(1000, 5000))
+    search.judged(step(1000, ok=True))
+    search.open(2000, stats, now=100.0)
+    for _ in range(100):
+        stats.exchange("OCPP1.6", "Heartbeat", 800.0, None)
+    result = search.close(stats, now=160.0, accepted=1500, gates=[GATE], lag_warn_ms=50.0)
+    assert search.window is None and search.steps[-1] is result
+    assert (result.stations, result.messages, result.window_s) == (2000, 100, 60.0)
+    assert result.gates[0].value == pytest.approx(800.0, rel=0.01) and not result.held
+    assert search.verdict().startswith("capacity: held 1000 stations; broke at 2000")

@@ -13,11 +13,10 @@ a locustfile to fix its values there instead (``step``, ``hold_s``, ``settle_s``
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
-from fleet.capacity import Plan, Search, judge
+from fleet.capacity import Plan, Search
 from fleet.locust_ext.state import FleetState, station_counts
-from fleet.metrics.since import Mark
 from fleet.shapes import ScenarioShape
 
 
@@ -34,8 +33,6 @@ class Capacity(ScenarioShape):
         self._search: Search | None = None
         self._target = 0  # stations the current step runs
         self._measure_at: float | None = None  # run time its window opens
-        self._mark: Mark | None = None
-        self._opened = 0.0
 
     def plan(self) -> Plan:
         """The class's values, with the command line's over them."""
@@ -65,22 +62,15 @@ class Capacity(ScenarioShape):
                 return None
             self._measure_at = now + (target - self._target) / rate + self._search.plan.settle_s
             self._target = target
-        elif self._mark is None:
+        elif self._search.window is None:
             if now >= self._measure_at:
-                self._mark, self._opened = Mark(state.stats(environment)), now
-        elif now >= self._opened + self._search.plan.hold_s:
-            self._judge(environment, state, now)
+                self._search.open(self._target, state.stats(environment), now)
+        elif now >= self._search.window.opened + self._search.plan.hold_s:
+            accepted = station_counts(state.table(environment))["accepted"]
+            step = self._search.close(
+                state.stats(environment), now, accepted, state.slos, state.lag_warn_ms
+            )
+            print(step.line(), flush=True)
+            self._measure_at = None
             return self.tick()
         return self._target, rate
-
-    def _judge(self, environment: Any, state: FleetState, now: float) -> None:
-        assert self._search is not None and self._mark is not None
-        counts = station_counts(state.table(environment))
-        window = self._mark.since(state.stats(environment))
-        accepted = counts["accepted"] / self._target
-        step = judge(
-            self._target, window, now - self._opened, state.slos, accepted, state.lag_warn_ms
-        )
-        self._search.judged(step)
-        print(step.line(), flush=True)
-        self._mark = self._measure_at = None
