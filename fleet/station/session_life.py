@@ -23,9 +23,7 @@ from fleet.scenario_charging import Sessions
 from fleet.station.connectors import Connector, Status
 from fleet.station.generator import Demand, SessionGenerator
 from fleet.station.intents import Send
-from fleet.station.meter import Meter, Reading
-from fleet.station.readings import context_for
-from fleet.station.sampling import Sampling
+from fleet.station.meter import Meter
 from fleet.station.transaction import (
     DEAUTHORIZED,
     EV_LEFT,
@@ -35,6 +33,7 @@ from fleet.station.transaction import (
     Tx,
     TxSettings,
 )
+from fleet.station.tx_readings import Readings
 
 _NOT_ASKED: Final = {"idTokenInfo": {"status": "Accepted"}}  # authorisation switched off
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
@@ -50,26 +49,21 @@ class Phase(enum.Enum):
     PARKED = "parked"  # the transaction ended, the EV is still plugged in
 
 
-class SessionLife:
+class SessionLife(Readings):
     """A connector's sessions as they run by themselves: arrivals, authorisation, start, readings,
     stop, departure, and the CSMS's answers to what they sent (``sessions.Charger`` adds what
-    comes from outside)."""
+    comes from outside; ``tx_readings.Readings`` what the meter sends meanwhile)."""
 
     __slots__ = (
         "_leave_at",
         "_reason",
         "_remote",
-        "connector",
         "counts",
         "demand",
         "gen",
-        "meter",
         "new_tx_id",
         "offline",
         "phase",
-        "sampling",
-        "settings",
-        "shapes",
         "tx",
         "wake_at",
     )
@@ -83,11 +77,8 @@ class SessionLife:
         new_tx_id: Any,
         settings: TxSettings | None = None,
     ) -> None:
-        self.connector = connector
-        self.settings = settings or TxSettings.of(gen.config)
-        self.meter = meter
+        super().__init__(connector, meter, shapes, settings or TxSettings.of(gen.config))
         self.gen = gen
-        self.shapes = shapes
         self.new_tx_id = new_tx_id  # () -> str: 2.0.1 transaction ids
         self.phase = Phase.IDLE
         self.demand: Demand | None = None
@@ -95,7 +86,6 @@ class SessionLife:
         self.counts = Counts()
         self.wake_at: float | None = None
         self._leave_at = 0.0
-        self.sampling = Sampling(self.settings)
         self._reason = EV_LEFT
         # A remote start being authorised first (AuthorizeRemoteTxRequests): its remoteStartId.
         self._remote: tuple[int | None] | None = None
@@ -178,20 +168,6 @@ class SessionLife:
             if info and info.get("status") != "Accepted" and self.phase is Phase.CHARGING:
                 return self._stop(DEAUTHORIZED, now_s)
         return []
-
-    def _meter_values(
-        self, now_s: float, tx: Tx | None, trigger: str, reading: Reading | None = None
-    ) -> Send:
-        """MeterValues for the connector (of ``tx`` when given): clock-aligned readings carry
-        MeterValuesAlignedData, the others MeterValuesSampledData; no SoC without an EV."""
-        if reading is None:
-            reading = self.meter.read(now_s, False)
-        settings = self.settings
-        measurands = settings.aligned if trigger == "MeterValueClock" else settings.measurands
-        if not self.meter.plugged:
-            measurands = tuple(m for m in measurands if m != "SoC") or measurands
-        context = context_for(trigger)
-        return self.shapes.meter_values(self.connector.id, tx, reading, measurands, now_s, context)
 
     # --- the session -----------------------------------------------------------------------------
 
@@ -326,20 +302,8 @@ class SessionLife:
         assert tx is not None
         if now_s >= self._leave_at:
             return self._stop(EV_LEFT, now_s)
-        out: list[Send] = []
         charging = tx.charging_state == "Charging"
-        reading = None
-        if self.sampling.periodic_due(now_s):
-            reading = self.meter.read(now_s, charging)  # the meter advanced to now
-            out.append(self.shapes.update(tx, reading, "MeterValuePeriodic", now_s))
-        if self.sampling.clock_due(now_s):
-            reading = self.meter.read(now_s, charging)
-            aligned = self.settings.aligned
-            out.append(self.shapes.update(tx, reading, "MeterValueClock", now_s, aligned))
-        if tx.series is not None:
-            reading = self._keep(tx.series, now_s, charging, reading)
-        if reading is None:
-            self.meter.advance(now_s, charging)
+        out = self._due_readings(tx, now_s, charging)
         if charging and self.meter.full:
             tx.charging_state = "SuspendedEV"
             out += self._status(Status.SUSPENDED_EV, now_s)
@@ -347,22 +311,6 @@ class SessionLife:
                 out.append(self.shapes.update(tx, None, "ChargingStateChanged", now_s))
         self._plan(now_s)
         return out
-
-    def _keep(
-        self, series: list[Any], now_s: float, charging: bool, reading: Reading | None
-    ) -> Reading | None:
-        """The readings due for the transaction's last message join its series (the reading
-        just sent when there is one: the same values); the reading taken, if any."""
-        sampled, aligned = self.sampling.kept_due(now_s)
-        if sampled or aligned:
-            if reading is None:
-                reading = self.meter.read(now_s, charging)
-            settings = self.settings
-            if sampled:
-                series.append((now_s, reading, "Sample.Periodic", settings.end))
-            if aligned:
-                series.append((now_s, reading, "Sample.Clock", settings.end_aligned))
-        return reading
 
     def _stop(self, reason: StopReason, now_s: float) -> list[Send]:
         tx = self.tx
