@@ -28,6 +28,8 @@ class Plan:
     maximum: int  # the most stations the search may run
     hold_s: float = 60.0  # each step's measured window
     settle_s: float = 10.0  # after a step's stations are started, before its window opens
+    gates: tuple[Slo, ...] = ()  # what every step's window must hold (--slo)
+    lag_warn_ms: float = 50.0  # fleet's loop lag beyond which a broken step is fleet's (run.)
 
     def targets(self) -> list[int]:
         """The station count of every step, the last one the maximum."""
@@ -106,25 +108,23 @@ class Search:
         """The window of the step running ``stations`` opens: what comes after is its own."""
         self.window = Window(stations, Mark(stats), now)
 
-    def close(
-        self,
-        stats: FleetStats,
-        now: float,
-        accepted: int,
-        gates: list[Slo],
-        lag_warn_ms: float,
-    ) -> Step:
-        """The open window judged (``accepted``: the stations Accepted now) and recorded."""
-        window, self.window = self.window, None
-        assert window is not None, "close() without open()"
-        step = judge(
-            window.stations,
-            window.mark.since(stats),
-            now - window.opened,
-            gates,
-            accepted / window.stations,
-            lag_warn_ms,
+    def so_far(self, stats: FleetStats, now: float, accepted: int) -> Step | None:
+        """The open window judged as it stands (the Fleet tab, live); None when none is open.
+        ``accepted``: the stations Accepted now."""
+        window, plan = self.window, self.plan
+        if window is None:
+            return None
+        since = window.mark.since(stats)
+        share = accepted / window.stations
+        return judge(
+            window.stations, since, now - window.opened, list(plan.gates), share, plan.lag_warn_ms
         )
+
+    def close(self, stats: FleetStats, now: float, accepted: int) -> Step:
+        """The open window judged and recorded as the step's."""
+        step = self.so_far(stats, now, accepted)
+        assert step is not None, "close() without open()"
+        self.window = None
         self.judged(step)
         return step
 
@@ -155,8 +155,10 @@ class Search:
         failed = ", ".join(_gate(g) for g in last.gates if not g.ok)
         return f"capacity: {held_text}; broke at {last.stations}: {failed}"
 
-    def to_json(self) -> dict[str, Any]:
+    def to_json(self, current: Step | None = None) -> dict[str, Any]:
+        """The search; ``current``: while it runs, the open window as it stands (``so_far``)."""
         last = self.steps[-1] if self.steps else None
+        running = self.next_target()
         broke = last.stations if last is not None and not last.held else None
         return {
             "held": self.held,
@@ -167,6 +169,14 @@ class Search:
             "settle_s": self.plan.settle_s,
             "steps": [s.to_json() for s in self.steps],
             "verdict": self.verdict(),
+            # The step under way, or the one a stop came before (None: the search is over).
+            "running": None
+            if running is None
+            else {
+                "stations": running,
+                "measuring": self.window is not None,
+                "so_far": None if current is None else current.to_json(),
+            },
         }
 
 

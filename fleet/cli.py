@@ -27,6 +27,7 @@ from fleet.scenario_storms import PRESETS as STORM_PRESETS
 
 if TYPE_CHECKING:
     from fleet.capacity import Search
+    from fleet.scenario import Scenario
     from fleet.slo import Slo
 
 logger = logging.getLogger("fleet")
@@ -261,7 +262,7 @@ def cmd_run(args: argparse.Namespace) -> int:
             f"{scenario.stations.count} stations need that many open files; this process may open "
             f"{limit} (ulimit -n): at most {max(limit - 64, 0)} stations"
         )
-    search = _capacity_search(args, scenario.stations.count, slos)
+    search = _capacity_search(args, scenario, slos)
     length = f"for {scenario.run.duration_s:g} s"
     if search is not None:
         plan = search.plan
@@ -304,20 +305,24 @@ def cmd_run(args: argparse.Namespace) -> int:
     return EXIT_FAILURES if result.failures else EXIT_OK
 
 
-def _capacity_search(args: argparse.Namespace, stations: int, slos: list[Slo]) -> Search | None:
+def _capacity_search(
+    args: argparse.Namespace, scenario: Scenario, slos: list[Slo]
+) -> Search | None:
     """The capacity search ``--capacity`` asks for (None without it), its options checked."""
     from fleet.capacity import Plan, Search
 
     step = getattr(args, "capacity", None)
     if step is None:
         return None
+    stations = scenario.stations.count
     if step < 1 or step > stations:
         raise UsageError(f"--capacity {step}: a step is 1 to --stations ({stations}) stations")
     if not slos:
         raise UsageError("--capacity needs at least one --slo gate: what must a step hold?")
     if args.hold <= 0 or args.settle < 0:
         raise UsageError("--hold must be above 0 s and --settle at least 0 s")
-    return Search(Plan(step, stations, args.hold, args.settle))
+    lag_warn = scenario.run.lag_warn_ms
+    return Search(Plan(step, stations, args.hold, args.settle, tuple(slos), lag_warn))
 
 
 def _mix(mix: dict[str, int]) -> str:

@@ -192,8 +192,7 @@ async def run_fleet(
             search.open(target, summary.stats, loop.time())
             await asyncio.sleep(search.plan.hold_s)
             accepted = summary.station_counts()["accepted"]
-            lag_warn = scenario.run.lag_warn_ms
-            step = search.close(summary.stats, loop.time(), accepted, list(gates), lag_warn)
+            step = search.close(summary.stats, loop.time(), accepted)
             print(step.line(), file=out, flush=True)
         finished.set()
 

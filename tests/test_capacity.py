@@ -106,12 +106,12 @@ def test_a_window_counts_only_what_came_after_it_opened() -> None:
     """The light step before must not water a step's figures down: the window opened on
     100 fast Heartbeats and closed after 100 slow ones is judged on the slow ones alone."""
     stats = window(10.0)
-    search = Search(Plan(1000, 5000))
+    search = Search(Plan(1000, 5000, gates=(GATE,), lag_warn_ms=50.0))
     search.judged(step(1000, ok=True))
     search.open(2000, stats, now=100.0)
     for _ in range(100):
         stats.exchange("OCPP1.6", "Heartbeat", 800.0, None)
-    result = search.close(stats, now=160.0, accepted=1500, gates=[GATE], lag_warn_ms=50.0)
+    result = search.close(stats, now=160.0, accepted=1500)
     assert search.window is None and search.steps[-1] is result
     assert (result.stations, result.messages, result.window_s) == (2000, 100, 60.0)
     assert result.gates[0].value == pytest.approx(800.0, rel=0.01) and not result.held

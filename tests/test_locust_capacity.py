@@ -6,12 +6,15 @@ gate is one the load decides (Heartbeats a second at one per station a second: 3
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import urllib.parse
 from pathlib import Path
 
 import yaml
 
 from tests.test_cli import csms_process
-from tests.test_locust import locust
+from tests.test_locust import LOCUST, fleet_state_when, free_port, get, locust
 
 CAPACITY = ("--capacity", "10", "--capacity-hold", "2", "--capacity-settle", "0.5")
 
@@ -46,3 +49,56 @@ def test_capacity_without_a_gate_is_refused_before_anything_starts(tmp_path: Pat
     assert result.returncode == 2
     assert "--capacity needs at least one --slo gate" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_the_fleet_tab_shows_the_steps_live_and_a_new_start_is_a_new_search(
+    tmp_path: Path,
+) -> None:
+    """The web UI: the step under way with its window so far, the judged steps, the verdict
+    once the search ends (the tab, the HTML report); starting again searches from the start."""
+    port = free_port()
+    web = f"http://127.0.0.1:{port}"
+    with csms_process("--interval", "1") as url:
+        process = subprocess.Popen(
+            [*LOCUST, "--scenario", fifty_stations(tmp_path), "--host", url, "--autostart",
+             "--web-host", "127.0.0.1", "--web-port", str(port), "--capacity", "10",
+             "--capacity-hold", "4", "--capacity-settle", "0.5",
+             "--slo", "rps(Heartbeat) < 25"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )  # fmt: skip
+        try:
+            state = fleet_state_when(web, lambda s: _measuring(s, 20))
+            assert state is not None and _measuring(state, 20), state and state["capacity"]
+            search = state["capacity"]
+            assert [step["stations"] for step in search["steps"]] == [10]
+            so_far = search["running"]["so_far"]
+            assert so_far["stations"] == 20 and 0 < so_far["window_s"] <= 4.5
+            assert state["slo"] == []  # a search's gates are its steps', not the whole run's
+            panel = get(f"{web}/fleet/panel").decode()
+            assert "<h3>Capacity search</h3>" in panel and "measuring (" in panel
+            assert "SLO gates, live" not in panel
+
+            state = fleet_state_when(web, lambda s: s["stopped"], timeout_s=40)
+            assert state is not None and state["stopped"], state and state["capacity"]
+            search = state["capacity"]
+            assert search["running"] is None and (search["held"], search["broke_at"]) == (20, 30)
+            for page in (get(f"{web}/fleet/panel"), get(f"{web}/stats/report")):
+                text = page.decode()
+                assert "capacity: held 20 stations; broke at 30" in text
+                assert text.count("<span class='ok'>held</span>") == 2
+                assert "<span class='bad'>BROKE</span>" in text
+                assert "<span class='bad'>rps(Heartbeat) &lt; 25: " in text  # the gate it broke
+
+            form = urllib.parse.urlencode({"user_count": 1, "spawn_rate": 1}).encode()
+            assert json.loads(get(f"{web}/swarm", data=form))["success"] is True
+            state = fleet_state_when(web, lambda s: _measuring(s, 10))
+            assert state is not None and state["capacity"]["steps"] == []  # a new search
+        finally:
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+
+
+def _measuring(state: dict, stations: int) -> bool:
+    running = (state.get("capacity") or {}).get("running") or {}
+    return running.get("stations") == stations and running.get("so_far") is not None

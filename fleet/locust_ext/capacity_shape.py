@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from fleet.capacity import Plan, Search
+from fleet.capacity import Plan, Search, Step
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.shapes import ScenarioShape
 
@@ -34,9 +34,27 @@ class Capacity(ScenarioShape):
         self._target = 0  # stations the current step runs
         self._measure_at: float | None = None  # run time its window opens
 
+    def reset_time(self) -> None:
+        """Locust calls this at every start: each start (the web UI's too) is a new search."""
+        super().reset_time()
+        self._search = None
+        self._target = 0
+        self._measure_at = None
+
+    def so_far(self) -> Step | None:
+        """The open window as it stands (the Fleet tab, live); None between windows."""
+        if self._search is None or self.runner is None:
+            return None
+        environment = self.runner.environment
+        state = FleetState.of(environment)
+        accepted = station_counts(state.table(environment))["accepted"]
+        return self._search.so_far(state.stats(environment), self.get_run_time(), accepted)
+
     def plan(self) -> Plan:
-        """The class's values, with the command line's over them."""
-        options = self.runner.environment.parsed_options if self.runner else None
+        """The class's values, with the command line's over them; the --slo gates."""
+        assert self.runner is not None
+        environment = self.runner.environment
+        options, state = environment.parsed_options, FleetState.of(environment)
         step = getattr(options, "capacity", None) or self.step
         maximum = self.maximum or self.fleet_scenario().stations.count
         hold = getattr(options, "capacity_hold", None)
@@ -46,6 +64,8 @@ class Capacity(ScenarioShape):
             maximum,
             self.hold_s if hold is None else hold,
             self.settle_s if settle is None else settle,
+            tuple(state.slos),
+            state.lag_warn_ms,
         )
 
     def tick(self) -> tuple[int, float] | None:
@@ -67,9 +87,7 @@ class Capacity(ScenarioShape):
                 self._search.open(self._target, state.stats(environment), now)
         elif now >= self._search.window.opened + self._search.plan.hold_s:
             accepted = station_counts(state.table(environment))["accepted"]
-            step = self._search.close(
-                state.stats(environment), now, accepted, state.slos, state.lag_warn_ms
-            )
+            step = self._search.close(state.stats(environment), now, accepted)
             print(step.line(), flush=True)
             self._measure_at = None
             return self.tick()

@@ -11,7 +11,7 @@ from typing import Any, Final
 
 from fleet.locust_ext.svg import charts
 from fleet.metrics.sample import CHARGING, DELIVERY_EVENTS, MISSED_CAUSES
-from fleet.slo import SloResult
+from fleet.slo import SloResult, parse_slo
 
 STYLE: Final = """
 <style>
@@ -152,6 +152,57 @@ def _security(block: dict[str, Any] | None, refused: dict[str, list[str]]) -> st
     return "".join(out)
 
 
+def _capacity(search: dict[str, Any], live: bool) -> str:
+    """The capacity search's steps, each judged on its own window; while it runs, the step
+    under way with its window so far; once over (or stopped), its verdict."""
+    head = (
+        "<h3>Capacity search</h3><p class='note'>Steps of "
+        f"{search['step']} stations; each step's stations start, settle for "
+        f"{search['settle_s']:g} s, then its own window of {search['hold_s']:g} s is judged on "
+        "the SLO gates. Fleet's loop lag and tainted share beside each: a step broken while "
+        "fleet lagged is the simulator's limit, not the CSMS's.</p>"
+    )
+    rows = [_step_row(step, _verdict(step)) for step in search["steps"]]
+    running = search["running"]
+    if live and running is not None:
+        so_far = running["so_far"]
+        if so_far is not None:
+            seconds = f"{so_far['window_s']:.0f} of {search['hold_s']:g} s"
+            rows.append(_step_row(so_far, f"measuring ({seconds})"))
+        else:
+            rows.append((running["stations"], "–", "starting and settling", "", "–", "–"))
+    table = _table(
+        ("stations", "msg/s", "verdict", "gates (measured)", "loop lag p99 ms", "tainted"),
+        rows,
+        True,
+    )
+    verdict = "" if live and running is not None else f"<p><b>{_e(search['verdict'])}</b></p>"
+    return head + verdict + table
+
+
+def _verdict(step: dict[str, Any]) -> str:
+    if step["held"]:
+        return "<span class='ok'>held</span>"
+    if step["simulator"]:
+        return f"<span class='bad'>SIMULATOR-BOUND</span> ({_e(step['simulator'])})"
+    return "<span class='bad'>BROKE</span>"
+
+
+def _step_row(step: dict[str, Any], verdict: str) -> tuple[Any, ...]:
+    rate = step["messages"] / step["window_s"] if step["window_s"] > 0 else 0.0
+    gates = "; ".join(_step_gate(gate) for gate in step["gates"])
+    lag = step["loop_lag_p99_ms"]
+    return (step["stations"], f"{rate:,.1f}", verdict, gates, _ms(lag), f"{step['tainted_pct']} %")
+
+
+def _step_gate(gate: dict[str, Any]) -> str:
+    """A gate and its figure in the step's window, in red when it failed."""
+    value = gate["value"]
+    measured = "no data" if value is None else parse_slo(gate["slo"]).describe(value)
+    text = f"{_e(gate['slo'])}: {_e(measured)}"
+    return text if gate["ok"] else f"<span class='bad'>{text}</span>"
+
+
 def fleet_section(
     data: dict[str, Any],
     history: Sequence[dict[str, Any]],
@@ -195,6 +246,8 @@ def fleet_section(
         ]
         out.append(_table(("version", *states, "total"), rows))
     out.append(_sessions(data["sessions"]))
+    if data.get("capacity"):
+        out.append(_capacity(data["capacity"], live=live is not None))
     if live:
         out.append("<h3>SLO gates, live</h3>" + _gates(live))
     if final:

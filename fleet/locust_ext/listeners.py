@@ -234,7 +234,6 @@ def _final_gates(environment: Environment, state: FleetState) -> list[SloResult]
 def _write_outputs(environment: Environment, state: FleetState) -> dict[str, Any]:
     data = summary_json(environment, state.results or [])
     data["ledger"] = ledger_block(environment, data["delivery"])
-    data["capacity"] = None if state.capacity is None else state.capacity.to_json()
     options_ = environment.parsed_options
     target = getattr(options_, "summary_json", "") if options_ is not None else ""
     if target:

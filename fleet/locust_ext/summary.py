@@ -66,7 +66,19 @@ def summary_json(
             "processes": {name: _lag(part) for name, part in sorted(state.worker_stats().items())},
         },
         "saturated": stats.saturated,
+        "capacity": _capacity(environment, state, final),
     }
+
+
+def _capacity(environment: Environment, state: FleetState, final: bool) -> dict[str, Any] | None:
+    """The capacity search (--capacity), with the open step's window so far while it runs."""
+    from fleet.locust_ext.capacity_shape import Capacity
+
+    if state.capacity is None:
+        return None
+    shape = environment.shape_class
+    current = shape.so_far() if isinstance(shape, Capacity) and not final else None
+    return state.capacity.to_json(current)
 
 
 def _lag(stats: FleetStats) -> dict[str, float | None]:

@@ -22,6 +22,7 @@ from fleet.locust_ext import html
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
 from fleet.metrics import charts
+from fleet.slo import SloResult
 from fleet.station.state import State
 from fleet.wire import VERSIONS
 
@@ -70,7 +71,7 @@ def chart_point(environment: Environment, state: FleetState) -> dict[str, Any]:
 def panel(environment: Environment) -> str:
     state = FleetState.of(environment)
     stopped = _stopped(environment)
-    live = evaluate_gates(environment, final=stopped)
+    live = _live_gates(environment, state, stopped)
     data = summary_json(environment, live, final=stopped)
     history = list(state.history)
     caption = (
@@ -86,6 +87,14 @@ def panel(environment: Environment) -> str:
         final=state.results if stopped else None,
         caption=caption,
     )
+
+
+def _live_gates(environment: Environment, state: FleetState, stopped: bool) -> list[SloResult]:
+    """The gates over the run so far; none in a capacity search, whose gates are its steps'
+    (the whole run would mix steps of different loads)."""
+    if state.capacity is not None:
+        return []
+    return evaluate_gates(environment, final=stopped)
 
 
 def report_section(environment: Environment, data: dict[str, Any]) -> str:
@@ -152,7 +161,7 @@ def extend(environment: Environment) -> None:
     def fleet_state() -> Any:
         stopped = _stopped(environment)
         table = state.table(environment, final=stopped)
-        live = evaluate_gates(environment, final=stopped)
+        live = _live_gates(environment, state, stopped)
         data = summary_json(environment, live, final=stopped)
         data["versions"] = table
         data["stations"] = station_counts(table)
