@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
@@ -24,6 +25,17 @@ from fleet.scenario import Scenario
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected, make_station
 from fleet.station.state import State
+
+
+def pytest_ignore_collect(collection_path: Path, config: Any) -> bool | None:
+    """Under pytest-xdist, a module marked ``in_process_locust`` is not even imported: importing
+    Locust lets gevent patch the threads the xdist worker runs on (it then stops with
+    LoopExit). ``make test`` runs those modules in a second, plain pass."""
+    if "PYTEST_XDIST_WORKER" not in os.environ or collection_path.suffix != ".py":
+        return None
+    if "pytest.mark.in_process_locust" in collection_path.read_text(encoding="utf-8"):
+        return True
+    return None
 
 
 def pytest_asyncio_loop_factories(config: Any, item: Any) -> dict[str, Any]:

@@ -13,6 +13,8 @@ from locust import argument_parser, runners
 from fleet.locust_ext import worker_spawn
 from fleet.process import RampFreezer
 
+pytestmark = pytest.mark.in_process_locust  # see tests/conftest.py
+
 
 class _Node:
     def __init__(self) -> None:

@@ -3,10 +3,14 @@ is kept for the next user when the scenario keeps state, else the next one is ma
 
 from __future__ import annotations
 
+import pytest
+
 from fleet.metrics.summary import Summary
 from fleet.scenario import Scenario
 from fleet.station.session import make_station
 from fleet.users import _Stations
+
+pytestmark = pytest.mark.in_process_locust  # see tests/conftest.py
 
 
 def test_a_returning_number_gets_its_station_back_only_when_state_is_kept() -> None:

@@ -260,14 +260,21 @@ def _chart_points(environment: Environment) -> None:
 
 
 def _progress_lines(environment: Environment) -> None:
-    """Headless runs: beside Locust's periodic table, fleet's line every run.progress_s."""
+    """Headless runs: beside Locust's periodic table, fleet's line every run.progress_s from
+    the test's start (not from start-up: a slow start must not leave a short run without one)."""
     state = FleetState.of(environment)
-    while True:
-        gevent.sleep(state.progress_s)
+
+    def running() -> bool:
         runner = environment.runner
-        if runner is None or runner.state not in (STATE_SPAWNING, STATE_RUNNING):
+        return runner is not None and runner.state in (STATE_SPAWNING, STATE_RUNNING)
+
+    while True:
+        if not running():
+            gevent.sleep(0.2)
             continue
-        print(progress_line(environment, state), flush=True)
+        gevent.sleep(state.progress_s)
+        if running():
+            print(progress_line(environment, state), flush=True)
 
 
 def progress_line(environment: Environment, state: FleetState) -> str:

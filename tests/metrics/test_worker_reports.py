@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from fleet.locust_ext.state import FleetState
 from fleet.metrics.stats import FleetStats
+
+pytestmark = pytest.mark.in_process_locust  # see tests/conftest.py
 
 
 def _report(heartbeats: int) -> dict[str, object]:
