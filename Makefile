@@ -21,12 +21,12 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fleet demo --stations $(DEMO_STATIONS) --duration $(DEMO_DURATION)
 
+# pytest in two processes (most tests wait on real sockets and subprocesses), then the few modules
+# that import Locust in-process, which a pytest-xdist worker cannot run (tests/conftest.py).
 test: $(STAMP)
 	$(BIN)/ruff check fleet tests bench
 	$(BIN)/ruff format --check fleet tests bench
 	$(BIN)/mypy fleet
-	# Two test processes (most tests wait on real sockets and subprocesses), then the few modules
-	# that import Locust in-process, which a pytest-xdist worker cannot run (tests/conftest.py).
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
 	$(BIN)/python -m pytest -q -p no:xdist -m in_process_locust $(PYTEST_ARGS) || [ $$? -eq 5 ]
 

@@ -41,6 +41,7 @@ _ID_CHARS = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
 from fleet.scenario_charging import Evse, Sessions  # noqa: E402
 from fleet.scenario_csms import Csms  # noqa: E402
 from fleet.scenario_errors import describe_error, show  # noqa: E402
+from fleet.scenario_faults import Faults  # noqa: E402
 from fleet.scenario_fields import FieldProblem, PositiveFloat, comma_list  # noqa: E402
 from fleet.scenario_fields import Section as _Section  # noqa: E402
 from fleet.scenario_maintenance import Maintenance  # noqa: E402
@@ -218,6 +219,7 @@ class Scenario(_Section):
     response_groups: tuple[ResponseGroup, ...] = ()
     sessions: Sessions = Sessions()
     maintenance: Maintenance = Maintenance()
+    faults: Faults = Faults()
     storms: tuple[Storm, ...] = ()
     security: Security = Security()
     run: Run = Run()

@@ -18,13 +18,14 @@ from fleet.errors import CallFailed
 from fleet.metrics.sample import MISSED_STALL, SESSION_ERROR, SessionDelta
 from fleet.station.connectors import Connector, Status
 from fleet.station.engine import Answer, Outgoing
+from fleet.station.faults import FaultPlan
 from fleet.station.generator import SessionGenerator
 from fleet.station.ids import uuid4_text
 from fleet.station.intents import Send
 from fleet.station.limits import Limits
 from fleet.station.meter import Meter
 from fleet.station.reserving import Reserving
-from fleet.station.sessions import Charger
+from fleet.station.sessions import Charger, FaultyCharger
 from fleet.station.transaction import Counts, StopReason, TxSettings
 from fleet.station.wakes import Wakes
 
@@ -58,6 +59,7 @@ class Chargers:
         "armed",
         "chargers",
         "counted",
+        "kind",
         "limits",
         "report_at",
         "reported",
@@ -75,6 +77,10 @@ class Chargers:
         scenario = station.scenario
         self.settings = self._settings()
         self.chargers: list[Charger] = []
+        faults = scenario.faults
+        # The chargers' class, whose methods ``decide`` calls unbound (no bound method made per
+        # wake-up): connectors that fail now and then are FaultyChargers.
+        self.kind: type[Charger] = FaultyCharger if faults.per_day else Charger
         for number in range(1, scenario.stations.connectors + 1):
             gen = SessionGenerator.for_connector(scenario.sessions, station.id, number)
             gen.surges = station.surges
@@ -82,7 +88,17 @@ class Chargers:
             # A connector the CSMS set Inoperative before chargers existed stays so.
             status = Status.UNAVAILABLE if number in station.unavailable else Status.AVAILABLE
             connector = Connector(number, status)
-            charger = Charger(connector, meter, gen, station.tx_shapes, uuid4_text, self.settings)
+            parts = (connector, meter, gen, station.tx_shapes, uuid4_text, self.settings)
+            charger = (
+                Charger(*parts)
+                if not faults.per_day
+                else FaultyCharger(
+                    *parts,
+                    faults=FaultPlan.for_connector(
+                        faults, scenario.sessions.seed, station.id, number, station.now()
+                    ),
+                )
+            )
             self.chargers.append(charger)
         self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
         # Per charger, how many times its timer was set or cleared: a wake-up queued behind
@@ -126,7 +142,7 @@ class Chargers:
             return
         self.running = True
         for index in range(len(self.chargers)):
-            self.decide(index, Charger.begin)
+            self.decide(index, self.kind.begin)
 
     def surge(self, surges: tuple[tuple[float, float, float], ...]) -> None:
         """Peak hours (storms) for every connector's arrivals; planned arrivals are drawn
@@ -141,7 +157,7 @@ class Chargers:
     def went_offline(self) -> None:
         """The connection was lost: the chargers go on without the CSMS."""
         for index in range(len(self.chargers)):
-            self.decide(index, Charger.went_offline)
+            self.decide(index, self.kind.went_offline)
 
     def halt(self) -> None:
         """The station stopped or reboots: no timer fires until it is accepted again. The
@@ -263,7 +279,9 @@ class Chargers:
         wait_s = wake_at - self.station.now()
         when = loop.time() + wait_s if wait_s > 0.0 else loop.time()
         if timer is not None:
-            if abs(timer.when() - when) < KEPT_S:
+            # uvloop makes a call due now a plain Handle, which has no when(): never kept.
+            when_of = getattr(timer, "when", None)
+            if when_of is not None and abs(when_of() - when) < KEPT_S:
                 return  # already set for that instant: an answer that changed nothing
             timer.cancel()
         armed = self.armed[index] = self.armed[index] + 1
@@ -302,7 +320,7 @@ class Chargers:
         charger = self.chargers[index]
         sampling = charger.sampling  # readings not taken on time: skipped, not sent late
         missed = sampling.missed
-        self.decide(index, Charger.on_wake, charger.next_wake)
+        self.decide(index, self.kind.on_wake, charger.next_wake)
         if sampling.missed > missed:
             action = "TransactionEvent" if charger.shapes.v201 else "MeterValues"
             count = sampling.missed - missed
@@ -338,7 +356,7 @@ class Chargers:
         return next((i for i, c in enumerate(self.chargers) if c.matches(tx_id)), None)
 
     def remote_stop(self, index: int) -> None:
-        self.decide(index, Charger.remote_stop)
+        self.decide(index, self.kind.remote_stop)
 
     def end(self, index: int, reason: StopReason) -> None:
         """End the session on a connector, if one runs (UnlockConnector, Reset)."""

@@ -59,11 +59,12 @@ class Connector:
     """One connector (2.0.1: one EVSE with one connector). ``inoperative_after`` marks a
     ChangeAvailability(Inoperative) answered Scheduled: applied when the session ends."""
 
-    __slots__ = ("id", "inoperative_after", "reservation", "status")
+    __slots__ = ("error_code", "id", "inoperative_after", "reservation", "status")
 
     def __init__(self, connector_id: int, status: Status = Status.AVAILABLE) -> None:
         self.id = connector_id
         self.status = status
+        self.error_code = "NoError"  # 1.6 ChargePointErrorCode: a fault's while Faulted
         self.inoperative_after = False
         self.reservation: Any = None  # the reservations.Reservation it is held for
 

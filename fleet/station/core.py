@@ -294,6 +294,12 @@ class Station(Configured):
             return self.charging.chargers[connector - 1].connector.status
         return Status.AVAILABLE
 
+    def error_code_of(self, connector: int) -> str:
+        """1.6 ChargePointErrorCode a connector reports: its fault's while Faulted."""
+        if self.charging is not None and 0 < connector <= len(self.charging.chargers):
+            return self.charging.chargers[connector - 1].connector.error_code
+        return "NoError"
+
 
 def _as_coroutine(fn: Callable[[], object]) -> Callable[[], Coroutine[Any, Any, None]]:
     async def run() -> None:

@@ -331,6 +331,7 @@ class Life(Engine):
             self.charging is not None
             or sessions.arrivals_per_hour
             or sessions.start == "remote_only"
+            or self.scenario.faults.per_day
         ):
             self.chargers().begin()
 

@@ -347,7 +347,9 @@ class SessionLife(Readings):
         self.meter.unplug(now_s)
         self.demand = None
         self.phase = Phase.IDLE
-        if self.connector.inoperative_after:
+        if self.connector.status is Status.FAULTED:
+            out = []  # the EV left with a fault: the fault's end reports the connector
+        elif self.connector.inoperative_after:
             self.connector.inoperative_after = False
             out = self._status(Status.UNAVAILABLE, now_s)
         else:
@@ -371,7 +373,8 @@ class SessionLife(Readings):
         moved = self.connector.move(status)
         if moved is None:
             return []
-        message = self.shapes.status(self.connector.id, old, moved, now_s)
+        connector = self.connector
+        message = self.shapes.status(connector.id, old, moved, now_s, connector.error_code)
         return [] if message is None else [message]
 
 

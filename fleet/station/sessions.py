@@ -10,11 +10,12 @@ from dataclasses import replace
 from typing import Any
 
 from fleet.station.connectors import Status
+from fleet.station.faults import FaultPlan
 from fleet.station.intents import Send
 from fleet.station.session_life import Phase, SessionLife
-from fleet.station.transaction import REMOTE, StopReason
+from fleet.station.transaction import REMOTE, StopReason, fault_reason
 
-__all__ = ["Charger", "Phase"]
+__all__ = ["Charger", "FaultyCharger", "Phase"]
 
 
 class Charger(SessionLife):
@@ -99,3 +100,59 @@ class Charger(SessionLife):
             self._plan(now_s)
         else:
             self.sampling.align(now_s)
+
+
+class FaultyCharger(Charger):
+    """A charger whose connector fails now and then (scenario ``faults``): Faulted with the
+    fault's error code, a running transaction stopped (1.6 reason Other; 2.0.1 triggerReason
+    AbnormalCondition, stoppedReason GroundFault / OvercurrentFault / PowerQuality / Other) and
+    the EV gone; arrivals go elsewhere until the fault clears, when the connector is Available
+    again (Unavailable if an Inoperative was scheduled meanwhile, Reserved if it is held). A
+    fault due while the charger waits on the CSMS (an Authorize, a start or stop unanswered)
+    strikes once the wait is over. Only stations with faults pay for them: a separate class."""
+
+    __slots__ = ("faults",)
+
+    def __init__(self, *args: Any, faults: FaultPlan, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.faults = faults
+
+    @property
+    def next_wake(self) -> float | None:
+        wake, due = super().next_wake, self.faults.wake_at
+        return due if wake is None or due < wake else wake
+
+    def on_wake(self, now_s: float) -> list[Send]:
+        plan = self.faults
+        if now_s < plan.wake_at:
+            return super().on_wake(now_s)
+        out = self._cleared(now_s) if plan.code is not None else self._failed(now_s)
+        return out + super().on_wake(now_s)
+
+    def _failed(self, now_s: float) -> list[Send]:
+        plan = self.faults
+        if self.phase in (Phase.AUTHORIZING, Phase.STARTING, Phase.STOPPING):
+            plan.defer(now_s)
+            return []
+        code = self.connector.error_code = plan.fail(now_s)
+        out = self._status(Status.FAULTED, now_s)
+        if self.phase is Phase.CHARGING:
+            self._leave_at = now_s  # the EV is unplugged with the fault
+            return out + self._stop(fault_reason(code), now_s)
+        if self.phase is Phase.PARKED:
+            return out + self._leave(now_s)
+        return out
+
+    def _cleared(self, now_s: float) -> list[Send]:
+        self.faults.clear(now_s)
+        connector = self.connector
+        connector.error_code = "NoError"
+        if connector.status is not Status.FAULTED:  # the station was reset meanwhile
+            return []
+        if connector.inoperative_after:  # ChangeAvailability Inoperative, Scheduled meanwhile
+            connector.inoperative_after = False
+            return self._status(Status.UNAVAILABLE, now_s)
+        out = self._status(Status.AVAILABLE, now_s)
+        if connector.reservation is not None:
+            out += self._status(Status.RESERVED, now_s)
+        return out

@@ -21,7 +21,9 @@ class Shapes(Protocol):
 
     v201: bool
 
-    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None: ...
+    def status(
+        self, connector: int, old: Status, new: Status, now_s: float, error_code: str = "NoError"
+    ) -> Send | None: ...
     def authorize(self, tag: str) -> Send: ...
     def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send: ...
     def update(
@@ -59,6 +61,19 @@ RESET = ("SoftReset", "ResetCommand", "ImmediateReset")
 HARD_RESET = ("HardReset", "ResetCommand", "ImmediateReset")
 UNLOCKED = ("UnlockCommand", "UnlockCommand", "Other")
 FIRMWARE_REBOOT = ("Reboot", "AbnormalCondition", "Reboot")
+# A connector fault (scenario ``faults``): 1.6 has no fault reason; 2.0.1 names some faults.
+_FAULT_STOPPED = {
+    "GroundFailure": "GroundFault",
+    "OverCurrentFailure": "OvercurrentFault",
+    "OverVoltage": "PowerQuality",
+    "UnderVoltage": "PowerQuality",
+}
+
+
+def fault_reason(error_code: str) -> StopReason:
+    """Why a transaction a fault ended stopped: 1.6 Other; 2.0.1 AbnormalCondition, with the
+    stoppedReason the fault has (GroundFault, OvercurrentFault, PowerQuality; else Other)."""
+    return ("Other", "AbnormalCondition", _FAULT_STOPPED.get(error_code, "Other"))
 
 
 @dataclass(slots=True)

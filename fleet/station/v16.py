@@ -44,7 +44,7 @@ class StationV16(SecurityV16):
         return [
             {
                 "connectorId": connector,
-                "errorCode": "NoError",
+                "errorCode": self.error_code_of(connector),
                 "status": self.status_of(connector),
                 "timestamp": stamp,
             }

@@ -20,10 +20,12 @@ class TxShapes:
 
     v201 = False
 
-    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send:
+    def status(
+        self, connector: int, old: Status, new: Status, now_s: float, error_code: str = "NoError"
+    ) -> Send:
         payload = {
             "connectorId": connector,
-            "errorCode": "NoError",
+            "errorCode": error_code,
             "status": new.value,
             "timestamp": behaviour.format_time(now_s),
         }

@@ -21,7 +21,10 @@ class TxShapes:
 
     v201 = True
 
-    def status(self, connector: int, old: Status, new: Status, now_s: float) -> Send | None:
+    def status(
+        self, connector: int, old: Status, new: Status, now_s: float, error_code: str = "NoError"
+    ) -> Send | None:
+        """2.0.1 StatusNotification carries no error code (``error_code``: 1.6's)."""
         if V201_STATUS[old] == V201_STATUS[new]:
             return None  # Preparing -> Charging is Occupied -> Occupied: nothing to report
         payload = {

@@ -309,6 +309,24 @@ async def test_a_reading_costs_one_wake_up_one_timer_one_decision(
     assert fleet.summary.failures == []
 
 
+async def test_a_wake_up_due_now_armed_twice_in_one_loop_turn_is_set_again() -> None:
+    """uvloop makes a call due now a plain Handle (no when()): arming a charger a second time
+    before such a wake-up ran raised AttributeError in the callback that armed it."""
+    scenario = make_scenario(stations={"ocpp": "1.6"}, sessions={"arrivals_per_hour": 1})
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            station = fleet.stations[0]
+            await wait_until(lambda: station.charging is not None and station.charging.running)
+            chargers = station.charging
+            charger = chargers.chargers[0]
+            overdue = charger.wake_at = station.now() - 1  # woken at once
+            chargers._arm(0)
+            chargers._arm(0)  # a second decision in the same loop turn
+            await wait_until(lambda: charger.wake_at != overdue)  # woken: the driver arrived
+            assert charger.phase is not Phase.IDLE
+    assert fleet.summary.failures == []
+
+
 async def test_inoperative_waits_for_the_session_and_unlock_ends_it() -> None:
     scenario = make_scenario(
         stations={"ocpp": "1.6"},
