@@ -59,12 +59,11 @@ def _sessions(block: dict[str, Any]) -> str:
     completed, energy delivered."""
     rows = [
         (f"OCPP {version}" if version != "total" else "total", r["charging"], r["started"],
-         r["completed"], f"{r['energy_kwh']:,.1f}")
+         r["completed"], f"{r['energy_kwh']:,.1f}", r["faults"])
         for version, r in block.items()
     ]  # fmt: skip
-    return "<h3>Charging sessions</h3>" + _table(
-        ("version", "stations charging", "started", "completed", "energy kWh"), rows
-    )
+    headers = ("version", "stations charging", "started", "completed", "energy kWh", "faults")
+    return "<h3>Charging sessions</h3>" + _table(headers, rows)
 
 
 def _gates(results: Sequence[SloResult]) -> str:

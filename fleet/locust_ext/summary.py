@@ -148,7 +148,7 @@ def write_fleet_csv(path: str, data: dict[str, Any]) -> None:
         for version, row in data["sessions"].items():
             detail = (
                 f"completed {row['completed']}; charging {row['charging']}; "
-                f"energy {row['energy_kwh']} kWh"
+                f"energy {row['energy_kwh']} kWh; connector faults {row['faults']}"
             )
             writer.writerow(["sessions", version, row["started"], "", "", "", "", "", "", detail])
         for action, row in data["answers"].items():

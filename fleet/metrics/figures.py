@@ -49,6 +49,8 @@ FIGURES: Final = (
     Figure("sessions.completed", COUNTER, "", ("version",), "Charging sessions completed"),
     Figure("energy.delivered", COUNTER, "Wh", ("version",),
            "Energy the stations' meters counted, running sessions included"),
+    Figure("connector.faults", COUNTER, "", ("version",),
+           "Connector faults the stations had (scenario faults)"),
     Figure("loop.lag", HISTOGRAM, "s", (),
            "How late the stations' event loop ran its timers (fleet's own punctuality)"),
     Figure("timing", HISTOGRAM, "s", ("row",),
@@ -104,6 +106,7 @@ def read(stats: FleetStats, table: Mapping[str, Mapping[str, int]]) -> Reading:
         out.value("sessions.started", (version,), totals.started)
         out.value("sessions.completed", (version,), totals.completed)
         out.value("energy.delivered", (version,), totals.energy_wh)
+        out.value("connector.faults", (version,), totals.faults)
     for name, row in sorted(stats.timings.items()):
         if name == LOOP_LAG:
             out.histogram("loop.lag", name, (), row)

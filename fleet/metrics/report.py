@@ -67,7 +67,7 @@ def sessions_block(stats: FleetStats, charging: Mapping[str, int]) -> dict[str, 
     total = SessionTotals()
     for version in VERSIONS:
         totals = stats.sessions.get(version) or SessionTotals()
-        total.add(totals.started, totals.completed, totals.energy_wh)
+        total.add(totals.started, totals.completed, totals.energy_wh, totals.faults)
         block[version] = _session_row(charging.get(version, 0), totals)
     block["total"] = _session_row(sum(charging.values()), total)
     return block
@@ -79,6 +79,7 @@ def _session_row(charging: int, totals: SessionTotals) -> dict[str, Any]:
         "started": totals.started,
         "completed": totals.completed,
         "energy_kwh": round(totals.energy_wh / 1000, 3),
+        "faults": totals.faults,
     }
 
 
@@ -87,10 +88,11 @@ def sessions_line(block: dict[str, Any]) -> str:
     parts = []
     for version in VERSIONS:
         row = block[version]
-        if row["started"] or row["charging"]:
+        if row["started"] or row["charging"] or row["faults"]:
+            faults = f", {row['faults']} connector faults" if row["faults"] else ""
             parts.append(
                 f"{version}: {row['charging']} charging, {row['started']} started, "
-                f"{row['completed']} completed, {row['energy_kwh']:.1f} kWh"
+                f"{row['completed']} completed, {row['energy_kwh']:.1f} kWh{faults}"
             )
     return "sessions " + ("; ".join(parts) if parts else "none")
 

@@ -158,6 +158,7 @@ class SessionDelta:
     started: int
     completed: int
     energy_wh: float
+    faults: int = 0  # connector faults (scenario ``faults``)
 
 
 class Sink(Protocol):

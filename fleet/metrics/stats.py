@@ -41,16 +41,18 @@ REFUSED_KEPT: Final = 10  # stations named per refusal reason
 @dataclass(slots=True)
 class SessionTotals:
     """Charging sessions of one OCPP version: started, completed, energy delivered (the running
-    sessions' so far included)."""
+    sessions' so far included), and the connector faults (scenario ``faults``)."""
 
     started: int = 0
     completed: int = 0
     energy_wh: float = 0.0
+    faults: int = 0
 
-    def add(self, started: int, completed: int, energy_wh: float) -> None:
+    def add(self, started: int, completed: int, energy_wh: float, faults: int = 0) -> None:
         self.started += started
         self.completed += completed
         self.energy_wh += energy_wh
+        self.faults += faults
 
 
 class FleetStats:
@@ -111,7 +113,7 @@ class FleetStats:
         totals = self.sessions.get(version)
         if totals is None:
             totals = self.sessions[version] = SessionTotals()
-        totals.add(delta.started, delta.completed, delta.energy_wh)
+        totals.add(delta.started, delta.completed, delta.energy_wh, delta.faults)
 
     def answered(self, action: str, outcome: str) -> None:
         _count(self.answers, action, outcome)
@@ -250,7 +252,7 @@ class FleetStats:
             "conformance": self.conformance.to_dict(),
             "reasons": [[row, reason, n] for (row, reason), n in self.reasons.items()],
             "sessions": {
-                v: [t.started, t.completed, t.energy_wh] for v, t in self.sessions.items()
+                v: [t.started, t.completed, t.energy_wh, t.faults] for v, t in self.sessions.items()
             },
             "answers": {action: dict(outcomes) for action, outcomes in self.answers.items()},
             "delivery": {row: dict(events) for row, events in self.delivery.items()},
@@ -276,8 +278,10 @@ class FleetStats:
         stats.conformance = Conformance.from_dict(data.get("conformance", {}))
         for row, reason, n in data.get("reasons", ()):
             stats.reasons[(row, reason)] += int(n)
-        for version, (started, completed, energy_wh) in data.get("sessions", {}).items():
-            stats.sessions[version] = SessionTotals(int(started), int(completed), float(energy_wh))
+        for version, (started, completed, energy_wh, *faults) in data.get("sessions", {}).items():
+            stats.sessions[version] = SessionTotals(
+                int(started), int(completed), float(energy_wh), int(faults[0]) if faults else 0
+            )
         for table, counts in (("answers", stats.answers), ("delivery", stats.delivery)):
             for key, values in data.get(table, {}).items():
                 counts[key] = Counter({k: int(n) for k, n in values.items()})
@@ -302,7 +306,12 @@ class FleetStats:
         self.reasons.update(other.reasons)
         for version, other_totals in other.sessions.items():
             totals = self.sessions.setdefault(version, SessionTotals())
-            totals.add(other_totals.started, other_totals.completed, other_totals.energy_wh)
+            totals.add(
+                other_totals.started,
+                other_totals.completed,
+                other_totals.energy_wh,
+                other_totals.faults,
+            )
         for table, incoming in ((self.answers, other.answers), (self.delivery, other.delivery)):
             for key, values in incoming.items():
                 table.setdefault(key, Counter()).update(values)

@@ -217,10 +217,11 @@ class Chargers:
         charger, seen = self.chargers[index], self.reported[index]
         counts = charger.counts
         started, completed = counts.started - seen.started, counts.completed - seen.completed
+        faults = counts.faults - seen.faults
         # This charger in a transaction (a reading's common case) is the station charging:
         # ``busy`` walks every charger only otherwise.
         charging = charger.tx is not None or self.busy
-        changed = started or completed or charging != self.counted
+        changed = started or completed or faults or charging != self.counted
         if not changed and now is not None and now < self.report_at[index]:
             return
         delivered = charger.delivered_wh
@@ -230,9 +231,10 @@ class Chargers:
         if now is not None:
             self.report_at[index] = now + ENERGY_EVERY_S
         seen.started, seen.completed, seen.energy_wh = counts.started, counts.completed, delivered
+        seen.faults = counts.faults
         change = (1 if charging else -1) if charging != self.counted else 0
         self.counted = charging
-        self._tell(SessionDelta(change, started, completed, energy_wh))
+        self._tell(SessionDelta(change, started, completed, energy_wh, faults))
 
     @property
     def busy(self) -> bool:

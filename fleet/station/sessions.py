@@ -135,6 +135,7 @@ class FaultyCharger(Charger):
             plan.defer(now_s)
             return []
         code = self.connector.error_code = plan.fail(now_s)
+        self.counts.faults += 1
         out = self._status(Status.FAULTED, now_s)
         if self.phase is Phase.CHARGING:
             self._leave_at = now_s  # the EV is unplugged with the fault

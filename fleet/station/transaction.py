@@ -215,3 +215,4 @@ class Counts:
     started: int = 0
     completed: int = 0
     energy_wh: float = 0.0
+    faults: int = 0  # connector faults (scenario ``faults``)

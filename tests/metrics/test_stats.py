@@ -6,9 +6,10 @@ from __future__ import annotations
 import random
 
 import orjson
+import pytest
 
 from fleet.metrics.conformance import MAX_KINDS, Conformance
-from fleet.metrics.sample import ANSWER, DELIVERY_EVENTS, Violation
+from fleet.metrics.sample import ANSWER, DELIVERY_EVENTS, SessionDelta, Violation
 from fleet.metrics.stats import TOP_STATIONS, FleetStats
 
 
@@ -24,6 +25,7 @@ def record(stats: FleetStats, rng: random.Random, worker: int) -> None:
         stats.missed_beats(f"CP-{worker}{n % 40:03d}", "Heartbeat", ("offline", "busy")[n % 2], 2)
         stats.answered("Reset", rng.choice(["Accepted", "Rejected", "(unanswered)"]))
         stats.delivered("MeterValues", rng.choice(DELIVERY_EVENTS))
+        stats.session("1.6", SessionDelta(0, 1, n % 2, rng.uniform(0, 100), faults=int(n % 3 == 0)))
     stats.violation(violation())
     stats.violation(violation("interval"))
 
@@ -54,6 +56,10 @@ def test_a_merge_of_workers_equals_one_process_counting_everything() -> None:
     assert merged.answers_json()["Reset"]["count"] == 1000
     assert merged.delivery_json() == both.delivery_json()
     assert sum(merged.delivery_json()["MeterValues"].values()) == 1000
+    totals, whole = merged.sessions["1.6"], both.sessions["1.6"]
+    assert (totals.started, totals.completed, totals.faults) == (1000, 500, 2 * 167)
+    assert (whole.started, whole.completed, whole.faults) == (1000, 500, 2 * 167)
+    assert totals.energy_wh == pytest.approx(whole.energy_wh)
 
 
 def test_conformance_keeps_one_example_per_kind_and_counts_beyond_its_limit() -> None:

@@ -8,6 +8,7 @@ from typing import Any
 
 from ocpp.v16 import call as c16
 
+from fleet.metrics import report
 from tests.conftest import (
     assert_schema_valid,
     calls,
@@ -56,6 +57,16 @@ async def test_a_charging_fleet_s_faults_stop_sessions_and_clear() -> None:
             await wait_until(lambda: bool(ended_by_fault), 1)
     assert fleet.summary.failures == []
     assert assert_schema_valid(csms) > 20
+    # fleet's own count, per version (the sessions block, the progress line, Prometheus): every
+    # fault the CSMS saw reported, and at most one per station it had no time to see.
+    seen = sum(
+        [status for status, _ in statuses(csms, station.id)].count("Faulted")
+        for station in fleet.stations
+    )
+    block = report.sessions_block(fleet.summary.stats, {})
+    assert seen <= block["total"]["faults"] <= seen + len(fleet.stations)
+    assert block["1.6"]["faults"] and block["2.0.1"]["faults"]
+    assert f"{block['1.6']['faults']} connector faults" in report.sessions_line(block)
     for station in fleet.stations:
         seen = statuses(csms, station.id)
         faulted = [code for status, code in seen if status == "Faulted"]
