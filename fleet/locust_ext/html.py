@@ -62,7 +62,14 @@ def _sessions(block: dict[str, Any]) -> str:
          r["completed"], f"{r['energy_kwh']:,.1f}", r["faults"])
         for version, r in block.items()
     ]  # fmt: skip
-    headers = ("version", "stations charging", "started", "completed", "energy kWh", "faults")
+    headers = (
+        "version",
+        "stations charging",
+        "started",
+        "completed",
+        "energy kWh",
+        "connector faults",
+    )
     return "<h3>Charging sessions</h3>" + _table(headers, rows)
 
 
