@@ -15,6 +15,7 @@ import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -144,7 +145,9 @@ def test_rejected_boots_and_call_errors_are_failures_with_reasons(tmp_path: Path
     errors = [row["Error"] for row in failure_rows(prefix)]
     assert errors == ["CallError InternalError: Heartbeat refused by fleet csms --error-on"]
     # Beside Locust's periodic table, fleet's own line (run.progress_s, 5 s here).
-    assert "fleet: stations 5 | accepted 5 pending 0 rejected 0 offline 0 |" in erroring.stdout
+    progress = [line for line in erroring.stdout.splitlines() if line.startswith("fleet: ")]
+    assert progress, erroring.stdout[-3000:]
+    assert progress[-1].startswith("fleet: stations 5 | accepted 5 pending 0 rejected 0 "), progress
     # Every Heartbeat failed: most OCPP CALLs did. A gate without an action covers OCPP CALLs
     # only; it must not be diluted by connects or fleet's own rows into passing.
     assert erroring.returncode == 1
@@ -172,6 +175,21 @@ def test_slo_gates_set_the_exit_code_and_name_the_failed_gate(tmp_path: Path) ->
     gates = json.loads(summary.read_text())["slo"]
     assert [g["ok"] for g in gates] == [False, True, True]
     assert gates[0]["value"] > 0
+
+
+def test_a_run_lasts_its_run_time() -> None:
+    """gevent's cached clock, stale after fleet's start-up, made Locust's --run-time timer end
+    a 7 s run after 5.7 s (2.4 s on a busy machine)."""
+    with csms_process("--interval", "1") as url:
+        result = headless(url, run_time="4s")
+    stamps = {
+        event: datetime.strptime(line[1:24], "%Y-%m-%d %H:%M:%S,%f")
+        for line in result.stderr.splitlines()
+        for event in ("Run time limit set", "--run-time limit reached")
+        if event in line
+    }
+    lasted = (stamps["--run-time limit reached"] - stamps["Run time limit set"]).total_seconds()
+    assert 3.95 <= lasted <= 5, lasted
 
 
 def test_a_malformed_slo_stops_before_anything_runs() -> None:
