@@ -284,6 +284,10 @@ class Central201(_Central, ChargePoint201):
     def on_meter_values(self, **_: Any) -> result201.MeterValues:
         return result201.MeterValues()
 
+    @on(Action201.notify_event)
+    def on_notify_event(self, **_: Any) -> result201.NotifyEvent:
+        return result201.NotifyEvent()
+
     @on(Action201.firmware_status_notification)
     def on_firmware_status(self, status: str, **_: Any) -> result201.FirmwareStatusNotification:
         self.progress("firmware", status)

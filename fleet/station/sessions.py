@@ -136,7 +136,7 @@ class FaultyCharger(Charger):
             return []
         code = self.connector.error_code = plan.fail(now_s)
         self.counts.faults += 1
-        out = self._status(Status.FAULTED, now_s)
+        out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
         if self.phase is Phase.CHARGING:
             self._leave_at = now_s  # the EV is unplugged with the fault
             return out + self._stop(fault_reason(code), now_s)
@@ -144,16 +144,24 @@ class FaultyCharger(Charger):
             return out + self._leave(now_s)
         return out
 
+    def _fault_event(self, code: str, now_s: float, cleared: bool) -> list[Send]:
+        """2.0.1 NotifyEvent for the fault (its start, or its end): event ids unique per
+        connector (its id times 1,000,000 plus a count), the end's its start's + 1."""
+        event_id = self.connector.id * 1_000_000 + 2 * self.counts.faults - (0 if cleared else 1)
+        send = self.shapes.fault_event(self.connector.id, code, event_id, now_s, cleared)
+        return [] if send is None else [send]
+
     def _cleared(self, now_s: float) -> list[Send]:
         self.faults.clear(now_s)
         connector = self.connector
-        connector.error_code = "NoError"
+        code, connector.error_code = connector.error_code, "NoError"
         if connector.status is not Status.FAULTED:  # the station was reset meanwhile
             return []
+        event = self._fault_event(code, now_s, True)
         if connector.inoperative_after:  # ChangeAvailability Inoperative, Scheduled meanwhile
             connector.inoperative_after = False
-            return self._status(Status.UNAVAILABLE, now_s)
-        out = self._status(Status.AVAILABLE, now_s)
+            return self._status(Status.UNAVAILABLE, now_s) + event
+        out = self._status(Status.AVAILABLE, now_s) + event
         if connector.reservation is not None:
             out += self._status(Status.RESERVED, now_s)
         return out

@@ -38,6 +38,9 @@ class Shapes(Protocol):
         self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
     ) -> Send: ...
     def mark_offline(self, send: Send) -> None: ...
+    def fault_event(
+        self, connector: int, error_code: str, event_id: int, now_s: float, cleared: bool
+    ) -> Send | None: ...
     def meter_values(
         self,
         connector: int,

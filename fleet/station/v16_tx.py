@@ -91,5 +91,11 @@ class TxShapes:
         }
         return Send("StopTransaction", payload, tx=tx)
 
+    def fault_event(
+        self, connector: int, error_code: str, event_id: int, now_s: float, cleared: bool
+    ) -> None:
+        """1.6 reports a fault in StatusNotification's errorCode alone."""
+        return None
+
     def mark_offline(self, send: Send) -> None:
         """1.6 messages do not say they were made offline (their timestamps do)."""

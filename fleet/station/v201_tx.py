@@ -35,6 +35,27 @@ class TxShapes:
         }
         return Send("StatusNotification", payload)
 
+    def fault_event(
+        self, connector: int, error_code: str, event_id: int, now_s: float, cleared: bool
+    ) -> Send:
+        """NotifyEvent for a connector fault or its end: the connector's Problem variable, a
+        hard-wired notification (no monitor set by the CSMS), the 1.6-style code as techCode
+        (2.0.1 StatusNotification carries no error code: this is where a CSMS learns why)."""
+        stamp = behaviour.format_time(now_s)
+        event: dict[str, Any] = {
+            "eventId": event_id,
+            "timestamp": stamp,
+            "trigger": "Delta",
+            "actualValue": "false" if cleared else "true",
+            "techCode": error_code,
+            "eventNotificationType": "HardWiredNotification",
+            "component": {"name": "Connector", "evse": {"id": connector, "connectorId": 1}},
+            "variable": {"name": "Problem"},
+        }
+        if cleared:
+            event["cleared"] = True
+        return Send("NotifyEvent", {"generatedAt": stamp, "seqNo": 0, "eventData": [event]})
+
     def authorize(self, tag: str) -> Send:
         return Send("Authorize", {"idToken": _token(tag)})
 

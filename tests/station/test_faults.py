@@ -95,9 +95,17 @@ def test_a_fault_ends_the_session_and_the_connector_is_available_once_it_clears(
         assert (status.payload["status"], status.payload["errorCode"]) == ("Faulted", code)
         assert stop.payload["reason"] == "Other"
         assert c.on_answer("StopTransaction", {}, strike + 0.1) == []  # still Faulted
-    else:
-        assert [s.action for s in out] == ["StatusNotification", "TransactionEvent"]
+    else:  # the cause in a NotifyEvent (2.0.1 StatusNotification has no error code)
+        assert [s.action for s in out] == ["StatusNotification", "NotifyEvent", "TransactionEvent"]
         assert status.payload["connectorStatus"] == "Faulted"
+        (event,) = out[1].payload["eventData"]
+        assert (event["techCode"], event["actualValue"], event["variable"]) == (
+            code,
+            "true",
+            {"name": "Problem"},
+        )
+        assert event["component"] == {"name": "Connector", "evse": {"id": 1, "connectorId": 1}}
+        stop = out[2]
         assert stop.payload["eventType"] == "Ended"
         assert stop.payload["triggerReason"] == "AbnormalCondition"
         assert stop.payload["transactionInfo"]["stoppedReason"] == reason
@@ -116,6 +124,9 @@ def test_a_fault_ends_the_session_and_the_connector_is_available_once_it_clears(
         assert (out[0].payload["status"], out[0].payload["errorCode"]) == ("Available", "NoError")
     else:
         assert out[0].payload["connectorStatus"] == "Available"
+        (cleared,) = out[1].payload["eventData"]
+        assert (cleared["cleared"], cleared["actualValue"]) == (True, "false")
+        assert cleared["eventId"] == event["eventId"] + 1
     assert c.connector.status is not Status.FAULTED and c.faults.next_at > at
     # Sessions go on: the next arrival badges in again.
     while c.counts.started < 2:
@@ -154,4 +165,5 @@ def test_an_inoperative_scheduled_during_a_fault_applies_when_it_clears() -> Non
     c.on_wake(T0 + 1)
     c.connector.inoperative_after = True  # ChangeAvailability Inoperative: Scheduled
     out = valid("2.0.1", c.on_wake(T0 + 11))
-    assert [s.payload["connectorStatus"] for s in out] == ["Unavailable"]
+    assert [s.action for s in out] == ["StatusNotification", "NotifyEvent"]
+    assert out[0].payload["connectorStatus"] == "Unavailable"

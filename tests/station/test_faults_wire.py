@@ -74,6 +74,10 @@ async def test_a_charging_fleet_s_faults_stop_sessions_and_clear() -> None:
         if station.version == "1.6":  # the fault's error code, and NoError otherwise
             assert set(faulted) <= set(CODES)
             assert all(code == "NoError" for status, code in seen if status != "Faulted")
+        else:  # the cause in NotifyEvent: each fault and its end
+            events = [c.message[3]["eventData"][0] for c in calls(csms, station.id, "NotifyEvent")]
+            assert {event["techCode"] for event in events} <= set(CODES)
+            assert sum(1 for event in events if not event.get("cleared")) >= len(faulted) - 1
     # The CSMS's ledger: the transactions a fault stopped are ended, none unknown or gapped.
     ledger = csms.transactions
     assert not ledger.unknown and not ledger.restarted
