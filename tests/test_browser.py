@@ -1,7 +1,8 @@
 """What a person sees, in a real browser: the HTML report of a real Locust run opened in headless
 Chromium, its charts rendered and their lines drawn (pixels of the series' colours inside each
-plot), and a capacity search's table (its steps, its verdict, the broken gate in red). Runs where Chromium, chromedriver, selenium and Pillow are installed; skipped elsewhere
-(a fresh CI machine has none of them)."""
+plot), and a capacity search's table (its steps, its verdict, the broken gate in red). Runs
+where Chromium, chromedriver, selenium and Pillow are installed; skipped elsewhere (a fresh CI
+machine has none of them)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,8 @@ import pytest
 
 from fleet.locust_ext.svg import PALETTE
 from tests.test_cli import csms_process
-from tests.test_locust import headless, locust
-from tests.test_locust_capacity import CAPACITY, fifty_stations
+from tests.test_locust import headless
+from tests.test_locust_capacity import capacity_search
 
 webdriver = pytest.importorskip("selenium.webdriver")
 Image = pytest.importorskip("PIL.Image")
@@ -77,11 +78,7 @@ def test_the_report_charts_draw_their_lines_in_chromium(tmp_path: Path) -> None:
 def test_a_capacity_search_reads_in_the_report_as_steps_and_a_verdict(tmp_path: Path) -> None:
     """The capacity table as a person sees it: every step, the verdict, the broken gate red."""
     report = tmp_path / "report.html"
-    with csms_process("--interval", "1") as url:
-        result = locust(
-            "--scenario", fifty_stations(tmp_path), "--host", url, "--headless", *CAPACITY,
-            "--slo", "rps(Heartbeat) < 25", "--html", str(report),
-        )  # fmt: skip
+    result = capacity_search(tmp_path, "--html", str(report))
     assert result.returncode == 0, result.stderr[-2000:]
     browser = chromium()
     try:

@@ -28,13 +28,19 @@ def fifty_stations(tmp_path: Path) -> str:
     return str(path)
 
 
+def capacity_search(tmp_path: Path, *extra: str) -> subprocess.CompletedProcess[str]:
+    """A headless search of steps of 10 up to 50 against a CSMS asking a Heartbeat a second:
+    the gate breaks at 30."""
+    with csms_process("--interval", "1") as url:
+        return locust(
+            "--scenario", fifty_stations(tmp_path), "--host", url, "--headless", *CAPACITY,
+            "--slo", "rps(Heartbeat) < 25", *extra,
+        )  # fmt: skip
+
+
 def test_a_locust_capacity_search_stops_at_the_step_that_breaks(tmp_path: Path) -> None:
     summary = tmp_path / "summary.json"
-    with csms_process("--interval", "1") as url:
-        result = locust(
-            "--scenario", fifty_stations(tmp_path), "--host", url, "--headless", *CAPACITY,
-            "--slo", "rps(Heartbeat) < 25", "--summary-json", str(summary),
-        )  # fmt: skip
+    result = capacity_search(tmp_path, "--summary-json", str(summary))
     assert result.returncode == 0, result.stderr[-3000:]
     steps = [line for line in result.stdout.splitlines() if line.startswith("capacity step:")]
     assert [line.split(":")[2].split()[0] for line in steps] == ["held", "held", "BROKE"]
