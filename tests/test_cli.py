@@ -89,7 +89,11 @@ def test_mixed_fleet_of_50_all_accepted_and_summary_matches_the_csms(tmp_path: P
     drift = fleet["Heartbeat drift"]
     assert 0 <= drift["count"] - actions["Heartbeat"]["count"] <= 50 and drift["p99_ms"] < 100
     assert fleet["loop lag"]["count"] > 100  # sampled every 10 ms
-    assert summary["missed"] == {} and summary["untrusted"] == []
+    assert summary["missed"] == {}
+    # The end names exactly the rows 1 % or more of whose samples overlapped fleet's stalls
+    # (none on a quiet machine; a busy CI machine tainted 1 % of Heartbeat's once).
+    distrusted = {line.split(" p99 ")[0] for line in summary["untrusted"]}
+    assert distrusted == {n for n, r in actions.items() if r["tainted"] * 100 >= r["count"]}
     assert summary["conformance"]["violations"] == 0
     assert summary["saturated"] is False and summary["loop_lag"]["p99_ms"] < 100
 

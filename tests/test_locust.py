@@ -117,11 +117,16 @@ def test_headless_run_reports_every_exchange_and_matches_the_csms(tmp_path: Path
         "offline": 0,
     }
     assert data["actions"]["BootNotification"]["count"] == 50
-    assert data["actions"]["Heartbeat"]["tainted"] == 0
+    # A stall of a busy machine may overlap a few samples: marked, and named at the end when
+    # 1 % or more of a row's (exactly those rows).
+    actions = data["actions"]
+    assert actions["Heartbeat"]["tainted"] * 10 <= actions["Heartbeat"]["count"]
+    distrusted = {line.split(" p99 ")[0] for line in data["untrusted"]}
+    assert distrusted == {n for n, r in actions.items() if r["tainted"] * 100 >= r["count"]}
     assert set(data["fleet"]) == {"boot→accepted", "Heartbeat drift", "loop lag"}
     assert data["fleet"]["boot→accepted"]["count"] == 50
     assert data["missed"] == {} and data["conformance"]["violations"] == 0
-    assert data["failures"] == [] and data["slo"] == [] and data["untrusted"] == []
+    assert data["failures"] == [] and data["slo"] == []
     report = (tmp_path / "report.html").read_text()
     assert "id='fleet-section'" in report and "boot→accepted" in report
     # Locust's task ratio names what a station user does, not an internal function.
