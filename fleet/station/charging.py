@@ -89,17 +89,12 @@ class Chargers:
             status = Status.UNAVAILABLE if number in station.unavailable else Status.AVAILABLE
             connector = Connector(number, status)
             parts = (connector, meter, gen, station.tx_shapes, uuid4_text, self.settings)
-            charger = (
-                Charger(*parts)
-                if not faults.per_day
-                else FaultyCharger(
-                    *parts,
-                    faults=FaultPlan.for_connector(
-                        faults, scenario.sessions.seed, station.id, number, station.now()
-                    ),
-                )
-            )
-            self.chargers.append(charger)
+            if self.kind is FaultyCharger:
+                seed, now = scenario.sessions.seed, station.now()
+                plan = FaultPlan.for_connector(faults, seed, station.id, number, now)
+                self.chargers.append(FaultyCharger(*parts, faults=plan))
+            else:
+                self.chargers.append(Charger(*parts))
         self.timers: list[asyncio.TimerHandle | None] = [None] * len(self.chargers)
         # Per charger, how many times its timer was set or cleared: a wake-up queued behind
         # others (``Wakes``) runs only if its timer is still the latest.
