@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/ruff format --check fleet tests bench
 	$(BIN)/mypy fleet
 	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -p no:xdist -m in_process_locust $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -q -p no:xdist -m "in_process_locust or serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix fleet tests bench

@@ -12,6 +12,7 @@ import sys
 import urllib.request
 from pathlib import Path
 
+import pytest
 import yaml
 
 from fleet.children import embedded_csms
@@ -46,6 +47,7 @@ def fast_scenario(tmp_path: Path, source: str = "scenarios/mixed-fleet.yaml") ->
     return path
 
 
+@pytest.mark.serial  # drift p99 < 100 ms: a second test process on CI read 104 ms once
 def test_mixed_fleet_of_50_all_accepted_and_summary_matches_the_csms(tmp_path: Path) -> None:
     scenario = fast_scenario(tmp_path)
     out = tmp_path / "summary.json"
