@@ -21,14 +21,13 @@ $(STAMP): pyproject.toml
 demo: $(STAMP)
 	$(BIN)/fleet demo --stations $(DEMO_STATIONS) --duration $(DEMO_DURATION)
 
-# pytest in two processes (most tests wait on real sockets and subprocesses), then the few modules
-# that import Locust in-process, which a pytest-xdist worker cannot run (tests/conftest.py).
+# One pytest process: beside a second one (pytest -n 2) a 2-core CI machine moved timing-bound
+# figures past their tests' bounds three times (tests/conftest.py keeps -n usable by hand).
 test: $(STAMP)
 	$(BIN)/ruff check fleet tests bench
 	$(BIN)/ruff format --check fleet tests bench
 	$(BIN)/mypy fleet
-	$(BIN)/python -m pytest -q -n 2 $(PYTEST_ARGS)
-	$(BIN)/python -m pytest -q -p no:xdist -m "in_process_locust or serial" $(PYTEST_ARGS) || [ $$? -eq 5 ]
+	$(BIN)/python -m pytest -q $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check --fix fleet tests bench
