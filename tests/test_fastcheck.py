@@ -108,7 +108,9 @@ def _sample(node: dict[str, Any], root: dict[str, Any], rng: random.Random, bend
             if bend
             else rng.randint(0, limit)
         )
-        return "".join(rng.choice("abcXYZ019-é") for _ in range(length))
+        # A random stretch repeated: schemas bound lengths (up to 7,500), not the characters.
+        stretch = "".join(rng.choices("abcXYZ019-é", k=min(length, 40)))
+        return (stretch * (length // 40 + 1))[:length]
     if kind in ("integer", "number"):
         low, high = node.get("minimum", -1000), node.get("maximum", 1000)
         if bend:
