@@ -63,18 +63,26 @@ def new_key() -> Key:
     return ec.generate_private_key(ec.SECP256R1())
 
 
-def new_authority(days: int = DEFAULT_DAYS, name: str = CA_NAME) -> Authority:
+def new_authority(
+    days: int = DEFAULT_DAYS,
+    name: str = CA_NAME,
+    *,
+    issuer: Authority | None = None,
+    path_length: int = 0,
+) -> Authority:
+    """A CA: a self-signed root, or one ``issuer`` signs (a sub-CA); ``path_length`` CAs may
+    stand below it."""
     key = new_key()
     now = _now()
     certificate = (
         x509.CertificateBuilder()
         .subject_name(_name(name))
-        .issuer_name(_name(name))
+        .issuer_name(_name(name) if issuer is None else issuer.certificate.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -89,7 +97,7 @@ def new_authority(days: int = DEFAULT_DAYS, name: str = CA_NAME) -> Authority:
             ),
             critical=True,
         )
-        .sign(key, hashes.SHA256())
+        .sign(key if issuer is None else issuer.key, hashes.SHA256())
     )
     return Authority(certificate, key)
 

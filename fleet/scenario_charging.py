@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Any, Final, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
-from fleet.scenario_fields import FieldProblem, PositiveFloat, Section
+from fleet.scenario_fields import FieldProblem, PositiveFloat, Section, resolved
 
 # Measurands a station can report coherently (OCPP 1.6 §7.31 / 2.0.1 MeasurandEnumType).
 MEASURANDS: Final = (
@@ -35,6 +35,17 @@ class Range(Section):
         return self
 
 
+def numbered(pattern: str, what: str) -> str:
+    """A pattern of ids with the field {n}, whose ids fit 1.6's IdToken (CiString20)."""
+    try:
+        sample = pattern.format(n=1)
+    except (KeyError, IndexError, ValueError):
+        raise FieldProblem("must use exactly the field {n}") from None
+    if not 1 <= len(sample) <= 20:
+        raise FieldProblem(f"gives {sample!r}: {what} are 1-20 characters")
+    return pattern
+
+
 def _range(low: float, high: float) -> Any:
     return Field(default_factory=lambda: Range(min=low, max=high))
 
@@ -49,13 +60,50 @@ class IdTags(Section):
     @field_validator("pattern")
     @classmethod
     def _pattern(cls, pattern: str) -> str:
+        return numbered(pattern, "idTags")
+
+
+class PlugAndCharge(Section):
+    """ISO 15118 Plug & Charge: a share of drivers whose EV authorises with its contract
+    certificate, not a tag (2.0.1 C07 Authorize; 1.6 through DataTransfer, as the OCA's
+    "Using ISO 15118 Plug & Charge with OCPP 1.6" describes). The CSMS does what makes these
+    dear: an OCSP check or a chain validation per session."""
+
+    share: float = Field(0.0, ge=0, le=1)
+    # local: the station validated the chain itself and sends the OCSP request data of each
+    # certificate (iso15118CertificateHashData); central: it sends the chain (`certificate`)
+    # for the CSMS to validate (2.0.1 CentralContractValidationAllowed).
+    validation: Literal["local", "central"] = "local"
+    emaid_pattern: str = "DEFLTC{n:09d}"  # contract ids (eMAID), {n} in 1..contracts
+    contracts: int = Field(1000, gt=0, le=100_000)  # each one met is kept: ~2 KB per process
+    responder_url: str = Field("http://ocsp.fleet.invalid/", min_length=1, max_length=512)
+    # A folder with ca.pem and ca.key (as `fleet certs` writes them): the CA that issues the
+    # contract certificates, one the CSMS can be made to trust. None: a CA fleet makes per
+    # process, which no CSMS trusts (its answers then say so).
+    authority: str | None = None
+
+    @field_validator("emaid_pattern")
+    @classmethod
+    def _pattern(cls, pattern: str) -> str:
+        return numbered(pattern, "contract ids")  # the idTag of 1.6's StartTransaction
+
+    @field_validator("authority")
+    @classmethod
+    def _authority(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None:
+            return None
+        from fleet.certs import load_authority  # cryptography: only for scenarios that ask
+
+        folder = resolved(value, info)
+        if not folder.is_dir():
+            raise FieldProblem("is not a folder", got=str(folder))
         try:
-            sample = pattern.format(n=1)
-        except (KeyError, IndexError, ValueError):
-            raise FieldProblem("must use exactly the field {n}") from None
-        if not 1 <= len(sample) <= 20:  # 1.6 IdToken is CiString20
-            raise FieldProblem(f"gives {sample!r}: idTags are 1-20 characters")
-        return pattern
+            found = load_authority(folder)
+        except (OSError, ValueError) as exc:
+            raise FieldProblem(f"holds no usable CA: {exc}", got=str(folder)) from None
+        if found is None:
+            raise FieldProblem("must hold ca.pem and ca.key", got=str(folder))
+        return str(folder)
 
 
 class Evse(Section):
@@ -87,6 +135,7 @@ class Sessions(Section):
     soc_target: Range = _range(0.8, 1.0)
     ev_max_kw: Range = _range(7.4, 150)
     id_tags: IdTags = IdTags()
+    plug_and_charge: PlugAndCharge = PlugAndCharge()
     meter_interval_s: float = Field(60.0, ge=0)  # MeterValueSampleInterval/TxUpdatedInterval
     clock_aligned_s: float = Field(0.0, ge=0)  # ClockAlignedDataInterval; 0: none
     measurands: tuple[str, ...] = MEASURANDS  # MeterValuesSampledData (periodic readings)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Any, Final
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo
 
 PositiveFloat = Annotated[float, Field(gt=0)]
 UNSET: Final = object()
@@ -30,3 +31,12 @@ def comma_list(value: Any) -> Any:
     if isinstance(value, str):
         return [part.strip() for part in value.split(",") if part.strip()]
     return value
+
+
+def resolved(path: str, info: ValidationInfo) -> Path:
+    """``path`` as given, relative to the scenario file's folder when not absolute."""
+    base = (info.context or {}).get("base")
+    candidate = Path(path).expanduser()
+    if not candidate.is_absolute() and base is not None:
+        candidate = Path(base) / candidate
+    return candidate

@@ -33,7 +33,7 @@ from typing import Any, Final, Literal
 from pydantic import PrivateAttr, SecretStr, ValidationInfo, field_validator, model_validator
 
 from fleet.scenario_csms import Csms
-from fleet.scenario_fields import FieldProblem, Section
+from fleet.scenario_fields import FieldProblem, Section, resolved
 
 ENV_PASSWORD: Final = "FLEET_STATION_PASSWORD"
 NEGATIVE_KINDS: Final = (
@@ -45,15 +45,6 @@ NEGATIVE_KINDS: Final = (
 # 1.6 AuthorizationKey / 2.0.1 BasicAuthPassword bounds are the CSMS's business; a scenario's
 # password only has to fit an HTTP header.
 _MAX_PASSWORD: Final = 200
-
-
-def resolved(path: str, info: ValidationInfo) -> Path:
-    """``path`` as given, relative to the scenario file's folder when not absolute."""
-    base = (info.context or {}).get("base")
-    candidate = Path(path).expanduser()
-    if not candidate.is_absolute() and base is not None:
-        candidate = Path(base) / candidate
-    return candidate
 
 
 Pick = float | tuple[str, ...]

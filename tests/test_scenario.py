@@ -140,6 +140,18 @@ BAD = [
     ("run:\n  duration_s: 0\n", "run.duration_s: must be a positive number, got 0"),
     ("run:\n  trace: 5\n", "run.trace: must be a list of station ids, got 5"),
     ("run:\n  duration_s: 1\nrun:\n  duration_s: 2\n", "not valid YAML: duplicate key 'run'"),
+    (
+        "sessions:\n  plug_and_charge: {emaid_pattern: 'DE-{x}'}\n",
+        "sessions.plug_and_charge.emaid_pattern: must use exactly the field {n}",
+    ),
+    (
+        "sessions:\n  plug_and_charge: {authority: nowhere}\n",
+        "sessions.plug_and_charge.authority: is not a folder",
+    ),
+    (
+        "sessions:\n  plug_and_charge: {validation: remote}\n",
+        "sessions.plug_and_charge.validation: must be 'local' or 'central'",
+    ),
     ("stations: [1\n", "not valid YAML"),
     ("- just a list\n", "must be a mapping of sections"),
 ]

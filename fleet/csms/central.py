@@ -31,6 +31,7 @@ from websockets.asyncio.server import ServerConnection
 from websockets.exceptions import ConnectionClosed
 
 from fleet import wire
+from fleet.csms import plug_and_charge
 from fleet.csms.records import Captured
 from fleet.csms.signing import signed_chain
 from fleet.routing import Routed, ocpp_error
@@ -188,6 +189,11 @@ class Central16(_Central, ChargePoint16):
     def on_authorize(self, id_tag: str, **_: Any) -> result16.Authorize:
         return result16.Authorize(id_tag_info={"status": self.tag_status(id_tag)})
 
+    @on(Action16.data_transfer)
+    def on_data_transfer(self, **_: Any) -> result16.DataTransfer:
+        status, data = plug_and_charge.data_transfer_answer(self.request, self.tag_status)
+        return result16.DataTransfer(status=status, data=data)
+
     @on(Action16.start_transaction)
     def on_start(self, id_tag: str, **_: Any) -> result16.StartTransaction:
         # A transaction id even for a refused tag: the station reports the start either way.
@@ -263,9 +269,11 @@ class Central201(_Central, ChargePoint201):
         return result201.StatusNotification()
 
     @on(Action201.authorize)
-    def on_authorize(self, id_token: dict[str, Any], **_: Any) -> result201.Authorize:
-        status = self.tag_status(id_token.get("id_token"))
-        return result201.Authorize(id_token_info={"status": status})
+    def on_authorize(self, **_: Any) -> result201.Authorize:
+        answer = plug_and_charge.authorize_answer(self.request, self.tag_status)
+        return result201.Authorize(
+            id_token_info=answer["idTokenInfo"], certificate_status=answer.get("certificateStatus")
+        )
 
     @on(Action201.transaction_event)
     def on_transaction_event(self, **_: Any) -> result201.TransactionEvent:

@@ -192,7 +192,7 @@ class Chargers:
             action = send.action
             if send.tx is None:
                 done = partial(self._answered, index, action)  # an Outgoing's is never None
-                station.send(Outgoing(action, send.payload, done, row=send.row))
+                station.send(Outgoing(action, send.payload, done, judge=send.judge, row=send.row))
                 continue
             if charger.offline:
                 charger.shapes.mark_offline(send)

@@ -32,8 +32,9 @@ class Demand:
     soc_start: float  # 0..1
     soc_target: float  # 0..1, charging ends (SuspendedEV) when reached
     ev_max_kw: float
-    id_tag: str
+    id_tag: str  # the driver's tag, or the contract id (eMAID) of a Plug & Charge EV
     known: bool  # False: a tag the CSMS should not know (the scenario's unknown share)
+    contract: bool = False  # the EV authorises with its contract certificate (ISO 15118)
 
 
 class SessionGenerator:
@@ -92,6 +93,10 @@ class SessionGenerator:
         soc_start = between(rng, c.soc_start.min, c.soc_start.max)
         soc_target = max(between(rng, c.soc_target.min, c.soc_target.max), soc_start)
         ev_max_kw = between(rng, c.ev_max_kw.min, c.ev_max_kw.max)
+        pnc = c.plug_and_charge
+        if pnc.share and rng.random() < pnc.share:  # no draw at all without Plug & Charge
+            emaid = pnc.emaid_pattern.format(n=rng.randrange(1, pnc.contracts + 1))
+            return Demand(plugged_s, battery, soc_start, soc_target, ev_max_kw, emaid, True, True)
         tags = c.id_tags
         known = rng.random() >= tags.unknown_share
         if known:

@@ -25,6 +25,7 @@ class Send:
     # The transaction (``transaction.Tx``) a transaction-related message belongs to: such a
     # message is delivered in order, queued while offline and retried (``offline.TxQueue``).
     tx: Any = None
+    judge: Any = None  # may turn a well-formed answer into a counted failure (``calls.Judge``)
 
 
 @dataclass(slots=True)

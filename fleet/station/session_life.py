@@ -20,7 +20,9 @@ import enum
 from typing import Any, Final
 
 from fleet.scenario_charging import Sessions
+from fleet.station import pnc
 from fleet.station.connectors import Connector, Status
+from fleet.station.contracts import contracts_for
 from fleet.station.generator import Demand, SessionGenerator
 from fleet.station.intents import Send
 from fleet.station.meter import Meter
@@ -37,7 +39,8 @@ from fleet.station.tx_readings import Readings
 
 _NOT_ASKED: Final = {"idTokenInfo": {"status": "Accepted"}}  # authorisation switched off
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
-_HEEDED = frozenset({"Authorize", "StartTransaction", "StopTransaction"})
+# (1.6 DataTransfer: only a Plug & Charge Authorize's is sent by a charger.)
+_HEEDED = frozenset({"Authorize", "DataTransfer", "StartTransaction", "StopTransaction"})
 
 
 class Phase(enum.Enum):
@@ -159,6 +162,8 @@ class SessionLife(Readings):
         """The CSMS's answer to a message this charger sent (None: it failed; see ``heeds``)."""
         if action == "Authorize":
             return self._authorized(answer, now_s)
+        if action == "DataTransfer":  # 1.6 Plug & Charge: the 2.0.1 answer inside
+            return self._authorized(pnc.unwrapped(answer), now_s)
         if action == "StartTransaction":
             return self._started16(answer, now_s)
         if action == "StopTransaction":
@@ -200,6 +205,11 @@ class SessionLife(Readings):
             listed = self.settings.offline_verdict(tag)
         if listed is not None:  # on the local list: decided without asking the CSMS
             return self._authorized({"idTagInfo": {"status": listed}}, now_s)
+        demand = self.demand
+        if demand is not None and demand.contract and demand.id_tag == tag:
+            pnc_config = self.config.plug_and_charge
+            contract = contracts_for(pnc_config).of(tag)
+            return [self.shapes.authorize(tag, contract, pnc_config.validation == "central")]
         return [self.shapes.authorize(tag)]
 
     def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
@@ -238,6 +248,7 @@ class SessionLife(Readings):
         self.meter.plug(self.demand, now_s)
         reading = self.meter.read(now_s)
         tx = self.tx = Tx(self.connector.id, tag, self.settings.measurands)
+        tx.contract = self.demand.contract and self.demand.id_tag == tag
         if self.settings.keeps_series:
             tx.series = []
         tx.remote_start_id, tx.trigger = remote_start_id, trigger
@@ -379,8 +390,12 @@ class SessionLife(Readings):
 
 
 def _accepted(answer: dict[str, Any] | None) -> bool:
-    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)."""
+    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)
+    and, for a contract, its certificates (2.0.1 C07: no charging on a certificateStatus other
+    than Accepted)."""
     if answer is None:
         return False
     info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
-    return bool(info.get("status") == "Accepted")
+    if info.get("status") != "Accepted":
+        return False
+    return answer.get("certificateStatus") in (None, "Accepted")

@@ -40,7 +40,7 @@ class Charger(SessionLife):
         """RemoteStart/RequestStart accepted for this connector: the EV is plugged in now. With
         AuthorizeRemoteTxRequests (2.0.1 AuthorizeRemoteStart) the tag is authorised first, as
         a badge would be; refused, the transaction does not start."""
-        self.demand = replace(self.gen.demand(), id_tag=tag)
+        self.demand = replace(self.gen.demand(), id_tag=tag, contract=False)
         self._leave_at = now_s + self.demand.plugged_s
         self.wake_at = None
         out = self._status(Status.PREPARING, now_s)

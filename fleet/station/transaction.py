@@ -7,13 +7,16 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from fleet.scenario_charging import MEASURANDS, Sessions
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.local_list import LocalList
 from fleet.station.meter import Reading
+
+if TYPE_CHECKING:
+    from fleet.station.contracts import Contract
 
 
 class Shapes(Protocol):
@@ -24,7 +27,9 @@ class Shapes(Protocol):
     def status(
         self, connector: int, old: Status, new: Status, now_s: float, error_code: str = "NoError"
     ) -> Send | None: ...
-    def authorize(self, tag: str) -> Send: ...
+    def authorize(self, tag: str, contract: Contract | None = None, central: bool = False) -> Send:
+        """Authorize for a tag, or (``contract``) for a Plug & Charge EV's contract."""
+
     def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send: ...
     def update(
         self,
@@ -86,6 +91,7 @@ class Tx:
     connector: int
     tag: str
     measurands: tuple[str, ...]
+    contract: bool = False  # ``tag`` is a Plug & Charge contract id (2.0.1 idToken type eMAID)
     tx_id: str | int | None = None  # 1.6: the CSMS's; 2.0.1: the station's
     seq_no: int = 0  # 2.0.1: the next message's
     remote_start_id: int | None = None

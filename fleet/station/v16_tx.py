@@ -5,14 +5,17 @@ each returns what to send. The station class and its ``@on`` handlers are in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleet.station import behaviour
+from fleet.station import behaviour, pnc
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
+
+if TYPE_CHECKING:
+    from fleet.station.contracts import Contract
 
 
 class TxShapes:
@@ -31,8 +34,11 @@ class TxShapes:
         }
         return Send("StatusNotification", payload)
 
-    def authorize(self, tag: str) -> Send:
-        return Send("Authorize", {"idTag": tag})
+    def authorize(self, tag: str, contract: Contract | None = None, central: bool = False) -> Send:
+        if contract is None:
+            return Send("Authorize", {"idTag": tag})
+        payload = pnc.data_transfer(contract, central)
+        return Send("DataTransfer", payload, row=pnc.ROW, judge=pnc.refusal16)
 
     def start(self, tx: Tx, reading: Reading, now_s: float, begin: Measurands) -> Send:
         """StartTransaction: the register only (meterStart); ``begin`` is 2.0.1's."""

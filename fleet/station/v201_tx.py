@@ -5,15 +5,18 @@ each returns what to send. The station class and its ``@on`` handlers are in
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from fleet.station import behaviour
+from fleet.station import behaviour, pnc
 from fleet.station.connectors import V201 as V201_STATUS
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
+
+if TYPE_CHECKING:
+    from fleet.station.contracts import Contract
 
 
 class TxShapes:
@@ -56,8 +59,11 @@ class TxShapes:
             event["cleared"] = True
         return Send("NotifyEvent", {"generatedAt": stamp, "seqNo": 0, "eventData": [event]})
 
-    def authorize(self, tag: str) -> Send:
-        return Send("Authorize", {"idToken": _token(tag)})
+    def authorize(self, tag: str, contract: Contract | None = None, central: bool = False) -> Send:
+        if contract is None:
+            return Send("Authorize", {"idToken": _token(tag)})
+        payload = pnc.authorize_request(contract, central)
+        return Send("Authorize", payload, row=pnc.ROW, judge=pnc.refusal)
 
     def _event(
         self, kind: str, tx: Tx, trigger: str, now_s: float, info: dict[str, Any]
@@ -80,7 +86,7 @@ class TxShapes:
         if tx.reservation_id is not None:
             payload["reservationId"] = tx.reservation_id
         if tx.charging_state == "Charging":
-            payload["idToken"] = _token(tx.tag)
+            payload["idToken"] = _token(tx.tag, tx.contract)
         payload["meterValue"] = [
             meter_value(reading, begin, "Transaction.Begin", payload["timestamp"], v201=True)
         ]
@@ -96,7 +102,7 @@ class TxShapes:
     ) -> Send:
         payload = self._event("Updated", tx, trigger, now_s, {})
         if trigger == "Authorized":
-            payload["idToken"] = _token(tx.tag)
+            payload["idToken"] = _token(tx.tag, tx.contract)
         if reading is not None:
             payload["meterValue"] = [
                 meter_value(
@@ -138,5 +144,5 @@ class TxShapes:
             send.payload["offline"] = True
 
 
-def _token(tag: str) -> dict[str, str]:
-    return {"idToken": tag, "type": "ISO14443"}
+def _token(tag: str, contract: bool = False) -> dict[str, str]:
+    return {"idToken": tag, "type": "eMAID" if contract else "ISO14443"}

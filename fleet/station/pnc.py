@@ -1,0 +1,74 @@
+"""Plug & Charge authorisation on the wire (2.0.1 C07; 1.6 through DataTransfer, as the OCA's
+"Using ISO 15118 Plug & Charge with OCPP 1.6" carries 2.0.1's messages): the Authorize a
+station sends for an EV's contract, and what the CSMS's answer says.
+
+Both versions' get their own statistics row, ``ROW`` (1.6's DataTransfer too: it is the same
+request): a CSMS checks a contract with an OCSP request or a chain validation, so its latency
+is not a tag lookup's and is read apart.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Final
+
+import orjson
+
+if TYPE_CHECKING:
+    from fleet.station.contracts import Contract
+
+VENDOR_ID: Final = "org.openchargealliance.iso15118pnc"
+ROW: Final = "Authorize(PnC)"
+MAX_HASH_DATA: Final = 4  # 2.0.1 iso15118CertificateHashData: 1-4 entries
+
+
+def authorize_request(contract: Contract, central: bool) -> dict[str, Any]:
+    """2.0.1 AuthorizeRequest for a contract: its chain for the CSMS to validate (``central``),
+    or the OCSP request data of a chain the station validated itself."""
+    request: dict[str, Any] = {"idToken": {"idToken": contract.emaid, "type": "eMAID"}}
+    if central:
+        request["certificate"] = contract.chain
+    else:
+        request["iso15118CertificateHashData"] = list(contract.hash_data[:MAX_HASH_DATA])
+    return request
+
+
+def data_transfer(contract: Contract, central: bool) -> dict[str, Any]:
+    """1.6 DataTransfer carrying the 2.0.1 AuthorizeRequest as its JSON text."""
+    data = orjson.dumps(authorize_request(contract, central)).decode()
+    return {"vendorId": VENDOR_ID, "messageId": "Authorize", "data": data}
+
+
+def unwrapped(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The 2.0.1 AuthorizeResponse a 1.6 DataTransfer answer carries, when the CSMS took the
+    request (status Accepted) and its data is one; else None (the driver is not authorised)."""
+    if answer is None or answer.get("status") != "Accepted":
+        return None
+    try:
+        inner = orjson.loads(answer.get("data") or "")
+    except orjson.JSONDecodeError:
+        return None
+    info = inner.get("idTokenInfo") if type(inner) is dict else None
+    if type(info) is not dict or type(info.get("status")) is not str:
+        return None
+    return inner  # type: ignore[no-any-return]
+
+
+def refusal(answer: dict[str, Any]) -> str | None:
+    """Why a contract's Authorize answer is a failure: the CSMS found the chain wanting
+    (certificateStatus other than Accepted). A token refused with a good chain is the CSMS's
+    word on the driver, as a refused tag is, and no failure."""
+    status = answer.get("certificateStatus")
+    if status is None or status == "Accepted":
+        return None
+    return f"certificateStatus {status}"
+
+
+def refusal16(answer: dict[str, Any]) -> str | None:
+    """``refusal`` for 1.6: the DataTransfer must be taken and carry an AuthorizeResponse."""
+    status = answer.get("status")
+    if status != "Accepted":
+        return f"DataTransfer {status}: the CSMS did not take the Plug & Charge Authorize"
+    inner = unwrapped(answer)
+    if inner is None:
+        return "DataTransfer data holds no AuthorizeResponse (idTokenInfo.status)"
+    return refusal(inner)

@@ -1,0 +1,199 @@
+"""Plug & Charge sessions, without sockets: the Authorize a contract's EV makes a station send
+(2.0.1 natively, 1.6 inside DataTransfer), checked against the schemas and against the real
+certificates behind it, and what the CSMS's answers do to the session."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import orjson
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import serialization
+from cryptography.x509.oid import NameOID
+
+from fleet import wire
+from fleet.certs import new_authority, write_pair
+from fleet.errors import ScenarioError
+from fleet.scenario import load_scenario
+from fleet.scenario_charging import PlugAndCharge, Sessions
+from fleet.station import pnc
+from fleet.station.connectors import Status
+from fleet.station.contracts import Contracts, contracts_for
+from fleet.station.generator import SessionGenerator
+from fleet.station.intents import Send
+from fleet.station.sessions import Charger, Phase
+from tests.station.test_sessions import FAST, T0, charger, valid
+
+PNC = FAST.model_copy(update={"plug_and_charge": PlugAndCharge(share=1.0)})
+CENTRAL = FAST.model_copy(
+    update={"plug_and_charge": PlugAndCharge(share=1.0, validation="central")}
+)
+ACCEPTED = {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "Accepted"}
+CHAIN_ERROR = {**ACCEPTED, "certificateStatus": "CertChainError"}
+
+
+def _arrive(version: str, config: Sessions = PNC) -> tuple[Charger, list[Send]]:
+    c = charger(version, config)
+    c.begin(T0)
+    assert c.wake_at is not None
+    return c, valid(version, c.on_wake(c.wake_at))
+
+
+def _key_bits(certificate: x509.Certificate) -> bytes:
+    return certificate.public_key().public_bytes(  # type: ignore[union-attr]
+        serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+    )
+
+
+def test_a_2_0_1_ev_authorises_with_the_ocsp_data_of_its_real_chain() -> None:
+    c, out = _arrive("2.0.1")
+    assert [s.action for s in out] == ["StatusNotification", "Authorize"]
+    authorize = out[1]
+    assert authorize.row == pnc.ROW == "Authorize(PnC)"
+    token = authorize.payload["idToken"]
+    assert token["type"] == "eMAID" and token["idToken"].startswith("DEFLTC")
+    hashes = authorize.payload["iso15118CertificateHashData"]
+    assert "certificate" not in authorize.payload
+    # The data names the chain the contract really has: the leaf, then its sub-CA (the root
+    # left out), each by its issuer's name and key and its own serial number.
+    contract = contracts_for(PNC.plug_and_charge).of(token["idToken"])
+    leaf, sub_ca = x509.load_pem_x509_certificates(contract.chain.encode())
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == token["idToken"]
+    leaf.verify_directly_issued_by(sub_ca)
+    assert [h["serialNumber"] for h in hashes] == [
+        format(leaf.serial_number, "x"),
+        format(sub_ca.serial_number, "x"),
+    ]
+    assert hashes[0]["issuerNameHash"] == hashlib.sha256(sub_ca.subject.public_bytes()).hexdigest()
+    assert hashes[0]["issuerKeyHash"] == hashlib.sha256(_key_bits(sub_ca)).hexdigest()
+    assert hashes[1]["issuerNameHash"] == hashlib.sha256(sub_ca.issuer.public_bytes()).hexdigest()
+    assert {h["responderURL"] for h in hashes} == {"http://ocsp.fleet.invalid/"}
+
+    # Accepted with its chain: the transaction carries the contract id as an eMAID token.
+    assert authorize.judge(ACCEPTED) is None
+    out = valid("2.0.1", c.on_answer("Authorize", ACCEPTED, c.wake_at or T0))
+    started = [s for s in out if s.action == "TransactionEvent"]
+    assert started and started[0].payload["idToken"] == token
+
+
+def test_a_central_validation_sends_the_chain_the_csms_can_verify() -> None:
+    _, out = _arrive("2.0.1", CENTRAL)
+    authorize = out[1]
+    assert "iso15118CertificateHashData" not in authorize.payload
+    leaf, sub_ca = x509.load_pem_x509_certificates(authorize.payload["certificate"].encode())
+    leaf.verify_directly_issued_by(sub_ca)
+    emaid = authorize.payload["idToken"]["idToken"]
+    assert leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)[0].value == emaid
+
+
+@pytest.mark.parametrize(
+    ("answer", "failure"),
+    [
+        (
+            {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "CertificateRevoked"},
+            "certificateStatus CertificateRevoked",
+        ),
+        ({"idTokenInfo": {"status": "Invalid"}, "certificateStatus": "Accepted"}, None),
+    ],
+)
+def test_a_contract_the_csms_refuses_sends_the_driver_away(
+    answer: dict[str, object], failure: str | None
+) -> None:
+    """A revoked chain is a failure of the row (the CSMS found the PKI wanting); a refused
+    token with a good chain is the CSMS's word on the driver, as a refused tag is."""
+    c, out = _arrive("2.0.1")
+    assert out[1].judge(answer) == failure
+    out = valid("2.0.1", c.on_answer("Authorize", answer, c.wake_at or T0))
+    assert [s.payload["connectorStatus"] for s in out] == ["Available"]
+    assert c.phase is Phase.IDLE and c.counts.started == 0
+
+
+def test_a_1_6_ev_authorises_through_data_transfer() -> None:
+    c, out = _arrive("1.6")
+    transfer = out[1]
+    assert (transfer.action, transfer.row) == ("DataTransfer", "Authorize(PnC)")
+    assert transfer.payload["vendorId"] == "org.openchargealliance.iso15118pnc"
+    assert transfer.payload["messageId"] == "Authorize"
+    inner = orjson.loads(transfer.payload["data"])
+    wire.validate("2.0.1", "Authorize", "request", inner)  # the 2.0.1 message, as the OCA says
+    emaid = inner["idToken"]["idToken"]
+    assert inner["idToken"]["type"] == "eMAID" and len(inner["iso15118CertificateHashData"]) == 2
+
+    answer = {"status": "Accepted", "data": orjson.dumps(ACCEPTED).decode()}
+    assert transfer.judge(answer) is None
+    out = valid("1.6", c.on_answer("DataTransfer", answer, T0 + 60))
+    assert [(s.action, s.payload["idTag"]) for s in out] == [("StartTransaction", emaid)]
+
+
+@pytest.mark.parametrize(
+    ("answer", "failure"),
+    [
+        (
+            {"status": "UnknownVendorId"},
+            "DataTransfer UnknownVendorId: the CSMS did not take the Plug & Charge Authorize",
+        ),
+        (
+            {"status": "Accepted", "data": "{}"},
+            "DataTransfer data holds no AuthorizeResponse (idTokenInfo.status)",
+        ),
+        (
+            {"status": "Accepted", "data": orjson.dumps(CHAIN_ERROR).decode()},
+            "certificateStatus CertChainError",
+        ),
+    ],
+)
+def test_a_1_6_csms_without_plug_and_charge_leaves_the_driver_uncharged(
+    answer: dict[str, str], failure: str
+) -> None:
+    c, out = _arrive("1.6")
+    assert out[1].judge(answer) == failure
+    out = valid("1.6", c.on_answer("DataTransfer", answer, T0 + 60))
+    assert [s.payload["status"] for s in out] == ["Available"]
+    assert c.phase is Phase.IDLE and c.connector.status is Status.AVAILABLE
+
+
+def test_the_share_of_contract_evs_is_drawn_per_driver() -> None:
+    config = FAST.model_copy(update={"plug_and_charge": PlugAndCharge(share=0.3, contracts=50)})
+    demands = [SessionGenerator.for_connector(config, f"CP-{n}", 1).demand() for n in range(2000)]
+    contracts = [d for d in demands if d.contract]
+    assert 0.25 < len(contracts) / len(demands) < 0.35
+    assert {d.id_tag[:6] for d in contracts} == {"DEFLTC"}
+    assert len({d.id_tag for d in contracts}) == 50  # the pool, every contract met
+    assert not any(d.id_tag.startswith("DEFLTC") for d in demands if not d.contract)
+
+
+def test_a_remote_start_is_a_tag_even_where_evs_hold_contracts() -> None:
+    c = charger("2.0.1", PNC)
+    c.begin(T0)
+    out = valid("2.0.1", c.remote_start("REMOTE-1", T0 + 1, 7))
+    started = [s for s in out if s.action == "TransactionEvent"]
+    assert started[0].payload["idToken"] == {"idToken": "REMOTE-1", "type": "ISO14443"}
+
+
+def test_contracts_from_the_scenario_s_authority_are_issued_by_it(tmp_path: Path) -> None:
+    authority = new_authority(name="MO test CA")
+    write_pair(tmp_path, "ca", authority.certificate, authority.key)
+    text = f"sessions:\n  plug_and_charge: {{share: 1, authority: {tmp_path}}}\n"
+    scenario_file = tmp_path / "s.yaml"
+    scenario_file.write_text(text)
+    config = load_scenario(scenario_file, environ={}).sessions.plug_and_charge
+    contract = contracts_for(config).of("DEFLTC000000001")
+    leaf, issuer = x509.load_pem_x509_certificates(contract.chain.encode())
+    assert issuer == authority.certificate
+    leaf.verify_directly_issued_by(authority.certificate)
+    assert len(contract.hash_data) == 1  # the CA's own issuer is not fleet's to name
+    assert contracts_for(config).of("DEFLTC000000001") is contract  # made once
+
+    (tmp_path / "ca.key").unlink()
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(scenario_file, environ={})
+    assert "sessions.plug_and_charge.authority: must hold ca.pem and ca.key" in str(caught.value)
+
+
+def test_each_contract_is_its_own_certificate() -> None:
+    contracts = Contracts(None, "http://ocsp.example/")
+    one, two = contracts.of("DEFLTC000000001"), contracts.of("DEFLTC000000002")
+    assert one.hash_data[0]["serialNumber"] != two.hash_data[0]["serialNumber"]
+    assert one.hash_data[1] == two.hash_data[1]  # one sub-CA issues both

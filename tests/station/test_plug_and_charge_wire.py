@@ -1,0 +1,110 @@
+"""Plug & Charge over real sockets against the embedded CSMS: what a fleet whose EVs hold
+contracts sends (both versions, both validations), what the CSMS makes of the chains, and the
+rows a user reads."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from cryptography import x509
+
+from fleet.certs import certificate_pem, new_authority, new_key
+from fleet.certs import issue as issue_certificate
+from fleet.csms import plug_and_charge
+from fleet.csms.tags import TagPolicy
+from tests.conftest import (
+    assert_schema_valid,
+    calls,
+    csms_running,
+    fleet_running,
+    make_scenario,
+    wait_until,
+)
+from tests.station.test_charging import QUICK
+
+MIXED = {"count": 4, "ocpp": {"1.6": 1, "2.0.1": 1}}
+
+
+def _contract_requests(csms: Any) -> list[tuple[str, dict[str, Any]]]:
+    """(version, the 2.0.1 AuthorizeRequest) of every Plug & Charge Authorize the CSMS got."""
+    out = []
+    for c in calls(csms):
+        action, payload = c.message[2], c.message[3]
+        if action == "DataTransfer":
+            out.append(("1.6", orjson.loads(payload["data"])))
+        elif action == "Authorize":
+            out.append(("2.0.1", payload))
+    return out
+
+
+def _started_tokens(csms: Any) -> list[tuple[str, str]]:
+    """(token type, token) of every transaction start the CSMS saw (1.6 has no type)."""
+    out = []
+    for c in calls(csms):
+        action, payload = c.message[2], c.message[3]
+        if action == "StartTransaction":
+            out.append(("", payload["idTag"]))
+        elif action == "TransactionEvent" and "idToken" in payload:
+            out.append((payload["idToken"]["type"], payload["idToken"]["idToken"]))
+    return out
+
+
+@pytest.mark.parametrize("validation", ["local", "central"])
+async def test_contract_evs_authorise_and_charge_in_both_versions(validation: str) -> None:
+    sessions = {**QUICK, "plug_and_charge": {"share": 1, "validation": validation}}
+    scenario = make_scenario(stations=MIXED, sessions=sessions)
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(
+                lambda: {"", "eMAID"} <= {kind for kind, _ in _started_tokens(csms)}, 15
+            )
+    assert fleet.summary.failures == []
+    assert assert_schema_valid(csms) > 10
+    requests = _contract_requests(csms)
+    assert {version for version, _ in requests} == {"1.6", "2.0.1"}
+    key = "certificate" if validation == "central" else "iso15118CertificateHashData"
+    for _, request in requests:
+        assert key in request and request["idToken"]["type"] == "eMAID"
+        # what the embedded CSMS makes of it: a chain it parsed and verified
+        assert plug_and_charge.certificate_status(request) == "Accepted"
+    contracts = {request["idToken"]["idToken"] for _, request in requests}
+    assert {token for _, token in _started_tokens(csms)} <= contracts
+    # One row for both versions (1.6's is a DataTransfer): the CSMS's contract checks apart.
+    rows = fleet.summary.stats.wire
+    assert rows["OCPP1.6", "Authorize(PnC)"].count and rows["OCPP2.0.1", "Authorize(PnC)"].count
+    assert not {name for _, name in rows} & {"Authorize", "DataTransfer"}
+
+
+async def test_refused_contracts_leave_their_drivers_uncharged_without_failures() -> None:
+    sessions = {**QUICK, "plug_and_charge": {"share": 1}}
+    scenario = make_scenario(stations=MIXED, sessions=sessions)
+    tags = TagPolicy(reject=("DEFLTC*",))
+    async with csms_running(interval_s=60, tags=tags) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: len(_contract_requests(csms)) >= 8, 15)
+    assert _started_tokens(csms) == []
+    assert fleet.summary.failures == []  # a refused token is the CSMS's word, not a failure
+
+
+def _chain(*certificates: x509.Certificate) -> str:
+    return b"".join(certificate_pem(c) for c in certificates).decode()
+
+
+def test_the_embedded_csms_checks_the_chain_it_is_sent() -> None:
+    root = new_authority(name="root", path_length=1)
+    sub = new_authority(name="sub", issuer=root)
+    other = new_authority(name="other")
+    leaf = issue_certificate(sub, "DEFLTC000000001", new_key().public_key())
+    token = {"idToken": "DEFLTC000000001", "type": "eMAID"}
+
+    def status(chain: str, emaid: str = "DEFLTC000000001") -> str | None:
+        request = {"idToken": {**token, "idToken": emaid}, "certificate": chain}
+        return plug_and_charge.certificate_status(request)
+
+    assert status(_chain(leaf, sub.certificate)) == "Accepted"
+    assert status(_chain(leaf, other.certificate)) == "SignatureError"
+    assert status(_chain(leaf, sub.certificate), emaid="DEFLTC000000002") == "CertChainError"
+    assert status("not a certificate") == "CertChainError"
+    assert plug_and_charge.certificate_status({"idToken": token}) is None  # a tag: no status
