@@ -59,6 +59,7 @@ SCOPES: Final = {"EVSE": EVSE, "Connector": CONNECTOR}
 # Component names and data types, short so the table reads as one.
 _CS, _COMM, _DD = "ChargingStation", "OCPPCommCtrlr", "DeviceDataCtrlr"
 _SD, _AD, _TX, _AUTH = "SampledDataCtrlr", "AlignedDataCtrlr", "TxCtrlr", "AuthCtrlr"
+_ISO = "ISO15118Ctrlr"
 INT, BOOL, TEXT, OPTIONS, MEMBERS = "integer", "boolean", "string", "OptionList", "MemberList"
 _TE = "TransactionEvent"
 
@@ -124,6 +125,9 @@ VARIABLES: Final[tuple[Variable, ...]] = (
     _v(_AUTH, "LocalAuthorizeOffline", BOOL, setting="LocalAuthorizeOffline"),
     _v(_AUTH, "LocalPreAuthorize", BOOL, setting="LocalPreAuthorize"),
     _v(_AUTH, "OfflineTxForUnknownIdEnabled", BOOL, setting="AllowOfflineTxForUnknownId"),
+    _v(_ISO, "PnCEnabled", BOOL, setting="ISO15118PnCEnabled"),
+    _v(_ISO, "CentralContractValidationAllowed", BOOL, setting="CentralContractValidationAllowed"),
+    _v(_ISO, "ContractValidationOffline", BOOL, setting="ContractValidationOffline"),
     _v("LocalAuthListCtrlr", "Enabled", BOOL, setting="LocalAuthListEnabled"),
     _ro("LocalAuthListCtrlr", "Entries", INT, live=True),
     _ro("LocalAuthListCtrlr", "ItemsPerMessage", INT, default=str(SEND_MAX)),

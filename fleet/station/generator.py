@@ -35,6 +35,7 @@ class Demand:
     id_tag: str  # the driver's tag, or the contract id (eMAID) of a Plug & Charge EV
     known: bool  # False: a tag the CSMS should not know (the scenario's unknown share)
     contract: bool = False  # the EV authorises with its contract certificate (ISO 15118)
+    badge: str = ""  # a contract's driver's tag, for a station that takes no contract
 
 
 class SessionGenerator:
@@ -93,11 +94,13 @@ class SessionGenerator:
         soc_start = between(rng, c.soc_start.min, c.soc_start.max)
         soc_target = max(between(rng, c.soc_target.min, c.soc_target.max), soc_start)
         ev_max_kw = between(rng, c.ev_max_kw.min, c.ev_max_kw.max)
-        pnc = c.plug_and_charge
+        pnc, tags = c.plug_and_charge, c.id_tags
         if pnc.share and rng.random() < pnc.share:  # no draw at all without Plug & Charge
             emaid = pnc.emaid_pattern.format(n=rng.randrange(1, pnc.contracts + 1))
-            return Demand(plugged_s, battery, soc_start, soc_target, ev_max_kw, emaid, True, True)
-        tags = c.id_tags
+            badge = tags.pattern.format(n=rng.randrange(1, tags.size + 1))
+            return Demand(
+                plugged_s, battery, soc_start, soc_target, ev_max_kw, emaid, True, True, badge
+            )
         known = rng.random() >= tags.unknown_share
         if known:
             tag = tags.pattern.format(n=rng.randrange(1, tags.size + 1))

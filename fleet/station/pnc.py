@@ -15,6 +15,8 @@ import orjson
 
 if TYPE_CHECKING:
     from fleet.station.contracts import Contract
+    from fleet.station.generator import Demand
+    from fleet.station.transaction import TxSettings
 
 VENDOR_ID: Final = "org.openchargealliance.iso15118pnc"
 ROW: Final = "Authorize(PnC)"
@@ -72,3 +74,20 @@ def refusal16(answer: dict[str, Any]) -> str | None:
     if inner is None:
         return "DataTransfer data holds no AuthorizeResponse (idTokenInfo.status)"
     return refusal(inner)
+
+
+def takes_contracts(settings: TxSettings, validation: str) -> bool:
+    """Whether the station lets an EV authorise with its contract: Plug & Charge enabled
+    (ISO15118PnCEnabled) and, when it cannot validate the chain itself (``validation``
+    central), allowed to hand it to the CSMS (CentralContractValidationAllowed). If not, the
+    driver badges instead."""
+    return settings.pnc and (validation == "local" or settings.pnc_central)
+
+
+def offline_verdict(settings: TxSettings, validation: str, demand: Demand) -> str:
+    """Whether a driver may charge while the station cannot ask the CSMS: a contract the
+    station validates itself (ContractValidationOffline, ``validation`` local) may; anything
+    else goes by the offline rules for tags."""
+    if demand.contract and settings.pnc_offline and validation == "local":
+        return "Accepted"
+    return settings.offline_verdict(demand.id_tag)

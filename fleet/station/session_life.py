@@ -17,6 +17,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
+from dataclasses import replace
 from typing import Any, Final
 
 from fleet.scenario_charging import Sessions
@@ -200,16 +201,20 @@ class SessionLife(Readings):
         self.phase = Phase.AUTHORIZING
         if not self.settings.authorize:  # 2.0.1 AuthCtrlr.Enabled false: nobody is asked
             return self._authorized(_NOT_ASKED, now_s)
+        demand, pnc_config = self.demand, self.config.plug_and_charge
+        contract = demand is not None and demand.contract and demand.id_tag == tag
+        if contract and not pnc.takes_contracts(self.settings, pnc_config.validation):
+            assert demand is not None
+            self.demand = demand = replace(demand, id_tag=demand.badge, contract=False)
+            tag, contract = demand.id_tag, False  # the driver badges instead
         listed = self.settings.listed(tag)
-        if listed is None and self.offline:  # nobody to ask: the station's offline rules
-            listed = self.settings.offline_verdict(tag)
+        if listed is None and self.offline and demand is not None:  # the offline rules
+            listed = pnc.offline_verdict(self.settings, pnc_config.validation, demand)
         if listed is not None:  # on the local list: decided without asking the CSMS
             return self._authorized({"idTagInfo": {"status": listed}}, now_s)
-        demand = self.demand
-        if demand is not None and demand.contract and demand.id_tag == tag:
-            pnc_config = self.config.plug_and_charge
-            contract = contracts_for(pnc_config).of(tag)
-            return [self.shapes.authorize(tag, contract, pnc_config.validation == "central")]
+        if contract:
+            central = pnc_config.validation == "central"
+            return [self.shapes.authorize(tag, contracts_for(pnc_config).of(tag), central)]
         return [self.shapes.authorize(tag)]
 
     def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
@@ -221,6 +226,7 @@ class SessionLife(Readings):
             if not accepted:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
+            tx.contract = self.demand.contract  # a contract the station took, not its badge
             self.phase = Phase.CHARGING
             self.sampling.start(now_s)
             self._plan(now_s)

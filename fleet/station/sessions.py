@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from fleet.station import pnc
 from fleet.station.connectors import Status
 from fleet.station.faults import FaultPlan
 from fleet.station.intents import Send
@@ -28,7 +29,8 @@ class Charger(SessionLife):
         station keeps charging through an outage (its messages are queued, not lost)."""
         self.offline = True
         if self.phase is Phase.AUTHORIZING and self.demand is not None:
-            verdict = self.settings.offline_verdict(self.demand.id_tag)
+            validation = self.config.plug_and_charge.validation
+            verdict = pnc.offline_verdict(self.settings, validation, self.demand)
             return self._authorized({"idTagInfo": {"status": verdict}}, now_s)
         if self.phase is Phase.STARTING:
             return self._charging_unconfirmed(now_s)

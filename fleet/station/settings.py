@@ -71,6 +71,9 @@ TX_SETTINGS: Final = frozenset(
         "StopTxnAlignedData",
         "TxEndedInterval",
         "AlignedTxEndedInterval",
+        "ISO15118PnCEnabled",
+        "CentralContractValidationAllowed",
+        "ContractValidationOffline",
     }
 )
 FEATURE_PROFILES: Final = (
@@ -121,6 +124,11 @@ SETTINGS: Final[dict[str, Setting]] = {
     "UnlockConnectorOnEVSideDisconnect": Setting("true", kind=_BOOL),
     WS_PING_INTERVAL: Setting("0"),
     CPO_NAME: Setting(ORGANIZATION, kind="str"),  # 1.6 Security Whitepaper
+    # Plug & Charge (the OCA's ISO 15118 on 1.6; 2.0.1 ISO15118Ctrlr): the first two from the
+    # scenario's plug_and_charge section.
+    "ISO15118PnCEnabled": Setting("false", kind=_BOOL),
+    "CentralContractValidationAllowed": Setting("false", kind=_BOOL),
+    "ContractValidationOffline": Setting("true", kind=_BOOL),
     # 1.6 Local Auth List Management profile, §9.2.
     "LocalAuthListEnabled": Setting("true", kind=_BOOL),
     "LocalAuthListMaxLength": Setting(str(LIST_MAX), readonly=True),
@@ -193,7 +201,13 @@ def tx_defaults(sessions: Sessions) -> dict[str, str]:
         "AuthorizeRemoteTxRequests": "true" if sessions.authorize_remote_starts else "false",
         "TxEndedInterval": f"{sessions.meter_interval_s if sessions.end_series else 0:g}",
         "AlignedTxEndedInterval": f"{sessions.clock_aligned_s if sessions.end_series else 0:g}",
+        "ISO15118PnCEnabled": "true" if sessions.plug_and_charge.share else "false",
+        "CentralContractValidationAllowed": "true" if _central(sessions) else "false",
     }
+
+
+def _central(sessions: Sessions) -> bool:
+    return sessions.plug_and_charge.validation == "central"
 
 
 class ChangeResult:

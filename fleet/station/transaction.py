@@ -141,6 +141,11 @@ class TxSettings:
     ended_s: float = 0.0
     ended_aligned_s: float = 0.0
     end_aligned: tuple[str, ...] = (MEASURANDS[0],)
+    # Plug & Charge: ISO15118PnCEnabled (ISO15118Ctrlr.PnCEnabled), CentralContractValidation-
+    # Allowed, ContractValidationOffline.
+    pnc: bool = False
+    pnc_central: bool = False
+    pnc_offline: bool = True
 
     @property
     def keeps_series(self) -> bool:
@@ -169,7 +174,7 @@ class TxSettings:
         def members(key: str, default: tuple[str, ...]) -> tuple[str, ...]:
             return tuple(changed[key].split(",")) if key in changed else default
 
-        start = changed.get("TxStartPoint")
+        start, pnc = changed.get("TxStartPoint"), config.plug_and_charge
         # 2.0.1's Enabled flags: a disabled kind of reading has no interval
         sampled, aligned = flag("SampledDataEnabled", True), flag("AlignedDataEnabled", True)
         sample_s = number("MeterValueSampleInterval", config.meter_interval_s) if sampled else 0.0
@@ -200,6 +205,9 @@ class TxSettings:
             ended_s,
             ended_aligned_s,
             members("StopTxnAlignedData", (MEASURANDS[0],)),
+            flag("ISO15118PnCEnabled", bool(pnc.share)),
+            flag("CentralContractValidationAllowed", pnc.validation == "central"),
+            flag("ContractValidationOffline", True),
         )
 
     def listed(self, tag: str) -> str | None:

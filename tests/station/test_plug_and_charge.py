@@ -24,6 +24,8 @@ from fleet.station.contracts import Contracts, contracts_for
 from fleet.station.generator import SessionGenerator
 from fleet.station.intents import Send
 from fleet.station.sessions import Charger, Phase
+from fleet.station.settings import tx_defaults
+from fleet.station.transaction import TxSettings
 from tests.station.test_sessions import FAST, T0, charger, valid
 
 PNC = FAST.model_copy(update={"plug_and_charge": PlugAndCharge(share=1.0)})
@@ -197,3 +199,62 @@ def test_each_contract_is_its_own_certificate() -> None:
     one, two = contracts.of("DEFLTC000000001"), contracts.of("DEFLTC000000002")
     assert one.hash_data[0]["serialNumber"] != two.hash_data[0]["serialNumber"]
     assert one.hash_data[1] == two.hash_data[1]  # one sub-CA issues both
+
+
+def _settings(config: Sessions, **changed: str) -> TxSettings:
+    return TxSettings.of(config, changed, v201=True)
+
+
+PLUG_FIRST = PNC.model_copy(update={"start": "plug_first"})  # 2.0.1: Started on the cable
+
+
+@pytest.mark.parametrize(
+    ("config", "changed"),
+    [
+        (PNC, {"ISO15118PnCEnabled": "false"}),
+        (PLUG_FIRST, {"ISO15118PnCEnabled": "false"}),
+        (CENTRAL, {"CentralContractValidationAllowed": "false"}),
+    ],
+)
+def test_a_station_that_takes_no_contract_has_the_driver_badge(
+    config: Sessions, changed: dict[str, str]
+) -> None:
+    """Plug & Charge switched off (ISO15118PnCEnabled / ISO15118Ctrlr.PnCEnabled), or a chain
+    the station cannot validate and may not hand over (CentralContractValidationAllowed)."""
+    c = charger("2.0.1", config, settings=_settings(config, **changed))
+    c.begin(T0)
+    assert c.wake_at is not None
+    out = valid("2.0.1", c.on_wake(c.wake_at))
+    authorize = out[-1]
+    assert authorize.row is None and authorize.judge is None
+    token = authorize.payload["idToken"]
+    assert token["type"] == "ISO14443" and token["idToken"].startswith("TAG-")
+    out = valid("2.0.1", c.on_answer("Authorize", {"idTokenInfo": {"status": "Accepted"}}, T0))
+    events = [s for s in out if s.action == "TransactionEvent"]  # Started, or Updated
+    assert events[0].payload["idToken"] == token
+    # Allowed again, the next contract EV uses its contract.
+    assert pnc.takes_contracts(_settings(config), config.plug_and_charge.validation)
+
+
+@pytest.mark.parametrize(("offline_key", "starts"), [("true", True), ("false", False)])
+def test_offline_a_contract_is_validated_by_the_station_when_its_key_says_so(
+    offline_key: str, starts: bool
+) -> None:
+    settings = _settings(PNC, ContractValidationOffline=offline_key)
+    c = charger("2.0.1", PNC, settings=settings)
+    c.begin(T0)
+    assert c.went_offline(T0) == []
+    assert c.wake_at is not None
+    out = valid("2.0.1", c.on_wake(c.wake_at))
+    assert "Authorize" not in [s.action for s in out]  # nobody to ask
+    started = [s for s in out if s.action == "TransactionEvent"]
+    assert bool(started) is starts and (c.phase is Phase.CHARGING) is starts
+    if starts:
+        assert started[0].payload["idToken"]["type"] == "eMAID"
+
+
+def test_the_station_shows_its_plug_and_charge_keys_as_the_scenario_says() -> None:
+    assert tx_defaults(PNC)["ISO15118PnCEnabled"] == "true"
+    assert tx_defaults(FAST)["ISO15118PnCEnabled"] == "false"
+    assert tx_defaults(CENTRAL)["CentralContractValidationAllowed"] == "true"
+    assert tx_defaults(PNC)["CentralContractValidationAllowed"] == "false"

@@ -9,6 +9,8 @@ from typing import Any
 import orjson
 import pytest
 from cryptography import x509
+from ocpp.v16 import call as c16
+from ocpp.v201 import call as c201
 
 from fleet.certs import certificate_pem, new_authority, new_key
 from fleet.certs import issue as issue_certificate
@@ -20,11 +22,14 @@ from tests.conftest import (
     csms_running,
     fleet_running,
     make_scenario,
+    set_setting,
     wait_until,
 )
 from tests.station.test_charging import QUICK
 
 MIXED = {"count": 4, "ocpp": {"1.6": 1, "2.0.1": 1}}
+PNC_KEY = "ISO15118PnCEnabled"  # 2.0.1: ISO15118Ctrlr.PnCEnabled
+PNC_VARIABLE = {"component": {"name": "ISO15118Ctrlr"}, "variable": {"name": "PnCEnabled"}}
 
 
 def _contract_requests(csms: Any) -> list[tuple[str, dict[str, Any]]]:
@@ -108,3 +113,39 @@ def test_the_embedded_csms_checks_the_chain_it_is_sent() -> None:
     assert status(_chain(leaf, sub.certificate), emaid="DEFLTC000000002") == "CertChainError"
     assert status("not a certificate") == "CertChainError"
     assert plug_and_charge.certificate_status({"idToken": token}) is None  # a tag: no status
+
+
+def _tag_authorizes(csms: Any, station: str) -> list[str]:
+    """The tags (not contracts) a station asked the CSMS about."""
+    out = []
+    for c in calls(csms, station, "Authorize"):
+        token = c.message[3].get("idTag") or c.message[3]["idToken"]
+        if isinstance(token, str) or token["type"] != "eMAID":
+            out.append(token if isinstance(token, str) else token["idToken"])
+    return out
+
+
+async def test_the_csms_switching_plug_and_charge_off_has_drivers_badge() -> None:
+    sessions = {**QUICK, "plug_and_charge": {"share": 1}}
+    scenario = make_scenario(stations={**MIXED, "count": 2}, sessions=sessions)
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: len(_contract_requests(csms)) >= 2, 10)
+            for station in fleet.stations:
+                if station.version == "1.6":
+                    shown = await csms.call(station.id, c16.GetConfiguration(key=[PNC_KEY]))
+                    assert shown.configuration_key[0]["value"] == "true"
+                else:
+                    asked = c201.GetVariables(get_variable_data=[PNC_VARIABLE])
+                    shown = await csms.call(station.id, asked)
+                    assert shown.get_variable_result[0]["attribute_value"] == "true"
+                off = set_setting(station.version, "false", PNC_KEY, "ISO15118Ctrlr", "PnCEnabled")
+                answer = await csms.call(station.id, off)
+                if station.version == "1.6":
+                    assert answer.status == "Accepted"
+                else:
+                    assert answer.set_variable_result[0]["attribute_status"] == "Accepted"
+            await wait_until(lambda: all(_tag_authorizes(csms, s.id) for s in fleet.stations), 10)
+    assert fleet.summary.failures == []
+    tags = [tag for s in fleet.stations for tag in _tag_authorizes(csms, s.id)]
+    assert tags and all(tag.startswith("TAG-") for tag in tags)
