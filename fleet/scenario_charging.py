@@ -81,6 +81,9 @@ class PlugAndCharge(Section):
     # contract certificates, one the CSMS can be made to trust. None: a CA fleet makes per
     # process, which no CSMS trusts (its answers then say so).
     authority: str | None = None
+    # 2.0.1: the ISO 15118 EV tells its needs once authorised (NotifyEVChargingNeeds, K15):
+    # energy, departure time, its current and power limits; a smart-charging CSMS answers them.
+    charging_needs: bool = True
 
     @field_validator("emaid_pattern")
     @classmethod

@@ -292,6 +292,12 @@ class Central201(_Central, ChargePoint201):
     def on_meter_values(self, **_: Any) -> result201.MeterValues:
         return result201.MeterValues()
 
+    @on(Action201.notify_ev_charging_needs)
+    def on_charging_needs(self, **_: Any) -> result201.NotifyEVChargingNeeds:
+        # Rejected: "service not available"; the embedded CSMS makes no ISO 15118 schedules
+        # (Accepted would promise a charging profile).
+        return result201.NotifyEVChargingNeeds(status="Rejected")
+
     @on(Action201.notify_event)
     def on_notify_event(self, **_: Any) -> result201.NotifyEvent:
         return result201.NotifyEvent()

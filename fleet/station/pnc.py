@@ -14,9 +14,11 @@ from typing import TYPE_CHECKING, Any, Final
 import orjson
 
 if TYPE_CHECKING:
+    from fleet.scenario_charging import Evse, PlugAndCharge
     from fleet.station.contracts import Contract
     from fleet.station.generator import Demand
-    from fleet.station.transaction import TxSettings
+    from fleet.station.intents import Send
+    from fleet.station.transaction import Shapes, TxSettings
 
 VENDOR_ID: Final = "org.openchargealliance.iso15118pnc"
 ROW: Final = "Authorize(PnC)"
@@ -91,3 +93,19 @@ def offline_verdict(settings: TxSettings, validation: str, demand: Demand) -> st
     if demand.contract and settings.pnc_offline and validation == "local":
         return "Accepted"
     return settings.offline_verdict(demand.id_tag)
+
+
+def needs(
+    shapes: Shapes,
+    config: PlugAndCharge,
+    connector: int,
+    demand: Demand | None,
+    evse: Evse,
+    departure_s: float,
+) -> list[Send]:
+    """What an EV says once its contract let it charge: its charging needs (2.0.1 with
+    ``charging_needs``), nothing for a driver's tag."""
+    if demand is None or not demand.contract or not config.charging_needs:
+        return []
+    told = shapes.charging_needs(connector, demand, evse, departure_s)
+    return [] if told is None else [told]

@@ -230,7 +230,7 @@ class SessionLife(Readings):
             self.phase = Phase.CHARGING
             self.sampling.start(now_s)
             self._plan(now_s)
-            return [self.shapes.update(tx, None, "Authorized", now_s)]
+            return [self.shapes.update(tx, None, "Authorized", now_s), *self._needs()]
         remote, self._remote = self._remote, None
         if not accepted:  # the driver leaves
             self.demand = None
@@ -272,11 +272,15 @@ class SessionLife(Readings):
         tx.started = True
         out = [self.shapes.start(tx, reading, now_s, self.settings.begin)]
         if authorized:
-            out = self._status(Status.CHARGING, now_s) + out
+            out = self._status(Status.CHARGING, now_s) + out + self._needs()
             self.phase = Phase.CHARGING
             self.sampling.start(now_s)
             self._plan(now_s)
         return out
+
+    def _needs(self) -> list[Send]:
+        config, evse = self.config.plug_and_charge, self.meter.evse
+        return pnc.needs(self.shapes, config, self.connector.id, self.demand, evse, self._leave_at)
 
     def _charging_unconfirmed(self, now_s: float) -> list[Send]:
         """1.6, offline: charge without the CSMS's transactionId (the queue fills it in)."""

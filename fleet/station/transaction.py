@@ -16,7 +16,9 @@ from fleet.station.local_list import LocalList
 from fleet.station.meter import Reading
 
 if TYPE_CHECKING:
+    from fleet.scenario_charging import Evse
     from fleet.station.contracts import Contract
+    from fleet.station.generator import Demand
 
 
 class Shapes(Protocol):
@@ -43,6 +45,9 @@ class Shapes(Protocol):
         self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
     ) -> Send: ...
     def mark_offline(self, send: Send) -> None: ...
+    def charging_needs(
+        self, connector: int, demand: Demand, evse: Evse, departure_s: float
+    ) -> Send | None: ...
     def fault_event(
         self, connector: int, error_code: str, event_id: int, now_s: float, cleared: bool
     ) -> Send | None: ...

@@ -15,7 +15,9 @@ from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 if TYPE_CHECKING:
+    from fleet.scenario_charging import Evse
     from fleet.station.contracts import Contract
+    from fleet.station.generator import Demand
 
 
 class TxShapes:
@@ -33,6 +35,12 @@ class TxShapes:
             "timestamp": behaviour.format_time(now_s),
         }
         return Send("StatusNotification", payload)
+
+    def charging_needs(
+        self, connector: int, demand: Demand, evse: Evse, departure_s: float
+    ) -> None:
+        """1.6 has no NotifyEVChargingNeeds (the OCA's Plug & Charge on 1.6 carries none)."""
+        return None
 
     def authorize(self, tag: str, contract: Contract | None = None, central: bool = False) -> Send:
         if contract is None:

@@ -16,7 +16,12 @@ from fleet.station.readings import context_for, ending_values, meter_value
 from fleet.station.transaction import Measurands, StopReason, Tx
 
 if TYPE_CHECKING:
+    from fleet.scenario_charging import Evse
     from fleet.station.contracts import Contract
+    from fleet.station.generator import Demand
+
+AC_MIN_CURRENT_A = 6  # IEC 61851-1: the least current an AC EVSE may offer
+BULK_SOC = 80  # where a DC EV's fast (bulk) phase ends, per cent
 
 
 class TxShapes:
@@ -58,6 +63,40 @@ class TxShapes:
         if cleared:
             event["cleared"] = True
         return Send("NotifyEvent", {"generatedAt": stamp, "seqNo": 0, "eventData": [event]})
+
+    def charging_needs(
+        self, connector: int, demand: Demand, evse: Evse, departure_s: float
+    ) -> Send:
+        """NotifyEVChargingNeeds (K15) for an ISO 15118 EV: what its driver's visit asks for
+        (the energy to its target, when it leaves) and what it can take."""
+        energy_wh = int(max(demand.soc_target - demand.soc_start, 0.0) * demand.battery_kwh * 1e3)
+        ev_max_w = demand.ev_max_kw * 1000
+        needs: dict[str, Any] = {"departureTime": behaviour.format_time(departure_s)}
+        if evse.current == "DC":
+            volts = 800 if demand.ev_max_kw > 150 else 400  # the battery's class
+            needs["requestedEnergyTransfer"] = "DC"
+            needs["dcChargingParameters"] = {
+                "evMaxCurrent": int(ev_max_w / volts),
+                "evMaxVoltage": volts,
+                "energyAmount": energy_wh,
+                "evMaxPower": int(ev_max_w),
+                "stateOfCharge": round(demand.soc_start * 100),
+                "evEnergyCapacity": int(demand.battery_kwh * 1000),
+                "fullSoC": round(demand.soc_target * 100),
+                "bulkSoC": min(BULK_SOC, round(demand.soc_target * 100)),
+            }
+        else:
+            phases = evse.phases
+            mode = "AC_three_phase" if phases == 3 else "AC_single_phase"
+            needs["requestedEnergyTransfer"] = mode
+            per_phase_a = int(ev_max_w / (phases * evse.voltage_v))
+            needs["acChargingParameters"] = {
+                "energyAmount": energy_wh,
+                "evMinCurrent": AC_MIN_CURRENT_A,
+                "evMaxCurrent": max(per_phase_a, AC_MIN_CURRENT_A),
+                "evMaxVoltage": int(evse.voltage_v),
+            }
+        return Send("NotifyEVChargingNeeds", {"evseId": connector, "chargingNeeds": needs})
 
     def authorize(self, tag: str, contract: Contract | None = None, central: bool = False) -> Send:
         if contract is None:

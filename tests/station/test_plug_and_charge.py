@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -17,8 +18,9 @@ from fleet import wire
 from fleet.certs import new_authority, write_pair
 from fleet.errors import ScenarioError
 from fleet.scenario import load_scenario
-from fleet.scenario_charging import PlugAndCharge, Sessions
+from fleet.scenario_charging import Evse, PlugAndCharge, Sessions
 from fleet.station import pnc
+from fleet.station.behaviour import format_time
 from fleet.station.connectors import Status
 from fleet.station.contracts import Contracts, contracts_for
 from fleet.station.generator import SessionGenerator
@@ -33,6 +35,10 @@ CENTRAL = FAST.model_copy(
     update={"plug_and_charge": PlugAndCharge(share=1.0, validation="central")}
 )
 ACCEPTED = {"idTokenInfo": {"status": "Accepted"}, "certificateStatus": "Accepted"}
+ACCEPTED16 = {"status": "Accepted", "data": orjson.dumps(ACCEPTED).decode()}  # in DataTransfer
+NO_NEEDS = FAST.model_copy(
+    update={"plug_and_charge": PlugAndCharge(share=1.0, charging_needs=False)}
+)
 CHAIN_ERROR = {**ACCEPTED, "certificateStatus": "CertChainError"}
 
 
@@ -258,3 +264,55 @@ def test_the_station_shows_its_plug_and_charge_keys_as_the_scenario_says() -> No
     assert tx_defaults(FAST)["ISO15118PnCEnabled"] == "false"
     assert tx_defaults(CENTRAL)["CentralContractValidationAllowed"] == "true"
     assert tx_defaults(PNC)["CentralContractValidationAllowed"] == "false"
+
+
+@pytest.mark.parametrize("config", [PNC, PLUG_FIRST])
+def test_an_iso_15118_ev_tells_its_charging_needs_once_authorised(config: Sessions) -> None:
+    c = charger("2.0.1", config)
+    c.begin(T0)
+    arrival = c.wake_at
+    assert arrival is not None
+    out = valid("2.0.1", c.on_wake(arrival))
+    assert "NotifyEVChargingNeeds" not in [s.action for s in out]  # not before it may charge
+    demand = c.demand
+    assert demand is not None
+    out = valid("2.0.1", c.on_answer("Authorize", ACCEPTED, arrival))
+    needs = [s for s in out if s.action == "NotifyEVChargingNeeds"]
+    assert len(needs) == 1 and needs[0].payload["evseId"] == 1
+    asked = needs[0].payload["chargingNeeds"]
+    assert asked["requestedEnergyTransfer"] == "AC_three_phase"  # Evse(): 3 x 230 V x 32 A
+    energy_wh = (demand.soc_target - demand.soc_start) * demand.battery_kwh * 1000
+    ac = asked["acChargingParameters"]
+    assert ac["energyAmount"] == pytest.approx(energy_wh, abs=1)
+    assert ac["evMaxCurrent"] == int(demand.ev_max_kw * 1000 / (3 * 230))
+    assert ac["evMaxVoltage"] == 230
+    assert asked["departureTime"] == format_time(arrival + 600)  # plug_in_min: 10
+
+
+def test_a_dc_ev_tells_its_battery_and_power() -> None:
+    c = charger("2.0.1", PNC, evse=Evse(current="DC", max_power_kw=150))
+    c.begin(T0)
+    arrival = c.wake_at
+    assert arrival is not None
+    valid("2.0.1", c.on_wake(arrival))
+    demand = c.demand
+    assert demand is not None
+    out = valid("2.0.1", c.on_answer("Authorize", ACCEPTED, arrival))
+    asked = next(s for s in out if s.action == "NotifyEVChargingNeeds").payload["chargingNeeds"]
+    dc = asked["dcChargingParameters"]
+    assert asked["requestedEnergyTransfer"] == "DC" and "acChargingParameters" not in asked
+    assert dc["evMaxPower"] == int(demand.ev_max_kw * 1000)
+    assert dc["evEnergyCapacity"] == int(demand.battery_kwh * 1000)
+    assert (dc["stateOfCharge"], dc["fullSoC"]) == (20, 90)  # FAST's soc_start and soc_target
+
+
+@pytest.mark.parametrize(
+    ("version", "config", "action", "answer"),
+    [("1.6", PNC, "DataTransfer", ACCEPTED16), ("2.0.1", NO_NEEDS, "Authorize", ACCEPTED)],
+)
+def test_no_charging_needs_in_1_6_or_when_the_scenario_says_none(
+    version: str, config: Sessions, action: str, answer: dict[str, Any]
+) -> None:
+    c, _ = _arrive(version, config)
+    out = valid(version, c.on_answer(action, answer, c.wake_at or T0))
+    assert out and "NotifyEVChargingNeeds" not in [s.action for s in out]

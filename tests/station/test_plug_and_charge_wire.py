@@ -74,6 +74,8 @@ async def test_contract_evs_authorise_and_charge_in_both_versions(validation: st
         assert key in request and request["idToken"]["type"] == "eMAID"
         # what the embedded CSMS makes of it: a chain it parsed and verified
         assert plug_and_charge.certificate_status(request) == "Accepted"
+    needs = calls(csms, action="NotifyEVChargingNeeds")  # ISO 15118 EVs' needs: 2.0.1 only
+    assert needs and {c.version for c in needs} == {"2.0.1"}
     contracts = {request["idToken"]["idToken"] for _, request in requests}
     assert {token for _, token in _started_tokens(csms)} <= contracts
     # One row for both versions (1.6's is a DataTransfer): the CSMS's contract checks apart.
