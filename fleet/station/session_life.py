@@ -35,6 +35,7 @@ from fleet.station.transaction import (
     StopReason,
     Tx,
     TxSettings,
+    accepts,
 )
 from fleet.station.tx_readings import Readings
 
@@ -220,7 +221,7 @@ class SessionLife(Readings):
     def _authorized(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
         if self.phase is not Phase.AUTHORIZING or self.demand is None:
             return []
-        accepted = _accepted(answer)
+        accepted = accepts(answer)
         tx = self.tx
         if tx is not None and tx.started:  # 2.0.1 plug first: the transaction runs already
             if not accepted:
@@ -296,7 +297,7 @@ class SessionLife(Readings):
             # meanwhile; if it is still the one charging, the verdict on its tag applies now.
             if answer is None or tx is None or self.phase is not Phase.CHARGING:
                 return []
-            if tx.tx_id == answer.get("transactionId") and not _accepted(answer):
+            if tx.tx_id == answer.get("transactionId") and not accepts(answer):
                 return self._stop(DEAUTHORIZED, now_s) if self.settings.stop_on_invalid_id else []
             return []
         if answer is None:  # no transactionId: the session cannot go on
@@ -309,7 +310,7 @@ class SessionLife(Readings):
         tx.tx_id = answer.get("transactionId")
         self.phase = Phase.CHARGING
         self.sampling.start(now_s)
-        if not _accepted(answer):
+        if not accepts(answer):
             if self.settings.stop_on_invalid_id:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.charging_state = "SuspendedEVSE"
@@ -397,15 +398,3 @@ class SessionLife(Readings):
         connector = self.connector
         message = self.shapes.status(connector.id, old, moved, now_s, connector.error_code)
         return [] if message is None else [message]
-
-
-def _accepted(answer: dict[str, Any] | None) -> bool:
-    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)
-    and, for a contract, its certificates (2.0.1 C07: no charging on a certificateStatus other
-    than Accepted)."""
-    if answer is None:
-        return False
-    info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
-    if info.get("status") != "Accepted":
-        return False
-    return answer.get("certificateStatus") in (None, "Accepted")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from fleet.scenario_charging import MEASURANDS, Sessions
 from fleet.station.connectors import Status
@@ -238,3 +238,15 @@ class Counts:
     completed: int = 0
     energy_wh: float = 0.0
     faults: int = 0  # connector faults (scenario ``faults``)
+
+
+def accepts(answer: dict[str, Any] | None) -> bool:
+    """An Authorize/StartTransaction answer accepting the tag (1.6 idTagInfo, 2.0.1 idTokenInfo)
+    and, for a contract, its certificates (2.0.1 C07: no charging on a certificateStatus other
+    than Accepted)."""
+    if answer is None:
+        return False
+    info = answer.get("idTagInfo") or answer.get("idTokenInfo") or {}
+    if info.get("status") != "Accepted":
+        return False
+    return answer.get("certificateStatus") in (None, "Accepted")
