@@ -200,3 +200,29 @@ async def test_the_csr_names_the_organisation_the_csms_set(certs: Path, version:
         subject.get_attributes_for_oid(x509.NameOID.ORGANIZATION_NAME)[0].value == "ACME Charging"
     )
     assert subject.get_attributes_for_oid(x509.NameOID.COMMON_NAME)[0].value == "CP-00001"
+
+
+async def test_a_plug_and_charge_station_renews_its_v2g_certificate_apart() -> None:
+    """TriggerMessage SignV2GCertificate (2.0.1 A03 for the ISO 15118 certificate): a CSR
+    with certificateType V2GCertificate, CertificateSigned of that type taken and kept, the
+    certificate the station shows the CSMS untouched; refused where there is no ISO 15118."""
+    pnc = {"plug_and_charge": {"share": 0.5}}
+    trigger = call201.TriggerMessage(requested_message="SignV2GCertificate")
+    async with csms_running(signer=new_authority()) as csms:
+        scenario = make_scenario(stations={"count": 1, "ocpp": "2.0.1"}, sessions=pnc)
+        async with fleet_running(scenario, csms.url) as fleet:
+            await accepted(fleet)
+            assert (await csms.call("CP-00001", trigger)).status == "Accepted"
+            record = csms.ledger["CP-00001"]
+            await wait_until(lambda: record.certificates.get("Accepted") == 1)
+            (sign,) = calls(csms, "CP-00001", "SignCertificate")
+            assert sign.message[3]["certificateType"] == "V2GCertificate"
+            station = fleet.stations[0]
+            store = station.certificates()
+            assert store.v2g is not None and station.certificate is None
+            csr = x509.load_pem_x509_csr(sign.message[3]["csr"].encode())
+            assert store.v2g[0].public_key() == csr.public_key()
+        without = make_scenario(stations={"count": 1, "ocpp": "2.0.1"})
+        async with fleet_running(without, csms.url) as fleet:
+            await accepted(fleet)
+            assert (await csms.call("CP-00001", trigger)).status == "Rejected"

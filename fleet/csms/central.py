@@ -134,9 +134,9 @@ class _Central(Routed):
     def tag_status(self, tag: str | None) -> str:
         return self.csms.tags.status(tag)
 
-    def sign_answer(self, csr: str) -> str:
+    def sign_answer(self, csr: str, kind: str = "ChargingStationCertificate") -> str:
         """SignCertificate: Accepted when the CSMS can sign this CSR (then CertificateSigned
-        follows the answer), else Rejected."""
+        follows the answer, for the certificate ``kind`` asked for), else Rejected."""
         record = self.csms.ledger[self.id]
         record.certificates["requested"] += 1
         signer = self.csms.signer
@@ -144,17 +144,15 @@ class _Central(Routed):
         if chain is None:
             record.certificates["refused"] += 1
             return "Rejected"
-        self.after_answer = functools.partial(self._send_signed, chain)
+        self.after_answer = functools.partial(self._send_signed, chain, kind)
         return "Accepted"
 
-    async def _send_signed(self, chain: str) -> None:
+    async def _send_signed(self, chain: str, kind: str) -> None:
         record = self.csms.ledger[self.id]
         if self._ocpp_version == "1.6":
             request: Any = call16.CertificateSigned(certificate_chain=chain)
         else:
-            request = call201.CertificateSigned(
-                certificate_chain=chain, certificate_type="ChargingStationCertificate"
-            )
+            request = call201.CertificateSigned(certificate_chain=chain, certificate_type=kind)
         try:
             answer = await self.csms.call(self.id, request)
         except (OCPPError, TimeoutError, KeyError, ConnectionClosed):
@@ -316,8 +314,10 @@ class Central201(_Central, ChargePoint201):
         return result201.ReportChargingProfiles()
 
     @on(Action201.sign_certificate)
-    def on_sign_certificate(self, csr: str, **_: Any) -> result201.SignCertificate:
-        return result201.SignCertificate(status=self.sign_answer(csr))
+    def on_sign_certificate(
+        self, csr: str, certificate_type: str = "ChargingStationCertificate", **_: Any
+    ) -> result201.SignCertificate:
+        return result201.SignCertificate(status=self.sign_answer(csr, certificate_type))
 
     @on(Action201.security_event_notification)
     def on_security_event(self, type: str, **_: Any) -> result201.SecurityEventNotification:

@@ -67,21 +67,29 @@ def _pem_chain(text: str) -> list[x509.Certificate]:
 class CertificateStore:
     """One station's certificates."""
 
-    __slots__ = ("client", "installed", "pending_key", "station_id")
+    __slots__ = ("client", "installed", "pending_key", "pending_v2g", "station_id", "v2g")
 
     def __init__(self, station_id: str) -> None:
         self.station_id = station_id
         self.installed: list[Installed] = []
         self.pending_key: ec.EllipticCurvePrivateKey | None = None  # a CSR sent, not signed yet
         self.client: tuple[str, str] | None = None  # certificate and key files, once signed
+        # ISO 15118's own (2.0.1 V2GCertificate): the certificate an EV's TLS would see, asked
+        # for and signed apart from the one the station shows the CSMS.
+        self.pending_v2g: ec.EllipticCurvePrivateKey | None = None
+        self.v2g: list[x509.Certificate] | None = None
 
     # --- SignCertificate / CertificateSigned -----------------------------------------------------
 
-    def request(self, organization: str = ORGANIZATION) -> str:
+    def request(self, organization: str = ORGANIZATION, v2g: bool = False) -> str:
         """A new key and a CSR for it (CN = station id, O = ``organization``: 1.6 CpoName,
         2.0.1 SecurityCtrlr.OrganizationName), PEM: what SignCertificate carries. A renewal
-        asked again replaces the pending key."""
-        self.pending_key = new_key()
+        asked again replaces the pending key (``v2g``: the V2G certificate's, kept apart)."""
+        key = new_key()
+        if v2g:
+            self.pending_v2g = key
+        else:
+            self.pending_key = key
         subject = x509.Name(
             [
                 # X.509 bounds an organizationName at 64 characters; an empty one is refused
@@ -90,9 +98,7 @@ class CertificateStore:
             ]
         )
         csr = (
-            x509.CertificateSigningRequestBuilder()
-            .subject_name(subject)
-            .sign(self.pending_key, hashes.SHA256())
+            x509.CertificateSigningRequestBuilder().subject_name(subject).sign(key, hashes.SHA256())
         )
         return csr.public_bytes(serialization.Encoding.PEM).decode()
 
@@ -101,22 +107,38 @@ class CertificateStore:
         for the key of the CSR sent, and valid now (``now``: an aware datetime). Returns the
         status and, when Accepted, the chain and key as PEM to store."""
         key = self.pending_key
-        if key is None:
-            return REJECTED, None
-        try:
-            certificates = _pem_chain(chain)
-        except ValueError:
-            return REJECTED, None
-        leaf = certificates[0]
-        names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
-        if not names or names[0].value != self.station_id:
-            return REJECTED, None
-        if leaf.public_key() != key.public_key():
-            return REJECTED, None
-        if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+        certificates = self._checked(chain, key, now)
+        if key is None or certificates is None:
             return REJECTED, None
         self.pending_key = None
         return ACCEPTED, key_pem(key)
+
+    def signed_v2g(self, chain: str, now: Any) -> str:
+        """``signed`` for the V2G certificate: kept in memory when Accepted (no EV connects)."""
+        certificates = self._checked(chain, self.pending_v2g, now)
+        if certificates is None:
+            return REJECTED
+        self.pending_v2g, self.v2g = None, certificates
+        return ACCEPTED
+
+    def _checked(
+        self, chain: str, key: ec.EllipticCurvePrivateKey | None, now: Any
+    ) -> list[x509.Certificate] | None:
+        if key is None:
+            return None
+        try:
+            certificates = _pem_chain(chain)
+        except ValueError:
+            return None
+        leaf = certificates[0]
+        names = leaf.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        if not names or names[0].value != self.station_id:
+            return None
+        if leaf.public_key() != key.public_key():
+            return None
+        if not leaf.not_valid_before_utc <= now <= leaf.not_valid_after_utc:
+            return None
+        return certificates
 
     # --- InstallCertificate / GetInstalledCertificateIds / DeleteCertificate ---------------------
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import logging
 from typing import Any, ClassVar, Final
 
@@ -17,7 +18,7 @@ from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFa
 from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
 from fleet.station.core import Station
 from fleet.station.rare import Rare
-from fleet.station.settings import CPO_NAME
+from fleet.station.settings import CPO_NAME, PNC_ENABLED
 from fleet.station.state import State
 
 logger = logging.getLogger("fleet.station")
@@ -26,6 +27,8 @@ RECONFIGURED: Final = "ReconfigurationOfSecurityParameters"
 BAD_SIGNING_CERTIFICATE: Final = "InvalidFirmwareSigningCertificate"
 # What TriggerMessage (2.0.1) and ExtendedTriggerMessage (1.6) call a certificate renewal.
 SIGN_TRIGGERS: Final = ("SignChargePointCertificate", "SignChargingStationCertificate")
+SIGN_V2G: Final = "SignV2GCertificate"  # 2.0.1: the ISO 15118 certificate, for Plug & Charge
+V2G: Final = "V2GCertificate"
 MAX_PENDING_EVENTS: Final = 50  # security events kept while offline, the newest dropped beyond
 
 
@@ -70,23 +73,27 @@ class SecureStation(Station):
 
     # --- renewal ---------------------------------------------------------------------------------
 
-    async def request_certificate(self) -> None:
-        """Send SignCertificate with a CSR for a new key; the CSMS's CertificateSigned follows."""
+    async def request_certificate(self, v2g: bool = False) -> None:
+        """Send SignCertificate with a CSR for a new key; the CSMS's CertificateSigned follows.
+        ``v2g``: for the ISO 15118 certificate (2.0.1 certificateType V2GCertificate)."""
         organization = self.get_setting(CPO_NAME) or ORGANIZATION
-        payload: dict[str, Any] = {"csr": self.certificates().request(organization)}
+        payload: dict[str, Any] = {"csr": self.certificates().request(organization, v2g)}
         if self.version == "2.0.1":
-            payload["certificateType"] = "ChargingStationCertificate"
+            payload["certificateType"] = V2G if v2g else "ChargingStationCertificate"
         with contextlib.suppress(CallFailed):
             await self.call("SignCertificate", payload)
 
     def trigger(
         self, requested: str, connectors: list[int] | None, action: str = "TriggerMessage"
     ) -> str:
-        if requested not in SIGN_TRIGGERS:
+        v2g = requested == SIGN_V2G and self.version == "2.0.1"
+        if requested not in SIGN_TRIGGERS and not v2g:
             return super().trigger(requested, connectors, action)
         chosen = self.status_for(action)
+        if v2g and self.get_setting(PNC_ENABLED) != "true":
+            return "Rejected"  # no ISO 15118 here: no V2G certificate to renew
         if chosen == ACCEPTED:
-            self.then(self.request_certificate)
+            self.then(functools.partial(self.request_certificate, v2g))
         return chosen
 
     def renew_certificate(self) -> None:
@@ -100,9 +107,11 @@ class SecureStation(Station):
         chosen = self.status_for("CertificateSigned")
         if chosen != ACCEPTED:
             return chosen
-        if kind not in (None, "ChargingStationCertificate"):
-            return "Rejected"  # fleet's stations ask for no V2G certificate
         now = datetime.datetime.now(datetime.UTC)
+        if kind == V2G:
+            return self.certificates().signed_v2g(chain, now)
+        if kind not in (None, "ChargingStationCertificate"):
+            return "Rejected"
         status, key = self.certificates().signed(chain, now)
         if key is not None:
             self.certificate = store_client(self.id, chain, key)

@@ -43,6 +43,7 @@ NETWORK_ATTEMPTS: Final = "NetworkProfileConnectionAttempts"
 # The organisation a station's CSR names (1.6 CpoName, 2.0.1 SecurityCtrlr.OrganizationName).
 CPO_NAME: Final = "CpoName"
 SECURITY_PROFILE: Final = "SecurityProfile"
+PNC_ENABLED: Final = "ISO15118PnCEnabled"  # 2.0.1 ISO15118Ctrlr.PnCEnabled
 # 2.0.1 TxStartPoint values a station can follow: the transaction starts when the cable is
 # plugged in (EVConnected), or once the driver is authorised with the EV plugged in.
 TX_START_POINTS: Final = ("PowerPathClosed", "Authorized", "EVConnected")

@@ -39,6 +39,22 @@ def test_a_signed_chain_is_taken_only_for_this_station_its_key_and_now() -> None
     assert store.signed(_chain(ca, good), NOW)[0] == "Rejected"  # once per request
 
 
+def test_the_v2g_certificate_is_asked_for_and_taken_apart_from_the_station_s_own() -> None:
+    ca = new_authority()
+    store = CertificateStore("CP-1")
+    own = x509.load_pem_x509_csr(store.request().encode())
+    v2g = x509.load_pem_x509_csr(store.request(v2g=True).encode())
+    assert own.public_key() != v2g.public_key()  # two keys pending, neither replaces the other
+    v2g_chain = _chain(ca, sign_request(ca, v2g))
+    assert store.signed(v2g_chain, NOW)[0] == "Rejected"  # not the key of the station's CSR
+    other = _chain(ca, issue(ca, "CP-1", new_key().public_key()))
+    assert store.signed_v2g(other, NOW) == "Rejected"
+    assert store.signed_v2g(v2g_chain, NOW) == "Accepted"
+    assert store.v2g is not None and store.v2g[0].public_key() == v2g.public_key()
+    assert store.signed_v2g(v2g_chain, NOW) == "Rejected"  # once per request
+    assert store.signed(_chain(ca, sign_request(ca, own)), NOW)[0] == "Accepted"
+
+
 def test_the_csms_signs_only_a_csr_for_the_station_that_sent_it() -> None:
     ca = new_authority()
     store = CertificateStore("CP-1")
