@@ -86,13 +86,13 @@ def takes_contracts(settings: TxSettings, validation: str) -> bool:
     return settings.pnc and (validation == "local" or settings.pnc_central)
 
 
-def offline_verdict(settings: TxSettings, validation: str, demand: Demand) -> str:
+def offline_verdict(settings: TxSettings, validation: str, tag: str, contract: bool) -> str:
     """Whether a driver may charge while the station cannot ask the CSMS: a contract the
     station validates itself (ContractValidationOffline, ``validation`` local) may; anything
     else goes by the offline rules for tags."""
-    if demand.contract and settings.pnc_offline and validation == "local":
+    if contract and settings.pnc_offline and validation == "local":
         return "Accepted"
-    return settings.offline_verdict(demand.id_tag)
+    return settings.offline_verdict(tag)
 
 
 def needs(

@@ -209,8 +209,8 @@ class SessionLife(Readings):
             self.demand = demand = replace(demand, id_tag=demand.badge, contract=False)
             tag, contract = demand.id_tag, False  # the driver badges instead
         listed = self.settings.listed(tag)
-        if listed is None and self.offline and demand is not None:  # the offline rules
-            listed = pnc.offline_verdict(self.settings, pnc_config.validation, demand)
+        if listed is None and self.offline:  # nobody to ask: the station's offline rules
+            listed = pnc.offline_verdict(self.settings, pnc_config.validation, tag, contract)
         if listed is not None:  # on the local list: decided without asking the CSMS
             return self._authorized({"idTagInfo": {"status": listed}}, now_s)
         if contract:

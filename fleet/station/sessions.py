@@ -29,8 +29,8 @@ class Charger(SessionLife):
         station keeps charging through an outage (its messages are queued, not lost)."""
         self.offline = True
         if self.phase is Phase.AUTHORIZING and self.demand is not None:
-            validation = self.config.plug_and_charge.validation
-            verdict = pnc.offline_verdict(self.settings, validation, self.demand)
+            validation, demand = self.config.plug_and_charge.validation, self.demand
+            verdict = pnc.offline_verdict(self.settings, validation, demand.id_tag, demand.contract)
             return self._authorized({"idTagInfo": {"status": verdict}}, now_s)
         if self.phase is Phase.STARTING:
             return self._charging_unconfirmed(now_s)

@@ -316,3 +316,18 @@ def test_no_charging_needs_in_1_6_or_when_the_scenario_says_none(
     c, _ = _arrive(version, config)
     out = valid(version, c.on_answer(action, answer, c.wake_at or T0))
     assert out and "NotifyEVChargingNeeds" not in [s.action for s in out]
+
+
+@pytest.mark.parametrize(("offline_key", "starts"), [("true", True), ("false", False)])
+def test_a_contract_waiting_on_a_csms_that_went_away_follows_the_same_rule(
+    offline_key: str, starts: bool
+) -> None:
+    c = charger("2.0.1", PNC, settings=_settings(PNC, ContractValidationOffline=offline_key))
+    c.begin(T0)
+    arrival = c.wake_at
+    assert arrival is not None
+    out = valid("2.0.1", c.on_wake(arrival))
+    assert out[-1].row == pnc.ROW  # asked, no answer yet
+    out = valid("2.0.1", c.went_offline(arrival + 1))
+    assert (c.phase is Phase.CHARGING) is starts
+    assert bool([s for s in out if s.action == "TransactionEvent"]) is starts
