@@ -194,6 +194,16 @@ def test_contracts_from_the_scenario_s_authority_are_issued_by_it(tmp_path: Path
     assert len(contract.hash_data) == 1  # the CA's own issuer is not fleet's to name
     assert contracts_for(config).of("DEFLTC000000001") is contract  # made once
 
+    locked = serialization.BestAvailableEncryption(b"secret")
+    pkcs8 = serialization.PrivateFormat.PKCS8
+    (tmp_path / "ca.key").write_bytes(
+        authority.key.private_bytes(serialization.Encoding.PEM, pkcs8, locked)
+    )
+    with pytest.raises(ScenarioError) as caught:  # one line, not a traceback
+        load_scenario(scenario_file, environ={})
+    assert "plug_and_charge.authority: holds no usable CA: Password was not given" in str(
+        caught.value
+    )
     (tmp_path / "ca.key").unlink()
     with pytest.raises(ScenarioError) as caught:
         load_scenario(scenario_file, environ={})
