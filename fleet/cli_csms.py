@@ -97,6 +97,13 @@ def add_csms_parser(sub: Any) -> None:
         help="answer Invalid for idTags/idTokens matching these patterns (e.g. 'UNKNOWN-*', "
         "the tags a scenario's sessions.id_tags.unknown_share draws)",
     )
+    csms.add_argument(
+        "--revoke-contracts",
+        default="",
+        metavar="PATTERNS",
+        help="answer a Plug & Charge Authorize for contracts (eMAIDs) matching these patterns "
+        "with certificateStatus CertificateRevoked (e.g. 'DEFLTC00000000*')",
+    )
     tls = csms.add_argument_group("security profiles (wss://, Basic auth, client certificates)")
     tls.add_argument("--tls-cert", metavar="PEM", help="serve wss:// with this certificate")
     tls.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
@@ -159,7 +166,11 @@ def cmd_csms(args: argparse.Namespace) -> int:
         slow_on=_delays(args.slow_on),
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
-        tags=TagPolicy(args.accept_tags.split(","), args.reject_tags.split(",")),
+        tags=TagPolicy(
+            args.accept_tags.split(","),
+            args.reject_tags.split(","),
+            args.revoke_contracts.split(","),
+        ),
         tls=tls,
         door=door,
         signer=_signer(args),

@@ -189,7 +189,7 @@ class Central16(_Central, ChargePoint16):
 
     @on(Action16.data_transfer)
     def on_data_transfer(self, **_: Any) -> result16.DataTransfer:
-        status, data = plug_and_charge.data_transfer_answer(self.request, self.tag_status)
+        status, data = plug_and_charge.data_transfer_answer(self.request, self.csms.tags)
         return result16.DataTransfer(status=status, data=data)
 
     @on(Action16.start_transaction)
@@ -268,7 +268,7 @@ class Central201(_Central, ChargePoint201):
 
     @on(Action201.authorize)
     def on_authorize(self, **_: Any) -> result201.Authorize:
-        answer = plug_and_charge.authorize_answer(self.request, self.tag_status)
+        answer = plug_and_charge.authorize_answer(self.request, self.csms.tags)
         return result201.Authorize(
             id_token_info=answer["idTokenInfo"], certificate_status=answer.get("certificateStatus")
         )

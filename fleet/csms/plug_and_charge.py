@@ -6,17 +6,15 @@ itself goes through the tag policy like any tag."""
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
-from typing import Any, Final
+from typing import Any
 
 import orjson
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.x509.oid import NameOID
 
+from fleet.csms.tags import ACCEPTED, INVALID, TagPolicy
 from fleet.station.pnc import VENDOR_ID
-
-ACCEPTED: Final = "Accepted"
 
 
 def certificate_status(request: dict[str, Any]) -> str | None:
@@ -41,19 +39,20 @@ def certificate_status(request: dict[str, Any]) -> str | None:
     return ACCEPTED
 
 
-TagStatus = Callable[[str | None], str]
-
-
-def authorize_answer(request: dict[str, Any], tag_status: TagStatus) -> dict[str, Any]:
-    """A 2.0.1 AuthorizeResponse (camelCase) for ``request``."""
-    answer: dict[str, Any] = {"idTokenInfo": {"status": tag_status(request["idToken"]["idToken"])}}
+def authorize_answer(request: dict[str, Any], tags: TagPolicy) -> dict[str, Any]:
+    """A 2.0.1 AuthorizeResponse (camelCase) for ``request``: a revoked contract (the tag
+    policy's ``revoke``) is CertificateRevoked, its token Invalid."""
+    token = request["idToken"]["idToken"]
+    answer: dict[str, Any] = {"idTokenInfo": {"status": tags.status(token)}}
     status = certificate_status(request)
+    if status == ACCEPTED and tags.revoked(token):
+        status, answer["idTokenInfo"]["status"] = "CertificateRevoked", INVALID
     if status is not None:
         answer["certificateStatus"] = status
     return answer
 
 
-def data_transfer_answer(request: dict[str, Any], tag_status: TagStatus) -> tuple[str, str | None]:
+def data_transfer_answer(request: dict[str, Any], tags: TagPolicy) -> tuple[str, str | None]:
     """(status, data) of a 1.6 DataTransfer answer: the PnC Authorize answered inside it,
     anything else refused as the spec has it (UnknownVendorId, UnknownMessageId)."""
     if request.get("vendorId") != VENDOR_ID:
@@ -67,4 +66,4 @@ def data_transfer_answer(request: dict[str, Any], tag_status: TagStatus) -> tupl
         return "Rejected", None
     if not isinstance(token, str):
         return "Rejected", None
-    return ACCEPTED, orjson.dumps(authorize_answer(inner, tag_status)).decode()
+    return ACCEPTED, orjson.dumps(authorize_answer(inner, tags)).decode()

@@ -26,15 +26,22 @@ def _compile(patterns: Sequence[str]) -> re.Pattern[str] | None:
 class TagPolicy:
     accept: Sequence[str] = ()  # empty: every tag not rejected
     reject: Sequence[str] = ()
+    revoke: Sequence[str] = ()  # Plug & Charge contracts (eMAIDs) whose certificate is revoked
     _accept: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
     _reject: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
+    _revoke: re.Pattern[str] | None = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        for name in ("accept", "reject"):  # "a, b," from a command line: ("a", "b")
+        for name in ("accept", "reject", "revoke"):  # "a, b," from a command line: ("a", "b")
             cleaned = tuple(p.strip() for p in getattr(self, name) if p.strip())
             object.__setattr__(self, name, cleaned)
         object.__setattr__(self, "_accept", _compile(self.accept))
         object.__setattr__(self, "_reject", _compile(self.reject))
+        object.__setattr__(self, "_revoke", _compile(self.revoke))
+
+    def revoked(self, contract: str) -> bool:
+        """Whether the certificate of the contract ``contract`` (an eMAID) is revoked."""
+        return self._revoke is not None and self._revoke.match(contract) is not None
 
     def status(self, tag: str | None) -> str:
         """The idTagInfo / idTokenInfo status for ``tag``."""
@@ -47,11 +54,13 @@ class TagPolicy:
         return ACCEPTED
 
     def describe(self) -> str:
-        if not self.accept and not self.reject:
+        if not self.accept and not self.reject and not self.revoke:
             return "every tag accepted"
         parts = []
         if self.accept:
             parts.append(f"accepting {', '.join(self.accept)}")
         if self.reject:
             parts.append(f"rejecting {', '.join(self.reject)}")
+        if self.revoke:
+            parts.append(f"contracts {', '.join(self.revoke)} revoked")
         return " and ".join(parts)

@@ -95,6 +95,22 @@ async def test_refused_contracts_leave_their_drivers_uncharged_without_failures(
     assert fleet.summary.failures == []  # a refused token is the CSMS's word, not a failure
 
 
+async def test_revoked_contracts_are_failures_of_their_row_with_the_reason() -> None:
+    """fleet csms --revoke-contracts: the CSMS found a contract's certificate revoked; the EV
+    could not charge, which the row and the failures table say (both versions)."""
+    sessions = {**QUICK, "plug_and_charge": {"share": 1}}
+    scenario = make_scenario(stations=MIXED, sessions=sessions)
+    async with csms_running(interval_s=60, tags=TagPolicy(revoke=("DEFLTC*",))) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: len(_contract_requests(csms)) >= 8, 15)
+    assert _started_tokens(csms) == []
+    reasons = set(fleet.summary.failure_reasons)
+    assert reasons == {"Authorize(PnC): certificateStatus CertificateRevoked"}
+    rows = fleet.summary.stats.wire
+    for kind in ("OCPP1.6", "OCPP2.0.1"):
+        assert rows[kind, "Authorize(PnC)"].failures == rows[kind, "Authorize(PnC)"].count > 0
+
+
 def _chain(*certificates: x509.Certificate) -> str:
     return b"".join(certificate_pem(c) for c in certificates).decode()
 
