@@ -69,17 +69,19 @@ def new_authority(
     *,
     issuer: Authority | None = None,
     path_length: int = 0,
+    key: Key | None = None,
+    serial: int | None = None,
 ) -> Authority:
     """A CA: a self-signed root, or one ``issuer`` signs (a sub-CA); ``path_length`` CAs may
-    stand below it."""
-    key = new_key()
+    stand below it. ``key`` and ``serial``: given rather than drawn (the same CA each time)."""
+    key = key or new_key()
     now = _now()
     certificate = (
         x509.CertificateBuilder()
         .subject_name(_name(name))
         .issuer_name(_name(name) if issuer is None else issuer.certificate.subject)
         .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial or x509.random_serial_number())
         .not_valid_before(now - datetime.timedelta(minutes=5))
         .not_valid_after(now + datetime.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
@@ -110,6 +112,7 @@ def issue(
     server_hosts: Sequence[str] = (),
     days: int = DEFAULT_DAYS,
     expired: bool = False,
+    serial: int | None = None,
 ) -> x509.Certificate:
     """A certificate for ``common_name`` signed by ``authority``: a server certificate for
     ``server_hosts`` (IP addresses or DNS names), else a client one. ``expired``: valid only
@@ -125,7 +128,7 @@ def issue(
         .subject_name(_name(common_name))
         .issuer_name(authority.certificate.subject)
         .public_key(public_key)
-        .serial_number(x509.random_serial_number())
+        .serial_number(serial or x509.random_serial_number())
         .not_valid_before(start)
         .not_valid_after(end)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)

@@ -3,22 +3,40 @@ contract id (eMAID), so what a station sends a CSMS is what a CSMS can check, an
 per certificate (``hash_data``) or the chain itself (``chain``).
 
 Made on first use, per process: a contract costs one key and one signature (~0.3 ms) the first
-time one of its EVs arrives, and ~2 KB kept (the scenario bounds how many: ``contracts``), so
-an EV that comes back presents the same certificate.
+time one of its EVs arrives, and ~2 KB kept (the scenario bounds how many: ``contracts``).
+Keys and serial numbers are derived from the names, not drawn: a contract is the same
+certificate (its OCSP request data byte for byte) in every worker process and every run, as a
+real EV's is, so a CSMS that caches OCSP answers sees what it would in the field.
 """
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from fleet.certs import Authority, certificate_pem, issue, load_authority, new_authority, new_key
+from cryptography.hazmat.primitives.asymmetric import ec
+
+from fleet.certs import Authority, certificate_pem, issue, load_authority, new_authority
 from fleet.scenario_charging import PlugAndCharge
 from fleet.station.certificates import hash_data
 
 ROOT_NAME: Final = "fleet MO root"
 SUB_CA_NAME: Final = "fleet MO sub-CA"
+# The order of P-256's group: a private value is 1..ORDER-1.
+_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def derived_key(text: str) -> ec.EllipticCurvePrivateKey:
+    """The P-256 key ``text`` names: the same in every process."""
+    digest = hashlib.blake2b(f"key:{text}".encode(), digest_size=32).digest()
+    return ec.derive_private_key(int.from_bytes(digest) % (_ORDER - 1) + 1, ec.SECP256R1())
+
+
+def derived_serial(text: str) -> int:
+    """A certificate serial number ``text`` names: positive, at most 20 bytes (RFC 5280)."""
+    return int.from_bytes(hashlib.blake2b(f"serial:{text}".encode(), digest_size=16).digest()) | 1
 
 
 @dataclass(slots=True, frozen=True)
@@ -39,8 +57,18 @@ class Contracts:
         self.responder_url = responder_url
         self._parents: tuple[dict[str, str], ...]
         if authority is None:
-            root = new_authority(name=ROOT_NAME, path_length=1)
-            sub_ca = new_authority(name=SUB_CA_NAME, issuer=root)
+            root = new_authority(
+                name=ROOT_NAME,
+                path_length=1,
+                key=derived_key(ROOT_NAME),
+                serial=derived_serial(ROOT_NAME),
+            )
+            sub_ca = new_authority(
+                name=SUB_CA_NAME,
+                issuer=root,
+                key=derived_key(SUB_CA_NAME),
+                serial=derived_serial(SUB_CA_NAME),
+            )
             # The sub-CA's own OCSP request names the root as its issuer.
             self._parents = (self._ocsp(hash_data(sub_ca.certificate, root.key.public_key())),)
             authority = sub_ca
@@ -58,7 +86,9 @@ class Contracts:
 
     def _make(self, emaid: str) -> Contract:
         issuer = self._issuer
-        leaf = issue(issuer, emaid, new_key().public_key())
+        # Named by its issuer too: another CA's contract of that id is another certificate.
+        text = f"{issuer.certificate.subject.rfc4514_string()}:{emaid}"
+        leaf = issue(issuer, emaid, derived_key(text).public_key(), serial=derived_serial(text))
         own = self._ocsp(hash_data(leaf, issuer.key.public_key()))
         chain = certificate_pem(leaf) + certificate_pem(issuer.certificate)
         return Contract(emaid, (own, *self._parents), chain.decode())

@@ -5,6 +5,9 @@ certificates behind it, and what the CSMS's answers do to the session."""
 from __future__ import annotations
 
 import hashlib
+import json
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -210,11 +213,20 @@ def test_contracts_from_the_scenario_s_authority_are_issued_by_it(tmp_path: Path
     assert "sessions.plug_and_charge.authority: must hold ca.pem and ca.key" in str(caught.value)
 
 
-def test_each_contract_is_its_own_certificate() -> None:
+def test_each_contract_is_its_own_certificate_the_same_in_every_process() -> None:
     contracts = Contracts(None, "http://ocsp.example/")
     one, two = contracts.of("DEFLTC000000001"), contracts.of("DEFLTC000000002")
     assert one.hash_data[0]["serialNumber"] != two.hash_data[0]["serialNumber"]
     assert one.hash_data[1] == two.hash_data[1]  # one sub-CA issues both
+    # Another worker process (or run) presents the same contract: its OCSP data byte for byte.
+    code = (
+        "import json; from fleet.station.contracts import Contracts; "
+        "print(json.dumps(Contracts(None, 'http://ocsp.example/').of('DEFLTC000000001').hash_data))"
+    )
+    elsewhere = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=60
+    )
+    assert tuple(json.loads(elsewhere.stdout)) == one.hash_data
 
 
 def _settings(config: Sessions, **changed: str) -> TxSettings:
