@@ -29,6 +29,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from fleet.errors import ENCRYPTED_KEY
+
 ORGANIZATION: Final = "fleet"
 CA_NAME: Final = "fleet test CA"
 DEFAULT_DAYS: Final = 365
@@ -196,7 +198,10 @@ def load_authority(folder: Path) -> Authority | None:
 def read_authority(cert_path: Path, key_path: Path) -> Authority:
     """A CA from its PEM certificate and key; OSError or ValueError when they are not one."""
     certificate = x509.load_pem_x509_certificate(cert_path.read_bytes())
-    key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    try:
+        key = serialization.load_pem_private_key(key_path.read_bytes(), password=None)
+    except TypeError:  # cryptography's word for a key with a password
+        raise ValueError(f"{key_path}: {ENCRYPTED_KEY}") from None
     if not isinstance(key, ec.EllipticCurvePrivateKey):
         raise ValueError(f"{key_path}: not an ECDSA key")
     return Authority(certificate, key)

@@ -229,7 +229,7 @@ def _security(args: argparse.Namespace) -> tuple[ssl.SSLContext | None, Door | N
     if args.tls_cert:
         try:
             tls = server_context(args.tls_cert, args.tls_key, args.client_ca)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
             raise UsageError(f"cannot load the TLS certificate, key or CA: {reason}") from None
     passwords = None

@@ -31,6 +31,8 @@ class UsageError(FleetError):
 # down the station's credentials or certificate, or the station did not trust the CSMS's.
 LOGIN_REFUSED = "login refused"
 CSMS_UNTRUSTED = "CSMS certificate not trusted"
+# A private key with a password: refused (OpenSSL would prompt a terminal for it).
+ENCRYPTED_KEY = "the key has a password; fleet takes keys without one"
 
 
 class ConnectionFailed(FleetError):

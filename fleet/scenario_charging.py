@@ -102,7 +102,7 @@ class PlugAndCharge(Section):
             raise FieldProblem("is not a folder", got=str(folder))
         try:
             found = load_authority(folder)
-        except (OSError, ValueError, TypeError) as exc:  # TypeError: a key with a password
+        except (OSError, ValueError) as exc:
             raise FieldProblem(f"holds no usable CA: {exc}", got=str(folder)) from None
         if found is None:
             raise FieldProblem("must hold ca.pem and ca.key", got=str(folder))

@@ -7,18 +7,22 @@ import asyncio
 import logging
 import socket
 import ssl
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
 import orjson
 import pytest
+from cryptography.hazmat.primitives import serialization
 from ocpp.v16 import call as call16
 from ocpp.v201 import call as call201
 
 from fleet.csms.door import Door, Passwords, server_context
+from fleet.errors import ConnectionFailed
 from fleet.metrics.actions import actions_json
 from fleet.metrics.sample import CONNECT, NEGATIVE_ROWS
-from fleet.station.security import forget_contexts
+from fleet.station.security import access_for, forget_contexts
 from fleet.station.state import State
 from tests.conftest import accepted, csms_running, fleet_running, make_scenario, wait_until
 from tests.test_cli import csms_process
@@ -496,3 +500,43 @@ async def test_a_2_0_1_station_migrates_to_the_network_profile_the_csms_sets() -
     refused = [f["reason"] for f in fleet.summary.failures if f["action"] == CONNECT]
     assert len(refused) == 2 and all("connection refused" in r for r in refused)
     assert doors[1].refused == {}  # basic auth on the new CSMS too (profile 1)
+
+
+def _locked_key(source: Path, target: Path) -> None:
+    """``source``'s key written to ``target`` with a password."""
+    key = serialization.load_pem_private_key(source.read_bytes(), password=None)
+    locked = serialization.BestAvailableEncryption(b"secret")
+    target.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, locked)
+    )
+
+
+def test_keys_with_a_password_are_refused_in_one_line_never_prompted_for(
+    certs: Path, tmp_path: Path
+) -> None:
+    """OpenSSL asks a terminal for a key's password: a CSMS starting, or a station
+    connecting mid-run, would wait on it. fleet refuses such keys with a reason instead."""
+    locked = tmp_path / "locked.key"
+    _locked_key(certs / "csms.key", locked)
+    fleet = [sys.executable, "-m", "fleet", "csms", "--port", "0"]
+    for flags in (
+        ["--tls-cert", str(certs / "csms.pem"), "--tls-key", str(locked)],
+        ["--signing-ca", str(certs / "ca.pem"), "--signing-key", str(locked)],
+    ):
+        run = subprocess.run(
+            [*fleet, *flags], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+        )
+        assert run.returncode == 2, run.stderr
+        assert "the key has a password; fleet takes keys without one" in run.stderr
+        assert "Traceback" not in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+    stations = tmp_path / "stations"
+    stations.mkdir()
+    (stations / "CP-00001.pem").write_bytes((certs / "stations" / "CP-00001.pem").read_bytes())
+    _locked_key(certs / "stations" / "CP-00001.key", stations / "CP-00001.key")
+    scenario = make_scenario(
+        security={"profile": 3, "ca_file": str(certs / "ca.pem"), "certs_dir": str(stations)},
+        csms={"url": "wss://127.0.0.1:9/ocpp"},
+    )
+    with pytest.raises(ConnectionFailed, match="the key has a password; fleet takes keys without"):
+        access_for(scenario.security, scenario.csms.url, "CP-00001")

@@ -26,7 +26,7 @@ from websockets.datastructures import Headers
 from websockets.http11 import Request, Response
 
 from fleet.scenario_security import read_passwords
-from fleet.station.security import authorization_key, basic_auth_password
+from fleet.station.security import authorization_key, basic_auth_password, refuse_password
 
 
 def server_context(cert_file: str, key_file: str, client_ca: str | None = None) -> ssl.SSLContext:
@@ -34,7 +34,7 @@ def server_context(cert_file: str, key_file: str, client_ca: str | None = None) 
     client certificate signed by it is required (profile 3)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
-    context.load_cert_chain(cert_file, key_file)
+    context.load_cert_chain(cert_file, key_file, password=refuse_password)
     if client_ca is not None:
         context.verify_mode = ssl.CERT_REQUIRED
         context.load_verify_locations(cafile=client_ca)

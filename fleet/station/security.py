@@ -21,7 +21,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
-from fleet.errors import ConnectionFailed
+from fleet.errors import ENCRYPTED_KEY, ConnectionFailed
 from fleet.scenario_security import Security
 
 logger = logging.getLogger("fleet.station")
@@ -101,7 +101,7 @@ def access_for(
             presented = presented or _certificate(security, station_id, negative)
         try:
             tls = client_context(security, presented)
-        except (OSError, ssl.SSLError) as exc:
+        except (OSError, ssl.SSLError, ValueError) as exc:
             shown = presented[0] if presented else security.ca_file
             reason = getattr(exc, "strerror", None) or getattr(exc, "reason", None) or exc
             raise ConnectionFailed(f"TLS: cannot load {shown}: {reason}") from None
@@ -131,6 +131,12 @@ def _neighbour(folder: Path, station_id: str) -> str:
         if path.stem != station_id and path.with_suffix(".key").exists():
             return path.stem
     return station_id
+
+
+def refuse_password() -> bytes:
+    """``password`` for ssl's load_cert_chain: a key with a password is refused with a reason,
+    never asked for on the terminal (OpenSSL's prompt would hold a run, or a CSMS, waiting)."""
+    raise ValueError(ENCRYPTED_KEY)
 
 
 def client_context(
@@ -165,7 +171,7 @@ def _new_context(security: Security, certificate: tuple[str, str] | None) -> ssl
             "signed the CSMS's certificate",
         )
     if certificate is not None:
-        context.load_cert_chain(*certificate)
+        context.load_cert_chain(*certificate, password=refuse_password)
     return context
 
 

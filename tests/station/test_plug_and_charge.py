@@ -204,9 +204,7 @@ def test_contracts_from_the_scenario_s_authority_are_issued_by_it(tmp_path: Path
     )
     with pytest.raises(ScenarioError) as caught:  # one line, not a traceback
         load_scenario(scenario_file, environ={})
-    assert "plug_and_charge.authority: holds no usable CA: Password was not given" in str(
-        caught.value
-    )
+    assert "ca.key: the key has a password; fleet takes keys without one" in str(caught.value)
     (tmp_path / "ca.key").unlink()
     with pytest.raises(ScenarioError) as caught:
         load_scenario(scenario_file, environ={})
