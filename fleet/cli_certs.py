@@ -57,9 +57,13 @@ def cmd_certs(args: argparse.Namespace) -> int:
     negative = scenario.security.negative
     expired = [i for i in ids if negative.kind_for(scenario.seed, i) == "expired_certificate"]
     started = time.perf_counter()
-    made = make_certificates(
-        Path(args.out), ids, expired, tuple(args.csms_host or CSMS_HOSTS), args.days
-    )
+    try:
+        made = make_certificates(
+            Path(args.out), ids, expired, tuple(args.csms_host or CSMS_HOSTS), args.days
+        )
+    except (OSError, ValueError) as exc:  # the folder's CA (reused) is not one, or unwritable
+        reason = getattr(exc, "strerror", None) or exc
+        raise UsageError(f"--out {args.out}: {reason}") from None
     seconds = time.perf_counter() - started
     ca = "reused" if made.ca_reused else "new"
     extra = f", {made.expired} expired" if made.expired else ""

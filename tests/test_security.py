@@ -518,13 +518,22 @@ def test_keys_with_a_password_are_refused_in_one_line_never_prompted_for(
     connecting mid-run, would wait on it. fleet refuses such keys with a reason instead."""
     locked = tmp_path / "locked.key"
     _locked_key(certs / "csms.key", locked)
-    fleet = [sys.executable, "-m", "fleet", "csms", "--port", "0"]
-    for flags in (
-        ["--tls-cert", str(certs / "csms.pem"), "--tls-key", str(locked)],
-        ["--signing-ca", str(certs / "ca.pem"), "--signing-key", str(locked)],
+    reused = tmp_path / "reused"  # fleet certs reuses the CA a folder holds
+    reused.mkdir()
+    (reused / "ca.pem").write_bytes((certs / "ca.pem").read_bytes())
+    _locked_key(certs / "ca.key", reused / "ca.key")
+    csms = ["csms", "--port", "0"]
+    for command in (
+        [*csms, "--tls-cert", str(certs / "csms.pem"), "--tls-key", str(locked)],
+        [*csms, "--signing-ca", str(certs / "ca.pem"), "--signing-key", str(locked)],
+        ["certs", "--out", str(reused), "--stations", "1"],
     ):
         run = subprocess.run(
-            [*fleet, *flags], capture_output=True, text=True, timeout=30, stdin=subprocess.DEVNULL
+            [sys.executable, "-m", "fleet", *command],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            stdin=subprocess.DEVNULL,
         )
         assert run.returncode == 2, run.stderr
         assert "the key has a password; fleet takes keys without one" in run.stderr
