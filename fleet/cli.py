@@ -16,7 +16,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import orjson
 import uvloop
 
 from fleet.cli_certs import add_certs_parser, cmd_certs
@@ -227,6 +226,7 @@ def run_locust(args: list[str]) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     from fleet.metrics.actions import WireView
     from fleet.otel_export import meter_provider_from_env
+    from fleet.output_files import check_writable, write_json
     from fleet.process import raise_open_files_limit
     from fleet.runner import format_report, run_fleet
     from fleet.scenario import load_scenario
@@ -246,6 +246,8 @@ def cmd_run(args: argparse.Namespace) -> int:
     if presets:
         scenario = scenario.model_copy(update={"storms": scenario.storms + presets})
     slos = [parse_slo(text) for text in getattr(args, "slo", None) or []]
+    if args.summary_json:
+        check_writable(args.summary_json, "--summary-json")
     if scenario.run.trace:
         ids = {scenario.station_id(i) for i in range(1, scenario.stations.count + 1)}
         unknown = [t for t in scenario.run.trace if t not in ids]
@@ -288,7 +290,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         if args.summary_json:
             data = result.to_json()
             data["slo"] = []
-            Path(args.summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+            write_json(args.summary_json, data)
         return EXIT_OK if search.held is not None else EXIT_FAILURES
     stations = result.stations
     share = stations["accepted"] / stations["total"] if stations["total"] else None
@@ -299,7 +301,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if args.summary_json:
         data = result.to_json()
         data["slo"] = [gate.to_json() for gate in results]
-        Path(args.summary_json).write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
+        write_json(args.summary_json, data)
     if results:
         return EXIT_OK if all(gate.ok for gate in results) else EXIT_FAILURES
     return EXIT_FAILURES if result.failures else EXIT_OK

@@ -23,7 +23,7 @@ def add_csms_parser(sub: Any) -> None:
     """Add ``csms`` to the ``fleet`` command's subparsers."""
     csms = sub.add_parser("csms", help="serve the embedded reference CSMS")
     csms.add_argument("--host", default="127.0.0.1")
-    csms.add_argument("--port", type=int, default=9000, help="0 picks a free port (printed)")
+    csms.add_argument("--port", type=_port, default=9000, help="0 picks a free port (printed)")
     csms.add_argument(
         "--boot-status", choices=("Accepted", "Pending", "Rejected"), default="Accepted"
     )
@@ -184,6 +184,17 @@ def cmd_csms(args: argparse.Namespace) -> int:
     except KeyboardInterrupt:
         pass
     return 0
+
+
+def _port(text: str) -> int:
+    """A TCP port, 0-65535 (the socket layer would take 99999 as 34463, silently)."""
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a port number: {text!r}") from None
+    if not 0 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"must be 0-65535, got {port}")
+    return port
 
 
 def _signer(args: argparse.Namespace) -> Authority | None:

@@ -166,6 +166,35 @@ def test_bad_usage_exits_2() -> None:
         [*FLEET, "csms", "--ocpp-versions", "3.0"], capture_output=True, text=True
     )
     assert bad_csms.returncode == 2 and "--ocpp-versions" in bad_csms.stderr
+    far_port = subprocess.run(
+        [*FLEET, "csms", "--port", "99999"], capture_output=True, text=True, timeout=30
+    )
+    # (the socket layer took 99999 as port 34463 and listened there)
+    assert far_port.returncode == 2 and "--port: must be 0-65535, got 99999" in far_port.stderr
+
+
+def test_an_output_file_that_cannot_be_written_is_refused_before_the_run(tmp_path: Path) -> None:
+    """The summary is written at the end: a path that cannot take it would lose the run's
+    figures after the run. Refused at once (nothing connects: the URL has no CSMS)."""
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    for path, reason in (
+        (tmp_path, "is a folder"),
+        (blocked / "summary.json", "cannot make its folder: File exists"),
+    ):
+        result = fleet_run(
+            "scenarios/default.yaml", "--csms", "ws://127.0.0.1:9/ocpp", "--duration", "1",
+            "--summary-json", str(path),
+        )  # fmt: skip
+        assert result.returncode == 2
+        assert result.stderr == f"fleet: error: --summary-json {path}: {reason}\n"
+        assert result.stdout == ""  # not started
+    made = tmp_path / "new" / "folder" / "summary.json"  # a missing folder is made, as before
+    result = fleet_run(
+        "scenarios/default.yaml", "--csms", "ws://127.0.0.1:9/ocpp", "--duration", "0.5",
+        "--stations", "1", "--summary-json", str(made),
+    )  # fmt: skip
+    assert made.exists(), result.stderr
 
 
 def test_source_addresses_spread_stations_over_local_addresses(tmp_path: Path) -> None:

@@ -29,10 +29,10 @@ from fleet.locust_ext.summary import (
     ledger_block,
     summary_json,
     write_fleet_csv,
-    write_json,
 )
 from fleet.metrics import report
 from fleet.metrics.sample import LOOP_LAG
+from fleet.output_files import check_writable, write_json
 from fleet.slo import SloResult, parse_slo
 
 logger = logging.getLogger("fleet.locust")
@@ -65,6 +65,8 @@ def _on_init(environment: Environment, **_: Any) -> None:
             logging.getLogger(name).setLevel(logging.WARNING)
     try:
         state.slos = [parse_slo(text) for text in getattr(options_, "slo", [])]
+        if getattr(options_, "summary_json", ""):
+            check_writable(options_.summary_json, "--summary-json")
         scenarios = [
             scenario_for(user_class, environment)
             for user_class in environment.user_classes

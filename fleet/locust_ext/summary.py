@@ -7,7 +7,6 @@ import csv
 from pathlib import Path
 from typing import Any
 
-import orjson
 from locust.env import Environment
 
 from fleet.ledger_client import fetch_ledgers
@@ -110,12 +109,6 @@ def _reason(error: Any) -> str:
     """A Locust error as text: a worker's arrive as text, a local one is the exception itself
     (whose repr, for fleet's OcppFailure, is the reason)."""
     return error if isinstance(error, str) else repr(error)
-
-
-def write_json(path: str, data: dict[str, Any]) -> None:
-    target = Path(path)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_bytes(orjson.dumps(data, option=orjson.OPT_INDENT_2))
 
 
 CSV_COLUMNS = ("Type", "Name", "Count", "Failures", "50%", "95%", "99%", "Max", "Tainted", "Detail")
