@@ -219,6 +219,14 @@ def test_an_invalid_scenario_stops_before_anything_runs(tmp_path: Path) -> None:
     assert (
         f"fleet: error: {bad}: stations.count: must be a positive integer, got -5" in result.stderr
     )
+    # A summary file the end of the run could not write is refused now, not after the run.
+    unwritable = tmp_path / "bad.yaml" / "summary.json"  # under a file
+    result = locust(
+        "--scenario", "scenarios/default.yaml", "--headless", "-u", "1", "-t", "5s",
+        "--summary-json", str(unwritable),
+    )  # fmt: skip
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert f"fleet: error: --summary-json {unwritable}: cannot make its folder" in result.stderr
 
 
 def test_csms_calls_and_a_campaign_during_a_run_are_answered_and_reported(
