@@ -110,6 +110,10 @@ def _checked_url(url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("ws", "wss") or not parts.hostname:
         raise FieldProblem("must be a ws:// or wss:// URL with a host", got=shown_url(url))
+    try:
+        parts.port  # noqa: B018 -- urllib checks the port only when it is read
+    except ValueError:
+        raise FieldProblem("must have a port of 0-65535", got=shown_url(url)) from None
     if parts.query or parts.fragment:
         raise FieldProblem(
             "must not have a query or fragment (the station id is appended)",
@@ -121,7 +125,10 @@ def _checked_url(url: str) -> str:
 def shown_url(url: str) -> str:
     """``url`` fit to print: a password in it (HTTP Basic auth, OCPP security profile 1) is
     replaced by ***."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+    except ValueError:  # not even splittable ("ws://[::1"): hide what could be a password
+        return re.sub(r"//([^/@:]*):[^/@]*@", r"//\1:***@", url)
     if parts.password is None:
         return url
     user = parts.username or ""

@@ -152,6 +152,7 @@ BAD = [
         "sessions:\n  plug_and_charge: {validation: remote}\n",
         "sessions.plug_and_charge.validation: must be 'local' or 'central'",
     ),
+    ("csms:\n  url: ws://127.0.0.1:70000/ocpp\n", "csms.url: must have a port of 0-65535"),
     ("stations: [1\n", "not valid YAML"),
     ("- just a list\n", "must be a mapping of sections"),
 ]

@@ -25,6 +25,7 @@ from websockets.typing import Subprotocol
 from websockets.uri import WebSocketURI, parse_uri
 
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, ConnectionFailed, SubprotocolRefused
+from fleet.scenario_csms import shown_url
 from fleet.station.security import Access, default_context
 from fleet.station.sources import POOLS
 from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
@@ -48,8 +49,9 @@ async def connect(
     subprotocol = SUBPROTOCOLS[version]
     try:
         uri = parse_uri(f"{url}/{station_id}")
-    except InvalidURI as exc:
-        raise ConnectionFailed(f"invalid CSMS URL: {exc}") from None
+    except (InvalidURI, ValueError) as exc:  # ValueError: urllib's, e.g. a port over 65535
+        reason = exc.msg if isinstance(exc, InvalidURI) else exc  # InvalidURI's text has it all
+        raise ConnectionFailed(f"invalid CSMS URL {shown_url(url)}: {reason}") from None
     where = f"{uri.host}:{uri.port}"
     loop = asyncio.get_running_loop()
     ws = WebsocketTransport(

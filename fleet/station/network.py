@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 SLOTS: Final = 4  # configuration slots 0-3
 
@@ -43,6 +44,13 @@ def profile_of(
     scheme = "wss://" if wanted >= 2 else "ws://"
     if not url.startswith(scheme):
         return None, f"security profile {wanted} connects to {scheme} URLs"
+    try:
+        parts = urlsplit(url)
+        usable = parts.hostname is not None and (parts.port or 0) >= 0  # reading port checks it
+    except ValueError:  # a port over 65535, a broken IPv6 address
+        usable = False
+    if not usable:
+        return None, "not a URL a station can connect to"
     return NetworkProfile(url, wanted), None
 
 
