@@ -44,6 +44,7 @@ CONNECTION_LOST: Final = "connection lost"  # a connection the CSMS or the netwo
 LATE_ANSWER: Final = "late answer"  # an answer that arrived after the CALL had timed out
 LOOP_LAG: Final = "loop lag"  # how late the event loop ran a timer (fleet's own punctuality)
 SESSION_ERROR: Final = "session error"  # fleet's own session code failed: counted, run goes on
+STATION_ERROR: Final = "station error"  # fleet's own connection code failed: counted, retried
 DRIFT: Final = "drift"  # "Heartbeat drift": how late a scheduled message left its schedule
 WS_PING: Final = "ws ping"  # a websocket ping until its pong (WebSocketPingInterval above 0)
 

@@ -14,7 +14,14 @@ import time
 from collections.abc import Iterator
 
 from fleet.errors import ConnectionFailed
-from fleet.metrics.sample import CONNECT, CONNECTION_LOST, LET_IN, NEGATIVE_ROWS, Sink
+from fleet.metrics.sample import (
+    CONNECT,
+    CONNECTION_LOST,
+    LET_IN,
+    NEGATIVE_ROWS,
+    STATION_ERROR,
+    Sink,
+)
 from fleet.policies import reconnect_delays
 from fleet.scenario import Scenario
 from fleet.station import storming
@@ -144,6 +151,10 @@ async def _keep_connected(
             logger.info("%s: %s", station.id, exc.reason)
             await _wait(stop, next(delays))
             continue
+        except Exception as exc:  # fleet's own bug: counted and said, and the station goes on
+            _station_error(station, exc)
+            await _wait(stop, next(delays))
+            continue
         connected_at = time.perf_counter()
         connect_ms = (connected_at - started) * 1000
         if row is not CONNECT:  # the CSMS let in what it should have refused
@@ -157,7 +168,14 @@ async def _keep_connected(
             await transport.close(1000, "station stopped")
             break
         with stop.covering(station):
-            ending = await station.run(transport)
+            try:
+                ending = await station.run(transport)
+            except Exception as exc:  # as above: a bug must not end the station for the run
+                _station_error(station, exc)
+                with contextlib.suppress(Exception):
+                    await transport.close(1011, "station error")
+                await _wait(stop, next(delays))
+                continue
         if ending is Ending.STOPPED:
             break
         if station.accepted_on_connection:
@@ -169,6 +187,17 @@ async def _keep_connected(
         error = None if station.storm_cut else reason  # a storm's drop is no failure
         station.sink.timing(station.id, CONNECTION_LOST, None, lifetime_ms, error)
         await _wait(stop, max(next(delays), station.offline_left()))
+
+
+def _station_error(station: Station, exc: Exception) -> None:
+    """fleet's own connection or station code failed: a failure in fleet's row "station
+    error" with its reason and a log line, where it once ended the station's task silently
+    (the run then reported no failure at all)."""
+    reason = f"{type(exc).__name__}: {exc}"
+    logger.error("%s: station error: %s", station.id, reason)
+    logger.debug("station error", exc_info=True)
+    station.sink.timing(station.id, STATION_ERROR, None, 0.0, reason)
+    station.set_state(State.OFFLINE)
 
 
 async def _wait(stop: StopSwitch, delay_s: float) -> None:

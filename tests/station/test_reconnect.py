@@ -7,6 +7,7 @@ import asyncio
 import socket
 from typing import Any
 
+import pytest
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
@@ -156,3 +157,34 @@ async def test_2_0_1_retry_back_off_variables_set_by_the_csms_pace_the_reconnect
         await asyncio.sleep(1.5)
         assert csms.ledger["CP-00001"].connections == 2  # waits its 3 s now
         await wait_until(lambda: csms.ledger["CP-00001"].connections == 3, timeout_s=4)
+
+
+@pytest.mark.parametrize("where", ["connect", "run"])
+async def test_a_bug_in_fleet_s_own_code_is_a_counted_station_error_not_a_silent_end(
+    monkeypatch: pytest.MonkeyPatch, where: str
+) -> None:
+    """An exception fleet did not foresee (here injected once into the connect, or into the
+    station's run) ended the station's task: the station was gone for the rest of the run and
+    the report said 'failures: 0'. Now it is a failure in fleet's row "station error", with
+    its reason, and the station connects again."""
+    import fleet.station.session as session_module
+    from fleet.station.life import Life
+
+    target: Any = session_module if where == "connect" else Life
+    name = where
+    real = getattr(target, name)
+    calls_made = []
+
+    async def once_broken(*args: Any, **kwargs: Any) -> Any:
+        calls_made.append(1)
+        if len(calls_made) == 1:
+            raise RuntimeError("injected")
+        return await real(*args, **kwargs)
+
+    monkeypatch.setattr(target, name, once_broken)
+    async with csms_running() as csms:
+        async with fleet_running(make_scenario(), csms.url) as fleet:
+            await accepted(fleet, timeout_s=10)
+    row = fleet.summary.stats.timings["station error"]
+    assert (row.count, row.failures) == (1, 1)
+    assert dict(fleet.summary.failure_reasons) == {"station error: RuntimeError: injected": 1}
