@@ -12,6 +12,7 @@ from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
 from fleet.csms import Csms
+from fleet.station.state import State
 from tests.conftest import (
     accepted,
     calls,
@@ -187,4 +188,24 @@ async def test_a_bug_in_fleet_s_own_code_is_a_counted_station_error_not_a_silent
             await accepted(fleet, timeout_s=10)
     row = fleet.summary.stats.timings["station error"]
     assert (row.count, row.failures) == (1, 1)
+    assert dict(fleet.summary.failure_reasons) == {"station error: RuntimeError: injected": 1}
+
+
+async def test_a_bug_in_a_task_the_station_spawned_is_a_counted_station_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The station's own tasks (a reboot, a follow-up to a CSMS call, a message sent from
+    synchronous code) logged a traceback and counted nothing."""
+    from fleet.station.life import Life
+
+    async def broken(self: Any, action: str, payloads: list[Any]) -> None:
+        raise RuntimeError("injected")
+
+    async with csms_running() as csms:
+        async with fleet_running(make_scenario(), csms.url) as fleet:
+            await accepted(fleet)
+            monkeypatch.setattr(Life, "send_each", broken)
+            fleet.stations[0].then_send("Heartbeat", {})
+            await wait_until(lambda: "station error" in fleet.summary.stats.timings)
+            assert fleet.stations[0].state is State.ACCEPTED  # it goes on
     assert dict(fleet.summary.failure_reasons) == {"station error: RuntimeError: injected": 1}
