@@ -98,6 +98,12 @@ def add_csms_parser(sub: Any) -> None:
         "the tags a scenario's sessions.id_tags.unknown_share draws)",
     )
     csms.add_argument(
+        "--schedule-ev-needs",
+        action="store_true",
+        help="answer an ISO 15118 EV's NotifyEVChargingNeeds (2.0.1) Accepted and send a "
+        "TxProfile that delivers its energy by its departure (load levelling); default Rejected",
+    )
+    csms.add_argument(
         "--revoke-contracts",
         default="",
         metavar="PATTERNS",
@@ -166,6 +172,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         slow_on=_delays(args.slow_on),
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
+        schedule_ev_needs=args.schedule_ev_needs,
         tags=TagPolicy(
             args.accept_tags.split(","),
             args.reject_tags.split(","),

@@ -9,6 +9,7 @@ the per-transaction ledger (``transactions``).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import logging
 import time
@@ -291,10 +292,42 @@ class Central201(_Central, ChargePoint201):
         return result201.MeterValues()
 
     @on(Action201.notify_ev_charging_needs)
-    def on_charging_needs(self, **_: Any) -> result201.NotifyEVChargingNeeds:
-        # Rejected: "service not available"; the embedded CSMS makes no ISO 15118 schedules
-        # (Accepted would promise a charging profile).
-        return result201.NotifyEVChargingNeeds(status="Rejected")
+    def on_charging_needs(self, evse_id: int, **_: Any) -> result201.NotifyEVChargingNeeds:
+        """Without --schedule-ev-needs: Rejected ("service not available"; Accepted promises a
+        charging profile). With it: Accepted, then a TxProfile levelling the EV's energy to
+        its departure, on the transaction running on that EVSE."""
+        needs = self.request["chargingNeeds"]
+        limit_w = plug_and_charge.leveled_limit_w(needs, time.time())
+        running = [
+            tx
+            for tx in self.csms.transactions.for_station(self.id)
+            if tx.connector == evse_id and not tx.ended
+        ]
+        if not self.csms.schedule_ev_needs or limit_w is None or not running:
+            return result201.NotifyEVChargingNeeds(status="Rejected")
+        tx_id = str(running[-1].tx_id)
+        self.after_answer = functools.partial(self._send_schedule, evse_id, tx_id, limit_w)
+        return result201.NotifyEVChargingNeeds(status="Accepted")
+
+    async def _send_schedule(self, evse_id: int, tx_id: str, limit_w: float) -> None:
+        profile_id = self.csms.next_transaction_id()  # unique enough for an id
+        profile = {
+            "id": profile_id,
+            "stackLevel": 0,
+            "chargingProfilePurpose": "TxProfile",
+            "chargingProfileKind": "Relative",
+            "transactionId": tx_id,
+            "chargingSchedule": [
+                {
+                    "id": profile_id,
+                    "chargingRateUnit": "W",
+                    "chargingSchedulePeriod": [{"startPeriod": 0, "limit": limit_w}],
+                }
+            ],
+        }
+        request = call201.SetChargingProfile(evse_id=evse_id, charging_profile=profile)
+        with contextlib.suppress(OCPPError, TimeoutError, KeyError, ConnectionClosed):
+            await self.csms.call(self.id, request)
 
     @on(Action201.notify_event)
     def on_notify_event(self, **_: Any) -> result201.NotifyEvent:

@@ -6,6 +6,7 @@ itself goes through the tag policy like any tag."""
 from __future__ import annotations
 
 import itertools
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -67,3 +68,33 @@ def data_transfer_answer(request: dict[str, Any], tags: TagPolicy) -> tuple[str,
     if not isinstance(token, str):
         return "Rejected", None
     return ACCEPTED, orjson.dumps(authorize_answer(inner, tags)).decode()
+
+
+MIN_AC_CURRENT_A = 6  # IEC 61851-1: the least an AC EVSE may offer
+_PHASES = {"AC_single_phase": 1, "AC_two_phase": 2, "AC_three_phase": 3}
+
+
+def leveled_limit_w(needs: dict[str, Any], now_s: float) -> float | None:
+    """Load levelling for an ISO 15118 EV's needs (2.0.1 K15): the power that delivers its
+    energy by its departure, within what the EV takes (AC: its current limits on the phases
+    asked for at its voltage); None without an energy amount or a departure time to level to."""
+    mode = needs.get("requestedEnergyTransfer")
+    ac = needs.get("acChargingParameters")
+    params = ac if ac is not None else needs.get("dcChargingParameters")
+    departure = needs.get("departureTime")
+    if params is None or departure is None or params.get("energyAmount") is None:
+        return None
+    try:
+        left_s = datetime.fromisoformat(departure.replace("Z", "+00:00")).timestamp() - now_s
+    except ValueError:
+        return None
+    if left_s <= 0:
+        return None
+    wanted_w = params["energyAmount"] * 3600 / left_s
+    if ac is not None:
+        phases = _PHASES.get(str(mode), 3) * float(ac.get("evMaxVoltage") or 230)
+        low, high = MIN_AC_CURRENT_A * phases, ac["evMaxCurrent"] * phases
+    else:
+        most_w = params.get("evMaxPower") or params["evMaxCurrent"] * params["evMaxVoltage"]
+        low, high = 0.0, float(most_w)
+    return round(min(max(wanted_w, low), high), 1)

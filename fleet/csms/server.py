@@ -96,6 +96,7 @@ class Csms:
         tls: ssl.SSLContext | None = None,
         door: Door | None = None,
         signer: Authority | None = None,
+        schedule_ev_needs: bool = False,
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -123,6 +124,9 @@ class Csms:
         self.silent_on = frozenset(silent_on)  # actions received and never answered
         self.slow_on = dict(slow_on or {})  # action -> ms to wait before answering it
         self.tags = tags or TagPolicy()  # who may charge
+        # ISO 15118 smart charging (2.0.1 K15): NotifyEVChargingNeeds answered Accepted and a
+        # TxProfile sent after it; without, Rejected (no schedules).
+        self.schedule_ev_needs = schedule_ev_needs
         self.transactions = Transactions()
         # With a file, transaction messages survive a restart (``journal.py``).
         self.journal = None if ledger_file is None else Journal(ledger_file)

@@ -15,7 +15,9 @@ from ocpp.v201 import call as c201
 from fleet.certs import certificate_pem, new_authority, new_key
 from fleet.certs import issue as issue_certificate
 from fleet.csms import plug_and_charge
+from fleet.csms.plug_and_charge import leveled_limit_w
 from fleet.csms.tags import TagPolicy
+from fleet.station.behaviour import format_time
 from tests.conftest import (
     assert_schema_valid,
     calls,
@@ -26,6 +28,7 @@ from tests.conftest import (
     wait_until,
 )
 from tests.station.test_charging import QUICK
+from tests.station.test_smart_charging_wire import powers
 
 MIXED = {"count": 4, "ocpp": {"1.6": 1, "2.0.1": 1}}
 PNC_KEY = "ISO15118PnCEnabled"  # 2.0.1: ISO15118Ctrlr.PnCEnabled
@@ -167,3 +170,58 @@ async def test_the_csms_switching_plug_and_charge_off_has_drivers_badge() -> Non
     assert fleet.summary.failures == []
     tags = [tag for s in fleet.stations for tag in _tag_authorizes(csms, s.id)]
     assert tags and all(tag.startswith("TAG-") for tag in tags)
+
+
+def _needs(departure_s: float, **ac: int) -> dict[str, Any]:
+    params = {"energyAmount": 10_000, "evMinCurrent": 6, "evMaxCurrent": 32, "evMaxVoltage": 230}
+    return {
+        "requestedEnergyTransfer": "AC_three_phase",
+        "departureTime": format_time(departure_s),
+        "acChargingParameters": {**params, **ac},
+    }
+
+
+def test_load_levelling_delivers_the_energy_by_the_departure_within_the_ev_s_limits() -> None:
+    now = 1_790_000_000.0
+    assert leveled_limit_w(_needs(now + 7200), now) == 5000.0  # 10 kWh in 2 h
+    assert leveled_limit_w(_needs(now + 36_000), now) == 6 * 3 * 230  # at least 6 A a phase
+    assert leveled_limit_w(_needs(now + 600, evMaxCurrent=16), now) == 16 * 3 * 230
+    dc = {"requestedEnergyTransfer": "DC", "departureTime": format_time(now + 600)}
+    dc["dcChargingParameters"] = {"evMaxCurrent": 200, "evMaxVoltage": 400, "energyAmount": 30_000,
+                                  "evMaxPower": 50_000}  # fmt: skip
+    assert leveled_limit_w(dc, now) == 50_000.0  # 180 kW wanted, the EV takes 50
+    assert leveled_limit_w(_needs(now - 1), now) is None  # gone already
+    assert leveled_limit_w({"requestedEnergyTransfer": "DC"}, now) is None
+
+
+async def test_the_csms_schedules_an_iso_15118_ev_s_needs_and_the_session_follows() -> None:
+    """fleet csms --schedule-ev-needs (2.0.1 K15): NotifyEVChargingNeeds Accepted, then a
+    TxProfile on the running transaction; the EV (22 kW on a 22 kW post) then draws the
+    levelled 7.5 kW: 30 kWh (SoC 0.2 -> 0.8 of 50 kWh) over its 4 hours."""
+    sessions = {
+        **QUICK,
+        "plug_in_min": {"min": 240, "max": 240},
+        "battery_kwh": {"min": 50, "max": 50},
+        "soc_start": {"min": 0.2, "max": 0.2},
+        "soc_target": {"min": 0.8, "max": 0.8},
+        "ev_max_kw": {"min": 22, "max": 22},
+        "measurands": ["Energy.Active.Import.Register", "Power.Active.Import"],
+        "plug_and_charge": {"share": 1},
+    }
+    scenario = make_scenario(stations={"ocpp": "2.0.1"}, sessions=sessions)
+    async with csms_running(interval_s=60, schedule_ev_needs=True) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(lambda: calls(csms, action="NotifyEVChargingNeeds"), 10)
+            told = calls(csms, action="NotifyEVChargingNeeds")[0].at
+            await wait_until(lambda: len(powers(csms, "CP-00001", told + 1.5)) >= 2, 10)
+            station = fleet.stations[0]
+            assert station.charging is not None
+            limits = station.charging.limits
+            assert limits is not None
+            (profile,) = limits.profiles.items
+    assert profile.purpose == "tx" and profile.transaction_id is not None
+    # Without the profile the EV draws 22 kW here (see the smart charging tests for a limit
+    # lifted); with it, the levelled power, to the meter's rounding.
+    levelled = powers(csms, "CP-00001", told + 1.5)
+    assert levelled and all(7400 < w < 7501 for w in levelled), levelled
+    assert fleet.summary.failures == []
