@@ -206,10 +206,8 @@ class Engine(CallSlot):
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         if self._tasks is not None:
             self._tasks.discard(task)
-        if not task.cancelled() and (exc := task.exception()) is not None:
-            # fleet's own bug (a reboot, a follow-up, a delayed answer): counted and said in
-            # one line, as session.py does for the connection's code; the station goes on.
-            reason = f"{type(exc).__name__}: {exc}"
+        if not task.cancelled() and (exc := task.exception()) is not None:  # fleet's own bug
+            reason = f"{type(exc).__name__}: {exc}"  # counted, one line (as in session.py)
             logger.error("%s: station error: %s", self.id, reason)
             logger.debug("station error", exc_info=exc)
             self.sink.timing(self.id, STATION_ERROR, None, 0.0, reason)
