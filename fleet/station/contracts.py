@@ -49,7 +49,7 @@ class Contract:
 
 class Contracts:
     """The contracts one scenario's EVs hold: leaf certificates (CN = the eMAID) issued by the
-    scenario's ``authority``, or by a sub-CA of a root fleet makes for the process."""
+    scenario's ``authority``, or by a sub-CA of a root fleet derives (the same everywhere)."""
 
     __slots__ = ("_issuer", "_kept", "_parents", "responder_url")
 

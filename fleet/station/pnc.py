@@ -2,9 +2,9 @@
 "Using ISO 15118 Plug & Charge with OCPP 1.6" carries 2.0.1's messages): the Authorize a
 station sends for an EV's contract, and what the CSMS's answer says.
 
-Both versions' get their own statistics row, ``ROW`` (1.6's DataTransfer too: it is the same
-request): a CSMS checks a contract with an OCSP request or a chain validation, so its latency
-is not a tag lookup's and is read apart.
+Both versions' contract Authorizes share one statistics row of their own, ``ROW`` (1.6's
+DataTransfer too: it is the same request): a CSMS checks a contract with an OCSP request or a
+chain validation, so its latency is not a tag lookup's and is read apart.
 """
 
 from __future__ import annotations
