@@ -1,8 +1,8 @@
 """A station's life on the engine, shared by OCPP 1.6 and 2.0.1: boot until accepted, report
-connectors, heartbeat by intended time, start the chargers. What to do is decided by the pure
-``booting.Booting`` and ``beats.Beats``; this carries their intents out on the loop. A station
-lives across connections (its id, configuration and counters persist); ``run()`` is one
-connection's life, until the transport closes.
+connectors, start the chargers (heartbeats and the clock: ``beating.Beating``, its base). What
+to do is decided by the pure ``booting.Booting``; this carries its intents out on the loop.
+A station lives across connections (its id, configuration and counters persist); ``run()`` is
+one connection's life, until the transport closes.
 """
 
 from __future__ import annotations
@@ -13,12 +13,10 @@ import logging
 import time
 from typing import Any, ClassVar
 
-from fleet.errors import CallFailed, ConnectionLost
+from fleet.errors import CallFailed
 from fleet.metrics.sample import BOOT_ACCEPTED, RECONNECTED, Sink
 from fleet.scenario import Reconnect, Scenario
-from fleet.station import behaviour
-from fleet.station.beats import Beats
-from fleet.station.beats import Intent as BeatIntent
+from fleet.station.beating import Beating
 from fleet.station.booting import (
     Accepted,
     Become,
@@ -32,8 +30,7 @@ from fleet.station.booting import Intent as BootIntent
 from fleet.station.channel import Transport
 from fleet.station.charging import Chargers
 from fleet.station.delivery import Delivery, Done
-from fleet.station.engine import Answer, Ending, Engine, Outgoing
-from fleet.station.intents import Send, WakeAt
+from fleet.station.engine import Ending
 from fleet.station.local_list import LocalList
 from fleet.station.rare import Rare
 from fleet.station.settings import RECONNECT, SETTINGS
@@ -44,10 +41,10 @@ logger = logging.getLogger("fleet.station")
 _WHOLE = ("repeat_times", "offline_threshold_s")  # reconnect fields that are whole numbers
 
 
-class Life(Engine):
-    """A station's life on its connections, common to both versions: clocks, boot until
-    accepted, connector reports, heartbeats by intended time, and its chargers started once
-    accepted. ``Station`` adds the answers to the CSMS's commands."""
+class Life(Beating):
+    """A station's life on its connections, common to both versions: boot until accepted,
+    connector reports, and its chargers started once accepted (heartbeats: ``Beating``).
+    ``Station`` adds the answers to the CSMS's commands."""
 
     # A station's attributes live in slots, declared by the class that owns them. In a plain
     # instance CPython 3.11 keeps them inline only while their names are among the class's
@@ -58,16 +55,12 @@ class Life(Engine):
     # one of 12 stations got a table from each). Slots have room for every name from the start;
     # what only rare events set is ``Rare`` (``rare.py``), costing nothing until set.
     __slots__ = (
-        "_beat_timer",
         "_lost_at",
         "_resume",
         "accepted_on_connection",
-        "beats",
         "boot_reason",
         "booting",
         "charging",
-        "clock_offset_s",
-        "heartbeat_s",
         "outbound",
         "settings",
         "source_address",
@@ -77,7 +70,6 @@ class Life(Engine):
     after_reboot: Rare[dict[str, str] | None] = Rare(None)  # changes that wait for a reboot
     unavailable: Rare[frozenset[int]] = Rare(frozenset())  # connectors set Inoperative
     _wake: Rare[asyncio.Future[bool] | None] = Rare(None)
-    missed: Rare[dict[str, int] | None] = Rare(None)  # scheduled messages missed, per action
     _outage_since: Rare[float | None] = Rare(None)  # as _lost_at, perf_counter, until accepted
     firmware: Rare[str | None] = Rare(None)  # installed by an update (None: the scenario's)
     local_list: Rare[LocalList | None] = Rare(None)  # made by the first SendLocalList
@@ -91,13 +83,9 @@ class Life(Engine):
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
-        self.clock_offset_s = 0.0
-        self.heartbeat_s = scenario.heartbeat.fallback_s
         self.settings: dict[str, str] = {}  # only keys changed from settings.SETTINGS defaults
         self.booting = Booting(scenario.heartbeat, scenario.boot.retry_s)
         self.accepted_on_connection = False  # the session resets its back-off only after this
-        self.beats = Beats()
-        self._beat_timer: asyncio.TimerHandle | None = None  # armed while waiting for a beat
         self.charging: Chargers | None = None  # made when first needed
         self._resume: list[BootIntent] = []  # this connection goes on without booting
         self.boot_reason = "PowerUp"
@@ -173,25 +161,6 @@ class Life(Engine):
         """Every connector's status, in ``all_connectors()`` order."""
         return tuple(self.status_of(connector) for connector in self.all_connectors())
 
-    # --- clocks ----------------------------------------------------------------------------------
-
-    def _loop_time(self) -> float:
-        """The loop's clock, which the beats are timed by. The station's loop when it has one:
-        asyncio.get_running_loop() cost ~0.3 µs more, twice per beat."""
-        return (self._loop or asyncio.get_running_loop()).time()
-
-    def now(self) -> float:
-        """The station's wall clock: local time corrected to the CSMS's (synced at boot)."""
-        return time.time() + self.clock_offset_s
-
-    def timestamp(self) -> str:
-        return behaviour.format_time(self.now())
-
-    def _sync_clock(self, current_time: Any) -> None:
-        offset = behaviour.clock_offset_s(current_time, time.time())
-        if offset is not None:
-            self.clock_offset_s = offset
-
     # --- one connection --------------------------------------------------------------------------
 
     async def run(self, transport: Transport) -> Ending:
@@ -225,10 +194,7 @@ class Life(Engine):
                 self.charging.went_offline()
             else:
                 self.charging.halt()
-        if self._beat_timer is not None:
-            self._beat_timer.cancel()
-            self._beat_timer = None
-        self.beats.disconnected(lost=ending is Ending.LOST)
+        self._beats_disconnected(lost=ending is Ending.LOST)
 
     def ended(self) -> None:
         """The session is over (stopped while offline): beats missed since the connection was
@@ -334,48 +300,6 @@ class Life(Engine):
             or self.scenario.faults.per_day
         ):
             self.chargers().begin()
-
-    # Heartbeats are timer callbacks, not a coroutine: the frame leaves from the timer when the
-    # CALL slot is free, and the answer is settled in a callback of its future. No task is
-    # woken per beat (a beat used to cost two futures and two task wake-ups besides the round
-    # trip: ~12 % of a busy Locust process). ``beats.Beats`` decides; this carries it out.
-
-    def _run_beats(self, intents: list[BeatIntent]) -> None:
-        for intent in intents:
-            if isinstance(intent, Send):
-                done = self._beat_answered
-                self.send(Outgoing(intent.action, intent.payload, done, intent.due_s))
-            elif isinstance(intent, WakeAt):
-                if self._beat_timer is not None:
-                    self._beat_timer.cancel()
-                    self._beat_timer = None
-                if self._loop is not None and self._transport is not None:
-                    self._beat_timer = self._loop.call_at(intent.at_s, self._beat)
-            else:
-                self._count_missed(intent.action, intent.cause, intent.count)
-
-    def _beat(self) -> None:
-        self._beat_timer = None
-        self._run_beats(self.beats.due(self._loop_time()))
-
-    def _beat_answered(self, answer: Answer) -> None:
-        if isinstance(answer, ConnectionLost):
-            return  # not connected any more, or stopping: nothing comes after
-        if not isinstance(answer, CallFailed):
-            self._sync_clock(answer.get("currentTime"))
-        self._run_beats(self.beats.answered(self._loop_time()))
-
-    def _replan_beats(self) -> None:
-        """HeartbeatInterval changed: the next beat is one new interval from now."""
-        if self._loop is not None:
-            self._run_beats(self.beats.replan(self._loop.time(), self.heartbeat_s))
-
-    def _count_missed(self, action: str, cause: str, count: int) -> None:
-        if count:
-            if self.missed is None:
-                self.missed = {}
-            self.missed[action] = self.missed.get(action, 0) + count
-            self.sink.missed(self.id, action, cause, count)
 
     async def _sleep_until(self, due: float) -> bool:
         """Sleep until ``due`` (loop time); True if ``wake()`` cut it short. No task is created."""
