@@ -17,6 +17,7 @@ Layout (``fleet certs --out DIR``)::
 from __future__ import annotations
 
 import datetime
+import hashlib
 import os
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -63,6 +64,22 @@ def _name(common_name: str) -> x509.Name:
 
 def new_key() -> Key:
     return ec.generate_private_key(ec.SECP256R1())
+
+
+# The order of P-256's group: a private value is 1..ORDER-1.
+_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
+
+
+def derived_key(text: str) -> Key:
+    """The P-256 key ``text`` names: the same in every process (for certificates every worker
+    must hold alike, never for a secret)."""
+    digest = hashlib.blake2b(f"key:{text}".encode(), digest_size=32).digest()
+    return ec.derive_private_key(int.from_bytes(digest) % (_ORDER - 1) + 1, ec.SECP256R1())
+
+
+def derived_serial(text: str) -> int:
+    """A certificate serial number ``text`` names: positive, at most 20 bytes (RFC 5280)."""
+    return int.from_bytes(hashlib.blake2b(f"serial:{text}".encode(), digest_size=16).digest()) | 1
 
 
 def new_authority(

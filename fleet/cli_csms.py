@@ -110,6 +110,13 @@ def add_csms_parser(sub: Any) -> None:
         help="answer a Plug & Charge Authorize for contracts (eMAIDs) matching these patterns "
         "with certificateStatus CertificateRevoked (e.g. 'DEFLTC00000000*')",
     )
+    csms.add_argument(
+        "--revoke-v2g",
+        default="",
+        metavar="PATTERNS",
+        help="answer GetCertificateStatus (ISO 15118, M06) for the V2G certificate of stations "
+        "whose id matches these patterns with an OCSP response saying revoked (e.g. 'CP-0001*')",
+    )
     tls = csms.add_argument_group("security profiles (wss://, Basic auth, client certificates)")
     tls.add_argument("--tls-cert", metavar="PEM", help="serve wss:// with this certificate")
     tls.add_argument("--tls-key", metavar="PEM", help="the certificate's private key")
@@ -173,6 +180,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         schedule_ev_needs=args.schedule_ev_needs,
+        revoke_v2g=args.revoke_v2g.split(","),
         tags=TagPolicy(
             args.accept_tags.split(","),
             args.reject_tags.split(","),

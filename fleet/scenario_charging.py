@@ -84,6 +84,12 @@ class PlugAndCharge(Section):
     # 2.0.1: the ISO 15118 EV tells its needs once authorised (NotifyEVChargingNeeds, K15):
     # energy, departure time, its current and power limits; a smart-charging CSMS answers them.
     charging_needs: bool = True
+    # The station's own V2G certificate chain (2.0.1 M06; 1.6 in DataTransfer): the OCSP status
+    # of each certificate but the root, asked of the CSMS once accepted and then every this
+    # many hours (EVerest: 167); after a try that failed, again in certificate_status_retry_h.
+    # 0: never asked.
+    certificate_status_h: float = Field(167.0, ge=0)
+    certificate_status_retry_h: float = Field(24.0, gt=0)
 
     @field_validator("emaid_pattern")
     @classmethod

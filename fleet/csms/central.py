@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import functools
 import logging
 import time
@@ -36,6 +37,7 @@ from fleet.csms import plug_and_charge
 from fleet.csms.records import Captured
 from fleet.csms.signing import signed_chain
 from fleet.routing import Routed, ocpp_error
+from fleet.station.v2g_status import ROW as V2G_ROW
 
 if TYPE_CHECKING:
     from fleet.csms.server import Csms
@@ -122,6 +124,10 @@ class _Central(Routed):
             self.csms.tasks.add(task)
             task.add_done_callback(self.csms.tasks.discard)
 
+    def certificate_status(self, request: dict[str, Any]) -> dict[str, Any]:
+        """GetCertificateStatus (2.0.1 camelCase, both versions): the OCSP responder's answer."""
+        return self.csms.ocsp.answer(request, self.id, datetime.datetime.now(datetime.UTC))
+
     def boot_answer(self) -> tuple[str, int]:
         status, interval = self.csms.boot_decision(self.id)
         self.csms.ledger[self.id].boot_status = status
@@ -190,7 +196,11 @@ class Central16(_Central, ChargePoint16):
 
     @on(Action16.data_transfer)
     def on_data_transfer(self, **_: Any) -> result16.DataTransfer:
-        status, data = plug_and_charge.data_transfer_answer(self.request, self.csms.tags)
+        answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
+            "Authorize": functools.partial(plug_and_charge.authorize_answer, tags=self.csms.tags),
+            V2G_ROW: self.certificate_status,
+        }
+        status, data = plug_and_charge.data_transfer_answer(self.request, answers)
         return result16.DataTransfer(status=status, data=data)
 
     @on(Action16.start_transaction)
@@ -272,6 +282,15 @@ class Central201(_Central, ChargePoint201):
         answer = plug_and_charge.authorize_answer(self.request, self.csms.tags)
         return result201.Authorize(
             id_token_info=answer["idTokenInfo"], certificate_status=answer.get("certificateStatus")
+        )
+
+    @on(Action201.get_certificate_status)
+    def on_certificate_status(self, **_: Any) -> result201.GetCertificateStatus:
+        answer = self.certificate_status(self.request)
+        return result201.GetCertificateStatus(
+            status=answer["status"],
+            ocsp_result=answer.get("ocspResult"),
+            status_info=answer.get("statusInfo"),
         )
 
     @on(Action201.transaction_event)

@@ -6,6 +6,7 @@ itself goes through the tag policy like any tag."""
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -44,6 +45,8 @@ def authorize_answer(request: dict[str, Any], tags: TagPolicy) -> dict[str, Any]
     """A 2.0.1 AuthorizeResponse (camelCase) for ``request``: a revoked contract (the tag
     policy's ``revoke``) is CertificateRevoked, its token Invalid."""
     token = request["idToken"]["idToken"]
+    if not isinstance(token, str):
+        raise TypeError("idToken")
     answer: dict[str, Any] = {"idTokenInfo": {"status": tags.status(token)}}
     status = certificate_status(request)
     if status == ACCEPTED and tags.revoked(token):
@@ -53,21 +56,28 @@ def authorize_answer(request: dict[str, Any], tags: TagPolicy) -> dict[str, Any]
     return answer
 
 
-def data_transfer_answer(request: dict[str, Any], tags: TagPolicy) -> tuple[str, str | None]:
-    """(status, data) of a 1.6 DataTransfer answer: the PnC Authorize answered inside it,
-    anything else refused as the spec has it (UnknownVendorId, UnknownMessageId)."""
+def data_transfer_answer(
+    request: dict[str, Any], answers: Mapping[str, Callable[[dict[str, Any]], dict[str, Any]]]
+) -> tuple[str, str | None]:
+    """(status, data) of a 1.6 DataTransfer answer: a 2.0.1 request it carries (``answers``:
+    how to answer each messageId) answered inside it; anything else refused as the spec has
+    it (UnknownVendorId, UnknownMessageId; Rejected for data that is no JSON object)."""
     if request.get("vendorId") != VENDOR_ID:
         return "UnknownVendorId", None
-    if request.get("messageId") != "Authorize":
+    answer = answers.get(str(request.get("messageId")))
+    if answer is None:
         return "UnknownMessageId", None
     try:
         inner = orjson.loads(request.get("data") or "")
-        token = inner["idToken"]["idToken"]
-    except (orjson.JSONDecodeError, TypeError, KeyError):
+    except orjson.JSONDecodeError:
         return "Rejected", None
-    if not isinstance(token, str):
+    if type(inner) is not dict:
         return "Rejected", None
-    return ACCEPTED, orjson.dumps(authorize_answer(inner, tags)).decode()
+    try:
+        answered = answer(inner)
+    except (TypeError, KeyError, AttributeError):  # a request its schema would refuse
+        return "Rejected", None
+    return ACCEPTED, orjson.dumps(answered).decode()
 
 
 MIN_AC_CURRENT_A = 6  # IEC 61851-1: the least an AC EVSE may offer

@@ -51,6 +51,7 @@ from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
 from fleet.csms.door import Door, request_station
 from fleet.csms.journal import Journal
+from fleet.csms.ocsp import OcspResponder
 from fleet.csms.records import Captured, StationRecord
 from fleet.csms.tags import TagPolicy
 from fleet.csms.transactions import Transactions
@@ -97,6 +98,7 @@ class Csms:
         door: Door | None = None,
         signer: Authority | None = None,
         schedule_ev_needs: bool = False,
+        revoke_v2g: Sequence[str] = (),
     ) -> None:
         if boot_status not in BOOT_STATUSES:
             raise ValueError(f"boot_status must be one of {', '.join(BOOT_STATUSES)}")
@@ -134,6 +136,7 @@ class Csms:
         self.tls = tls  # wss:// (profiles 2 and 3; ``door.server_context``)
         self.door = door  # who is let in (Basic auth, certificate identity)
         self.signer = signer  # the CA that signs stations' CSRs (SignCertificate)
+        self.ocsp = OcspResponder(signer, revoke_v2g)  # GetCertificateStatus answered
         self.tasks: set[asyncio.Task[None]] = set()  # calls of the CSMS's own under way
         self._transaction_id = 0
         self._server: Server | None = None

@@ -16,7 +16,8 @@ ACCEPTED = "Accepted"
 INVALID = "Invalid"
 
 
-def _compile(patterns: Sequence[str]) -> re.Pattern[str] | None:
+def compiled(patterns: Sequence[str]) -> re.Pattern[str] | None:
+    """One regular expression for shell-style ``patterns``; None for none."""
     if not patterns:
         return None
     return re.compile("|".join(f"(?:{fnmatch.translate(p)})" for p in patterns))
@@ -35,9 +36,9 @@ class TagPolicy:
         for name in ("accept", "reject", "revoke"):  # "a, b," from a command line: ("a", "b")
             cleaned = tuple(p.strip() for p in getattr(self, name) if p.strip())
             object.__setattr__(self, name, cleaned)
-        object.__setattr__(self, "_accept", _compile(self.accept))
-        object.__setattr__(self, "_reject", _compile(self.reject))
-        object.__setattr__(self, "_revoke", _compile(self.revoke))
+        object.__setattr__(self, "_accept", compiled(self.accept))
+        object.__setattr__(self, "_reject", compiled(self.reject))
+        object.__setattr__(self, "_revoke", compiled(self.revoke))
 
     def revoked(self, contract: str) -> bool:
         """Whether the certificate of the contract ``contract`` (an eMAID) is revoked."""

@@ -148,12 +148,14 @@ class CallSlot(Routed):
         payload: dict[str, Any],
         judge: Judge | None = None,
         due_s: float | None = None,
+        row: str | None = None,
     ) -> dict[str, Any]:
-        """``send()`` awaited: the CALLRESULT payload, or raise CallFailed."""
+        """``send()`` awaited: the CALLRESULT payload, or raise CallFailed (``row``: the
+        statistics row, when not the action's)."""
         free = self._inflight is None and not self._outbox and self._transport is not None
         if free and self._ending is not Ending.STOPPED:
             # The slot is free: await the reply itself, one future and one wake-up fewer.
-            inflight = self._launch(Outgoing(action, payload, None, due_s, judge))
+            inflight = self._launch(Outgoing(action, payload, None, due_s, judge, row))
             if inflight is None:
                 raise ConnectionLost("connection closing")
             try:
@@ -166,7 +168,7 @@ class CallSlot(Routed):
             return self._settle(inflight, inflight.reply)
         loop = self._loop or asyncio.get_running_loop()
         answer: asyncio.Future[Answer] = loop.create_future()
-        self.send(Outgoing(action, payload, partial(_resolve, answer), due_s, judge))
+        self.send(Outgoing(action, payload, partial(_resolve, answer), due_s, judge, row))
         result = await answer
         if isinstance(result, CallFailed):
             raise result

@@ -42,17 +42,25 @@ def hash_data(certificate: x509.Certificate, issuer_key: Any | None = None) -> d
     """CertificateHashData: SHA256 of the issuer's DER name and of its public key, and the
     serial number in hex. A root is its own issuer."""
     key = issuer_key if issuer_key is not None else certificate.public_key()
-    if isinstance(key, ec.EllipticCurvePublicKey):  # the subjectPublicKey bits of the key
-        key_bytes = key.public_bytes(
+    return named_data(certificate.issuer, key, certificate.serial_number)
+
+
+def named_data(issuer_name: x509.Name, issuer_key: Any, serial: int) -> dict[str, str]:
+    """``hash_data`` of the certificate ``issuer_name`` (whose public key is ``issuer_key``)
+    issued with ``serial``: what an OCSP request names it by (RFC 6960 CertID)."""
+    if isinstance(issuer_key, ec.EllipticCurvePublicKey):  # the subjectPublicKey bits of the key
+        key_bytes = issuer_key.public_bytes(
             serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
         )
     else:
-        key_bytes = key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.PKCS1)
+        key_bytes = issuer_key.public_bytes(
+            serialization.Encoding.DER, serialization.PublicFormat.PKCS1
+        )
     return {
         "hashAlgorithm": "SHA256",
-        "issuerNameHash": hashlib.sha256(certificate.issuer.public_bytes()).hexdigest(),
+        "issuerNameHash": hashlib.sha256(issuer_name.public_bytes()).hexdigest(),
         "issuerKeyHash": hashlib.sha256(key_bytes).hexdigest(),
-        "serialNumber": format(certificate.serial_number, "x"),
+        "serialNumber": format(serial, "x"),
     }
 
 

@@ -11,32 +11,24 @@ real EV's is, so a CSMS that caches OCSP answers sees what it would in the field
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from cryptography.hazmat.primitives.asymmetric import ec
-
-from fleet.certs import Authority, certificate_pem, issue, load_authority, new_authority
+from fleet.certs import (
+    Authority,
+    certificate_pem,
+    derived_key,
+    derived_serial,
+    issue,
+    load_authority,
+    new_authority,
+)
 from fleet.scenario_charging import PlugAndCharge
 from fleet.station.certificates import hash_data
 
 ROOT_NAME: Final = "fleet MO root"
 SUB_CA_NAME: Final = "fleet MO sub-CA"
-# The order of P-256's group: a private value is 1..ORDER-1.
-_ORDER: Final = 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551
-
-
-def derived_key(text: str) -> ec.EllipticCurvePrivateKey:
-    """The P-256 key ``text`` names: the same in every process."""
-    digest = hashlib.blake2b(f"key:{text}".encode(), digest_size=32).digest()
-    return ec.derive_private_key(int.from_bytes(digest) % (_ORDER - 1) + 1, ec.SECP256R1())
-
-
-def derived_serial(text: str) -> int:
-    """A certificate serial number ``text`` names: positive, at most 20 bytes (RFC 5280)."""
-    return int.from_bytes(hashlib.blake2b(f"serial:{text}".encode(), digest_size=16).digest()) | 1
 
 
 @dataclass(slots=True, frozen=True)

@@ -15,6 +15,7 @@ import orjson
 
 if TYPE_CHECKING:
     from fleet.scenario_charging import Evse, PlugAndCharge
+    from fleet.station.calls import Judge
     from fleet.station.contracts import Contract
     from fleet.station.generator import Demand
     from fleet.station.intents import Send
@@ -38,23 +39,46 @@ def authorize_request(contract: Contract, central: bool) -> dict[str, Any]:
 
 def data_transfer(contract: Contract, central: bool) -> dict[str, Any]:
     """1.6 DataTransfer carrying the 2.0.1 AuthorizeRequest as its JSON text."""
-    data = orjson.dumps(authorize_request(contract, central)).decode()
-    return {"vendorId": VENDOR_ID, "messageId": "Authorize", "data": data}
+    return wrapped("Authorize", authorize_request(contract, central))
+
+
+def wrapped(message_id: str, request: dict[str, Any]) -> dict[str, Any]:
+    """1.6 DataTransfer carrying a 2.0.1 request (``message_id`` its action) as JSON text."""
+    return {"vendorId": VENDOR_ID, "messageId": message_id, "data": orjson.dumps(request).decode()}
+
+
+def inner(answer: dict[str, Any] | None) -> dict[str, Any] | None:
+    """The 2.0.1 answer a 1.6 DataTransfer answer carries: its data as a JSON object, when
+    the CSMS took the request (status Accepted); else None."""
+    if answer is None or answer.get("status") != "Accepted":
+        return None
+    try:
+        carried = orjson.loads(answer.get("data") or "")
+    except orjson.JSONDecodeError:
+        return None
+    return carried if type(carried) is dict else None
+
+
+def judged16(what: str, judge: Judge, answer: dict[str, Any]) -> str | None:
+    """``judge`` (of a 2.0.1 answer) applied to what a 1.6 DataTransfer answer carries; the
+    DataTransfer itself must be taken and carry a JSON object (``what``: the request)."""
+    status = answer.get("status")
+    if status != "Accepted":
+        return f"DataTransfer {status}: the CSMS did not take the {what}"
+    carried = inner(answer)
+    if carried is None:
+        return f"DataTransfer data holds no {what} answer"
+    return judge(carried)
 
 
 def unwrapped(answer: dict[str, Any] | None) -> dict[str, Any] | None:
     """The 2.0.1 AuthorizeResponse a 1.6 DataTransfer answer carries, when the CSMS took the
     request (status Accepted) and its data is one; else None (the driver is not authorised)."""
-    if answer is None or answer.get("status") != "Accepted":
-        return None
-    try:
-        inner = orjson.loads(answer.get("data") or "")
-    except orjson.JSONDecodeError:
-        return None
-    info = inner.get("idTokenInfo") if type(inner) is dict else None
+    carried = inner(answer)
+    info = None if carried is None else carried.get("idTokenInfo")
     if type(info) is not dict or type(info.get("status")) is not str:
         return None
-    return inner  # type: ignore[no-any-return]
+    return carried
 
 
 def refusal(answer: dict[str, Any]) -> str | None:

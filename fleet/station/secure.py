@@ -1,25 +1,34 @@
 """What both OCPP versions' stations do for security, once: certificate renewal (SignCertificate,
 then CertificateSigned used from the next connect), the roots the CSMS installs, lists and
-deletes, and SecurityEventNotification after what the specs name (a failed login, a CSMS
-certificate not trusted, security parameters changed). Version modules add the ``@on`` handlers
-and the names each version gives these things.
+deletes, SecurityEventNotification after what the specs name (a failed login, a CSMS
+certificate not trusted, security parameters changed), and the rounds asking the OCSP status of
+the V2G chain (``v2g_status`` decides). Version modules add the ``@on`` handlers and the names
+each version gives these things.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import datetime
 import functools
 import logging
+import time
 from typing import Any, ClassVar, Final
 
 from fleet.certs import ORGANIZATION
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
+from fleet.station import pnc
 from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
 from fleet.station.core import Station
+from fleet.station.engine import Ending
 from fleet.station.rare import Rare
 from fleet.station.settings import CPO_NAME, PNC_ENABLED
 from fleet.station.state import State
+from fleet.station.v2g_status import ROW as V2G_ROW
+from fleet.station.v2g_status import Refresh, chain_requests
+from fleet.station.v2g_status import judge as judge_v2g
+from fleet.station.v2g_status import request as v2g_request
 
 logger = logging.getLogger("fleet.station")
 
@@ -42,6 +51,8 @@ class SecureStation(Station):
     untrusted_csms_event: ClassVar[str]
     store: Rare[CertificateStore | None] = Rare(None)  # made by the first certificate message
     pending_events: Rare[list[dict[str, Any]] | None] = Rare(None)  # security events not sent
+    v2g_refresh: Rare[Refresh | None] = Rare(None)  # when to ask the V2G chain's OCSP status
+    v2g_timer: Rare[asyncio.TimerHandle | None] = Rare(None)  # wakes it then (while connected)
 
     def certificates(self) -> CertificateStore:
         if self.store is None:
@@ -96,6 +107,9 @@ class SecureStation(Station):
             self.then(functools.partial(self.request_certificate, v2g))
         return chosen
 
+    async def _ask_v2g_now(self) -> None:
+        self.plan_v2g_status()
+
     def renew_certificate(self) -> None:
         """A renewal storm reached the station: ask now when accepted (else it missed it)."""
         if self.state is State.ACCEPTED and self._transport is not None:
@@ -109,7 +123,11 @@ class SecureStation(Station):
             return chosen
         now = datetime.datetime.now(datetime.UTC)
         if kind == V2G:
-            return self.certificates().signed_v2g(chain, now)
+            status = self.certificates().signed_v2g(chain, now)
+            if status == ACCEPTED and self.v2g_refresh is not None:
+                self.v2g_refresh.due_s = 0.0  # a new chain: its status asked at once
+                self.then(self._ask_v2g_now)
+            return status
         if kind not in (None, "ChargingStationCertificate"):
             return "Rejected"
         status, key = self.certificates().signed(chain, now)
@@ -188,3 +206,71 @@ class SecureStation(Station):
         await super().booted()
         if self.pending_events:
             await self.send_security_events()
+        self.plan_v2g_status()
+
+    # --- the V2G chain's OCSP status (M06) -------------------------------------------------------
+
+    def _disconnected(self, ending: Ending) -> None:
+        super()._disconnected(ending)
+        if self.v2g_timer is not None:
+            self.v2g_timer.cancel()
+            self.v2g_timer = None
+
+    def plan_v2g_status(self) -> None:
+        """Ask for the V2G chain's OCSP status if due (``v2g_status.Refresh`` decides), else
+        wake when it will be; only while accepted on a connection (``booted`` plans again)."""
+        refresh = self._v2g_refresh()
+        if refresh is None or self.state is not State.ACCEPTED or self._transport is None:
+            return
+        loop = asyncio.get_running_loop()
+        if self.v2g_timer is not None:
+            self.v2g_timer.cancel()
+            self.v2g_timer = None
+        if refresh.start(loop.time()):
+            self._spawn(self.ask_v2g_status(refresh))
+        elif not refresh.asking:
+            self.v2g_timer = loop.call_at(refresh.due_s, self.plan_v2g_status)
+
+    def _v2g_refresh(self) -> Refresh | None:
+        """The station's refresh schedule, when it asks at all (ISO15118PnCEnabled and a
+        scenario's certificate_status_h)."""
+        config = self.scenario.sessions.plug_and_charge
+        if not config.certificate_status_h or self.get_setting(PNC_ENABLED) != "true":
+            return None
+        if self.v2g_refresh is None:
+            hour_s = 3600.0
+            every_s, retry_s = config.certificate_status_h, config.certificate_status_retry_h
+            self.v2g_refresh = Refresh(every_s * hour_s, retry_s * hour_s)
+        return self.v2g_refresh
+
+    async def ask_v2g_status(self, refresh: Refresh) -> None:
+        """One round: each certificate's status in turn (GetCertificateStatus; 1.6 inside
+        DataTransfer), stopped by the first that does not hold; then plan the next."""
+        config = self.scenario.sessions.plug_and_charge
+        signed = None if self.store is None else self.store.v2g
+        verdicts: list[str | None] = []
+        try:
+            for asked in chain_requests(self.id, config.responder_url, signed):
+                now_s = time.time() + self.clock_offset_s
+                check: Any = functools.partial(judge_v2g, asked, now_s)
+                action, payload, row = V2G_ROW, v2g_request(asked), None
+                if self.version == "1.6":
+                    action, payload, row = "DataTransfer", pnc.wrapped(V2G_ROW, payload), V2G_ROW
+                    check = functools.partial(pnc.judged16, V2G_ROW, check)
+                judge = functools.partial(_noted, verdicts, check)
+                await self.call(action, payload, judge=judge, row=row)
+                if verdicts[-1] is not None:
+                    break
+        except CallFailed:
+            verdicts.append("no answer")
+        finally:
+            held = not verdicts or verdicts[-1] is None
+            refresh.finished(held, asyncio.get_running_loop().time())
+        self.plan_v2g_status()
+
+
+def _noted(verdicts: list[str | None], judge: Any, answer: dict[str, Any]) -> str | None:
+    """``judge``'s verdict on ``answer``, kept in ``verdicts`` for the caller to read."""
+    verdict = judge(answer)
+    verdicts.append(verdict)
+    return verdict

@@ -40,7 +40,7 @@ def _contract_requests(csms: Any) -> list[tuple[str, dict[str, Any]]]:
     out = []
     for c in calls(csms):
         action, payload = c.message[2], c.message[3]
-        if action == "DataTransfer":
+        if action == "DataTransfer" and payload["messageId"] == "Authorize":
             out.append(("1.6", orjson.loads(payload["data"])))
         elif action == "Authorize":
             out.append(("2.0.1", payload))
