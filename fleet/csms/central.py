@@ -330,6 +330,7 @@ class Central201(_Central, ChargePoint201):
 
     async def _send_schedule(self, evse_id: int, tx_id: str, limit_w: float) -> None:
         profile_id = self.csms.next_transaction_id()  # unique enough for an id
+        self.csms.leveled_w[self.id, evse_id] = limit_w
         profile = {
             "id": profile_id,
             "stackLevel": 0,
@@ -347,6 +348,15 @@ class Central201(_Central, ChargePoint201):
         request = call201.SetChargingProfile(evse_id=evse_id, charging_profile=profile)
         with contextlib.suppress(OCPPError, TimeoutError, KeyError, ConnectionClosed):
             await self.csms.call(self.id, request)
+
+    @on(Action201.notify_ev_charging_schedule)
+    def on_ev_schedule(self, evse_id: int, **_: Any) -> result201.NotifyEVChargingSchedule:
+        """The schedule the EV chose (K15): Accepted when it keeps within the levelled limit
+        this CSMS set on that EVSE (else Rejected: the CSMS would renegotiate), or when it
+        set none."""
+        given = self.csms.leveled_w.get((self.id, evse_id))
+        within = plug_and_charge.keeps_within(self.request["chargingSchedule"], given)
+        return result201.NotifyEVChargingSchedule(status="Accepted" if within else "Rejected")
 
     @on(Action201.notify_event)
     def on_notify_event(self, **_: Any) -> result201.NotifyEvent:

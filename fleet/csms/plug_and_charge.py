@@ -108,3 +108,11 @@ def leveled_limit_w(needs: dict[str, Any], now_s: float) -> float | None:
         most_w = params.get("evMaxPower") or params["evMaxCurrent"] * params["evMaxVoltage"]
         low, high = 0.0, float(most_w)
     return round(min(max(wanted_w, low), high), 1)
+
+
+def keeps_within(schedule: dict[str, Any], given_w: float | None) -> bool:
+    """Whether an EV's chosen schedule (NotifyEVChargingSchedule, camelCase) keeps within the
+    levelled limit this CSMS gave its EVSE (None: it gave none, anything goes)."""
+    if given_w is None or schedule["chargingRateUnit"] != "W":
+        return True
+    return all(period["limit"] <= given_w for period in schedule["chargingSchedulePeriod"])

@@ -137,6 +137,8 @@ class Csms:
         self.door = door  # who is let in (Basic auth, certificate identity)
         self.signer = signer  # the CA that signs stations' CSRs (SignCertificate)
         self.ocsp = OcspResponder(signer, revoke_v2g)  # GetCertificateStatus answered
+        # --schedule-ev-needs: the limit (W) each (station, EVSE) was levelled to
+        self.leveled_w: dict[tuple[str, int], float] = {}
         self.tasks: set[asyncio.Task[None]] = set()  # calls of the CSMS's own under way
         self._transaction_id = 0
         self._server: Server | None = None

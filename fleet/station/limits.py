@@ -10,7 +10,8 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from fleet.station.smart_charging import Invalid, Profile, Profiles
+from fleet.station import pnc
+from fleet.station.smart_charging import TX, Invalid, Profile, Profiles
 
 if TYPE_CHECKING:
     from fleet.station.charging import Chargers
@@ -59,6 +60,23 @@ class Limits:
         if cleared:
             self.apply(self.chargers.station.now())
         return "Accepted" if cleared else "Unknown"
+
+    def ev_schedule(self, profile_id: int) -> dict[str, Any] | None:
+        """NotifyEVChargingSchedule for the TxProfile ``profile_id`` just set, when it governs
+        an ISO 15118 EV's session (a contract's, its charging needs told); else None."""
+        station = self.chargers.station
+        config = station.scenario.sessions
+        if not config.plug_and_charge.charging_needs:
+            return None
+        for profile in self.profiles.select(ids=[profile_id]):
+            if profile.purpose != TX or not 0 < profile.connector <= self.connectors:
+                continue
+            demand = self.chargers.chargers[profile.connector - 1].demand
+            if demand is not None and demand.contract:
+                return pnc.ev_schedule(
+                    profile, demand, station.scenario.stations.evse, station.now()
+                )
+        return None
 
     def select(self, **criteria: Any) -> list[Profile]:
         return self.profiles.select(**criteria)

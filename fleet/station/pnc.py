@@ -13,12 +13,15 @@ from typing import TYPE_CHECKING, Any, Final
 
 import orjson
 
+from fleet.station.behaviour import format_time
+
 if TYPE_CHECKING:
     from fleet.scenario_charging import Evse, PlugAndCharge
     from fleet.station.calls import Judge
     from fleet.station.contracts import Contract
     from fleet.station.generator import Demand
     from fleet.station.intents import Send
+    from fleet.station.smart_charging import Profile
     from fleet.station.transaction import Shapes, TxSettings
 
 VENDOR_ID: Final = "org.openchargealliance.iso15118pnc"
@@ -133,3 +136,36 @@ def needs(
         return []
     told = shapes.charging_needs(connector, demand, evse, departure_s)
     return [] if told is None else [told]
+
+
+def ev_schedule(profile: Profile, demand: Demand, evse: Evse, now_s: float) -> dict[str, Any]:
+    """2.0.1 NotifyEVChargingSchedule (K15; K16 when the CSMS sets another): the schedule an
+    ISO 15118 EV chooses under the TxProfile the CSMS set, each of its periods within what the
+    EV takes (in the profile's unit), from the profile's start (now for a relative one)."""
+    most_w = demand.ev_max_kw * 1000
+    per_amp = evse.voltage_v * (1 if evse.current == "DC" else evse.phases)
+    most = most_w if profile.unit == "W" else most_w / per_amp
+    periods = []
+    for period in profile.periods:
+        chosen: dict[str, Any] = {
+            "startPeriod": period.start_s,
+            "limit": round(min(period.limit, most), 1),
+        }
+        if period.phases is not None:
+            chosen["numberPhases"] = period.phases
+        periods.append(chosen)
+    shown = profile.shown.get("chargingSchedule")
+    schedule_id = shown[0].get("id", profile.id) if shown else profile.id
+    schedule: dict[str, Any] = {
+        "id": schedule_id,
+        "chargingRateUnit": profile.unit,
+        "chargingSchedulePeriod": periods,
+    }
+    if profile.duration_s is not None:
+        schedule["duration"] = int(profile.duration_s)
+    time_base = now_s if profile.start_at is None else profile.start_at
+    return {
+        "timeBase": format_time(time_base),
+        "evseId": profile.connector,
+        "chargingSchedule": schedule,
+    }

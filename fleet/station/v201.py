@@ -154,7 +154,11 @@ class StationV201(DeviceModelStation):
         if status == "Accepted":
             shown = snake_to_camel_case(charging_profile)
             parse = partial(sc.parse201, charging_profile, evse_id, shown)
-            status = self.chargers().profiles().install(parse)
+            limits = self.chargers().profiles()
+            status = limits.install(parse)
+            chosen = limits.ev_schedule(charging_profile["id"]) if status == "Accepted" else None
+            if chosen is not None:  # the EV renegotiates under it (K15, K16): after the answer
+                self.then(partial(self.send_each, "NotifyEVChargingSchedule", [chosen]))
         return call_result.SetChargingProfile(status=status)
 
     @on(Action.clear_charging_profile)

@@ -4,6 +4,7 @@ certificates behind it, and what the CSMS's answers do to the session."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import subprocess
@@ -16,13 +17,16 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
+from ocpp.charge_point import snake_to_camel_case
 
 from fleet import wire
 from fleet.certs import new_authority, write_pair
+from fleet.csms.plug_and_charge import keeps_within
 from fleet.errors import ScenarioError
 from fleet.scenario import load_scenario
 from fleet.scenario_charging import Evse, PlugAndCharge, Sessions
 from fleet.station import pnc
+from fleet.station import smart_charging as sc
 from fleet.station.behaviour import format_time
 from fleet.station.connectors import Status
 from fleet.station.contracts import Contracts, contracts_for
@@ -351,3 +355,68 @@ def test_a_contract_waiting_on_a_csms_that_went_away_follows_the_same_rule(
     out = valid("2.0.1", c.went_offline(arrival + 1))
     assert (c.phase is Phase.CHARGING) is starts
     assert bool([s for s in out if s.action == "TransactionEvent"]) is starts
+
+
+def test_an_iso_15118_ev_chooses_its_schedule_within_the_profile_and_what_it_takes() -> None:
+    """NotifyEVChargingSchedule (K15): the TxProfile's periods, each capped at what the EV
+    takes in the profile's unit, from the profile's start."""
+    c = charger("2.0.1", PNC)
+    c.begin(T0)
+    assert c.wake_at is not None
+    c.on_wake(c.wake_at)
+    assert c.demand is not None
+    demand = dataclasses.replace(c.demand, ev_max_kw=11.0)
+    ev_amps = 11_000 / (3 * 230)  # per phase, on Evse()'s 3 x 230 V: 15.9 A
+    raw = {
+        "id": 4,
+        "stack_level": 0,
+        "charging_profile_purpose": "TxProfile",
+        "charging_profile_kind": "Absolute",
+        "transaction_id": "tx-1",
+        "charging_schedule": [
+            {
+                "id": 40,
+                "start_schedule": format_time(T0),
+                "duration": 7200,
+                "charging_rate_unit": "A",
+                "charging_schedule_period": [
+                    {"start_period": 0, "limit": 10.0, "number_phases": 3},
+                    {"start_period": 1800, "limit": 63.0},  # above what the EV takes
+                ],
+            }
+        ],
+    }
+    profile = sc.parse201(raw, 1, snake_to_camel_case(raw))
+    told = pnc.ev_schedule(profile, demand, Evse(), T0 + 60)
+    wire.checker("2.0.1", "NotifyEVChargingSchedule", "request")(told)
+    assert told["timeBase"] == format_time(T0) and told["evseId"] == 1
+    schedule = told["chargingSchedule"]
+    assert (schedule["id"], schedule["chargingRateUnit"], schedule["duration"]) == (40, "A", 7200)
+    assert schedule["chargingSchedulePeriod"] == [
+        {"startPeriod": 0, "limit": 10.0, "numberPhases": 3},
+        {"startPeriod": 1800, "limit": round(ev_amps, 1)},
+    ]
+    # A relative profile in W starts now; the EV's own maximum in W caps it.
+    relative = {**raw, "charging_profile_kind": "Relative"}
+    relative["charging_schedule"] = [
+        {
+            "id": 41,
+            "charging_rate_unit": "W",
+            "charging_schedule_period": [{"start_period": 0, "limit": 1e6}],
+        }
+    ]
+    profile = sc.parse201(relative, 1, snake_to_camel_case(relative))
+    told = pnc.ev_schedule(profile, demand, Evse(), T0 + 60)
+    assert told["timeBase"] == format_time(T0 + 60)
+    limit = told["chargingSchedule"]["chargingSchedulePeriod"][0]["limit"]
+    assert limit == round(demand.ev_max_kw * 1000, 1)
+
+
+def test_the_embedded_csms_accepts_an_ev_schedule_within_the_limit_it_gave() -> None:
+    def schedule(*limits: float, unit: str = "W") -> dict[str, Any]:
+        periods = [{"startPeriod": 600 * i, "limit": lim} for i, lim in enumerate(limits)]
+        return {"id": 1, "chargingRateUnit": unit, "chargingSchedulePeriod": periods}
+
+    assert keeps_within(schedule(7400.0, 7000.0), 7400.0)
+    assert not keeps_within(schedule(7400.0, 7400.1), 7400.0)
+    assert keeps_within(schedule(99_000.0), None)  # it levelled nothing there

@@ -79,6 +79,7 @@ async def test_contract_evs_authorise_and_charge_in_both_versions(validation: st
         assert plug_and_charge.certificate_status(request) == "Accepted"
     needs = calls(csms, action="NotifyEVChargingNeeds")  # ISO 15118 EVs' needs: 2.0.1 only
     assert needs and {c.version for c in needs} == {"2.0.1"}
+    assert not calls(csms, action="NotifyEVChargingSchedule")  # the CSMS set no profile
     contracts = {request["idToken"]["idToken"] for _, request in requests}
     assert {token for _, token in _started_tokens(csms)} <= contracts
     # One row for both versions (1.6's is a DataTransfer): the CSMS's contract checks apart.
@@ -224,4 +225,15 @@ async def test_the_csms_schedules_an_iso_15118_ev_s_needs_and_the_session_follow
     # lifted); with it, the levelled power, to the meter's rounding.
     levelled = powers(csms, "CP-00001", told + 1.5)
     assert levelled and all(7400 < w < 7501 for w in levelled), levelled
+    # The EV chose its schedule under the profile and the station told the CSMS (K15), after
+    # the SetChargingProfile's answer; the CSMS found it within the limit it set.
+    (chosen,) = calls(csms, "CP-00001", "NotifyEVChargingSchedule")
+    schedule = chosen.message[3]["chargingSchedule"]
+    limit_w = profile.periods[0].limit
+    assert schedule["chargingRateUnit"] == "W"
+    assert schedule["chargingSchedulePeriod"] == [{"startPeriod": 0, "limit": limit_w}]
+    assert chosen.message[3]["evseId"] == 1
+    assert csms.ledger["CP-00001"].received["NotifyEVChargingSchedule"] == 1
+    assert fleet.summary.stats.wire["OCPP2.0.1", "NotifyEVChargingSchedule"].count == 1
     assert fleet.summary.failures == []
+    assert_schema_valid(csms)

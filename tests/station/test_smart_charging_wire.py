@@ -161,4 +161,5 @@ async def test_a_2_0_1_default_profile_limits_sessions_and_is_reported_back() ->
             "CP-00001", c201.SetChargingProfile(evse_id=1, charging_profile=external)
         )
         assert refused.status == "Rejected"
+    assert not calls(csms, action="NotifyEVChargingSchedule")  # a tag's session: no ISO 15118 EV
     assert_schema_valid(csms)
