@@ -37,12 +37,14 @@ from fleet.csms import plug_and_charge
 from fleet.csms.records import Captured
 from fleet.csms.signing import signed_chain
 from fleet.routing import Routed, ocpp_error
+from fleet.station import pnc
 from fleet.station.v2g_status import ROW as V2G_ROW
 
 if TYPE_CHECKING:
     from fleet.csms.server import Csms
 
 logger = logging.getLogger("fleet.csms")
+V2G = "V2GCertificate"  # the ISO 15118 certificate (2.0.1 certificateType; 1.6 in DataTransfer)
 
 
 class _Central(Routed):
@@ -156,8 +158,15 @@ class _Central(Routed):
 
     async def _send_signed(self, chain: str, kind: str) -> None:
         record = self.csms.ledger[self.id]
-        if self._ocpp_version == "1.6":
-            request: Any = call16.CertificateSigned(certificate_chain=chain)
+        wrapped = self._ocpp_version == "1.6" and kind == V2G  # the OCA's PnC on 1.6
+        if wrapped:
+            signed = {"certificateChain": chain, "certificateType": kind}
+            data = orjson.dumps(signed).decode()
+            request: Any = call16.DataTransfer(
+                vendor_id=pnc.VENDOR_ID, message_id="CertificateSigned", data=data
+            )
+        elif self._ocpp_version == "1.6":
+            request = call16.CertificateSigned(certificate_chain=chain)
         else:
             request = call201.CertificateSigned(certificate_chain=chain, certificate_type=kind)
         try:
@@ -165,7 +174,16 @@ class _Central(Routed):
         except (OCPPError, TimeoutError, KeyError, ConnectionClosed):
             record.certificates["unanswered"] += 1
             return
-        record.certificates[answer.status] += 1
+        if wrapped:
+            inner = pnc.inner({"status": answer.status, "data": answer.data})
+            status = "unanswered" if inner is None else str(inner.get("status"))
+        else:
+            status = answer.status
+        record.certificates[status] += 1
+
+    def _sign_v2g16(self, request: dict[str, Any]) -> dict[str, Any]:
+        """A 1.6 SignCertificate inside DataTransfer: the V2G certificate's CSR."""
+        return {"status": self.sign_answer(request["csr"], request.get("certificateType", V2G))}
 
     def security_event(self, kind: str) -> None:
         self.csms.ledger[self.id].security_events[kind] += 1
@@ -199,6 +217,7 @@ class Central16(_Central, ChargePoint16):
         answers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "Authorize": functools.partial(plug_and_charge.authorize_answer, tags=self.csms.tags),
             V2G_ROW: self.certificate_status,
+            "SignCertificate": self._sign_v2g16,
         }
         status, data = plug_and_charge.data_transfer_answer(self.request, answers)
         return result16.DataTransfer(status=status, data=data)

@@ -19,7 +19,13 @@ from typing import Any, ClassVar, Final
 from fleet.certs import ORGANIZATION
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
 from fleet.station import pnc
-from fleet.station.certificates import ACCEPTED, NOT_FOUND, CertificateStore, store_client
+from fleet.station.certificates import (
+    ACCEPTED,
+    NOT_FOUND,
+    CertificateStore,
+    Installed,
+    store_client,
+)
 from fleet.station.core import Station
 from fleet.station.engine import Ending
 from fleet.station.rare import Rare
@@ -38,6 +44,7 @@ BAD_SIGNING_CERTIFICATE: Final = "InvalidFirmwareSigningCertificate"
 SIGN_TRIGGERS: Final = ("SignChargePointCertificate", "SignChargingStationCertificate")
 SIGN_V2G: Final = "SignV2GCertificate"  # 2.0.1: the ISO 15118 certificate, for Plug & Charge
 V2G: Final = "V2GCertificate"
+SIGN: Final = "SignCertificate"
 MAX_PENDING_EVENTS: Final = 50  # security events kept while offline, the newest dropped beyond
 
 
@@ -92,12 +99,17 @@ class SecureStation(Station):
         if self.version == "2.0.1":
             payload["certificateType"] = V2G if v2g else "ChargingStationCertificate"
         with contextlib.suppress(CallFailed):
-            await self.call("SignCertificate", payload)
+            if v2g and self.version == "1.6":  # the OCA's PnC on 1.6: inside DataTransfer
+                wrapped = pnc.wrapped(SIGN, {**payload, "certificateType": V2G})
+                judge = functools.partial(pnc.judged16, SIGN, _no_verdict)
+                await self.call("DataTransfer", wrapped, judge=judge, row=SIGN)
+            else:
+                await self.call(SIGN, payload)
 
     def trigger(
         self, requested: str, connectors: list[int] | None, action: str = "TriggerMessage"
     ) -> str:
-        v2g = requested == SIGN_V2G and self.version == "2.0.1"
+        v2g = requested == SIGN_V2G  # (1.6: inside DataTransfer, see v16_pnc)
         if requested not in SIGN_TRIGGERS and not v2g:
             return super().trigger(requested, connectors, action)
         chosen = self.status_for(action)
@@ -274,3 +286,12 @@ def _noted(verdicts: list[str | None], judge: Any, answer: dict[str, Any]) -> st
     verdict = judge(answer)
     verdicts.append(verdict)
     return verdict
+
+
+def _no_verdict(answer: dict[str, Any]) -> str | None:
+    return None  # the CSMS's Rejected is its word on the CSR, as in 2.0.1
+
+
+def installed_chain(found: list[Installed]) -> list[dict[str, Any]]:
+    """GetInstalledCertificateIdsResponse's certificateHashDataChain (2.0.1 shape)."""
+    return [{"certificateType": i.kind, "certificateHashData": i.hash_data} for i in found]

@@ -14,11 +14,11 @@ from ocpp.v16.enums import Action
 from fleet.station import smart_charging as sc
 from fleet.station.reservations import Reservation
 from fleet.station.settings import AUTHORIZATION_KEY, SECURITY_PROFILE, SETTINGS
-from fleet.station.v16_security import SecurityV16
+from fleet.station.v16_pnc import PncV16
 from fleet.station.v16_tx import TxShapes
 
 
-class StationV16(SecurityV16):
+class StationV16(PncV16):
     __slots__ = ()
     version = "1.6"
     kind = "OCPP1.6"
@@ -235,10 +235,6 @@ class StationV16(SecurityV16):
     @on(Action.cancel_reservation)
     def on_cancel_reservation(self, reservation_id: int, **_: Any) -> call_result.CancelReservation:
         return call_result.CancelReservation(status=self.answer_cancel_reservation(reservation_id))
-
-    @on(Action.data_transfer)
-    def on_data_transfer(self, vendor_id: str, **_: Any) -> call_result.DataTransfer:
-        return call_result.DataTransfer(status=self.status_for("DataTransfer"))
 
 
 StationV16.tx_shapes = TxShapes()

@@ -19,7 +19,7 @@ from fleet.station.channel import Transport
 from fleet.station.engine import Ending
 from fleet.station.network import NetworkProfile
 from fleet.station.rare import Rare
-from fleet.station.secure import SecureStation
+from fleet.station.secure import SecureStation, installed_chain
 from fleet.station.settings import NETWORK_ATTEMPTS, NETWORK_PRIORITY
 
 logger = logging.getLogger("fleet.station")
@@ -89,9 +89,8 @@ class SecurityV201(SecureStation):
         self, certificate_type: list[str] | None = None, **_: Any
     ) -> call_result.GetInstalledCertificateIds:
         status, found = self.answer_installed(certificate_type)
-        chain = [{"certificateType": i.kind, "certificateHashData": i.hash_data} for i in found]
         return call_result.GetInstalledCertificateIds(
-            status=status, certificate_hash_data_chain=chain or None
+            status=status, certificate_hash_data_chain=installed_chain(found) or None
         )
 
     @on(Action.delete_certificate)
