@@ -204,8 +204,11 @@ class Engine(CallSlot):
         return task
 
     def _task_done(self, task: asyncio.Task[Any]) -> None:
-        if self._tasks is not None:
-            self._tasks.discard(task)
+        tasks = self._tasks
+        if tasks is not None:
+            tasks.discard(task)
+            if not tasks:
+                self._tasks = None  # an empty set is 216 bytes kept for the next rare follow-up
         if not task.cancelled() and (exc := task.exception()) is not None:  # fleet's own bug
             reason = f"{type(exc).__name__}: {exc}"  # counted, one line (as in session.py)
             logger.error("%s: station error: %s", self.id, reason)

@@ -19,6 +19,7 @@ from typing import Any, ClassVar, Final
 from fleet.certs import ORGANIZATION
 from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, CallFailed, ConnectionFailed
 from fleet.station import pnc
+from fleet.station.calendar import Calendar, Entry
 from fleet.station.certificates import (
     ACCEPTED,
     NOT_FOUND,
@@ -27,12 +28,11 @@ from fleet.station.certificates import (
     store_client,
 )
 from fleet.station.core import Station
-from fleet.station.engine import Ending
 from fleet.station.rare import Rare
 from fleet.station.settings import CPO_NAME, PNC_ENABLED
 from fleet.station.state import State
+from fleet.station.v2g_status import ASKING, chain_requests, next_due, starts
 from fleet.station.v2g_status import ROW as V2G_ROW
-from fleet.station.v2g_status import Refresh, chain_requests
 from fleet.station.v2g_status import judge as judge_v2g
 from fleet.station.v2g_status import request as v2g_request
 
@@ -58,8 +58,10 @@ class SecureStation(Station):
     untrusted_csms_event: ClassVar[str]
     store: Rare[CertificateStore | None] = Rare(None)  # made by the first certificate message
     pending_events: Rare[list[dict[str, Any]] | None] = Rare(None)  # security events not sent
-    v2g_refresh: Rare[Refresh | None] = Rare(None)  # when to ask the V2G chain's OCSP status
-    v2g_timer: Rare[asyncio.TimerHandle | None] = Rare(None)  # wakes it then (while connected)
+    # When the V2G chain's OCSP status is asked next (loop time; None: once accepted; ASKING:
+    # under way), and the calendar entry that wakes the station then.
+    v2g_due_s: Rare[float | None] = Rare(None)
+    v2g_wake: Rare[Entry | None] = Rare(None)
 
     def certificates(self) -> CertificateStore:
         if self.store is None:
@@ -136,8 +138,8 @@ class SecureStation(Station):
         now = datetime.datetime.now(datetime.UTC)
         if kind == V2G:
             status = self.certificates().signed_v2g(chain, now)
-            if status == ACCEPTED and self.v2g_refresh is not None:
-                self.v2g_refresh.due_s = 0.0  # a new chain: its status asked at once
+            if status == ACCEPTED and self.v2g_due_s not in (None, ASKING):
+                self.v2g_due_s = 0.0  # a new chain: its status asked at once
                 self.then(self._ask_v2g_now)
             return status
         if kind not in (None, "ChargingStationCertificate"):
@@ -222,40 +224,40 @@ class SecureStation(Station):
 
     # --- the V2G chain's OCSP status (M06) -------------------------------------------------------
 
-    def _disconnected(self, ending: Ending) -> None:
-        super()._disconnected(ending)
-        if self.v2g_timer is not None:
-            self.v2g_timer.cancel()
-            self.v2g_timer = None
-
     def plan_v2g_status(self) -> None:
-        """Ask for the V2G chain's OCSP status if due (``v2g_status.Refresh`` decides), else
-        wake when it will be; only while accepted on a connection (``booted`` plans again)."""
-        refresh = self._v2g_refresh()
-        if refresh is None or self.state is not State.ACCEPTED or self._transport is None:
+        """Ask for the V2G chain's OCSP status if due (``v2g_status`` decides), else wake when
+        it will be; only while accepted on a connection (``booted`` plans again)."""
+        if self.state is not State.ACCEPTED or self._transport is None or not self._asks_v2g():
             return
         loop = asyncio.get_running_loop()
-        if self.v2g_timer is not None:
-            self.v2g_timer.cancel()
-            self.v2g_timer = None
-        if refresh.start(loop.time()):
-            self._spawn(self.ask_v2g_status(refresh))
-        elif not refresh.asking:
-            self.v2g_timer = loop.call_at(refresh.due_s, self.plan_v2g_status)
+        due = self.v2g_due_s
+        if starts(due, loop.time()):
+            self.v2g_due_s = ASKING
+            self._spawn(self.ask_v2g_status())
+            return
+        if due is None or due == ASKING:
+            return  # under way: it plans the next when it ends
+        calendar = Calendar.of(loop)
+        if self.v2g_wake is not None:
+            calendar.cancel(self.v2g_wake)
+        self.v2g_wake = calendar.at(due, self._v2g_woken)
 
-    def _v2g_refresh(self) -> Refresh | None:
-        """The station's refresh schedule, when it asks at all (ISO15118PnCEnabled and a
-        scenario's certificate_status_h)."""
+    def _v2g_woken(self) -> None:
+        self.v2g_wake = None
+        self.plan_v2g_status()
+
+    def _asks_v2g(self) -> bool:
+        """Whether the station asks at all: ISO15118PnCEnabled and a certificate_status_h."""
         config = self.scenario.sessions.plug_and_charge
-        if not config.certificate_status_h or self.get_setting(PNC_ENABLED) != "true":
-            return None
-        if self.v2g_refresh is None:
-            hour_s = 3600.0
-            every_s, retry_s = config.certificate_status_h, config.certificate_status_retry_h
-            self.v2g_refresh = Refresh(every_s * hour_s, retry_s * hour_s)
-        return self.v2g_refresh
+        return bool(config.certificate_status_h) and self.get_setting(PNC_ENABLED) == "true"
 
-    async def ask_v2g_status(self, refresh: Refresh) -> None:
+    def ended(self) -> None:
+        super().ended()
+        if self.v2g_wake is not None:  # a stopped station is not kept for its wake-up
+            Calendar.of(asyncio.get_running_loop()).cancel(self.v2g_wake)
+            self.v2g_wake = None
+
+    async def ask_v2g_status(self) -> None:
         """One round: each certificate's status in turn (GetCertificateStatus; 1.6 inside
         DataTransfer), stopped by the first that does not hold; then plan the next."""
         config = self.scenario.sessions.plug_and_charge
@@ -277,7 +279,10 @@ class SecureStation(Station):
             verdicts.append("no answer")
         finally:
             held = not verdicts or verdicts[-1] is None
-            refresh.finished(held, asyncio.get_running_loop().time())
+            hour_s = 3600.0
+            every_s, retry_s = config.certificate_status_h, config.certificate_status_retry_h
+            now_s = asyncio.get_running_loop().time()
+            self.v2g_due_s = next_due(held, now_s, every_s * hour_s, retry_s * hour_s)
         self.plan_v2g_status()
 
 

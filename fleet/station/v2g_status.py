@@ -21,6 +21,7 @@ import binascii
 import datetime
 import functools
 import itertools
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
@@ -179,25 +180,16 @@ def _signed(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
     return False
 
 
-@dataclass(slots=True)
-class Refresh:
-    """When a station asks next: due at once (its first acceptance), then ``every_s`` after a
-    round that held, ``retry_s`` after one that failed. One round at a time."""
+ASKING: Final = math.inf  # when a station asks next while a round is under way: not again
 
-    every_s: float
-    retry_s: float
-    due_s: float = 0.0  # loop time
-    asking: bool = False
 
-    def start(self, now_s: float) -> bool:
-        """Whether to ask now (due, none under way); if so the round is under way."""
-        if self.asking or now_s < self.due_s:
-            return False
-        self.asking = True
-        return True
+def starts(due_s: float | None, now_s: float) -> bool:
+    """Whether a round starts now: never asked yet (None), or due; not while one is under way
+    (ASKING)."""
+    return due_s is None or due_s <= now_s
 
-    def finished(self, held: bool, now_s: float) -> float:
-        """A round ended: when the next is due."""
-        self.asking = False
-        self.due_s = now_s + (self.every_s if held else self.retry_s)
-        return self.due_s
+
+def next_due(held: bool, now_s: float, every_s: float, retry_s: float) -> float:
+    """When the round after one that ended now is due: ``every_s`` after a round that held,
+    ``retry_s`` after one that failed."""
+    return now_s + (every_s if held else retry_s)

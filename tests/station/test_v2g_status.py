@@ -27,14 +27,17 @@ from fleet.csms.plug_and_charge import data_transfer_answer
 from fleet.errors import ScenarioError
 from fleet.scenario import load_scenario
 from fleet.station import pnc
+from fleet.station.calendar import Calendar
 from fleet.station.certificates import hash_data
 from fleet.station.v2g_status import (
+    ASKING,
     Asked,
-    Refresh,
     chain_requests,
     judge,
     leaf_serial,
+    next_due,
     request,
+    starts,
     v2g_pki,
 )
 
@@ -289,15 +292,76 @@ def test_the_embedded_csms_fails_what_it_cannot_answer_for() -> None:
 
 
 def test_a_station_asks_at_once_then_every_interval_and_sooner_after_a_failure() -> None:
-    refresh = Refresh(every_s=600.0, retry_s=60.0)
-    assert refresh.start(5.0)  # first acceptance: due at once
-    assert not refresh.start(5.5)  # one round at a time
-    assert refresh.finished(True, 8.0) == 608.0
-    assert not refresh.start(607.9)
-    assert refresh.start(608.0)
-    assert refresh.finished(False, 610.0) == 670.0  # failed: again sooner
-    assert not refresh.start(669.0)
-    assert refresh.start(670.0)
+    every_s, retry_s = 600.0, 60.0
+    assert starts(None, 5.0)  # first acceptance: due at once
+    assert not starts(ASKING, 1e12)  # one round at a time
+    due = next_due(True, 8.0, every_s, retry_s)
+    assert due == 608.0
+    assert not starts(due, 607.9) and starts(due, 608.0)
+    due = next_due(False, 610.0, every_s, retry_s)  # failed: again sooner
+    assert due == 670.0
+    assert not starts(due, 669.0) and starts(due, 670.0)
+
+
+class _Loop:
+    """A loop's clock and timers, moved by hand."""
+
+    def __init__(self) -> None:
+        self.now = 0.0
+        self.timers: list[list[Any]] = []  # [when, callback, cancelled]
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback: Any) -> Any:
+        timer = [when, callback, False]
+        self.timers.append(timer)
+        return _Handle(timer)
+
+    def advance(self, to: float) -> None:
+        self.now = to
+        for timer in list(self.timers):
+            if not timer[2] and timer[0] <= to:
+                self.timers.remove(timer)
+                timer[1]()
+
+    def armed(self) -> list[float]:
+        return [t[0] for t in self.timers if not t[2]]
+
+
+class _Handle:
+    def __init__(self, timer: list[Any]) -> None:
+        self.timer = timer
+
+    def cancel(self) -> None:
+        self.timer[2] = True
+
+
+def test_the_calendar_wakes_many_on_one_timer_in_order_and_forgets_the_cancelled() -> None:
+    loop = _Loop()
+    calendar = Calendar(loop)  # type: ignore[arg-type]
+    woken: list[str] = []
+    late = calendar.at(100.0, lambda: woken.append("late"))
+    calendar.at(50.0, lambda: woken.append("early"))
+    tie = calendar.at(50.0, lambda: woken.append("tie"))
+    assert loop.armed() == [50.0]  # one timer, for the earliest
+    calendar.cancel(tie)
+    assert len(calendar) == 2
+    loop.advance(49.9)
+    assert woken == []
+    loop.advance(50.0)
+    assert woken == ["early"] and loop.armed() == [100.0]
+    # A wake-up may set another; a cancelled one never runs and holds nothing.
+    calendar.at(75.0, lambda: woken.append("set later"))
+    calendar.cancel(late)
+    assert late[2] is None
+    loop.advance(200.0)
+    assert woken == ["early", "set later"] and len(calendar) == 0 and loop.armed() == []
+    # Cancelled entries do not pile up: the heap is compacted past half.
+    entries = [calendar.at(1000.0 + i, lambda: None) for i in range(10)]
+    for entry in entries[:6]:
+        calendar.cancel(entry)
+    assert len(calendar._heap) == 4 and len(calendar) == 4
 
 
 @pytest.mark.parametrize(

@@ -4,6 +4,7 @@ row a user reads, revoked certificates and a CSMS that answers with no usable OC
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 from typing import Any
 
@@ -11,6 +12,7 @@ import orjson
 from ocpp.v201 import call as call201
 
 from fleet.certs import new_authority
+from fleet.station.calendar import Calendar
 from fleet.station.v2g_status import chain_requests
 from tests.conftest import (
     accepted,
@@ -99,12 +101,17 @@ async def test_a_reconnect_asks_nothing_before_it_is_due() -> None:
     async with csms_running(interval_s=60) as csms:
         async with fleet_running(scenario, csms.url) as fleet:
             await wait_until(lambda: len(_asked(csms)) == 3, 10)
+            station = fleet.stations[0]
+            await wait_until(lambda: station.v2g_wake is not None)  # the round ended
+            assert station._tasks is None  # no empty task set kept after the round's task
             await csms.connections["CP-00001"]._connection.close(1001, "going away")
             await wait_until(lambda: len(calls(csms, action="BootNotification")) == 2, 10)
             await accepted(fleet)
             await wait_until(lambda: len(calls(csms, action="StatusNotification")) >= 4)
     assert len(_asked(csms)) == 3
-    assert fleet.stations[0].v2g_timer is None  # a stopped station keeps no timer alive
+    # A stopped station is not kept alive by its wake-up a week away.
+    assert fleet.stations[0].v2g_wake is None
+    assert len(Calendar.of(asyncio.get_running_loop())) == 0
 
 
 async def test_a_v2g_certificate_the_csms_signs_is_asked_about_at_once() -> None:
