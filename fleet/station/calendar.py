@@ -1,11 +1,12 @@
 """Far-off wake-ups of many stations on one loop timer.
 
-Some things a station does come days apart: its V2G chain's OCSP status is asked weekly. A
-loop timer each would hold uvloop's handle, its timer and the bound method for those days:
-544 bytes a station (tracemalloc, 300 stations), more than the rest of that state. Here a
-wake-up is one entry (a 3-item list) of a heap the loop's single timer serves; cancelling one
-drops its reference to the station at once, and the heap is compacted when cancelled entries
-come to outnumber the live ones.
+Some things a station waits for come minutes to days away: a storm's next fault, its V2G
+chain's OCSP status (weekly). A loop timer each holds uvloop's handle, its timer and the
+callback for that long: 544 bytes a station (tracemalloc, 300 stations), more than the rest of
+that state. Here a wake-up is one entry (a 3-item list) of a heap the loop's single timer
+serves; cancelling one drops its reference to the station at once, and the heap is compacted
+when cancelled entries come to outnumber the live ones. Wake-ups due together run in one loop
+iteration, as their timers would.
 """
 
 from __future__ import annotations

@@ -99,12 +99,12 @@ async def keep_connected(
 ) -> None:
     """Run ``station`` against ``url`` until ``stop`` is set, reconnecting after losses; the
     scenario's storms strike it at their times after ``origin`` (epoch seconds; default now)."""
-    storm_timers = storming.arm(station, time.time() if origin is None else origin)
+    strikes = storming.arm(station, time.time() if origin is None else origin)
     try:
         await _keep_connected(station, url, stop, rng)
     finally:
-        for timer in storm_timers:
-            timer.cancel()
+        if strikes is not None:
+            strikes.cancel()
     station.ended()
 
 

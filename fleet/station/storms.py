@@ -10,6 +10,7 @@ for ``down_s``) or a reboot. Peak hours are not faults: they raise the sessions'
 from __future__ import annotations
 
 import hashlib
+import math
 from dataclasses import dataclass
 from typing import Final
 
@@ -44,29 +45,57 @@ def pick(seed: int, storm: int, station_id: str) -> float:
 
 
 def faults_for(storms: tuple[Storm, ...], seed: int, station_id: str) -> list[Fault]:
-    """The station's faults, in time order."""
+    """The station's faults, in time order (storms in their order at the same time)."""
     faults = []
+    after: tuple[float, int] = (-math.inf, -1)
+    while (found := next_fault(storms, seed, station_id, after)) is not None:
+        fault, number = found
+        faults.append(fault)
+        after = (fault.at_s, number)
+    return faults
+
+
+def next_fault(
+    storms: tuple[Storm, ...], seed: int, station_id: str, after: tuple[float, int]
+) -> tuple[Fault, int] | None:
+    """The station's first fault later than ``after`` (its time, its storm's number) and the
+    number of its storm; None when none is left. Made one at a time, as they come: an hour's
+    flapping every 30 s is 120 faults a station, which held in advance cost ~83 KB a station
+    (measured) before the storm began."""
+    best: tuple[Fault, int] | None = None
     for number, storm in enumerate(storms):
-        draw = pick(seed, number, station_id)
-        kind = storm.kind
-        if kind == "csms_restart":
-            faults.append(Fault(storm.at_s, DROP, 0.0, storm.silent))
-        elif draw >= storm.share:
-            continue
-        elif kind == "blackout":
-            faults.append(Fault(storm.at_s, DROP, storm.duration_s, storm.silent))
-        elif kind == "flapping":
-            # Stations flap out of step: each starts at its own point of the first period.
-            at = storm.at_s + storm.every_s * (draw / storm.share)
-            while at < storm.at_s + storm.duration_s:
-                faults.append(Fault(at, DROP, storm.down_s, storm.silent))
-                at += storm.every_s
-        elif kind == "rolling_restart":
-            wave = min(int(draw / storm.share * storm.waves), storm.waves - 1)
-            faults.append(Fault(storm.at_s + wave * storm.every_s, REBOOT))
-        elif kind == "cert_renewal":
-            faults.append(Fault(storm.at_s, RENEW))
-    return sorted(faults, key=lambda f: f.at_s)
+        fault = _first_after(storm, pick(seed, number, station_id), number, after)
+        if fault is not None and (best is None or fault.at_s < best[0].at_s):
+            best = (fault, number)
+    return best
+
+
+def _first_after(storm: Storm, draw: float, number: int, after: tuple[float, int]) -> Fault | None:
+    def later(at_s: float) -> bool:
+        return (at_s, number) > after
+
+    kind = storm.kind
+    if kind == "csms_restart":
+        return Fault(storm.at_s, DROP, 0.0, storm.silent) if later(storm.at_s) else None
+    if draw >= storm.share or kind in ("boot_storm", "peak_hour"):
+        return None
+    if kind == "blackout":
+        fault = Fault(storm.at_s, DROP, storm.duration_s, storm.silent)
+    elif kind == "flapping":
+        # Stations flap out of step: each starts at its own point of the first period.
+        first = storm.at_s + storm.every_s * (draw / storm.share)
+        end = storm.at_s + storm.duration_s
+        k = 0 if after[0] <= first else math.floor((after[0] - first) / storm.every_s)
+        while first + k * storm.every_s < end and not later(first + k * storm.every_s):
+            k += 1
+        at_s = first + k * storm.every_s
+        return Fault(at_s, DROP, storm.down_s, storm.silent) if at_s < end else None
+    elif kind == "rolling_restart":
+        wave = min(int(draw / storm.share * storm.waves), storm.waves - 1)
+        fault = Fault(storm.at_s + wave * storm.every_s, REBOOT)
+    else:  # cert_renewal
+        fault = Fault(storm.at_s, RENEW)
+    return fault if later(fault.at_s) else None
 
 
 def surges(storms: tuple[Storm, ...]) -> list[Surge]:

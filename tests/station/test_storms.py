@@ -3,15 +3,32 @@ station id, the same in every process), and peak hours raising session arrivals.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
+import time
 from collections import Counter
 
 import pytest
 
+from fleet.metrics.summary import Summary
 from fleet.scenario_charging import Sessions
 from fleet.scenario_storms import PRESETS, Storm
+from fleet.station import storming
+from fleet.station.calendar import Calendar
 from fleet.station.generator import SessionGenerator
-from fleet.station.storms import DROP, REBOOT, RENEW, Fault, boot_storm, faults_for, surges
+from fleet.station.session import make_station
+from fleet.station.storms import (
+    DROP,
+    REBOOT,
+    RENEW,
+    Fault,
+    boot_storm,
+    faults_for,
+    next_fault,
+    surges,
+)
+from tests.conftest import make_scenario
+from tests.station.test_v2g_status import HandLoop
 
 IDS = [f"CP-{n:05d}" for n in range(1, 2001)]
 
@@ -96,3 +113,46 @@ def test_presets_are_storms_users_can_run() -> None:
     }
     assert boot_storm((PRESETS["boot-storm"],)) and not boot_storm((PRESETS["blackout"],))
     assert PRESETS["blackout"].share == 0.3 and PRESETS["blackout"].ends_s == 360
+
+
+def test_faults_come_one_at_a_time_from_any_point_in_storm_order() -> None:
+    """``next_fault`` makes each fault as it comes: from any point on, the rest of the plan,
+    a fault at that very time and storm not struck twice, two storms' faults interleaved by
+    time (in their order at the same time)."""
+    flap = Storm(kind="flapping", at_s=30, share=1.0, every_s=20, down_s=5, duration_s=100)
+    restart = Storm(kind="csms_restart", at_s=70)
+    storms = (flap, restart)
+    plan = faults_for(storms, 1, "CP-00001")
+    assert len(plan) == 6 and [f.at_s for f in plan] == sorted(f.at_s for f in plan)
+    assert plan.count(Fault(70, DROP, 0.0, False)) == 1
+    for cut in (0.0, 55.5, 70.0, plan[2].at_s):
+        rest = [f for f in plan if f.at_s >= cut]
+        after: tuple[float, int] = (cut, -1)
+        got = []
+        while (found := next_fault(storms, 1, "CP-00001", after)) is not None:
+            got.append(found[0])
+            after = (found[0].at_s, found[1])
+        assert got == rest, cut
+    tie = (Storm(kind="cert_renewal", at_s=70), restart)  # two faults at 70 s: in storm order
+    assert [f.action for f in faults_for(tie, 1, "CP-00001")] == [RENEW, DROP]
+
+
+async def test_a_long_storm_arms_one_fault_a_station_at_a_time() -> None:
+    """An hour's flapping every 30 s is 120 faults a station: held in advance they cost ~83 KB
+    a station before the storm began. One entry a station is armed; striking it arms the
+    next; stopping the station cancels it."""
+    storm = {"kind": "flapping", "at_s": 3600, "share": 1.0, "every_s": 30, "duration_s": 3600}
+    scenario = make_scenario(stations={"count": 3}, storms=[storm])
+    stations = [make_station(scenario, i, Summary()) for i in (1, 2, 3)]
+    clock = HandLoop()  # the calendar's timer, on a clock moved by hand
+    calendar = asyncio.get_running_loop()._fleet_calendar = Calendar(clock)  # type: ignore[attr-defined,arg-type]
+    strikes = [storming.arm(s, time.time()) for s in stations]
+    assert len(calendar) == 3 and len(clock.armed()) == 1  # one loop timer for all
+    clock.advance(calendar._heap[0][0])  # its time came: struck, its next fault armed
+    assert len(calendar) == 3
+    station = next(s for s in stations if s.offline_until)  # the one struck: off the network
+    assert station.offline_until > 0
+    for armed in strikes:
+        assert armed is not None
+        armed.cancel()
+    assert len(calendar) == 0

@@ -11,6 +11,7 @@ from typing import Any
 
 from fleet.csms import Csms
 from fleet.metrics.report import reconnects_json
+from fleet.station.calendar import Calendar
 from fleet.station.storms import faults_for
 from tests.conftest import accepted, calls, csms_running, fleet_running, make_scenario
 
@@ -106,6 +107,18 @@ async def test_flapping_stations_come_and_go_every_period() -> None:
         assert len(times) == 4, (station, times)  # the first, then three drops
         gaps = [b - a for a, b in itertools.pairwise(times[1:])]
         assert all(0.5 < g < 0.75 for g in gaps), (station, gaps)
+
+
+async def test_stations_that_stop_before_their_storm_leave_nothing_armed() -> None:
+    storm = {"kind": "flapping", "at_s": 3600, "share": 1.0, "every_s": 30, "duration_s": 3600}
+    calendar = Calendar.of(asyncio.get_running_loop())
+    async with (
+        csms_running(interval_s=300) as csms,
+        fleet_running(_scenario(storm), csms.url) as fleet,
+    ):
+        await accepted(fleet)
+        assert len(calendar) == COUNT  # one fault armed a station, not 120
+    assert len(calendar) == 0  # stopped: their faults cancelled, the stations not kept
 
 
 async def test_a_rolling_restart_boots_the_stations_again_in_waves() -> None:

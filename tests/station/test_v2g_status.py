@@ -303,7 +303,7 @@ def test_a_station_asks_at_once_then_every_interval_and_sooner_after_a_failure()
     assert not starts(due, 669.0) and starts(due, 670.0)
 
 
-class _Loop:
+class HandLoop:
     """A loop's clock and timers, moved by hand."""
 
     def __init__(self) -> None:
@@ -338,7 +338,7 @@ class _Handle:
 
 
 def test_the_calendar_wakes_many_on_one_timer_in_order_and_forgets_the_cancelled() -> None:
-    loop = _Loop()
+    loop = HandLoop()
     calendar = Calendar(loop)  # type: ignore[arg-type]
     woken: list[str] = []
     late = calendar.at(100.0, lambda: woken.append("late"))
