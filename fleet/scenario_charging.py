@@ -90,6 +90,9 @@ class PlugAndCharge(Section):
     # 0: never asked.
     certificate_status_h: float = Field(167.0, ge=0)
     certificate_status_retry_h: float = Field(24.0, gt=0)
+    # The first round: this long after the first acceptance (EVerest's 2.0.1 stack asks at
+    # once, its 1.6 one after 60 s): in a boot storm, with the boots or after them.
+    certificate_status_after_s: float = Field(0.0, ge=0, le=86_400)
 
     @field_validator("emaid_pattern")
     @classmethod

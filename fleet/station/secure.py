@@ -138,7 +138,7 @@ class SecureStation(Station):
         now = datetime.datetime.now(datetime.UTC)
         if kind == V2G:
             status = self.certificates().signed_v2g(chain, now)
-            if status == ACCEPTED and self.v2g_due_s not in (None, ASKING):
+            if status == ACCEPTED and self.v2g_due_s != ASKING:
                 self.v2g_due_s = 0.0  # a new chain: its status asked at once
                 self.then(self._ask_v2g_now)
             return status
@@ -231,11 +231,14 @@ class SecureStation(Station):
             return
         loop = asyncio.get_running_loop()
         due = self.v2g_due_s
+        if due is None:  # the first acceptance: the first round is certificate_status_after_s on
+            after_s = self.scenario.sessions.plug_and_charge.certificate_status_after_s
+            due = self.v2g_due_s = loop.time() + after_s
         if starts(due, loop.time()):
             self.v2g_due_s = ASKING
             self._spawn(self.ask_v2g_status())
             return
-        if due is None or due == ASKING:
+        if due == ASKING:
             return  # under way: it plans the next when it ends
         calendar = Calendar.of(loop)
         if self.v2g_wake is not None:

@@ -183,10 +183,9 @@ def _signed(response: ocsp.OCSPResponse, issuer: x509.Certificate) -> bool:
 ASKING: Final = math.inf  # when a station asks next while a round is under way: not again
 
 
-def starts(due_s: float | None, now_s: float) -> bool:
-    """Whether a round starts now: never asked yet (None), or due; not while one is under way
-    (ASKING)."""
-    return due_s is None or due_s <= now_s
+def starts(due_s: float, now_s: float) -> bool:
+    """Whether a round starts now: due, and none under way (ASKING is never due)."""
+    return due_s <= now_s
 
 
 def next_due(held: bool, now_s: float, every_s: float, retry_s: float) -> float:

@@ -293,7 +293,7 @@ def test_the_embedded_csms_fails_what_it_cannot_answer_for() -> None:
 
 def test_a_station_asks_at_once_then_every_interval_and_sooner_after_a_failure() -> None:
     every_s, retry_s = 600.0, 60.0
-    assert starts(None, 5.0)  # first acceptance: due at once
+    assert starts(5.0, 5.0)  # due
     assert not starts(ASKING, 1e12)  # one round at a time
     due = next_due(True, 8.0, every_s, retry_s)
     assert due == 608.0

@@ -114,6 +114,19 @@ async def test_a_reconnect_asks_nothing_before_it_is_due() -> None:
     assert len(Calendar.of(asyncio.get_running_loop())) == 0
 
 
+async def test_the_first_round_can_wait_after_the_first_acceptance() -> None:
+    """certificate_status_after_s (EVerest's 1.6 stack waits 60 s, its 2.0.1 one not at all):
+    in a boot storm the requests come after the boots, not with them."""
+    scenario = make_scenario(
+        stations={"count": 1, "ocpp": "2.0.1"}, sessions=_pnc(certificate_status_after_s=0.6)
+    )
+    async with csms_running(interval_s=60) as csms:
+        async with fleet_running(scenario, csms.url):
+            await wait_until(lambda: len(_asked(csms)) == 3, 10)
+    (boot,) = calls(csms, action="BootNotification")
+    assert _asked(csms)[0][0] - boot.at >= 0.55
+
+
 async def test_a_v2g_certificate_the_csms_signs_is_asked_about_at_once() -> None:
     trigger = call201.TriggerMessage(requested_message="SignV2GCertificate")
     scenario = make_scenario(stations={"count": 1, "ocpp": "2.0.1"}, sessions=_pnc())
