@@ -13,6 +13,7 @@ import asyncio
 import time
 
 from fleet.metrics.sample import WS_PING, Sink
+from fleet.station.calendar import Calendar, Entry
 from fleet.station.channel import Transport, TransportClosed
 from fleet.station.pings import GiveUp, Intent, Ping, Pings, Wake
 
@@ -31,7 +32,7 @@ class Keepalive:
     ) -> None:
         self._station, self._sink, self._transport, self._loop = station, sink, transport, loop
         self._pings = Pings(every_s, timeout_s, loop.time())
-        self._timer: asyncio.TimerHandle | None = None
+        self._timer: Entry | None = None  # on the loop's calendar: ~90 bytes, a timer ~540
         self._sent_at = 0.0  # perf_counter when the ping out was sent (the sample's start)
         transport.on_pong = self._pong
         self._carry_out(self._pings.first())
@@ -59,7 +60,7 @@ class Keepalive:
         for intent in intents:
             if type(intent) is Wake:
                 self._cancel()
-                self._timer = self._loop.call_at(intent.at_s, self._due)
+                self._timer = Calendar.of(self._loop).at(intent.at_s, self._due)
             elif type(intent) is Ping:
                 self._sent_at = time.perf_counter()
                 try:
@@ -75,5 +76,5 @@ class Keepalive:
 
     def _cancel(self) -> None:
         if self._timer is not None:
-            self._timer.cancel()
+            Calendar.of(self._loop).cancel(self._timer)
             self._timer = None

@@ -11,6 +11,7 @@ import pytest
 from ocpp.v16 import call as c16
 from websockets.asyncio.server import ServerConnection
 
+from fleet.station.calendar import Calendar
 from fleet.station.pings import GiveUp, Ping, Pings, Wake
 from fleet.station.state import State
 from tests.conftest import (
@@ -120,6 +121,8 @@ async def test_the_csms_sets_the_interval_and_it_applies_at_once(version: str) -
         await csms.call("CP-00001", change("1"))
         await wait_until(lambda: ws_ping(fleet) is not None and ws_ping(fleet).count >= 1)
         await csms.call("CP-00001", change("0"))
+        # Nothing left waiting: the stopped pings' wake-up went from the loop's calendar.
+        assert len(Calendar.of(asyncio.get_running_loop())) == 0
         count = ws_ping(fleet).count
         await asyncio.sleep(1.5)
         assert ws_ping(fleet).count == count  # stopped
