@@ -71,10 +71,16 @@ class Answering(CallSlot):
             if not tasks:
                 self._tasks = None  # an empty set is 216 bytes kept for the next rare follow-up
         if not task.cancelled() and (exc := task.exception()) is not None:  # fleet's own bug
-            reason = f"{type(exc).__name__}: {exc}"  # counted, one line (as in session.py)
-            logger.error("%s: station error: %s", self.id, reason)
-            logger.debug("station error", exc_info=exc)
-            self.sink.timing(self.id, STATION_ERROR, None, 0.0, reason)
+            self.station_error(exc)
+
+    def station_error(self, exc: BaseException) -> None:
+        """fleet's own code failed for this station (a task it spawned, its connection or run:
+        ``session``): a failure in fleet's row "station error" with its reason, one log line
+        (the traceback at DEBUG), and the station goes on; a bug must not end a load test."""
+        reason = f"{type(exc).__name__}: {exc}"
+        logger.error("%s: station error: %s", self.id, reason)
+        logger.debug("station error", exc_info=exc)
+        self.sink.timing(self.id, STATION_ERROR, None, 0.0, reason)
 
     def _on_call(self, frame: wire.Frame, received_at: float) -> None:
         action = frame.action or ""

@@ -19,7 +19,6 @@ from fleet.metrics.sample import (
     CONNECTION_LOST,
     LET_IN,
     NEGATIVE_ROWS,
-    STATION_ERROR,
     Sink,
 )
 from fleet.policies import reconnect_delays
@@ -190,13 +189,9 @@ async def _keep_connected(
 
 
 def _station_error(station: Station, exc: Exception) -> None:
-    """fleet's own connection or station code failed: a failure in fleet's row "station
-    error" with its reason and a log line, where it once ended the station's task silently
-    (the run then reported no failure at all)."""
-    reason = f"{type(exc).__name__}: {exc}"
-    logger.error("%s: station error: %s", station.id, reason)
-    logger.debug("station error", exc_info=True)
-    station.sink.timing(station.id, STATION_ERROR, None, 0.0, reason)
+    """fleet's own connection or station code failed: counted (``station_error``), where it
+    once ended the station's task silently (the run then reported no failure at all)."""
+    station.station_error(exc)
     station.set_state(State.OFFLINE)
 
 
