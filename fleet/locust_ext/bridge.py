@@ -42,6 +42,7 @@ from fleet.metrics.health import LoopHealth
 from fleet.metrics.sample import CONNECT, LOOP_LAG
 from fleet.metrics.stats import FleetStats
 from fleet.process import RampFreezer, raise_open_files_limit, tune_gc
+from fleet.station import console
 from fleet.station.core import Station
 from fleet.station.session import StopSwitch, keep_connected
 
@@ -89,6 +90,7 @@ class Bridge:
         self._drainer = gevent.spawn(self._drain_forever)
         self.loop = uvloop.new_event_loop()
         self._stops: dict[str, StopSwitch] = {}  # loop thread only
+        self._running: dict[str, Station] = {}  # loop thread only: the console finds them here
         self._to_start: dict[str, tuple[Station, str]] = {}  # loop thread only, in order
         self._starting = False
         self.origin = time.time()  # when this test started: storms strike from here
@@ -235,6 +237,7 @@ class Bridge:
             self.freezer.started()
             self.states.counts[station.version, station.state] += 1
             stop = self._stops[station.id] = StopSwitch()
+            self._running[station.id] = station
             task = self.loop.create_task(keep_connected(station, url, stop, None, self.origin))
             task.add_done_callback(functools.partial(self._finished, station))
         if to_start:
@@ -246,6 +249,7 @@ class Bridge:
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: session failed", station.id, exc_info=task.exception())
         self._stops.pop(station.id, None)
+        self._running.pop(station.id, None)
         self.states.counts[station.version, station.state] -= 1
         done = self._done.pop(station.id, None)
         if done is not None:
@@ -270,6 +274,26 @@ class Bridge:
                 self.put_call(result.set, task.result())
 
         self.loop.call_soon_threadsafe(begin)
+        return result
+
+    def console(
+        self, station_id: str, verb: str | None, args: dict[str, Any]
+    ) -> gevent.event.AsyncResult:
+        """Look at (``verb`` None) or act on a station of this process, on the loop
+        (``fleet.station.console.answer``); the AsyncResult gets the answer, None when the
+        station does not run here."""
+        result = gevent.event.AsyncResult()
+
+        def run() -> None:
+            station = self._running.get(station_id)
+            try:
+                answer = None if station is None else console.answer(station, verb, args)
+            except Exception as exc:  # describe() failed: the run goes on, the caller is told
+                logger.error("console: %s", station_id, exc_info=True)
+                answer = {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
+            self.put_call(result.set, answer)
+
+        self.loop.call_soon_threadsafe(run)
         return result
 
     def stop(self, station: Station, timeout_s: float = 10.0) -> bool:

@@ -20,7 +20,7 @@ from locust.runners import STATE_RUNNING, STATE_SPAWNING, MasterRunner, WorkerRu
 from locust.stats import CSV_STATS_INTERVAL_SEC
 
 from fleet.errors import FleetError
-from fleet.locust_ext import options, otel, prometheus, web, worker_spawn
+from fleet.locust_ext import console, options, otel, prometheus, web, worker_spawn
 from fleet.locust_ext.bridge import current_bridge
 from fleet.locust_ext.state import FleetState, charging_counts, station_counts
 from fleet.locust_ext.summary import (
@@ -96,6 +96,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         gevent.spawn(_chart_points, environment)
         if getattr(options_, "headless", False) and not getattr(options_, "only_summary", False):
             gevent.spawn(_progress_lines, environment)
+    console.register(environment)
     if environment.web_ui is not None:
         web.extend(environment)
     # gevent's loop caches its clock, and start-up (imports, the scenarios, the listeners above)

@@ -18,7 +18,7 @@ from locust.env import Environment
 from locust.runners import STATE_STOPPED, STATE_STOPPING
 
 from fleet.errors import FleetError
-from fleet.locust_ext import html
+from fleet.locust_ext import console_page, html
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
 from fleet.metrics import charts
@@ -34,7 +34,9 @@ PANEL_SCRIPT: Final = """
   function tab() { return new URLSearchParams(window.location.search).get("tab"); }
   function place(box) {
     var tables = document.querySelectorAll(".MuiTableContainer-root");
-    var anchor = tables.length ? tables[tables.length - 1] : null;
+    // Below the console box (console_page.py) when it is there, else below the tab's table.
+    var anchor = document.getElementById("fleet-console") ||
+      (tables.length ? tables[tables.length - 1] : null);
     if (anchor && anchor.parentNode && box.previousSibling !== anchor) {
       anchor.parentNode.insertBefore(box, anchor.nextSibling);
     }
@@ -181,6 +183,8 @@ def extend(environment: Environment) -> None:
     def fleet_panel() -> Any:
         return Response(panel(environment), mimetype="text/html")
 
+    console_page.extend(environment, app, web_ui.auth_required_if_enabled)
+
     @app.before_request
     def refuse_bad_scenario() -> Any:
         if request.path != "/swarm" or request.method != "POST":
@@ -206,7 +210,7 @@ def extend(environment: Environment) -> None:
             response.set_data(html.inject(page, report_section(environment, data)))
         elif path == "/" and response.mimetype == "text/html":
             page = response.get_data(as_text=True)
-            response.set_data(html.inject(page, PANEL_SCRIPT))
+            response.set_data(html.inject(page, PANEL_SCRIPT + console_page.SCRIPT))
         return response
 
     web_ui.template_args["extended_tabs"] = [{"title": "Fleet", "key": "fleet"}]

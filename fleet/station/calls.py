@@ -181,6 +181,16 @@ class CallSlot(Routed):
         while self._busy() and loop.time() < until:
             await asyncio.sleep(0.01)
 
+    @property
+    def connected(self) -> bool:
+        """A connection is up (it may not be accepted yet)."""
+        return self._transport is not None
+
+    def pending(self) -> tuple[str | None, int]:
+        """The action of the CALL in flight (None: none) and how many CALLs wait behind it."""
+        inflight = self._inflight
+        return (None if inflight is None else inflight.message.action), len(self._outbox)
+
     def _busy(self) -> bool:
         """Something is queued or in flight."""
         return self._inflight is not None or bool(self._outbox)

@@ -29,7 +29,14 @@ from fleet.station.local_list import LocalList
 from fleet.station.rare import Rare
 from fleet.station.reservations import Reservation
 from fleet.station.state import State
-from fleet.station.transaction import FIRMWARE_REBOOT, HARD_RESET, RESET, UNLOCKED, StopReason
+from fleet.station.transaction import (
+    FIRMWARE_REBOOT,
+    HARD_RESET,
+    LOCAL_REBOOT,
+    RESET,
+    UNLOCKED,
+    StopReason,
+)
 
 logger = logging.getLogger("fleet.station")
 
@@ -234,6 +241,12 @@ class Station(Configured):
             self.boot_reason = "FirmwareUpdate"
             self._spawn(self._reset(FIRMWARE_REBOOT))
 
+    def local_reboot(self) -> None:
+        """Rebooted at the station (fleet's console): sessions end (1.6 reason Reboot, 2.0.1
+        stoppedReason Reboot), then it boots again, 2.0.1 reason LocalReset."""
+        self.boot_reason = "LocalReset"
+        self._spawn(self._reset(LOCAL_REBOOT))
+
     def refused(self, failure: ConnectionFailed) -> None:
         """A connect failed (a hook: security events)."""
 
@@ -261,7 +274,7 @@ class Station(Configured):
         chosen = self.remote_transaction_status(action)
         if chosen != "Accepted":
             return chosen
-        chargers = self.chargers()
+        chargers = self.running_chargers()
         index = chargers.free_charger(connector, tag)
         if index is None:
             return "Rejected"

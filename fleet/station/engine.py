@@ -153,15 +153,16 @@ class Engine(Answering):
         else:
             self._ending = Ending.STOPPED
 
-    def drop(self, down_s: float, silent: bool) -> None:
-        """A storm's drop: the connection ends without a close frame (or goes silent, a
-        half-open link), and the station stays off the network for ``down_s``."""
+    def drop(self, down_s: float, silent: bool, cause: str = "storm") -> None:
+        """A storm's drop (or one asked for at the console, ``cause``): the connection ends
+        without a close frame (or goes silent, a half-open link), and the station stays off
+        the network for ``down_s``."""
         loop = self._loop or asyncio.get_running_loop()
         self.offline_until = loop.time() + down_s
         if self._transport is not None and self._ending is None:
             self.storm_cut = True
             how = "silent" if silent else "dropped"
-            self._transport.cut(f"storm: network {how}", down_s if silent else 0.0)
+            self._transport.cut(f"{cause}: network {how}", down_s if silent else 0.0)
 
     def offline_left(self) -> float:
         """Seconds a storm still keeps the station off the network."""

@@ -141,6 +141,16 @@ class Life(Beating):
             self.charging = Chargers(self)
         return self.charging
 
+    def running_chargers(self) -> Chargers:
+        """The chargers, with their timers running once the station is accepted: a session
+        started from outside (a remote start, fleet's console) on a station whose scenario
+        has none of its own reads its meter and ends as any other. (Made but not begun, such
+        a session sent StartTransaction and then nothing: no meter values, no end.)"""
+        chargers = self.chargers()
+        if not chargers.running and self.state is State.ACCEPTED:
+            chargers.begin()
+        return chargers
+
     # --- version-specific shapes (overridden) ----------------------------------------------------
 
     def boot_payload(self) -> dict[str, Any]:

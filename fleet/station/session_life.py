@@ -189,7 +189,11 @@ class SessionLife(Readings):
         if connector.busy or connector.status is Status.UNAVAILABLE or connector.reservation:
             self._plan_arrival(now_s)  # nobody charges here now: the driver goes elsewhere
             return []
-        demand = self.demand = self.gen.demand()
+        return self._plugged(self.gen.demand(), now_s)
+
+    def _plugged(self, demand: Demand, now_s: float) -> list[Send]:
+        """An EV is plugged in now, its driver badging ``demand.id_tag``."""
+        self.demand = demand
         self._leave_at = now_s + demand.plugged_s
         out = self._status(Status.PREPARING, now_s)
         if self.settings.start_on_plug and self.shapes.v201:

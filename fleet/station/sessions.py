@@ -14,7 +14,7 @@ from fleet.station.connectors import Status
 from fleet.station.faults import FaultPlan
 from fleet.station.intents import Send
 from fleet.station.session_life import Phase, SessionLife
-from fleet.station.transaction import REMOTE, StopReason, fault_reason
+from fleet.station.transaction import EV_LEFT, LOCAL, REMOTE, StopReason, fault_reason
 
 __all__ = ["Charger", "FaultyCharger", "Phase"]
 
@@ -61,6 +61,34 @@ class Charger(SessionLife):
         out = self._stop(reason, now_s)
         self._leave_at = now_s
         return out
+
+    # --- a driver at the station (fleet's console) ---------------------------------------------
+
+    def plug_in(self, tag: str | None, now_s: float) -> list[Send]:
+        """A driver plugs in now and badges ``tag`` (None: the scenario's next driver's),
+        whatever arrival was planned: the session then runs as an arrival's does (Preparing,
+        authorisation, start). The caller has checked the connector is free."""
+        demand = self.gen.demand()
+        if tag is not None:
+            demand = replace(demand, id_tag=tag, contract=False)
+        self.wake_at = None
+        return self._plugged(demand, now_s)
+
+    def stop_by_driver(self, now_s: float) -> list[Send]:
+        """The driver badges to stop: the transaction ends (1.6 reason Local; 2.0.1
+        triggerReason StopAuthorized with the idToken) and the EV stays plugged in until it was
+        due to leave (Finishing meanwhile)."""
+        return self._stop(LOCAL, now_s) if self.phase is Phase.CHARGING else []
+
+    def unplug(self, now_s: float) -> list[Send]:
+        """The driver pulls the cable out: a running transaction ends (EVDisconnected) and
+        the connector is free; an EV parked after its transaction leaves."""
+        if self.phase is Phase.CHARGING:
+            self._leave_at = now_s
+            return self._stop(EV_LEFT, now_s)
+        if self.phase is Phase.PARKED:
+            return self._leave(now_s)
+        return []
 
     def mark(self, status: Status, now_s: float) -> list[Send]:
         """The connector's status changed from outside a session (reserved, freed)."""

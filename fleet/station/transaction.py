@@ -74,6 +74,7 @@ RESET = ("SoftReset", "ResetCommand", "ImmediateReset")
 HARD_RESET = ("HardReset", "ResetCommand", "ImmediateReset")
 UNLOCKED = ("UnlockCommand", "UnlockCommand", "Other")
 FIRMWARE_REBOOT = ("Reboot", "AbnormalCondition", "Reboot")
+LOCAL_REBOOT = FIRMWARE_REBOOT  # rebooted at the station: the spec's reasons are the same
 # A connector fault (scenario ``faults``): 1.6 has no fault reason; 2.0.1 names some faults.
 _FAULT_STOPPED = {
     "GroundFailure": "GroundFault",

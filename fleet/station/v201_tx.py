@@ -13,7 +13,7 @@ from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.meter import Reading
 from fleet.station.readings import context_for, ending_values, meter_value
-from fleet.station.transaction import Measurands, StopReason, Tx
+from fleet.station.transaction import LOCAL, Measurands, StopReason, Tx
 
 if TYPE_CHECKING:
     from fleet.scenario_charging import Evse
@@ -172,6 +172,8 @@ class TxShapes:
         self, tx: Tx, reading: Reading, reason: StopReason, now_s: float, end: Measurands
     ) -> Send:
         payload = self._event("Ended", tx, reason[1], now_s, {"stoppedReason": reason[2]})
+        if reason is LOCAL:  # E07: the stop was authorised by this token
+            payload["idToken"] = _token(tx.tag, tx.contract)
         payload["meterValue"] = ending_values(
             tx.series, reading, end, payload["timestamp"], v201=True
         )

@@ -19,6 +19,7 @@ from fleet.station.charging import Chargers
 from fleet.station.core import Station
 from fleet.station.sessions import Charger, Phase
 from tests.conftest import (
+    accepted,
     assert_schema_valid,
     calls,
     csms_running,
@@ -629,3 +630,34 @@ async def test_a_2_0_1_verdict_in_the_answer_to_a_reading_without_id_token_is_no
     assert frames[0]["eventType"] == "Started" and "idToken" in frames[0]
     assert not [f for f in frames if f["transactionInfo"].get("stoppedReason") == "DeAuthorized"]
     assert fleet.summary.failures == []
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_remote_start_on_a_station_without_sessions_of_its_own_reads_its_meter(
+    version: str,
+) -> None:
+    """A fleet with no sessions in its scenario (the default): a remote start makes the
+    station's chargers and runs them, so the session sends its readings and ends when its EV
+    leaves, as any other (it used to send its start, then nothing)."""
+    scenario = make_scenario(
+        stations={"ocpp": {version: 1}},
+        sessions={"meter_interval_s": 1, "plug_in_min": {"min": 0.05, "max": 0.05}},
+    )
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        station = fleet.stations[0]
+        answer = await csms.call(station.id, remote_start(version, "REMOTE-1"))
+        assert answer.status == "Accepted"
+        if version == "1.6":
+            await wait_until(lambda: calls(csms, station.id, "StopTransaction"))
+            readings = calls(csms, station.id, "MeterValues")
+        else:
+
+            def kinds() -> list[str]:
+                return [
+                    c.message[3]["eventType"] for c in calls(csms, station.id, "TransactionEvent")
+                ]
+
+            await wait_until(lambda: "Ended" in kinds())
+            readings = [kind for kind in kinds() if kind == "Updated"]
+    assert len(readings) >= 2  # a reading a second for the 3 s the EV stays
