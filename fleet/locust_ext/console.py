@@ -2,8 +2,9 @@
 (or ``curl``), on whichever process runs it (``fleet.station.console`` is the station side).
 
     GET  /fleet/stations/<id>           what the station is doing now
-    POST /fleet/stations/<id>/<verb>    plug, stop, unplug, reboot, drop (arguments as form
-                                        fields or a JSON object: connector, id_tag, down_s)
+    POST /fleet/stations/<id>/<verb>    plug, stop, unplug, fault, clear, reboot, drop
+                                        (arguments as form fields or a JSON object:
+                                        connector, id_tag, error_code, down_s)
 
 A station runs on one process: here in a single-process run, on one of the workers under a
 master. The master asks every worker (Locust's custom messages) and takes the one answer that

@@ -44,10 +44,14 @@ SCRIPT: Final = """
     form.appendChild(el("span", "  "));
     form.appendChild(field("connector", "connector", 3));
     form.appendChild(field("id_tag", "idTag", 12));
-    [["plug", "Plug in"], ["stop", "Stop (badge)"], ["unplug", "Unplug"],
-     ["reboot", "Reboot"]].forEach(function (b) {
-      form.appendChild(el("button", b[1], {type: "button", "data-verb": b[0]}));
-    });
+    function buttons(list) {
+      list.forEach(function (b) {
+        form.appendChild(el("button", b[1], {type: "button", "data-verb": b[0]}));
+      });
+    }
+    buttons([["plug", "Plug in"], ["stop", "Stop (badge)"], ["unplug", "Unplug"]]);
+    form.appendChild(field("error_code", " error code", 12));
+    buttons([["fault", "Fault"], ["clear", "Clear fault"], ["reboot", "Reboot"]]);
     form.appendChild(field("down_s", " off for (s)", 3));
     form.appendChild(el("button", "Drop connection", {type: "button", "data-verb": "drop"}));
     box.appendChild(form);
@@ -111,7 +115,7 @@ SCRIPT: Final = """
   function look() { if (shown) { handle(fetch(url())); } }
   function act(verb, form) {
     var args = {};
-    ["connector", "id_tag", "down_s"].forEach(function (n) {
+    ["connector", "id_tag", "error_code", "down_s"].forEach(function (n) {
       if (form[n].value.trim()) { args[n] = form[n].value.trim(); }
     });
     handle(fetch(url() + "/" + verb, {method: "POST", headers: {"Content-Type":

@@ -2,7 +2,8 @@
 
 A CSMS engineer chasing a bug under load wants to see what one station is doing and make it do
 one thing now, with the rest of the fleet going on: a driver plugging in with a given tag,
-badging to stop, pulling the cable out, the station rebooted on site, its link dropped. Each is
+badging to stop, pulling the cable out, a connector failing and recovering, the station
+rebooted on site, its link dropped. Each is
 what a person at a real station does, so it runs the station's own paths (authorisation, the
 transaction messages, the offline queue, the reconnect policy), never a message made up here.
 
@@ -18,6 +19,7 @@ from collections.abc import Callable
 from typing import Any, Final
 
 from fleet.errors import FleetError
+from fleet.scenario_faults import ERROR_CODES
 from fleet.station.charging import Chargers
 from fleet.station.connectors import Status
 from fleet.station.core import Station
@@ -26,7 +28,8 @@ from fleet.station.state import State
 
 MAX_DOWN_S: Final = 3600.0
 MAX_TAG_CHARS: Final = 20  # 1.6 idTag is CiString20 (2.0.1 allows 36): what both accept
-VERBS: Final = ("plug", "stop", "unplug", "reboot", "drop")
+VERBS: Final = ("plug", "stop", "unplug", "fault", "clear", "reboot", "drop")
+DEFAULT_FAULT: Final = "OtherError"
 
 logger = logging.getLogger("fleet.station")
 
@@ -133,6 +136,26 @@ def _unplug(station: Station, args: dict[str, Any]) -> str:
     return f"connector {index + 1}: unplugged{ended}"
 
 
+def _fault(station: Station, args: dict[str, Any]) -> str:
+    code = args.get("error_code") or DEFAULT_FAULT
+    if code not in ERROR_CODES:
+        raise ConsoleRefused(f"error_code: one of {', '.join(ERROR_CODES)}; got {code!r}")
+    chargers = _running_chargers(station, "a connector can fail")
+    index = _pick(station, chargers, args, _can_fail, "able to fail now")
+    was = chargers.chargers[index].phase
+    chargers.decide(index, lambda charger, now: charger.fail(code, now))
+    ended = " (its transaction stopped)" if was is Phase.CHARGING else ""
+    return f"connector {index + 1}: Faulted, {code}{ended}"
+
+
+def _clear(station: Station, args: dict[str, Any]) -> str:
+    chargers = _running_chargers(station, "a fault can clear")
+    index = _pick(station, chargers, args, _faulted, "Faulted")
+    chargers.decide(index, Charger.clear_fault)
+    status = chargers.chargers[index].connector.status.value
+    return f"connector {index + 1}: fault cleared, {status}"
+
+
 def _reboot(station: Station, args: dict[str, Any]) -> str:
     if station.state is not State.ACCEPTED or not station.connected:
         raise ConsoleRefused(
@@ -154,6 +177,8 @@ _ACTIONS: Final[dict[str, Callable[[Station, dict[str, Any]], str]]] = {
     "plug": _plug,
     "stop": _stop,
     "unplug": _unplug,
+    "fault": _fault,
+    "clear": _clear,
     "reboot": _reboot,
     "drop": _drop,
 }
@@ -204,6 +229,15 @@ def _free(charger: Charger, tag: str | None) -> bool:
 
 def _charging(charger: Charger) -> bool:
     return charger.phase is Phase.CHARGING
+
+
+def _can_fail(charger: Charger) -> bool:
+    """Not Faulted already, nor waiting on the CSMS (a scenario's fault waits then too)."""
+    return charger.connector.status is not Status.FAULTED and not charger.waiting
+
+
+def _faulted(charger: Charger) -> bool:
+    return charger.connector.status is Status.FAULTED
 
 
 def _plugged(charger: Charger) -> bool:

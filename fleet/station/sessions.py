@@ -90,6 +90,50 @@ class Charger(SessionLife):
             return self._leave(now_s)
         return []
 
+    # --- connector faults (the scenario's, or one at the console) -------------------------------
+
+    @property
+    def waiting(self) -> bool:
+        """The session waits on the CSMS (an Authorize out, a start or stop unanswered)."""
+        return self.phase in (Phase.AUTHORIZING, Phase.STARTING, Phase.STOPPING)
+
+    def fail(self, code: str, now_s: float) -> list[Send]:
+        """The connector fails with 1.6 error ``code``: Faulted (2.0.1 also a NotifyEvent), a
+        running transaction stopped (1.6 reason Other; 2.0.1 AbnormalCondition with the
+        fault's stoppedReason) and the EV unplugged with it."""
+        self.connector.error_code = code
+        self.counts.faults += 1
+        out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
+        if self.phase is Phase.CHARGING:
+            self._leave_at = now_s  # the EV is unplugged with the fault
+            return out + self._stop(fault_reason(code), now_s)
+        if self.phase is Phase.PARKED:
+            return out + self._leave(now_s)
+        return out
+
+    def clear_fault(self, now_s: float) -> list[Send]:
+        """The fault is over: Available again (Unavailable if an Inoperative was scheduled
+        meanwhile, Reserved if the connector is held)."""
+        connector = self.connector
+        code, connector.error_code = connector.error_code, "NoError"
+        if connector.status is not Status.FAULTED:  # the station was reset meanwhile
+            return []
+        event = self._fault_event(code, now_s, True)
+        if connector.inoperative_after:  # ChangeAvailability Inoperative, Scheduled meanwhile
+            connector.inoperative_after = False
+            return self._status(Status.UNAVAILABLE, now_s) + event
+        out = self._status(Status.AVAILABLE, now_s) + event
+        if connector.reservation is not None:
+            out += self._status(Status.RESERVED, now_s)
+        return out
+
+    def _fault_event(self, code: str, now_s: float, cleared: bool) -> list[Send]:
+        """2.0.1 NotifyEvent for the fault (its start, or its end): event ids unique per
+        connector (its id times 1,000,000 plus a count), the end's its start's + 1."""
+        event_id = self.connector.id * 1_000_000 + 2 * self.counts.faults - (0 if cleared else 1)
+        send = self.shapes.fault_event(self.connector.id, code, event_id, now_s, cleared)
+        return [] if send is None else [send]
+
     def mark(self, status: Status, now_s: float) -> list[Send]:
         """The connector's status changed from outside a session (reserved, freed)."""
         return self._status(status, now_s)
@@ -161,37 +205,11 @@ class FaultyCharger(Charger):
 
     def _failed(self, now_s: float) -> list[Send]:
         plan = self.faults
-        if self.phase in (Phase.AUTHORIZING, Phase.STARTING, Phase.STOPPING):
+        if self.waiting:
             plan.defer(now_s)
             return []
-        code = self.connector.error_code = plan.fail(now_s)
-        self.counts.faults += 1
-        out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
-        if self.phase is Phase.CHARGING:
-            self._leave_at = now_s  # the EV is unplugged with the fault
-            return out + self._stop(fault_reason(code), now_s)
-        if self.phase is Phase.PARKED:
-            return out + self._leave(now_s)
-        return out
-
-    def _fault_event(self, code: str, now_s: float, cleared: bool) -> list[Send]:
-        """2.0.1 NotifyEvent for the fault (its start, or its end): event ids unique per
-        connector (its id times 1,000,000 plus a count), the end's its start's + 1."""
-        event_id = self.connector.id * 1_000_000 + 2 * self.counts.faults - (0 if cleared else 1)
-        send = self.shapes.fault_event(self.connector.id, code, event_id, now_s, cleared)
-        return [] if send is None else [send]
+        return self.fail(plan.fail(now_s), now_s)
 
     def _cleared(self, now_s: float) -> list[Send]:
         self.faults.clear(now_s)
-        connector = self.connector
-        code, connector.error_code = connector.error_code, "NoError"
-        if connector.status is not Status.FAULTED:  # the station was reset meanwhile
-            return []
-        event = self._fault_event(code, now_s, True)
-        if connector.inoperative_after:  # ChangeAvailability Inoperative, Scheduled meanwhile
-            connector.inoperative_after = False
-            return self._status(Status.UNAVAILABLE, now_s) + event
-        out = self._status(Status.AVAILABLE, now_s) + event
-        if connector.reservation is not None:
-            out += self._status(Status.RESERVED, now_s)
-        return out
+        return self.clear_fault(now_s)

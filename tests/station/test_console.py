@@ -153,6 +153,38 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         )
         await _refused(station, "stop", {}, f"no connector of {station.id} is charging")
 
+        console.act(station, "plug", {"connector": 1, "id_tag": "CONSOLE-2"})
+        await wait_until(lambda: console.describe(station)["connectors"][0]["phase"] == "charging")
+        await _refused(station, "fault", {"error_code": "Dusty"}, "error_code: one of ")
+        said = console.act(station, "fault", {"connector": 1, "error_code": "GroundFailure"})
+        assert said == "connector 1: Faulted, GroundFailure (its transaction stopped)"
+        stopped = "Other" if version == "1.6" else "GroundFault"
+        await wait_until(lambda: ("stop", stopped) in _tags(csms, station.id, version))
+        if version == "1.6":
+            last = calls(csms, station.id, "StatusNotification")[-1].message[3]
+            assert (last["connectorId"], last["status"], last["errorCode"]) == (
+                1,
+                "Faulted",
+                "GroundFailure",
+            )
+        else:
+            await wait_until(lambda: calls(csms, station.id, "NotifyEvent"))
+        view = console.describe(station)["connectors"][0]
+        assert (view["status"], view["error_code"], view["phase"]) == (
+            "Faulted",
+            "GroundFailure",
+            "idle",
+        )
+        await _refused(station, "plug", {"connector": 1}, "connector 1 is not free: Faulted")
+        await _refused(station, "fault", {"connector": 1}, "not able to fail now: Faulted")
+        await _refused(station, "clear", {"connector": 2}, "connector 2 is not Faulted")
+        assert console.act(station, "clear", {}) == "connector 1: fault cleared, Available"
+        await wait_until(
+            lambda: console.describe(station)["connectors"][0]["status"] == "Available"
+        )
+        events = 2 if version == "2.0.1" else 0  # its start and its end
+        await wait_until(lambda: len(calls(csms, station.id, "NotifyEvent")) == events)
+
         boots = len(calls(csms, station.id, "BootNotification"))
         assert console.act(station, "reboot", {}).startswith("rebooting")
         await wait_until(lambda: len(calls(csms, station.id, "BootNotification")) == boots + 1)
@@ -172,7 +204,7 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         await accepted(fleet)
         again = sum(1 for _, s, what in csms.connect_log if s == station.id and what == "connect")
         assert again == connects + 1
-        await _refused(station, "fly", {}, "unknown action 'fly': one of plug, stop, unplug")
+        await _refused(station, "fly", {}, "unknown action 'fly': one of plug, stop, unplug, fault")
         await _refused(station, "drop", {"down_s": "soon"}, "down_s: expected a number")
         stats = fleet.summary.stats
         assert other.state is State.ACCEPTED and calls(csms, other.id, "Authorize") == []

@@ -167,3 +167,32 @@ def test_an_inoperative_scheduled_during_a_fault_applies_when_it_clears() -> Non
     out = valid("2.0.1", c.on_wake(T0 + 11))
     assert [s.action for s in out] == ["StatusNotification", "NotifyEvent"]
     assert out[0].payload["connectorStatus"] == "Unavailable"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_cleared_fault_leaves_the_connector_as_what_happened_meanwhile_asks(
+    version: str,
+) -> None:
+    """Reserved while faulted (ReserveNow answers Faulted but keeps no reservation: a held one
+    comes from before): Available, then Reserved; an Inoperative scheduled meanwhile:
+    Unavailable; the station reset meanwhile (no longer Faulted): nothing to report."""
+    from fleet.station.reservations import Reservation
+    from tests.station.test_sessions import charger
+
+    def statuses(out: list) -> list[str]:
+        return [s.payload.get("status", s.payload.get("connectorStatus")) for s in out
+                if s.action == "StatusNotification"]  # fmt: skip
+
+    c = charger(version)
+    c.fail("GroundFailure", T0)
+    c.connector.reservation = Reservation(1, 1, "HELD", T0 + 3600)
+    assert statuses(valid(version, c.clear_fault(T0 + 1))) == ["Available", "Reserved"]
+    c.connector.reservation = None
+    c.connector.move(Status.AVAILABLE)
+    c.fail("OverVoltage", T0 + 2)
+    c.connector.inoperative_after = True
+    assert statuses(valid(version, c.clear_fault(T0 + 3))) == ["Unavailable"]
+    assert not c.connector.inoperative_after
+    c.fail("OverVoltage", T0 + 4)
+    c.connector.status = Status.AVAILABLE  # a reset reported it meanwhile
+    assert c.clear_fault(T0 + 5) == [] and c.connector.error_code == "NoError"
