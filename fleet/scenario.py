@@ -13,8 +13,6 @@ Unknown keys and duplicate keys are errors: a typo must not silently fall back t
 from __future__ import annotations
 
 import os
-import re
-import string
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -29,16 +27,10 @@ from pydantic import (
 )
 
 from fleet.errors import ScenarioError
-from fleet.wire import VERSIONS
 
 ENV_CSMS_URL: Final = "FLEET_CSMS_URL"
 
-# OCPP 1.6 CiString20/20/50; 2.0.1 allows 50/20/50. The stricter bound keeps both valid.
-_MAX_VENDOR, _MAX_MODEL, _MAX_FIRMWARE = 20, 20, 50
-# OCPP-J 2.0.1 §3.1: the identity is at most 48 characters of this set.
-_ID_CHARS = re.compile(r"^[A-Za-z0-9*\-_=:+|@.]{1,48}$")
-
-from fleet.scenario_charging import Evse, Sessions  # noqa: E402
+from fleet.scenario_charging import Sessions  # noqa: E402
 from fleet.scenario_csms import Csms  # noqa: E402
 from fleet.scenario_errors import describe_error, show  # noqa: E402
 from fleet.scenario_faults import Faults  # noqa: E402
@@ -52,67 +44,8 @@ from fleet.scenario_responses import (  # noqa: E402
     used_versions,
 )
 from fleet.scenario_security import ENV_PASSWORD, Security, check_security  # noqa: E402
+from fleet.scenario_stations import Stations  # noqa: E402
 from fleet.scenario_storms import Storm  # noqa: E402
-
-
-class Stations(_Section):
-    count: int = Field(10, gt=0, le=1_000_000)
-    id_pattern: str = "CP-{index:05d}"
-    ocpp: dict[str, int] = Field(default_factory=lambda: {"1.6": 1})
-    vendor: str = Field("fleet", min_length=1, max_length=_MAX_VENDOR)
-    model: str = Field("simulated", min_length=1, max_length=_MAX_MODEL)
-    firmware: str = Field("0.1.0", min_length=1, max_length=_MAX_FIRMWARE)
-    connectors: int = Field(1, ge=1, le=64)
-    evse: Evse = Evse()
-    # Under Locust, a station whose user stops keeps its state (registers, sessions, queued
-    # transaction messages) for when a user brings it back; false: it comes back as new.
-    keep_state: bool = True
-
-    @field_validator("ocpp", mode="before")
-    @classmethod
-    def _versions(cls, value: Any) -> dict[str, int]:
-        # YAML reads an unquoted 1.6 as a float: accept it rather than make users quote it.
-        expected = "must be '1.6', '2.0.1' or a mapping of them to weights"
-        if isinstance(value, str | float):
-            if str(value) not in VERSIONS:
-                raise FieldProblem(expected)
-            value = {value: 1}
-        if not isinstance(value, Mapping) or not value:
-            raise FieldProblem(expected)
-        mix: dict[str, int] = {}
-        for key, weight in value.items():
-            name = str(key)
-            if name not in VERSIONS:
-                raise FieldProblem("unknown OCPP version; expected '1.6' or '2.0.1'", at=(name,))
-            if isinstance(weight, bool) or not isinstance(weight, int) or weight < 0:
-                raise FieldProblem("must be a non-negative integer weight", at=(name,), got=weight)
-            mix[name] = weight
-        if sum(mix.values()) <= 0:
-            raise ValueError("weights must not all be 0")
-        return mix
-
-    @field_validator("id_pattern")
-    @classmethod
-    def _pattern(cls, pattern: str) -> str:
-        fields = {f for _, f, _, _ in string.Formatter().parse(pattern) if f is not None}
-        if fields != {"index"}:
-            raise ValueError("must use exactly the field {index}, e.g. 'CP-{index:05d}'")
-        try:
-            sample = pattern.format(index=1)
-        except (ValueError, TypeError) as exc:
-            raise ValueError(f"is not a valid format string ({exc})") from None
-        if not _ID_CHARS.match(sample):
-            raise ValueError(
-                f"gives {sample!r}: ids must be 1-48 characters of A-Z a-z 0-9 * - _ = : + | @ ."
-            )
-        return pattern
-
-    @model_validator(mode="after")
-    def _ids_fit(self) -> Stations:
-        last = self.id_pattern.format(index=self.count)
-        if not _ID_CHARS.match(last):
-            raise ValueError(f"id_pattern gives {last!r} for the last station: over 48 characters")
-        return self
 
 
 class Boot(_Section):
@@ -276,7 +209,7 @@ class Scenario(_Section):
         return addresses[(index - 1) % len(addresses)] if addresses else None
 
     def station_id(self, index: int) -> str:
-        return self.stations.id_pattern.format(index=index)
+        return self.stations.id_of(index)
 
     def version_for(self, index: int) -> str:
         """Deterministic weighted assignment: any prefix of 1..N matches the mix as closely as
@@ -362,10 +295,12 @@ def load_scenario(
     context = {"base": Path(path).parent, "files": files, "whole": not patch}
     scenario = _validate(source, data, context)
     if patch:
-        merged = scenario.model_dump()
+        # What the file set, plus the overrides (fields left unset are defaulted again: some
+        # defaults follow from other fields, as stations.count from an ids_file).
+        merged = scenario.model_dump(exclude_unset=True)
         for dotted, value in patch.items():
             section, _, field = dotted.partition(".")
-            merged[section][field] = value
+            merged.setdefault(section, {})[field] = value
         scenario = _validate(
             f"{source} (with overrides {', '.join(sorted(patch))})",
             merged,

@@ -6,11 +6,13 @@ Validated like every field (one line naming the field); read by the pure station
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
 from typing import Any, Final, Literal
 
-from pydantic import Field, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from fleet.scenario_fields import FieldProblem, PositiveFloat, Section, resolved
+from fleet.scenario_fields import FieldProblem, PositiveFloat, Section, listed, resolved
 
 # Measurands a station can report coherently (OCPP 1.6 §7.31 / 2.0.1 MeasurandEnumType).
 MEASURANDS: Final = (
@@ -35,6 +37,9 @@ class Range(Section):
         return self
 
 
+_TAG: Final = re.compile(r"^[!-~]{1,20}$")  # a listed idTag: fits 1.6's CiString20
+
+
 def numbered(pattern: str, what: str) -> str:
     """A pattern of ids with the field {n}, whose ids fit 1.6's IdToken (CiString20)."""
     try:
@@ -51,16 +56,45 @@ def _range(low: float, high: float) -> Any:
 
 
 class IdTags(Section):
-    """The pool drivers' tags come from: ``pattern`` with {n} in 1..size."""
+    """The pool drivers' tags come from: ``pattern`` with {n} in 1..size, or the tags a
+    ``file`` lists (one per line, the first column of a CSV: the test tags a CSMS already
+    knows, as it exports them)."""
 
     pattern: str = "TAG-{n:05d}"
     size: int = Field(1000, gt=0)
+    file: str | None = None  # replaces pattern and size
     unknown_share: float = Field(0.0, ge=0, le=1)  # tags the CSMS should refuse
+    _listed: tuple[str, ...] = PrivateAttr(default=())
 
     @field_validator("pattern")
     @classmethod
     def _pattern(cls, pattern: str) -> str:
         return numbered(pattern, "idTags")
+
+    @field_validator("file")
+    @classmethod
+    def _file(cls, value: str | None, info: ValidationInfo) -> str | None:
+        return None if value is None else str(resolved(value, info))
+
+    @model_validator(mode="after")
+    def _read(self) -> IdTags:
+        if self.file is not None:
+            given = self.model_fields_set & {"pattern", "size"}
+            if given:
+                replaced = " and ".join(sorted(given))
+                raise FieldProblem(f"replaces {replaced}: give one or the other", at=("file",))
+            rule = "1-20 printable characters without spaces (1.6 idTag)"
+            try:
+                self._listed = listed(Path(self.file), "idTag", _TAG, rule)
+            except FieldProblem as exc:
+                raise FieldProblem(str(exc), at=("file",), got=exc.got) from None
+        return self
+
+    def draw(self, rng: Any) -> str:
+        """A driver's tag: one of the file's, or the pattern's with a drawn number."""
+        if self._listed:
+            return self._listed[rng.randrange(0, len(self._listed))]
+        return self.pattern.format(n=rng.randrange(1, self.size + 1))
 
 
 class PlugAndCharge(Section):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Any, Final
 
@@ -40,3 +41,28 @@ def resolved(path: str, info: ValidationInfo) -> Path:
     if not candidate.is_absolute() and base is not None:
         candidate = Path(base) / candidate
     return candidate
+
+
+def listed(path: Path, what: str, valid: re.Pattern[str], rule: str) -> tuple[str, ...]:
+    """The first column of each line of a text or CSV file (``#`` lines and blank ones
+    skipped): a CSMS's export of its station ids or its test tags, as it comes. Raises
+    FieldProblem naming the line of the first bad or repeated entry, or the unreadable file."""
+    try:
+        text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's export may start with a BOM
+    except (OSError, UnicodeDecodeError) as exc:
+        raise FieldProblem(f"cannot read it: {exc}", got=str(path)) from None
+    entries: dict[str, int] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        entry = line.split(",", 1)[0].strip().strip('"')
+        if not valid.match(entry):
+            raise FieldProblem(f"line {number}: {what} {entry!r}: {rule}", got=str(path))
+        if entry in entries:
+            raise FieldProblem(
+                f"line {number}: {what} {entry!r} again (line {entries[entry]})", got=str(path)
+            )
+        entries[entry] = number
+    if not entries:
+        raise FieldProblem(f"lists no {what}", got=str(path))
+    return tuple(entries)

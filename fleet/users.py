@@ -109,9 +109,31 @@ def station_index(environment: Environment, number: int) -> int:
     """Unique and deterministic across a run: worker index * stride + user number (from 1)."""
     runner = environment.runner
     worker = max(getattr(runner, "worker_index", 0), 0)
-    options = environment.parsed_options
-    stride = getattr(options, "fleet_id_stride", DEFAULT_ID_STRIDE)
-    return worker * stride + number
+    return worker * _stride(environment) + number
+
+
+def _stride(environment: Environment) -> int:
+    return int(getattr(environment.parsed_options, "fleet_id_stride", DEFAULT_ID_STRIDE))
+
+
+def ids_problem(scenario: Scenario, users: int, workers: int, stride: int) -> str | None:
+    """Why ``users`` stations on ``workers`` processes would run past the scenario's
+    ids_file (each worker takes its ids from worker index x stride + 1; Locust gives each
+    at most users / workers, rounded up), else None."""
+    listed = scenario.stations.listed_ids
+    if not listed:
+        return None
+    per_worker = -(-users // max(workers, 1))
+    last = (max(workers, 1) - 1) * stride + per_worker
+    if last <= listed:
+        return None
+    if workers <= 1:
+        return f"{users} stations, but stations.ids_file lists {listed} ids"
+    return (
+        f"{users} stations on {workers} workers need ids up to {last} (worker index x "
+        f"--fleet-id-stride {stride} + its {per_worker}), but stations.ids_file lists "
+        f"{listed}: set --fleet-id-stride to at most {listed // workers}"
+    )
 
 
 class ChargePointUser(User):
@@ -139,6 +161,7 @@ class ChargePointUser(User):
     # True for a class with no tasks, on_start or on_stop of its own: its users need no running
     # greenlet (see ``start``). Worked out when the class is defined.
     station_only: ClassVar[bool] = False
+    spare = False  # a user past the end of the scenario's ids_file: no station of its own
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -158,11 +181,19 @@ class ChargePointUser(User):
         super().__init__(environment)
         scenario = self.fleet_scenario = scenario_for(type(self), environment)
         self.bridge = get_bridge(environment.events, scenario.run.lag_warn_ms)
-        pool = self._pool = _stations.setdefault(scenario.stations.id_pattern, _Stations())
+        ids = scenario.stations.ids_file or scenario.stations.id_pattern
+        pool = self._pool = _stations.setdefault(ids, _Stations())
         self._number = pool.take()
         kept = pool.kept.pop(self._number, None)
         index = station_index(environment, self._number)
-        self.station: Station = kept or make_station(scenario, index, self.bridge.sink)
+        # Past the end of an ids_file (the checks before a start let no such count through,
+        # so this is a safety net): a user without a station of its own, which never starts,
+        # and the test stops, saying why.
+        self.spare = kept is None and 0 < scenario.stations.listed_ids < index
+        if self.spare:
+            _out_of_ids(environment, scenario, index)
+        number = 1 if self.spare else index  # a spare's station object is never started
+        self.station: Station = kept or make_station(scenario, number, self.bridge.sink)
 
     def start(self, group: Group) -> gevent.Greenlet:
         """Locust runs every user in a greenlet; a station-only user's would only sleep, and a
@@ -195,7 +226,8 @@ class ChargePointUser(User):
         return True
 
     def on_start(self) -> None:
-        self.bridge.start(self.station, self.fleet_scenario.csms.url_for(self.station.version))
+        if not self.spare:
+            self.bridge.start(self.station, self.fleet_scenario.csms.url_for(self.station.version))
 
     def call(self, action: str, payload: dict[str, Any], timeout_s: float | None = None) -> Any:
         """Send an OCPP CALL from a task and return the CALLRESULT payload; raises CallFailed.
@@ -208,6 +240,8 @@ class ChargePointUser(User):
         return self.bridge.submit(make)
 
     def on_stop(self) -> None:
+        if self.spare:
+            return
         # Close code 1000, then wait (gevent-friendly) so the station's last samples are reported.
         ended = self.bridge.stop(self.station, timeout_s=self.fleet_scenario.csms.call_timeout_s)
         if ended:  # a session still winding down is not handed to a new user
@@ -215,6 +249,22 @@ class ChargePointUser(User):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.station.id} OCPP {self.station.version}>"
+
+
+def _out_of_ids(environment: Environment, scenario: Scenario, index: int) -> None:
+    """One line, and the test stops: no station runs without an id of its own."""
+    listed = scenario.stations.listed_ids
+    listeners.logger.error(
+        "fleet: station %d has no id: stations.ids_file lists %d (worker index x "
+        "--fleet-id-stride %d + user number); the test stops",
+        index,
+        listed,
+        _stride(environment),
+    )
+    environment.process_exit_code = 2
+    runner = environment.runner
+    if runner is not None:
+        gevent.spawn(runner.quit)
 
 
 def _never_runs(user: ChargePointUser) -> None:

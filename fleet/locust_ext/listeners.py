@@ -74,6 +74,9 @@ def _on_init(environment: Environment, **_: Any) -> None:
         ]
     except FleetError as exc:
         fail(str(exc))
+    users = getattr(options_, "num_users", None)
+    if users and (getattr(options_, "headless", False) or getattr(options_, "autostart", False)):
+        _check_ids(environment, scenarios, users)
     if scenarios:
         state.lag_warn_ms = scenarios[0].run.lag_warn_ms
         state.on_violation = scenarios[0].csms.on_violation
@@ -104,6 +107,26 @@ def _on_init(environment: Environment, **_: Any) -> None:
     # run early by the start-up's length (a -t 7s run stopped 2.4 s after it began on a busy
     # machine). The clock is read anew here.
     gevent.get_hub().loop.update_now()
+
+
+def _check_ids(environment: Environment, scenarios: list[Any], users: int) -> None:
+    """-u past the end of a scenario's ids_file: refused before anything connects."""
+    from fleet.users import ids_problem
+
+    runner, options_ = environment.runner, environment.parsed_options
+    processes = getattr(options_, "processes", 0) or 0
+    if isinstance(runner, WorkerRunner) and processes <= 0:
+        return  # a worker started on its own: the master checks the whole run
+    workers = 1
+    if isinstance(runner, MasterRunner | WorkerRunner):
+        # --processes: the master and its forked workers refuse alike (a worker left waiting
+        # for a master that refused would wait a minute for its heartbeat)
+        workers = max(processes, getattr(options_, "expect_workers", 1))
+    stride = getattr(options_, "fleet_id_stride", options.DEFAULT_ID_STRIDE)
+    for scenario in scenarios:
+        problem = ids_problem(scenario, users, workers, stride)
+        if problem is not None:
+            fail(f"-u {users}: {problem}")
 
 
 def _install_capacity(environment: Environment, state: FleetState) -> None:

@@ -19,6 +19,7 @@ from locust.runners import STATE_STOPPED, STATE_STOPPING
 
 from fleet.errors import FleetError
 from fleet.locust_ext import console_page, html
+from fleet.locust_ext.options import DEFAULT_ID_STRIDE
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
 from fleet.metrics import charts
@@ -143,11 +144,31 @@ def _check_start_form(environment: Environment, form: Any) -> str | None:
         "trace": form.get("fleet_trace", getattr(options, "fleet_trace", "")),
     }
     try:
-        for user_class in environment.user_classes:
-            if issubclass(user_class, ChargePointUser):
-                scenario_for(user_class, environment, **overrides)
+        scenarios = [
+            scenario_for(user_class, environment, **overrides)
+            for user_class in environment.user_classes
+            if issubclass(user_class, ChargePointUser)
+        ]
     except FleetError as exc:
         return str(exc)
+    return _ids_problem(environment, scenarios, form.get("user_count"))
+
+
+def _ids_problem(environment: Environment, scenarios: list[Any], count: Any) -> str | None:
+    """More users than a scenario's ids_file has ids for (on the workers connected now)."""
+    from fleet.users import ids_problem
+
+    try:
+        users = int(count)
+    except (TypeError, ValueError):
+        return None  # Locust's own form check answers that
+    runner = environment.runner
+    workers = max(len(getattr(runner, "clients", {}) or {}), 1)
+    stride = getattr(environment.parsed_options, "fleet_id_stride", DEFAULT_ID_STRIDE)
+    for scenario in scenarios:
+        problem = ids_problem(scenario, users, workers, stride)
+        if problem is not None:
+            return f"Number of users {users}: {problem}"
     return None
 
 

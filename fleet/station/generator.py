@@ -97,15 +97,12 @@ class SessionGenerator:
         pnc, tags = c.plug_and_charge, c.id_tags
         if pnc.share and rng.random() < pnc.share:  # no draw at all without Plug & Charge
             emaid = pnc.emaid_pattern.format(n=rng.randrange(1, pnc.contracts + 1))
-            badge = tags.pattern.format(n=rng.randrange(1, tags.size + 1))
+            badge = tags.draw(rng)
             return Demand(
                 plugged_s, battery, soc_start, soc_target, ev_max_kw, emaid, True, True, badge
             )
         known = rng.random() >= tags.unknown_share
-        if known:
-            tag = tags.pattern.format(n=rng.randrange(1, tags.size + 1))
-        else:
-            tag = f"UNKNOWN-{rng.randrange(0, 16**8):08X}"
+        tag = tags.draw(rng) if known else f"UNKNOWN-{rng.randrange(0, 16**8):08X}"
         return Demand(plugged_s, battery, soc_start, soc_target, ev_max_kw, tag, known)
 
 
