@@ -86,6 +86,7 @@ def test_a_station_is_shown_and_driven_from_the_web_ui(tmp_path: Path) -> None:
         for station, view in views.items():
             until(lambda station=station: ask(web, station)[1]["station"]["state"] == "accepted")
             tag = f"HAND-{station[-2:]}"
+            assert ask(web, station, "watch")[0] == 200
             status, said = ask(web, station, "plug", connector=2, id_tag=tag)
             assert (status, said["done"]) == (200, f"connector 2: plugged in, badged {tag}")
             assert said["station"]["connectors"][1]["phase"] in ("authorizing", "starting")
@@ -99,7 +100,10 @@ def test_a_station_is_shown_and_driven_from_the_web_ui(tmp_path: Path) -> None:
             assert ask(web, station, "stop")[0] == 200
             ended = until(lambda tag=tag: transaction(url, tag)["ended"] and transaction(url, tag))
             assert ended["stop_reason"] == "Local", (view["version"], ended)
-            assert ask(web, station, "unplug")[1]["done"] == "connector 2: unplugged"
+            said = ask(web, station, "unplug")[1]
+            assert said["done"] == "connector 2: unplugged"
+            sent = [f["text"] for f in said["station"]["frames"] if f["what"] == ">"]
+            assert any(tag in text for text in sent), sent  # its frames, seen from the UI
         status, said = ask(web, "CP-99999")
         assert (status, said) == (404, {"error": "no station CP-99999 runs in this test now"})
         status, said = ask(web, stations[0], "fly")

@@ -58,7 +58,12 @@ SCRIPT: Final = """
     box.appendChild(el("p", "", {"class": "said"}));
     box.appendChild(el("div", "", {"class": "view"}));
     form.addEventListener("submit", function (e) {
-      e.preventDefault(); shown = form.station.value.trim(); look();
+      // Show watches the station (its frames kept) and lets go of the one shown before.
+      e.preventDefault();
+      var wanted = form.station.value.trim();
+      if (shown && shown !== wanted) { fetch(url() + "/unwatch", {method: "POST"}); }
+      shown = wanted;
+      if (shown) { handle(fetch(url() + "/watch", {method: "POST"})); }
     });
     form.addEventListener("click", function (e) {
       var verb = e.target.getAttribute && e.target.getAttribute("data-verb");
@@ -105,6 +110,18 @@ SCRIPT: Final = """
       conns.appendChild(row);
     });
     view.appendChild(conns);
+    if (s.frames) {
+      view.appendChild(el("h3", "Its last frames (> sent, < received)"));
+      var frames = el("table", null, {"class": "left"});
+      s.frames.slice().reverse().forEach(function (f) {
+        var row = el("tr");
+        row.appendChild(el("td", f.at.slice(11, 23)));
+        row.appendChild(el("td", f.what));
+        var text = el("td"); text.appendChild(el("code", f.text)); row.appendChild(text);
+        frames.appendChild(row);
+      });
+      view.appendChild(frames);
+    }
   }
   function handle(promise) {
     return promise.then(function (r) { return r.json(); }).then(function (body) {

@@ -28,7 +28,8 @@ from fleet.errors import CSMS_UNTRUSTED, LOGIN_REFUSED, ConnectionFailed, Subpro
 from fleet.scenario_csms import shown_url
 from fleet.station.security import Access, default_context
 from fleet.station.sources import POOLS
-from fleet.station.transport import MAX_SIZE, WebsocketTransport, trace_log
+from fleet.station.transport import MAX_SIZE, WebsocketTransport
+from fleet.station.watch import Tracer
 from fleet.wire import SUBPROTOCOLS
 
 
@@ -38,12 +39,12 @@ async def connect(
     version: str,
     open_timeout_s: float,
     source_address: str | None = None,
-    trace: str | None = None,
+    trace: Tracer | None = None,
     access: Access | None = None,
 ) -> WebsocketTransport:
     """Open ``<url>/<station_id>`` asking for the version's subprotocol; raise ConnectionFailed
-    with a one-line reason a user can act on (never showing credentials). With ``trace`` (the
-    station id) every frame of the connection is logged on ``fleet.trace``. ``access``: the
+    with a one-line reason a user can act on (never showing credentials). ``trace`` is told every
+    frame of the connection (``watch.tracer``: logged, kept for the console). ``access``: the
     Authorization header (Basic auth, profiles 1/2) and TLS context (default: the system's
     CAs, verified) the station connects with."""
     subprotocol = SUBPROTOCOLS[version]
@@ -93,7 +94,7 @@ async def connect(
     _check_handshake(ws, subprotocol, where, certificate)
     if trace is not None:
         ws.trace = trace
-        trace_log.info("%s connected to %s (%s)", trace, where, subprotocol)
+        trace("connected to", f"{where} ({subprotocol})")
     return ws
 
 

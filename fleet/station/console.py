@@ -3,7 +3,7 @@
 A CSMS engineer chasing a bug under load wants to see what one station is doing and make it do
 one thing now, with the rest of the fleet going on: a driver plugging in with a given tag,
 badging to stop, pulling the cable out, a connector failing and recovering, the station
-rebooted on site, its link dropped. Each is
+rebooted on site, its link dropped; and its last frames, both ways, while watched. Each is
 what a person at a real station does, so it runs the station's own paths (authorisation, the
 transaction messages, the offline queue, the reconnect policy), never a message made up here.
 
@@ -25,10 +25,11 @@ from fleet.station.connectors import Status
 from fleet.station.core import Station
 from fleet.station.sessions import Charger, Phase
 from fleet.station.state import State
+from fleet.station.watch import KEPT
 
 MAX_DOWN_S: Final = 3600.0
 MAX_TAG_CHARS: Final = 20  # 1.6 idTag is CiString20 (2.0.1 allows 36): what both accept
-VERBS: Final = ("plug", "stop", "unplug", "fault", "clear", "reboot", "drop")
+VERBS: Final = ("plug", "stop", "unplug", "fault", "clear", "reboot", "drop", "watch", "unwatch")
 DEFAULT_FAULT: Final = "OtherError"
 
 logger = logging.getLogger("fleet.station")
@@ -72,6 +73,8 @@ def describe(station: Station) -> dict[str, Any]:
         "firmware": station.firmware or station.scenario.stations.firmware,
         "connectors": [],
     }
+    if station.watched is not None:
+        view["frames"] = station.watched.to_json()
     charging = station.charging
     for number in range(1, station.scenario.stations.connectors + 1):
         status = station.connector_state(number)
@@ -156,6 +159,16 @@ def _clear(station: Station, args: dict[str, Any]) -> str:
     return f"connector {index + 1}: fault cleared, {status}"
 
 
+def _watch(station: Station, args: dict[str, Any]) -> str:
+    station.watch(True)
+    return f"watching: the last {KEPT} frames of {station.id} are kept from now"
+
+
+def _unwatch(station: Station, args: dict[str, Any]) -> str:
+    station.watch(False)
+    return "no longer watched: its frames are not kept"
+
+
 def _reboot(station: Station, args: dict[str, Any]) -> str:
     if station.state is not State.ACCEPTED or not station.connected:
         raise ConsoleRefused(
@@ -181,6 +194,8 @@ _ACTIONS: Final[dict[str, Callable[[Station, dict[str, Any]], str]]] = {
     "clear": _clear,
     "reboot": _reboot,
     "drop": _drop,
+    "watch": _watch,
+    "unwatch": _unwatch,
 }
 
 

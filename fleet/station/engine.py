@@ -31,6 +31,7 @@ from fleet.station.deadlines import Deadlines
 from fleet.station.keepalive import Keepalive
 from fleet.station.rare import Rare
 from fleet.station.state import Ending, State
+from fleet.station.watch import Tracer, Watch, tracer
 
 __all__ = ["Answer", "Ending", "Engine", "Outgoing"]
 
@@ -50,6 +51,7 @@ class Engine(Answering):
     rpc_error_code: ClassVar[str]  # CallError code for a frame that is not valid RPC
     offline_until: Rare[float] = Rare(0.0)  # loop time: a storm keeps it offline until then
     _keepalive: Rare[Keepalive | None] = Rare(None)  # this connection's pings, when it pings
+    watched: Rare[Watch | None] = Rare(None)  # its last frames, while watched at the console
 
     def __init__(self, station_id: str, scenario: Scenario, sink: Sink) -> None:
         super().__init__(station_id, scenario, sink)
@@ -163,6 +165,22 @@ class Engine(Answering):
             self.storm_cut = True
             how = "silent" if silent else "dropped"
             self._transport.cut(f"{cause}: network {how}", down_s if silent else 0.0)
+
+    def tracer(self) -> Tracer | None:
+        """What a new connection tells each frame: the station traced (``run.trace``) or
+        watched at the console (``watched``)."""
+        return tracer(self.id, self.id in self.scenario.run.trace, self.watched)
+
+    def watch(self, on: bool) -> None:
+        """Keep the station's last frames for the console (from now, on this connection and
+        the next ones), or stop."""
+        if not on:
+            self.watched = None
+        elif self.watched is None:
+            self.watched = Watch()
+        transport = self._transport
+        if transport is not None and hasattr(transport, "trace"):
+            transport.trace = self.tracer()
 
     def offline_left(self) -> float:
         """Seconds a storm still keeps the station off the network."""

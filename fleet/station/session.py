@@ -112,7 +112,6 @@ async def _keep_connected(
 ) -> None:
     delays = reconnect_delays(station.reconnect_rules(), rng)
     open_timeout_s = station.scenario.csms.call_timeout_s
-    trace = station.id if station.id in station.scenario.run.trace else None
     while not stop.is_set():
         if (down_s := station.offline_left()) > 0:  # a storm keeps it off the network
             await _wait(stop, down_s)
@@ -137,7 +136,7 @@ async def _keep_connected(
                 station.version,
                 open_timeout_s,
                 station.source_address,
-                trace,
+                station.tracer(),
                 access,
             )
         except ConnectionFailed as exc:

@@ -13,7 +13,6 @@ opening one, with its handshake and TLS errors, is ``fleet.station.connect``.
 from __future__ import annotations
 
 import asyncio
-import logging
 import ssl
 from collections.abc import Callable
 from typing import Final, cast
@@ -27,13 +26,12 @@ from websockets.protocol import State
 import fleet
 from fleet.station.channel import Inbox, Intercept, TransportClosed
 from fleet.station.frames import HEAD_TEXT, MASKED, mask_keys, text_frame
-from fleet.station.security import redacted
+from fleet.station.watch import RECEIVED, SENT, Tracer
 
 MAX_SIZE: Final = 2**20  # largest incoming message
 CLOSE_TIMEOUT_S: Final = 2.0  # after the close handshake, how long the CSMS gets to end TCP
 QUEUE_LIMIT: Final = 16  # messages waiting for recv() before reading from the socket pauses
 USER_AGENT: Final = f"fleet/{fleet.__version__} (OCPP load tester)"
-trace_log = logging.getLogger("fleet.trace")
 _NO_HEADERS: Final = Headers()
 
 
@@ -78,7 +76,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.intercept: Intercept | None = None
         self.on_pong: Callable[[bytes], None] | None = None
-        self.trace: str | None = None  # the station id, when its frames are traced
+        self.trace: Tracer | None = None  # the station's frames logged or watched (watch.py)
         self.authorization: str | None = None  # the handshake's Authorization header
         self._fragments: list[bytes] | None = None
         self._opened: asyncio.Future[None] | None = loop.create_future()
@@ -101,7 +99,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         # flushes what it queued) and a data frame changes none of its state.
         self.transport.write(text_frame(frame, mask_keys.take()))
         if self.trace is not None:
-            trace_log.info("%s > %s", self.trace, redacted(frame.decode("utf-8", "replace")))
+            self.trace(SENT, frame)
 
     def ping(self, payload: bytes) -> None:
         if self._closed is not None:
@@ -268,7 +266,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
         if self._closed is None:  # not cut by a storm already
             self._closed = TransportClosed(reason, by_peer)
         if self.trace is not None:
-            trace_log.info("%s closed: %s", self.trace, reason)
+            self.trace("closed:", reason)
         if self._close_timer is not None:
             self._close_timer.cancel()
             self._close_timer = None
@@ -300,7 +298,7 @@ class WebsocketTransport(Inbox, asyncio.Protocol):
 
     def _deliver(self, message: bytes) -> None:
         if self.trace is not None:
-            trace_log.info("%s < %s", self.trace, redacted(message.decode("utf-8", "replace")))
+            self.trace(RECEIVED, message)
         intercept = self.intercept
         if intercept is not None and intercept(message):
             return

@@ -7,6 +7,7 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import orjson
 import pytest
 
 from fleet.station import console
@@ -120,6 +121,8 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         station, other = fleet.stations
         view = console.describe(station)
         assert (view["state"], view["connected"], view["version"]) == ("accepted", True, version)
+        assert "frames" not in view  # nothing kept of a station nobody watches
+        assert console.act(station, "watch", {}).startswith("watching: the last 40 frames")
         assert [(c["id"], c["status"], c["phase"]) for c in view["connectors"]] == [
             (1, "Available", "idle"),
             (2, "Available", "idle"),
@@ -130,6 +133,8 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         await wait_until(lambda: console.describe(station)["connectors"][1]["phase"] == "charging")
         charging = console.describe(station)["connectors"][1]
         assert charging["id_tag"] == "CONSOLE-1" and charging["transaction_id"] is not None
+        kept = console.describe(station)["frames"]  # watched from this connection on
+        assert any(f["what"] == ">" and "CONSOLE-1" in f["text"] for f in kept), kept
         reading = "MeterValues" if version == "1.6" else "TransactionEvent"
         await wait_until(lambda: len(calls(csms, station.id, reading)) >= 2)  # every second
         await _refused(station, "plug", {"connector": 2}, "connector 2 is not free: Charging")
@@ -205,6 +210,16 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         again = sum(1 for _, s, what in csms.connect_log if s == station.id and what == "connect")
         assert again == connects + 1
         await _refused(station, "fly", {}, "unknown action 'fly': one of plug, stop, unplug, fault")
+
+        frames = console.describe(station)["frames"]
+        assert len(frames) == 40  # the last ones only
+        whats = [f["what"] for f in frames]
+        assert {">", "<", "closed:", "connected to"} <= set(whats), whats
+        sent = [orjson.loads(f["text"]) for f in frames if f["what"] == ">"]
+        assert {"BootNotification", "StatusNotification"} <= {m[2] for m in sent if m[0] == 2}
+        console.act(station, "unwatch", {})
+        assert "frames" not in console.describe(station)
+        assert station.tracer() is None  # its frames cost nothing again
         await _refused(station, "drop", {"down_s": "soon"}, "down_s: expected a number")
         stats = fleet.summary.stats
         assert other.state is State.ACCEPTED and calls(csms, other.id, "Authorize") == []
