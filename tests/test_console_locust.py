@@ -15,6 +15,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.test_cli import csms_process, ledger
@@ -106,6 +107,12 @@ def test_a_station_is_shown_and_driven_from_the_web_ui(tmp_path: Path) -> None:
             assert any(tag in text for text in sent), sent  # its frames, seen from the UI
         status, said = ask(web, "CP-99999")
         assert (status, said) == (404, {"error": "no station CP-99999 runs in this test now"})
+        found = json.loads(get(f"{web}/fleet/stations?state=accepted&limit=3"))
+        assert found == {"state": "accepted", "count": 4, "ids": stations[:3]}
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            get(f"{web}/fleet/stations?state=asleep")
+        assert refused.value.code == 400
+        assert json.loads(refused.value.read())["error"].startswith("state: one of offline")
         status, said = ask(web, stations[0], "fly")
         assert status == 400 and said["error"].startswith("unknown action 'fly'")
         rows = json.loads(get(f"{web}/stats/requests"))["stats"]
@@ -132,5 +139,9 @@ def test_under_a_master_the_station_is_found_on_its_worker(tmp_path: Path) -> No
             status, said = ask(web, station, "plug", id_tag=tag)
             assert (status, said["done"]) == (200, f"connector 1: plugged in, badged {tag}")
             assert until(lambda tag=tag: transaction(url, tag))["station"] == station
+        found = json.loads(get(f"{web}/fleet/stations?state=charging"))
+        assert found == {"state": "charging", "count": 4, "ids": stations}  # both workers'
+        found = json.loads(get(f"{web}/fleet/stations?state=rejected"))
+        assert found == {"state": "rejected", "count": 0, "ids": []}
         status, said = ask(web, "CP-99999", "reboot")  # every worker said it is not there
         assert (status, said) == (404, {"error": "no station CP-99999 runs in this test now"})

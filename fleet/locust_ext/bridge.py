@@ -36,7 +36,7 @@ import gevent.event
 import gevent.monkey
 import uvloop
 
-from fleet.errors import ConnectionLost
+from fleet.errors import ConnectionLost, FleetError
 from fleet.locust_ext.sink import CALLBACK, EXCHANGE, STATS, LocustSink, StateCounts
 from fleet.metrics.health import LoopHealth
 from fleet.metrics.sample import CONNECT, LOOP_LAG
@@ -292,6 +292,21 @@ class Bridge:
                 logger.error("console: %s", station_id, exc_info=True)
                 answer = {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
             self.put_call(result.set, answer)
+
+        self.loop.call_soon_threadsafe(run)
+        return result
+
+    def console_find(self, which: str, limit: int) -> gevent.event.AsyncResult:
+        """This process's stations ``which`` names (``fleet.station.console.find``), found
+        on the loop; the AsyncResult gets {count, ids} or {error}."""
+        result = gevent.event.AsyncResult()
+
+        def run() -> None:
+            try:
+                found = console.find(self._running.values(), which, limit)
+            except FleetError as exc:
+                found = {"error": str(exc)}
+            self.put_call(result.set, found)
 
         self.loop.call_soon_threadsafe(run)
         return result

@@ -14,12 +14,14 @@ import orjson
 from locust.env import Environment
 
 from fleet.locust_ext import console
+from fleet.station.console import FINDABLE
 
 SCRIPT: Final = """
 <script>
 (function () {
   // fleet: the console box of the Fleet tab (one station, looked at and driven by hand).
   var ID = "fleet-console", shown = null;
+  var FINDS = __FINDABLE__;
   function tab() { return new URLSearchParams(window.location.search).get("tab"); }
   function el(tag, text, attrs) {
     var node = document.createElement(tag);
@@ -55,6 +57,20 @@ SCRIPT: Final = """
     form.appendChild(field("down_s", " off for (s)", 3));
     form.appendChild(el("button", "Drop connection", {type: "button", "data-verb": "drop"}));
     box.appendChild(form);
+    var finder = el("form", null, {"class": "finder"});
+    finder.appendChild(el("span", "Find stations "));
+    var which = el("select", null, {name: "state"});
+    FINDS.forEach(function (f) { which.appendChild(el("option", f, {value: f})); });
+    finder.appendChild(which);
+    finder.appendChild(el("button", "List", {type: "submit"}));
+    finder.appendChild(el("span", "", {"class": "found"}));
+    finder.addEventListener("submit", function (e) {
+      e.preventDefault();
+      fetch("fleet/stations?state=" + encodeURIComponent(which.value))
+        .then(function (r) { return r.json(); }).then(function (body) { list(body, form); })
+        .catch(function () { say("no answer from the web UI", true); });
+    });
+    box.appendChild(finder);
     box.appendChild(el("p", "", {"class": "said"}));
     box.appendChild(el("div", "", {"class": "view"}));
     form.addEventListener("submit", function (e) {
@@ -70,6 +86,20 @@ SCRIPT: Final = """
       if (verb) { shown = form.station.value.trim(); act(verb, form); }
     });
     return box;
+  }
+  function list(body, form) {
+    var found = document.querySelector("#" + ID + " .found");
+    found.textContent = "";
+    if (body.error) { say(body.error, true); return; }
+    found.appendChild(el("span", " " + body.count + " " + body.state +
+      (body.count > body.ids.length ? " (the first " + body.ids.length + ")" : "") + ": "));
+    body.ids.forEach(function (id) {
+      var pick = el("button", id, {type: "button"});
+      pick.addEventListener("click", function () {
+        form.station.value = id; form.requestSubmit();
+      });
+      found.appendChild(pick);
+    });
   }
   function url() { return "fleet/stations/" + encodeURIComponent(shown); }
   function say(text, bad) {
@@ -153,7 +183,7 @@ SCRIPT: Final = """
   refresh();
 })();
 </script>
-"""
+""".replace("__FINDABLE__", orjson.dumps(FINDABLE).decode())
 
 
 def extend(environment: Environment, app: Any, auth: Any) -> None:
@@ -162,6 +192,12 @@ def extend(environment: Environment, app: Any, auth: Any) -> None:
 
     def reply(status: int, body: dict[str, Any]) -> Any:
         return Response(orjson.dumps(body), status=status, mimetype="application/json")
+
+    @app.route("/fleet/stations", methods=["GET"])
+    @auth
+    def fleet_stations() -> Any:
+        which = request.args.get("state", "")
+        return reply(*console.find(environment, which, request.args.get("limit")))
 
     @app.route("/fleet/stations/<station_id>", methods=["GET"])
     @auth

@@ -15,7 +15,7 @@ web UI and the master/worker hand-off are in ``fleet.locust_ext.console``.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any, Final
 
 from fleet.errors import FleetError
@@ -53,6 +53,37 @@ def answer(station: Station, verb: str | None, args: dict[str, Any]) -> dict[str
         logger.error("%s: console %s failed", station.id, verb, exc_info=True)
         return {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
     return {"done": done, "station": describe(station)}
+
+
+def find(stations: Iterable[Station], which: str, limit: int) -> dict[str, Any]:
+    """The stations ``which`` names (a state, ``charging``: a transaction runs, ``faulted``: a
+    connector is Faulted): how many, and the first ``limit`` ids in order."""
+    fits = _FINDS.get(which)
+    if fits is None:
+        raise ConsoleRefused(f"state: one of {', '.join(_FINDS)}; got {which!r}")
+    found = sorted(station.id for station in stations if fits(station))
+    return {"count": len(found), "ids": found[:limit]}
+
+
+def _in_state(state: State) -> Callable[[Station], bool]:
+    return lambda station: station.state is state
+
+
+def _in_transaction(station: Station) -> bool:
+    return station.charging is not None and station.charging.busy
+
+
+def _with_fault(station: Station) -> bool:
+    connectors = range(1, station.scenario.stations.connectors + 1)
+    return any(station.connector_state(n) is Status.FAULTED for n in connectors)
+
+
+_FINDS: Final[dict[str, Callable[[Station], bool]]] = {
+    **{state.value: _in_state(state) for state in State},
+    "charging": _in_transaction,
+    "faulted": _with_fault,
+}
+FINDABLE: Final = tuple(_FINDS)
 
 
 def describe(station: Station) -> dict[str, Any]:

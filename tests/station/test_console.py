@@ -133,6 +133,12 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         await wait_until(lambda: console.describe(station)["connectors"][1]["phase"] == "charging")
         charging = console.describe(station)["connectors"][1]
         assert charging["id_tag"] == "CONSOLE-1" and charging["transaction_id"] is not None
+        ids = sorted(s.id for s in fleet.stations)
+        assert console.find(fleet.stations, "accepted", 10) == {"count": 2, "ids": ids}
+        assert console.find(fleet.stations, "accepted", 1) == {"count": 2, "ids": ids[:1]}
+        assert console.find(fleet.stations, "charging", 10) == {"count": 1, "ids": [station.id]}
+        with pytest.raises(ConsoleRefused, match="state: one of offline, connecting"):
+            console.find(fleet.stations, "asleep", 10)
         kept = console.describe(station)["frames"]  # watched from this connection on
         assert any(f["what"] == ">" and "CONSOLE-1" in f["text"] for f in kept), kept
         reading = "MeterValues" if version == "1.6" else "TransactionEvent"
@@ -181,6 +187,8 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
             "idle",
         )
         await _refused(station, "plug", {"connector": 1}, "connector 1 is not free: Faulted")
+        assert console.find(fleet.stations, "faulted", 10)["ids"] == [station.id]
+        assert console.find(fleet.stations, "charging", 10)["count"] == 0
         await _refused(station, "fault", {"connector": 1}, "not able to fail now: Faulted")
         await _refused(station, "clear", {"connector": 2}, "connector 2 is not Faulted")
         assert console.act(station, "clear", {}) == "connector 1: fault cleared, Available"
