@@ -27,7 +27,6 @@ from fleet.station.booting import (
     SyncClock,
 )
 from fleet.station.booting import Intent as BootIntent
-from fleet.station.channel import Transport
 from fleet.station.charging import Chargers
 from fleet.station.delivery import Delivery, Done
 from fleet.station.engine import Ending
@@ -173,7 +172,8 @@ class Life(Beating):
 
     # --- one connection --------------------------------------------------------------------------
 
-    async def run(self, transport: Transport) -> Ending:
+    def _connected(self) -> None:
+        super()._connected()
         if self.outbound is not None:
             self.outbound.returned()
         self.booting.connected()
@@ -184,7 +184,6 @@ class Life(Beating):
         self._resume = self.booting.resumed(
             lost_for, rules.resume_within_s, self.heartbeat_s, rules.offline_threshold_s
         )
-        return await super().run(transport)
 
     def _disconnected(self, ending: Ending) -> None:
         lost = ending is Ending.LOST and self.state is State.ACCEPTED

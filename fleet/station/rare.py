@@ -5,7 +5,9 @@ start. Twenty-odd of them are set only by rare events (a firmware update, a stor
 TriggerMessage's follow-up, a certificate) and most stations never set them: as slots they cost
 0.2-0.3 KB per idle station (~2.5 %, measured at 5,000) for nothing. A ``Rare`` attribute reads
 its default until set; set, it lives in the station's ``_rare`` dict, made by the first such
-set. Reading one costs a Python call (~0.2 µs), so nothing read per message is ``Rare``.
+set, and goes when set back to its default (the dict with it once empty: every connection
+boots as one of the station's tasks, set and emptied again). Reading one costs a Python call
+(~0.2 µs), so nothing read per message is ``Rare``.
 """
 
 from __future__ import annotations
@@ -41,6 +43,12 @@ class Rare(Generic[T]):
 
     def __set__(self, station: Any, value: T) -> None:
         rare = station._rare
+        if value is self.default:  # back to its default: nothing to keep (an emptied dict goes)
+            if rare is not None:
+                rare.pop(self.name, None)
+                if not rare:
+                    station._rare = None
+            return
         if rare is None:
             rare = station._rare = {}
         rare[self.name] = value

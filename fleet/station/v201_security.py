@@ -15,8 +15,6 @@ from ocpp.v201.enums import Action
 
 from fleet.errors import ConnectionFailed
 from fleet.station import network
-from fleet.station.channel import Transport
-from fleet.station.engine import Ending
 from fleet.station.network import NetworkProfile
 from fleet.station.rare import Rare
 from fleet.station.secure import SecureStation, installed_chain
@@ -64,10 +62,10 @@ class SecurityV201(SecureStation):
         if self.network_profiles:
             self.failed_connects += 1
 
-    async def run(self, transport: Transport) -> Ending:
+    def _connected(self) -> None:
+        super()._connected()
         if self.failed_connects:
             self.failed_connects = 0  # connected: this slot works
-        return await super().run(transport)
 
     @on(Action.certificate_signed)
     def on_certificate_signed(
