@@ -24,7 +24,7 @@ from __future__ import annotations
 import asyncio
 import atexit
 import collections
-import functools
+import contextvars
 import logging
 import os
 import time
@@ -91,6 +91,7 @@ class Bridge:
         self.loop = uvloop.new_event_loop()
         self._stops: dict[str, StopSwitch] = {}  # loop thread only
         self._running: dict[str, Station] = {}  # loop thread only: the console finds them here
+        self._context = contextvars.Context()  # what stations' ends are told in
         self._to_start: dict[str, tuple[Station, str]] = {}  # loop thread only, in order
         self._starting = False
         self.origin = time.time()  # when this test started: storms strike from here
@@ -238,18 +239,25 @@ class Bridge:
             self.states.counts[station.version, station.state] += 1
             stop = self._stops[station.id] = StopSwitch()
             self._running[station.id] = station
-            task = self.loop.create_task(keep_connected(station, url, stop, None, self.origin))
-            task.add_done_callback(functools.partial(self._finished, station))
+            # Named by its station (found again by the name: no partial per station); it runs
+            # and is told of its end in one shared context, not copies made per station (no
+            # code a station runs sets a context variable).
+            task = self.loop.create_task(
+                keep_connected(station, url, stop, None, self.origin),
+                name=station.id,
+                context=self._context,
+            )
+            task.add_done_callback(self._finished, context=self._context)
         if to_start:
             self.loop.call_soon(self._start_slice)
         else:
             self._starting = False
 
-    def _finished(self, station: Station, task: asyncio.Task[None]) -> None:
+    def _finished(self, task: asyncio.Task[None]) -> None:
+        station = self._running.pop(task.get_name())
         if not task.cancelled() and task.exception() is not None:
             logger.error("%s: session failed", station.id, exc_info=task.exception())
         self._stops.pop(station.id, None)
-        self._running.pop(station.id, None)
         self.states.counts[station.version, station.state] -= 1
         done = self._done.pop(station.id, None)
         if done is not None:
