@@ -7,12 +7,18 @@ Validated like every field (one line naming the field); read by the pure station
 from __future__ import annotations
 
 import re
-from pathlib import Path
 from typing import Any, Final, Literal
 
 from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 
-from fleet.scenario_fields import FieldProblem, PositiveFloat, Section, listed, resolved
+from fleet.scenario_fields import (
+    FieldProblem,
+    PositiveFloat,
+    Section,
+    listed_field,
+    optional_path,
+    resolved,
+)
 
 # Measurands a station can report coherently (OCPP 1.6 §7.31 / 2.0.1 MeasurandEnumType).
 MEASURANDS: Final = (
@@ -71,23 +77,13 @@ class IdTags(Section):
     def _pattern(cls, pattern: str) -> str:
         return numbered(pattern, "idTags")
 
-    @field_validator("file")
-    @classmethod
-    def _file(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else str(resolved(value, info))
+    _file = field_validator("file")(optional_path)
 
     @model_validator(mode="after")
     def _read(self) -> IdTags:
         if self.file is not None:
-            given = self.model_fields_set & {"pattern", "size"}
-            if given:
-                replaced = " and ".join(sorted(given))
-                raise FieldProblem(f"replaces {replaced}: give one or the other", at=("file",))
             rule = "1-20 printable characters without spaces (1.6 idTag)"
-            try:
-                self._listed = listed(Path(self.file), "idTag", _TAG, rule)
-            except FieldProblem as exc:
-                raise FieldProblem(str(exc), at=("file",), got=exc.got) from None
+            self._listed = listed_field(self, "file", {"pattern", "size"}, "idTag", _TAG, rule)
         return self
 
     def draw(self, rng: Any) -> str:

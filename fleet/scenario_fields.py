@@ -66,3 +66,23 @@ def listed(path: Path, what: str, valid: re.Pattern[str], rule: str) -> tuple[st
     if not entries:
         raise FieldProblem(f"lists no {what}", got=str(path))
     return tuple(entries)
+
+
+def optional_path(value: str | None, info: ValidationInfo) -> str | None:
+    """A file field's path, relative to the scenario file's folder (None: not given)."""
+    return None if value is None else str(resolved(value, info))
+
+
+def listed_field(
+    model: BaseModel, name: str, replaces: set[str], what: str, valid: re.Pattern[str], rule: str
+) -> tuple[str, ...]:
+    """The entries of ``model``'s file field ``name`` (``listed``), refused naming that field,
+    and refused when the model also sets a field the file replaces."""
+    given = model.model_fields_set & replaces
+    if given:
+        replaced = " and ".join(sorted(given))
+        raise FieldProblem(f"replaces {replaced}: give one or the other", at=(name,))
+    try:
+        return listed(Path(getattr(model, name)), what, valid, rule)
+    except FieldProblem as exc:
+        raise FieldProblem(str(exc), at=(name,), got=exc.got) from None

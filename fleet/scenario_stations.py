@@ -6,13 +6,12 @@ from __future__ import annotations
 import re
 import string
 from collections.abc import Mapping
-from pathlib import Path
 from typing import Any, Final
 
-from pydantic import Field, PrivateAttr, ValidationInfo, field_validator, model_validator
+from pydantic import Field, PrivateAttr, field_validator, model_validator
 
 from fleet.scenario_charging import Evse
-from fleet.scenario_fields import FieldProblem, Section, listed, resolved
+from fleet.scenario_fields import FieldProblem, Section, listed_field, optional_path
 from fleet.wire import VERSIONS
 
 # OCPP 1.6 CiString20/20/50; 2.0.1 allows 50/20/50. The stricter bound keeps both valid.
@@ -78,27 +77,19 @@ class Stations(Section):
             )
         return pattern
 
-    @field_validator("ids_file")
-    @classmethod
-    def _file(cls, value: str | None, info: ValidationInfo) -> str | None:
-        return None if value is None else str(resolved(value, info))
+    _file = field_validator("ids_file")(optional_path)
 
     @model_validator(mode="after")
     def _ids_fit(self) -> Stations:
         if self.ids_file is not None:
-            return self._read_ids(self.ids_file)
+            return self._read_ids()
         last = self.id_pattern.format(index=self.count)
         if not _ID_CHARS.match(last):
             raise ValueError(f"id_pattern gives {last!r} for the last station: over 48 characters")
         return self
 
-    def _read_ids(self, path: str) -> Stations:
-        if "id_pattern" in self.model_fields_set:
-            raise FieldProblem("replaces id_pattern: give one or the other", at=("ids_file",))
-        try:
-            ids = listed(Path(path), "station id", _ID_CHARS, _ID_RULE)
-        except FieldProblem as exc:
-            raise FieldProblem(str(exc), at=("ids_file",), got=exc.got) from None
+    def _read_ids(self) -> Stations:
+        ids = listed_field(self, "ids_file", {"id_pattern"}, "station id", _ID_CHARS, _ID_RULE)
         if "count" not in self.model_fields_set:
             object.__setattr__(self, "count", len(ids))  # frozen: set once, while validating
         elif self.count > len(ids):
