@@ -3,13 +3,15 @@
 A CSMS engineer chasing a bug under load wants to see what one station is doing and make it do
 one thing now, with the rest of the fleet going on: a driver plugging in with a given tag,
 badging to stop, pulling the cable out, a connector failing and recovering, the station
-rebooted on site, its link dropped; and its last frames, both ways, while watched. Each is
-what a person at a real station does, so it runs the station's own paths (authorisation, the
-transaction messages, the offline queue, the reconnect policy), never a message made up here.
+rebooted on site, its link dropped. Each is what a person at a real station does, so it runs
+the station's own paths (authorisation, the transaction messages, the offline queue, the
+reconnect policy), never a message made up here. Besides, the console finds stations (in a
+state, charging, faulted) and keeps a watched station's last frames (``watch.py``).
 
-These are the station-side halves, run on the stations' loop: ``describe`` (a JSON-ready view)
-and ``act`` (a verb and its arguments; refused with a one-line ``ConsoleRefused``). The Locust
-web UI and the master/worker hand-off are in ``fleet.locust_ext.console``.
+These are the station-side halves, run on the stations' loop: ``find``, ``describe`` (a
+JSON-ready view) and ``act`` (a verb and its arguments; refused with a one-line
+``ConsoleRefused``). The Locust web UI and the master/worker hand-off are in
+``fleet.locust_ext.console``.
 """
 
 from __future__ import annotations
