@@ -145,3 +145,15 @@ def test_under_a_master_the_station_is_found_on_its_worker(tmp_path: Path) -> No
         assert found == {"state": "rejected", "count": 0, "ids": []}
         status, said = ask(web, "CP-99999", "reboot")  # every worker said it is not there
         assert (status, said) == (404, {"error": "no station CP-99999 runs in this test now"})
+
+
+def test_with_web_login_fleets_pages_are_guarded_as_locusts_are(tmp_path: Path) -> None:
+    """--web-login without a login made: Locust's own pages and fleet's serve no data."""
+    with csms_process("--interval", "300") as url, web_ui(tmp_path, url, "--web-login") as web:
+        until(lambda: get(f"{web}/"))
+        pages = ["/stats/requests", "/fleet/state", "/fleet/history", "/fleet/panel",
+                 "/fleet/stations?state=accepted", "/fleet/stations/CP-00001"]  # fmt: skip
+        bodies = {page: get(f"{web}{page}").decode() for page in pages}
+        bodies["reboot"] = get(f"{web}/fleet/stations/CP-00001/reboot", data=b"").decode()
+    for page, body in bodies.items():
+        assert body.startswith("Locust auth exception"), (page, body[:200])

@@ -179,8 +179,10 @@ def extend(environment: Environment) -> None:
     assert web_ui is not None and web_ui.app is not None
     app = web_ui.app
     state = FleetState.of(environment)
+    auth = web_ui.auth_required_if_enabled  # --web-login guards fleet's pages as Locust's
 
     @app.route("/fleet/state")
+    @auth
     def fleet_state() -> Any:
         stopped = _stopped(environment)
         table = state.table(environment, final=stopped)
@@ -194,6 +196,7 @@ def extend(environment: Environment) -> None:
         return Response(orjson.dumps(data), mimetype="application/json")
 
     @app.route("/fleet/history")
+    @auth
     def fleet_history() -> Any:
         """The charts' points: one per CHART_EVERY_S while a test runs, percentiles in ms over
         the last ``window_s`` seconds, from fleet's own histograms."""
@@ -201,10 +204,11 @@ def extend(environment: Environment) -> None:
         return Response(orjson.dumps(body), mimetype="application/json")
 
     @app.route("/fleet/panel")
+    @auth
     def fleet_panel() -> Any:
         return Response(panel(environment), mimetype="text/html")
 
-    console_page.extend(environment, app, web_ui.auth_required_if_enabled)
+    console_page.extend(environment, app, auth)
 
     @app.before_request
     def refuse_bad_scenario() -> Any:
