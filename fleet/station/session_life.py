@@ -232,17 +232,11 @@ class SessionLife(Readings):
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
             tx.contract = self.demand.contract  # a contract the station took, not its badge
-            self.phase = Phase.CHARGING
-            self.sampling.start(now_s)
-            self._plan(now_s)
+            self._charging(now_s)
             return [self.shapes.update(tx, None, "Authorized", now_s), *self._needs()]
         remote, self._remote = self._remote, None
         if not accepted:  # the driver leaves
-            self.demand = None
-            out = self._status(Status.AVAILABLE, now_s)
-            self.phase = Phase.IDLE
-            self._plan_arrival(now_s)
-            return out
+            return self._gone(now_s)
         if remote is not None:
             return self._start(self.demand.id_tag, now_s, "RemoteStart", remote[0])
         return self._start(self.demand.id_tag, now_s, "Authorized", None)
@@ -278,9 +272,7 @@ class SessionLife(Readings):
         out = [self.shapes.start(tx, reading, now_s, self.settings.begin)]
         if authorized:
             out = self._status(Status.CHARGING, now_s) + out + self._needs()
-            self.phase = Phase.CHARGING
-            self.sampling.start(now_s)
-            self._plan(now_s)
+            self._charging(now_s)
         return out
 
     def _needs(self) -> list[Send]:
@@ -289,9 +281,7 @@ class SessionLife(Readings):
 
     def _charging_unconfirmed(self, now_s: float) -> list[Send]:
         """1.6, offline: charge without the CSMS's transactionId (the queue fills it in)."""
-        self.phase = Phase.CHARGING
-        self.sampling.start(now_s)
-        self._plan(now_s)
+        self._charging(now_s)
         return self._status(Status.CHARGING, now_s)
 
     def _started16(self, answer: dict[str, Any] | None, now_s: float) -> list[Send]:
@@ -306,21 +296,15 @@ class SessionLife(Readings):
             return []
         if answer is None:  # no transactionId: the session cannot go on
             self.meter.unplug(now_s)
-            self.tx, self.demand = None, None
-            out = self._status(Status.AVAILABLE, now_s)
-            self.phase = Phase.IDLE
-            self._plan_arrival(now_s)
-            return out
+            self.tx = None
+            return self._gone(now_s)
         tx.tx_id = answer.get("transactionId")
-        self.phase = Phase.CHARGING
-        self.sampling.start(now_s)
+        self._charging(now_s)
         if not accepts(answer):
             if self.settings.stop_on_invalid_id:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.charging_state = "SuspendedEVSE"
-            self._plan(now_s)
             return self._status(Status.SUSPENDED_EVSE, now_s)
-        self._plan(now_s)
         return self._status(Status.CHARGING, now_s)
 
     def _tick(self, now_s: float) -> list[Send]:
@@ -384,6 +368,20 @@ class SessionLife(Readings):
         return out
 
     # --- helpers ---------------------------------------------------------------------------------
+
+    def _charging(self, now_s: float) -> None:
+        """The transaction charges: readings sampled from now, the next wake-up planned."""
+        self.phase = Phase.CHARGING
+        self.sampling.start(now_s)
+        self._plan(now_s)
+
+    def _gone(self, now_s: float) -> list[Send]:
+        """The driver left without a session: the connector is free, the next one planned."""
+        self.demand = None
+        out = self._status(Status.AVAILABLE, now_s)
+        self.phase = Phase.IDLE
+        self._plan_arrival(now_s)
+        return out
 
     def _plan(self, now_s: float) -> None:
         """Charging: wake for the next sample or when the EV leaves, whichever comes first."""
