@@ -121,10 +121,22 @@ def _stride(environment: Environment) -> int:
     return int(getattr(environment.parsed_options, "fleet_id_stride", DEFAULT_ID_STRIDE))
 
 
-def ids_problem(scenario: Scenario, users: int, workers: int, stride: int) -> str | None:
-    """Why ``users`` stations on ``workers`` processes would run past the scenario's
-    ids_file (each worker takes its ids from worker index x stride + 1; Locust gives each
-    at most users / workers, rounded up), else None."""
+def ids_problem(
+    environment: Environment, scenarios: list[Scenario], users: int, workers: int
+) -> str | None:
+    """Why ``users`` stations on ``workers`` processes would run past one of the scenarios'
+    ids_file, else None."""
+    stride = _stride(environment)
+    for scenario in scenarios:
+        problem = _past_ids(scenario, users, workers, stride)
+        if problem is not None:
+            return problem
+    return None
+
+
+def _past_ids(scenario: Scenario, users: int, workers: int, stride: int) -> str | None:
+    """Each worker takes its ids from worker index x stride + 1; Locust gives each at most
+    users / workers, rounded up."""
     listed = scenario.stations.listed_ids
     if not listed:
         return None

@@ -287,34 +287,33 @@ class Bridge:
     def console(
         self, station_id: str, verb: str | None, args: dict[str, Any]
     ) -> gevent.event.AsyncResult:
-        """Look at (``verb`` None) or act on a station of this process, on the loop
-        (``fleet.station.console.answer``); the AsyncResult gets the answer, None when the
-        station does not run here."""
-        result = gevent.event.AsyncResult()
+        """Look at (``verb`` None) or act on a station of this process (``console.answer``);
+        the answer is None when the station does not run here."""
 
-        def run() -> None:
+        def answer() -> Any:
             station = self._running.get(station_id)
-            try:
-                answer = None if station is None else console.answer(station, verb, args)
-            except Exception as exc:  # describe() failed: the run goes on, the caller is told
-                logger.error("console: %s", station_id, exc_info=True)
-                answer = {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
-            self.put_call(result.set, answer)
+            return None if station is None else console.answer(station, verb, args)
 
-        self.loop.call_soon_threadsafe(run)
-        return result
+        return self._console_on_loop(answer)
 
     def console_find(self, which: str, limit: int) -> gevent.event.AsyncResult:
-        """This process's stations ``which`` names (``fleet.station.console.find``), found
-        on the loop; the AsyncResult gets {count, ids} or {error}."""
+        """This process's stations ``which`` names (``console.find``): {count, ids}."""
+        return self._console_on_loop(lambda: console.find(self._running.values(), which, limit))
+
+    def _console_on_loop(self, make: Callable[[], Any]) -> gevent.event.AsyncResult:
+        """``make()`` run on the loop, its value in the AsyncResult: a refusal as {error}, and
+        fleet's own failure too (logged), so the run goes on and the caller is told."""
         result = gevent.event.AsyncResult()
 
         def run() -> None:
             try:
-                found = console.find(self._running.values(), which, limit)
+                value = make()
             except FleetError as exc:
-                found = {"error": str(exc)}
-            self.put_call(result.set, found)
+                value = {"error": str(exc)}
+            except Exception as exc:
+                logger.error("fleet's console failed", exc_info=True)
+                value = {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
+            self.put_call(result.set, value)
 
         self.loop.call_soon_threadsafe(run)
         return result

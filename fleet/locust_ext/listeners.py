@@ -122,11 +122,9 @@ def _check_ids(environment: Environment, scenarios: list[Any], users: int) -> No
         # --processes: the master and its forked workers refuse alike (a worker left waiting
         # for a master that refused would wait a minute for its heartbeat)
         workers = max(processes, getattr(options_, "expect_workers", 1))
-    stride = getattr(options_, "fleet_id_stride", options.DEFAULT_ID_STRIDE)
-    for scenario in scenarios:
-        problem = ids_problem(scenario, users, workers, stride)
-        if problem is not None:
-            fail(f"-u {users}: {problem}")
+    problem = ids_problem(environment, scenarios, users, workers)
+    if problem is not None:
+        fail(f"-u {users}: {problem}")
 
 
 def _install_capacity(environment: Environment, state: FleetState) -> None:

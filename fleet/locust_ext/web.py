@@ -19,7 +19,6 @@ from locust.runners import STATE_STOPPED, STATE_STOPPING
 
 from fleet.errors import FleetError
 from fleet.locust_ext import console_page, html
-from fleet.locust_ext.options import DEFAULT_ID_STRIDE
 from fleet.locust_ext.state import FleetState, station_counts
 from fleet.locust_ext.summary import evaluate_gates, summary_json
 from fleet.metrics import charts
@@ -162,14 +161,9 @@ def _ids_problem(environment: Environment, scenarios: list[Any], count: Any) -> 
         users = int(count)
     except (TypeError, ValueError):
         return None  # Locust's own form check answers that
-    runner = environment.runner
-    workers = max(len(getattr(runner, "clients", {}) or {}), 1)
-    stride = getattr(environment.parsed_options, "fleet_id_stride", DEFAULT_ID_STRIDE)
-    for scenario in scenarios:
-        problem = ids_problem(scenario, users, workers, stride)
-        if problem is not None:
-            return f"Number of users {users}: {problem}"
-    return None
+    workers = max(len(getattr(environment.runner, "clients", {}) or {}), 1)
+    problem = ids_problem(environment, scenarios, users, workers)
+    return None if problem is None else f"Number of users {users}: {problem}"
 
 
 def extend(environment: Environment) -> None:

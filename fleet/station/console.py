@@ -16,7 +16,6 @@ JSON-ready view) and ``act`` (a verb and its arguments; refused with a one-line
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
@@ -34,8 +33,6 @@ MAX_TAG_CHARS: Final = 20  # 1.6 idTag is CiString20 (2.0.1 allows 36): what bot
 VERBS: Final = ("plug", "stop", "unplug", "fault", "clear", "reboot", "drop", "watch", "unwatch")
 DEFAULT_FAULT: Final = "OtherError"
 
-logger = logging.getLogger("fleet.station")
-
 
 class ConsoleRefused(FleetError):
     """The station cannot do what was asked now; the message says why, in one line."""
@@ -43,17 +40,14 @@ class ConsoleRefused(FleetError):
 
 def answer(station: Station, verb: str | None, args: dict[str, Any]) -> dict[str, Any]:
     """What the console's caller gets: the station's view (``verb`` None), or what was done
-    (``done``) or refused (``error``) and the view after it. Should fleet's own code fail, the
-    station and the run go on and the caller is told, in one line."""
+    (``done``) or refused (``error``) and the view after it. (Should fleet's own code fail,
+    the caller turns that into an answer too: ``Bridge._console_on_loop``.)"""
     if verb is None:
         return {"station": describe(station)}
     try:
         done = act(station, verb, args)
     except ConsoleRefused as exc:
         return {"error": str(exc), "station": describe(station)}
-    except Exception as exc:
-        logger.error("%s: console %s failed", station.id, verb, exc_info=True)
-        return {"error": f"fleet's console failed: {type(exc).__name__}: {exc}"}
     return {"done": done, "station": describe(station)}
 
 
