@@ -60,6 +60,7 @@ class Chargers:
         "chargers",
         "counted",
         "kind",
+        "latest",
         "limits",
         "report_at",
         "reported",
@@ -108,6 +109,7 @@ class Chargers:
         self.reserving: Reserving | None = None  # reservations (made by the first ReserveNow)
         self.running = False  # begun and not halted: timers run (online or offline)
         self.wakes: Wakes | None = None  # the station loop's (kept: asked for on every reading)
+        self.latest = 0.0  # the time the last decision was told
 
     def _settings(self) -> TxSettings:
         station = self.station
@@ -291,11 +293,18 @@ class Chargers:
         """Ask a charger for a decision (with the time) and run it. Should fleet's own session
         code fail, the failure is counted (row "session error", with its reason), logged in
         one line, and the station goes on: a bug must not end a load test. ``due_s``: the
-        instant its timer was set for (see EARLY_S)."""
+        instant its timer was set for (see EARLY_S). No decision is told a time before the
+        last one's."""
         station, charger = self.station, self.chargers[index]
         now = station.now()
         if due_s is not None and now < due_s <= now + EARLY_S:
             now = due_s
+        # After a wake-up told its instant, an answer or a command decided a moment later
+        # would be told an earlier time: a StopTransaction stamped before the reading it
+        # follows. Time goes on from the instant told (a clock set back further is followed).
+        if now < self.latest <= now + EARLY_S:
+            now = self.latest
+        self.latest = now
         try:
             if self.limits is not None:
                 self.limits.apply(now)  # readings follow the limit in force now

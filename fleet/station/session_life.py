@@ -17,6 +17,7 @@ transactionId the station makes and seqNo counting every message of the transact
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import replace
 from typing import Any, Final
 
@@ -61,7 +62,6 @@ class SessionLife(Readings):
 
     __slots__ = (
         "_leave_at",
-        "_reason",
         "_remote",
         "counts",
         "demand",
@@ -91,7 +91,6 @@ class SessionLife(Readings):
         self.counts = Counts()
         self.wake_at: float | None = None
         self._leave_at = 0.0
-        self._reason = EV_LEFT
         # A remote start being authorised first (AuthorizeRemoteTxRequests): its remoteStartId.
         self._remote: tuple[int | None] | None = None
         # The station has no accepted connection: it decides without the CSMS (authorises by
@@ -311,7 +310,7 @@ class SessionLife(Readings):
         tx = self.tx
         assert tx is not None
         if now_s >= self._leave_at:
-            return self._stop(EV_LEFT, now_s)
+            return self._stop_unplugged(EV_LEFT, now_s)
         charging = tx.charging_state == "Charging"
         out = self._due_readings(tx, now_s, charging)
         if charging and self.meter.full:
@@ -328,7 +327,6 @@ class SessionLife(Readings):
         charging = tx.charging_state == "Charging"
         reading = self.meter.read(now_s, charging)
         self.counts.energy_wh += reading.energy_wh - tx.meter_start_wh
-        self._reason = reason
         left = reason is EV_LEFT
         tx.charging_state = "Idle" if left else "EVConnected"
         out = [self.shapes.stop(tx, reading, reason, now_s, self.settings.end)]
@@ -337,6 +335,15 @@ class SessionLife(Readings):
         self.phase = Phase.STOPPING
         self.wake_at = None
         return out
+
+    def _stop_unplugged(self, reason: StopReason, now_s: float) -> list[Send]:
+        """Stop the transaction with the EV unplugged (the driver's cable out, a fault, an
+        unlock, a reset): it leaves once the transaction is over, whatever the clock reads then.
+        ``now_s`` may run a few ms ahead of the answer that follows (``charging.EARLY_S``), and
+        the time of leaving once read 'not yet': the EV stayed parked, Finishing, through a
+        fault (with the fault's 1.6 errorCode) or until it was due to leave."""
+        self._leave_at = -math.inf
+        return self._stop(reason, now_s)
 
     def _stopped(self, now_s: float) -> list[Send]:
         if self.phase is not Phase.STOPPING:
@@ -347,7 +354,7 @@ class SessionLife(Readings):
         """The transaction is over on the station's side (1.6: StopTransaction answered)."""
         self.counts.completed += 1
         self.tx = None
-        if self._reason is EV_LEFT or now_s >= self._leave_at:
+        if now_s >= self._leave_at:
             return self._leave(now_s)
         self.phase = Phase.PARKED
         self.wake_at = self._leave_at

@@ -58,9 +58,7 @@ class Charger(SessionLife):
         """Stop a running transaction (Reset, UnlockConnector); the EV leaves with it."""
         if self.phase is not Phase.CHARGING:
             return []
-        out = self._stop(reason, now_s)
-        self._leave_at = now_s
-        return out
+        return self._stop_unplugged(reason, now_s)
 
     # --- a driver at the station (fleet's console) ---------------------------------------------
 
@@ -84,8 +82,7 @@ class Charger(SessionLife):
         """The driver pulls the cable out: a running transaction ends (EVDisconnected) and
         the connector is free; an EV parked after its transaction leaves."""
         if self.phase is Phase.CHARGING:
-            self._leave_at = now_s
-            return self._stop(EV_LEFT, now_s)
+            return self._stop_unplugged(EV_LEFT, now_s)
         if self.phase is Phase.PARKED:
             return self._leave(now_s)
         return []
@@ -104,9 +101,8 @@ class Charger(SessionLife):
         self.connector.error_code = code
         self.counts.faults += 1
         out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
-        if self.phase is Phase.CHARGING:
-            self._leave_at = now_s  # the EV is unplugged with the fault
-            return out + self._stop(fault_reason(code), now_s)
+        if self.phase is Phase.CHARGING:  # the EV is unplugged with the fault
+            return out + self._stop_unplugged(fault_reason(code), now_s)
         if self.phase is Phase.PARKED:
             return out + self._leave(now_s)
         return out

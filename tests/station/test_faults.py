@@ -16,6 +16,7 @@ from fleet.station.faults import RETRY_S, FaultPlan
 from fleet.station.generator import SessionGenerator
 from fleet.station.meter import Meter
 from fleet.station.sessions import FaultyCharger, Phase
+from fleet.station.transaction import UNLOCKED
 from fleet.station.v16_tx import TxShapes as Shapes16
 from fleet.station.v201_tx import TxShapes as Shapes201
 from tests.station.test_sessions import FAST, T0, valid
@@ -196,3 +197,36 @@ def test_a_cleared_fault_leaves_the_connector_as_what_happened_meanwhile_asks(
     c.fail("OverVoltage", T0 + 4)
     c.connector.status = Status.AVAILABLE  # a reset reported it meanwhile
     assert c.clear_fault(T0 + 5) == [] and c.connector.error_code == "NoError"
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("cause", ["fault", "unlock", "cable out"])
+def test_an_ev_unplugged_leaves_once_its_transaction_is_over_whatever_the_clock_reads(
+    version: str, cause: str
+) -> None:
+    """A fault, an unlock, the driver's cable out: the EV is gone when the transaction ends. A
+    decision may be timed a few ms ahead of the answer that follows it (``charging.EARLY_S``):
+    a 1.6 StopTransaction answered 'before' its fault left the EV parked, Finishing with the
+    fault's errorCode; a 2.0.1 unlock left it Occupied until it was due to leave."""
+    config = Faults(per_day=1, duration_s={"min": 60, "max": 60}, error_codes=("GroundFailure",))
+    started = charging(c := faulty(version, config, first_at=T0 + 1e9), version)
+    at = started + 30
+    if cause == "fault":
+        out = c.fail("GroundFailure", at)
+    elif cause == "unlock":
+        out = c.end(UNLOCKED, at)
+    else:
+        out = c.unplug(at)
+    if version == "1.6":
+        assert c.phase is Phase.STOPPING
+        out += c.on_answer("StopTransaction", {}, at - 0.003)
+    valid(version, out)
+    reported = [
+        (s.payload.get("status", s.payload.get("connectorStatus")), s.payload.get("errorCode"))
+        for s in out
+        if s.action == "StatusNotification"
+    ]
+    left = ("Faulted", "GroundFailure") if cause == "fault" else ("Available", "NoError")
+    assert reported == [left if version == "1.6" else (left[0], None)]
+    assert c.phase is Phase.IDLE and c.counts.completed == 1
+    assert c.connector.status is Status(left[0])

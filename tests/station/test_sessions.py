@@ -425,7 +425,7 @@ def _phases(version: str) -> list[Charger]:
         if step >= 3 and version == "1.6":
             c.on_answer("StartTransaction", {"transactionId": 42, **accepted}, T0 + 2)
         if step >= 4:  # stopped locally: 1.6 waits for the answer, 2.0.1 is parked
-            c.end(("Local", "StopAuthorized", "Local"), T0 + 3)
+            c.stop_by_driver(T0 + 3)
         if step >= 5 and version == "1.6":
             c.on_answer("StopTransaction", {}, T0 + 4)
         out.append(c)

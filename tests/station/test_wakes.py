@@ -11,6 +11,7 @@ import orjson
 import pytest
 
 from fleet.metrics.summary import Summary
+from fleet.station.charging import EARLY_S
 from fleet.station.memory import MemoryTransport, memory_pair
 from fleet.station.state import Ending
 from fleet.station.v16 import StationV16
@@ -155,3 +156,32 @@ def test_a_lone_timer_wake_up_runs_at_once_and_a_burst_queues_behind_the_first(
     loop.now += 2 * ALONE_S
     wakes.fire(ran.append, "later")
     assert ran[-1] == "later" and not loop.ready
+
+
+async def test_what_is_decided_after_a_wake_up_told_its_instant_is_not_told_an_earlier_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A wake-up fired a little before its instant is told the instant (EARLY_S); an answer or a
+    command decided a moment later must not be told a time before it (a stop stamped before
+    the reading it follows). A clock set back further than EARLY_S is followed."""
+    station, csms, life = await _charging_station()
+    clock = [station.now()]
+    monkeypatch.setattr(StationV16, "now", lambda self: clock[0])
+    chargers = station.chargers()
+    told: list[float] = []
+
+    def note(charger: object, now: float) -> list:
+        told.append(now)
+        return []
+
+    due = clock[0] + EARLY_S * 0.8
+    chargers.decide(0, note, due)  # the timer fired early: told its instant
+    clock[0] += EARLY_S * 0.3
+    chargers.decide(0, note)  # an answer, still before that instant: told that instant
+    clock[0] = due + 0.5
+    chargers.decide(0, note)
+    clock[0] -= 2.0  # the clock set back (a sync to the CSMS's time): followed
+    chargers.decide(0, note)
+    assert told == [due, due, due + 0.5, due - 1.5]
+    await csms.close()
+    await life
