@@ -300,12 +300,14 @@ class Station(Configured):
         return chosen
 
     def connector_state(self, connector: int) -> Status:
-        """What a connector reports (1.6 connector 0: the station as a whole)."""
-        if connector in self.unavailable:
-            return Status.UNAVAILABLE
-        if self.charging is not None and 0 < connector <= len(self.charging.chargers):
-            return self.charging.chargers[connector - 1].connector.status
-        return Status.AVAILABLE
+        """What a connector reports (1.6 connector 0: the station as a whole): Faulted before
+        an Inoperative the CSMS set (1.6 reported Unavailable with the fault's errorCode)."""
+        charging = self.charging
+        if charging is not None and 0 < connector <= len(charging.chargers):
+            status = charging.chargers[connector - 1].connector.status
+            if status is Status.FAULTED or connector not in self.unavailable:
+                return status
+        return Status.UNAVAILABLE if connector in self.unavailable else Status.AVAILABLE
 
     def error_code_of(self, connector: int) -> str:
         """1.6 ChargePointErrorCode a connector reports: its fault's while Faulted."""

@@ -362,17 +362,7 @@ class SessionLife(Readings):
 
     def _leave(self, now_s: float) -> list[Send]:
         self.meter.unplug(now_s)
-        self.demand = None
-        self.phase = Phase.IDLE
-        if self.connector.status is Status.FAULTED:
-            out = []  # the EV left with a fault: the fault's end reports the connector
-        elif self.connector.inoperative_after:
-            self.connector.inoperative_after = False
-            out = self._status(Status.UNAVAILABLE, now_s)
-        else:
-            out = self._status(Status.AVAILABLE, now_s)
-        self._plan_arrival(now_s)
-        return out
+        return self._gone(now_s)
 
     # --- helpers ---------------------------------------------------------------------------------
 
@@ -383,10 +373,19 @@ class SessionLife(Readings):
         self._plan(now_s)
 
     def _gone(self, now_s: float) -> list[Send]:
-        """The driver left without a session: the connector is free, the next one planned."""
+        """The EV left (or the driver, without a session): the next arrival is planned and the
+        connector is Available, or Unavailable if an Inoperative waited for the session to
+        end. One Faulted or set Unavailable meanwhile stays so (a fault's end reports it)."""
         self.demand = None
-        out = self._status(Status.AVAILABLE, now_s)
         self.phase = Phase.IDLE
+        connector = self.connector
+        if connector.status in (Status.FAULTED, Status.UNAVAILABLE):
+            out = []
+        elif connector.inoperative_after:
+            connector.inoperative_after = False
+            out = self._status(Status.UNAVAILABLE, now_s)
+        else:
+            out = self._status(Status.AVAILABLE, now_s)
         self._plan_arrival(now_s)
         return out
 

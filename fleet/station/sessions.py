@@ -97,8 +97,12 @@ class Charger(SessionLife):
     def fail(self, code: str, now_s: float) -> list[Send]:
         """The connector fails with 1.6 error ``code``: Faulted (2.0.1 also a NotifyEvent), a
         running transaction stopped (1.6 reason Other; 2.0.1 AbnormalCondition with the
-        fault's stoppedReason) and the EV unplugged with it."""
-        self.connector.error_code = code
+        fault's stoppedReason) and the EV unplugged with it. A connector the CSMS set
+        Inoperative is Unavailable again when the fault clears, not Available."""
+        connector = self.connector
+        connector.error_code = code
+        if connector.status is Status.UNAVAILABLE:
+            connector.inoperative_after = True
         self.counts.faults += 1
         out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
         if self.phase is Phase.CHARGING:  # the EV is unplugged with the fault

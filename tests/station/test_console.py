@@ -233,3 +233,48 @@ async def test_every_verb_reaches_the_csms_as_a_real_station_would_send_it(versi
         assert other.state is State.ACCEPTED and calls(csms, other.id, "Authorize") == []
     failed = {name: t.failures for name, t in stats.timings.items() if t.failures}
     assert failed == {}, failed
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_connector_set_inoperative_that_fails_reports_faulted_then_unavailable_again(
+    version: str,
+) -> None:
+    """The CSMS set connector 1 Inoperative; it then fails. Asked (TriggerMessage), it reports
+    Faulted (1.6 with the fault's code), not Unavailable; once the fault clears it is
+    Unavailable again, not Available, until the CSMS sets it Operative."""
+    from ocpp.v16 import call as c16
+    from ocpp.v201 import call as c201
+
+    scenario = make_scenario(stations={"count": 1, "ocpp": {version: 1}, "connectors": 2})
+    if version == "1.6":
+        inoperative = c16.ChangeAvailability(connector_id=1, type="Inoperative")
+        operative = c16.ChangeAvailability(connector_id=1, type="Operative")
+        trigger = c16.TriggerMessage(requested_message="StatusNotification", connector_id=1)
+    else:
+        inoperative = c201.ChangeAvailability(operational_status="Inoperative", evse={"id": 1})
+        operative = c201.ChangeAvailability(operational_status="Operative", evse={"id": 1})
+        evse = {"id": 1, "connector_id": 1}
+        trigger = c201.TriggerMessage(requested_message="StatusNotification", evse=evse)
+
+    def last(csms: Any, station: str) -> tuple[str, str | None]:
+        payload = calls(csms, station, "StatusNotification")[-1].message[3]
+        assert payload.get("connectorId", payload.get("evseId")) == 1
+        return payload.get("status", payload.get("connectorStatus")), payload.get("errorCode")
+
+    async with csms_running(interval_s=300) as csms, fleet_running(scenario, csms.url) as fleet:
+        await accepted(fleet)
+        (station,) = fleet.stations
+        code = "NoError" if version == "1.6" else None
+        assert (await csms.call(station.id, inoperative)).status == "Accepted"
+        await wait_until(lambda: last(csms, station.id) == ("Unavailable", code))
+        assert console.act(station, "fault", {"connector": 1, "error_code": "GroundFailure"})
+        faulted = ("Faulted", "GroundFailure" if version == "1.6" else None)
+        await wait_until(lambda: last(csms, station.id) == faulted)
+        reported = len(calls(csms, station.id, "StatusNotification"))
+        assert (await csms.call(station.id, trigger)).status == "Accepted"
+        await wait_until(lambda: len(calls(csms, station.id, "StatusNotification")) > reported)
+        assert last(csms, station.id) == faulted
+        assert console.act(station, "clear", {}) == "connector 1: fault cleared, Unavailable"
+        await wait_until(lambda: last(csms, station.id) == ("Unavailable", code))
+        assert (await csms.call(station.id, operative)).status == "Accepted"
+        await wait_until(lambda: last(csms, station.id) == ("Available", code))
