@@ -100,9 +100,11 @@ class Limits:
     def composite(
         self, connector: int, duration_s: int, unit: str | None
     ) -> tuple[str, list[dict[str, Any]]] | None:
-        """GetCompositeSchedule: (unit, periods) over the next ``duration_s``, or None for a
-        connector the station does not have. Connector 0: the station as a whole."""
-        if not 0 <= connector <= self.connectors:
+        """GetCompositeSchedule: (unit, periods) over the next ``duration_s``, or None (the
+        answer is Rejected) for a connector the station does not have or a duration that is
+        not positive (a schedule of no period: its answer would be invalid). Connector 0: the
+        station as a whole."""
+        if not 0 <= connector <= self.connectors or duration_s <= 0:
             return None
         station = self.chargers.station
         evse = station.scenario.stations.evse
