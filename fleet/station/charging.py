@@ -26,6 +26,7 @@ from fleet.station.limits import Limits
 from fleet.station.meter import Meter
 from fleet.station.reserving import Reserving
 from fleet.station.sessions import Charger, FaultyCharger
+from fleet.station.smart_charging import Profile
 from fleet.station.transaction import Counts, StopReason, TxSettings
 from fleet.station.wakes import Wakes
 
@@ -355,8 +356,17 @@ class Chargers:
         mine = [i for i, c in enumerate(self.chargers) if c.connector.reservation and free(i)]
         return next(iter(mine), next((i for i in range(len(self.chargers)) if free(i)), None))
 
-    def remote_start(self, index: int, tag: str, remote_start_id: int | None) -> None:
-        self.decide(index, lambda charger, now: charger.remote_start(tag, now, remote_start_id))
+    def remote_start(
+        self, index: int, tag: str, remote_start_id: int | None, profile: Profile | None = None
+    ) -> None:
+        """Start a session from outside, governed by ``profile`` when the start brought one."""
+
+        def start(charger: Charger, now: float) -> list[Send]:
+            if profile is not None:
+                self.profiles().expect(index + 1, profile)
+            return charger.remote_start(tag, now, remote_start_id)
+
+        self.decide(index, start)
 
     def with_transaction(self, tx_id: Any) -> int | None:
         return next((i for i, c in enumerate(self.chargers) if c.matches(tx_id)), None)

@@ -28,6 +28,7 @@ from fleet.station.jobs import DIAGNOSTICS, FIRMWARE, LOG, NOTIFICATIONS, Jobs
 from fleet.station.local_list import LocalList
 from fleet.station.rare import Rare
 from fleet.station.reservations import Reservation
+from fleet.station.smart_charging import Profile
 from fleet.station.state import State
 from fleet.station.transaction import (
     FIRMWARE_REBOOT,
@@ -268,9 +269,15 @@ class Station(Configured):
         return self.status_for(action) if self.state is State.ACCEPTED else "Rejected"
 
     def answer_remote_start(
-        self, action: str, connector: int | None, tag: str, remote_start_id: int | None = None
+        self,
+        action: str,
+        connector: int | None,
+        tag: str,
+        remote_start_id: int | None = None,
+        profile: Profile | None = None,
     ) -> str:
-        """Start a session on ``connector`` (or a free one): Rejected when none is free."""
+        """Start a session on ``connector`` (or a free one), under ``profile`` if the start
+        brought one: Rejected when none is free."""
         chosen = self.remote_transaction_status(action)
         if chosen != "Accepted":
             return chosen
@@ -278,7 +285,8 @@ class Station(Configured):
         index = chargers.free_charger(connector, tag)
         if index is None:
             return "Rejected"
-        self.then(_as_coroutine(partial(chargers.remote_start, index, tag, remote_start_id)))
+        start = partial(chargers.remote_start, index, tag, remote_start_id, profile)
+        self.then(_as_coroutine(start))
         return chosen
 
     def answer_remote_stop(self, action: str, tx_id: Any) -> str:

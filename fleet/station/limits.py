@@ -6,11 +6,13 @@ when the profiles change), so readings follow a limit from the moment it is set.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from fleet.station import pnc
+from fleet.station.sessions import Phase
 from fleet.station.smart_charging import TX, Invalid, Profile, Profiles
 
 if TYPE_CHECKING:
@@ -20,11 +22,13 @@ logger = logging.getLogger("fleet.station")
 
 
 class Limits:
-    __slots__ = ("chargers", "profiles")
+    __slots__ = ("chargers", "pending", "profiles")
 
     def __init__(self, chargers: Chargers) -> None:
         self.chargers = chargers
         self.profiles = Profiles()
+        # Connector -> the TxProfile a remote start brought, until its transaction starts.
+        self.pending: dict[int, Profile] = {}
 
     @property
     def connectors(self) -> int:
@@ -53,6 +57,26 @@ class Limits:
             return "Rejected"
         self.apply(now)
         return "Accepted"
+
+    def for_remote_start(self, parse: Callable[[], Profile]) -> Profile | None:
+        """The ChargingProfile a remote start carries (1.6 §5.11, 2.0.1 F01.FR.08-11), or
+        None (the start is Rejected, the reason logged at DEBUG): a TxProfile, without a
+        transactionId (its transaction does not exist yet), valid as any profile."""
+        try:
+            profile = parse()
+            if profile.purpose != TX:
+                raise Invalid("a remote start's profile must be a TxProfile")
+            if profile.transaction_id is not None:
+                raise Invalid("a remote start's profile has no transactionId yet")
+        except (Invalid, KeyError, IndexError, TypeError, ValueError) as exc:
+            logger.debug("%s: remote start rejected: %s", self.chargers.station.id, exc)
+            return None
+        return profile
+
+    def expect(self, connector: int, profile: Profile) -> None:
+        """A remote start on ``connector`` brought ``profile``: it governs the transaction
+        this start begins (installed once it runs, dropped if none comes of it)."""
+        self.pending[connector] = dataclasses.replace(profile, connector=connector)
 
     def clear(self, **criteria: Any) -> str:
         """ClearChargingProfile: Accepted when a profile went, else Unknown."""
@@ -88,6 +112,8 @@ class Limits:
         per_amp = self.watts_per_amp()
         for charger in self.chargers.chargers:
             tx = charger.tx
+            if self.pending:
+                self._bind(charger.connector.id, tx, charger.phase, now_s)
             if tx is None:
                 profiles.transaction_ended(charger.connector.id)
             start = None if tx is None else tx.started_s
@@ -96,6 +122,18 @@ class Limits:
             if limit != meter.limit_w:
                 meter.advance(now_s, tx is not None and tx.charging_state == "Charging")
                 meter.limit_w = limit
+
+    def _bind(self, connector: int, tx: Any, phase: Phase, now_s: float) -> None:
+        """A remote start's profile: installed once its transaction runs (1.6: before the
+        CSMS gave its id), dropped when the start came to nothing (refused, the driver gone)."""
+        profile = self.pending.get(connector)
+        if profile is None:
+            return
+        if tx is not None:
+            del self.pending[connector]
+            self.profiles.install(profile, {connector: tx.tx_id}, now_s)
+        elif phase is Phase.IDLE:
+            del self.pending[connector]
 
     def composite(
         self, connector: int, duration_s: int, unit: str | None

@@ -158,11 +158,10 @@ class Profiles:
         if profile.kind == "Absolute" and profile.start_at is None:
             profile = dataclasses.replace(profile, start_at=now_s)
         if profile.purpose == TX:
-            tx = running.get(profile.connector)
-            if tx is None:
+            if profile.connector not in running:
                 raise Invalid("a TxProfile needs a transaction running on its connector")
             wanted = profile.transaction_id
-            if wanted is not None and wanted != tx:
+            if wanted is not None and wanted != running[profile.connector]:
                 raise Invalid(f"transaction {wanted!r} is not running on the connector")
         kept = [
             p

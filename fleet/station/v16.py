@@ -5,6 +5,7 @@ Each handler translates the 1.6 shape and delegates the decision to the shared `
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 from ocpp.routing import on
@@ -108,11 +109,21 @@ class StationV16(PncV16):
 
     @on(Action.remote_start_transaction)
     def on_remote_start_transaction(
-        self, id_tag: str, connector_id: int | None = None, **_: Any
+        self,
+        id_tag: str,
+        connector_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
+        **_: Any,
     ) -> call_result.RemoteStartTransaction:
-        if connector_id == 0:
+        profile = None
+        if charging_profile is not None:  # a TxProfile for the transaction (§5.11)
+            parse = partial(sc.parse16, charging_profile, connector_id or 1, {})
+            profile = self.chargers().profiles().for_remote_start(parse)
+        if connector_id == 0 or (charging_profile is not None and profile is None):
             return call_result.RemoteStartTransaction(status="Rejected")
-        status = self.answer_remote_start("RemoteStartTransaction", connector_id, id_tag)
+        status = self.answer_remote_start(
+            "RemoteStartTransaction", connector_id, id_tag, profile=profile
+        )
         return call_result.RemoteStartTransaction(status=status)
 
     @on(Action.remote_stop_transaction)

@@ -98,10 +98,18 @@ class StationV201(DeviceModelStation):
         id_token: dict[str, Any],
         remote_start_id: int,
         evse_id: int | None = None,
+        charging_profile: dict[str, Any] | None = None,
         **_: Any,
     ) -> call_result.RequestStartTransaction:
+        profile = None
+        if charging_profile is not None:  # a TxProfile for the transaction (F01.FR.08-11)
+            shown = snake_to_camel_case(charging_profile)
+            parse = partial(sc.parse201, charging_profile, evse_id or 1, shown)
+            profile = self.chargers().profiles().for_remote_start(parse)
+            if profile is None:
+                return call_result.RequestStartTransaction(status="Rejected")
         status = self.answer_remote_start(
-            "RequestStartTransaction", evse_id, id_token["id_token"], remote_start_id
+            "RequestStartTransaction", evse_id, id_token["id_token"], remote_start_id, profile
         )
         return call_result.RequestStartTransaction(status=status)
 

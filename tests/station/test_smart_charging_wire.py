@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from ocpp.v16 import call as c16
 from ocpp.v201 import call as c201
 
+from fleet.csms.tags import TagPolicy
 from tests.conftest import (
     accepted,
     assert_schema_valid,
@@ -162,4 +164,77 @@ async def test_a_2_0_1_default_profile_limits_sessions_and_is_reported_back() ->
         )
         assert refused.status == "Rejected"
     assert not calls(csms, action="NotifyEVChargingSchedule")  # a tag's session: no ISO 15118 EV
+    assert_schema_valid(csms)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_a_remote_start_s_tx_profile_governs_its_transaction_and_a_wrong_one_is_refused(
+    version: str,
+) -> None:
+    """1.6 §5.11, 2.0.1 F01.FR.08-11: the profile a remote start carries limits the session it
+    begins from the first reading (its TxProfile, ended with it); one that is not a TxProfile,
+    names a transaction or is invalid makes the start Rejected, and nothing starts."""
+
+    def profile(**changes: Any) -> dict[str, Any]:
+        periods = [{"startPeriod": 0, "limit": 6.0}]
+        schedule = {"chargingRateUnit": "A", "chargingSchedulePeriod": periods}
+        base = {"stackLevel": 0, "chargingProfilePurpose": "TxProfile"}
+        base["chargingProfileKind"] = "Relative"
+        if version == "1.6":
+            return {"chargingProfileId": 5, "chargingSchedule": schedule, **base, **changes}
+        return {"id": 5, "chargingSchedule": [{"id": 1, **schedule}], **base, **changes}
+
+    def start(charging_profile: dict[str, Any] | None, tag: str = "T-1", connector: int = 1) -> Any:
+        if version == "1.6":
+            return c16.RemoteStartTransaction(
+                id_tag=tag, connector_id=connector, charging_profile=charging_profile
+            )
+        token = {"idToken": tag, "type": "Central"}
+        return c201.RequestStartTransaction(
+            id_token=token, remote_start_id=1, evse_id=connector, charging_profile=charging_profile
+        )
+
+    started = "StartTransaction" if version == "1.6" else "TransactionEvent"
+    two = make_scenario(
+        stations={"ocpp": version, "evse": EVSE, "connectors": 2},
+        sessions={**SESSIONS, "authorize_remote_starts": True},
+        csms={"call_timeout_s": 5},
+    )
+    async with (
+        csms_running(interval_s=300, tags=TagPolicy(reject=("BAD",))) as csms,
+        fleet_running(two, csms.url) as fleet,
+    ):
+        await accepted(fleet)
+        for wrong in (
+            profile(chargingProfilePurpose="TxDefaultProfile"),
+            profile(transactionId=7 if version == "1.6" else "tx-7"),
+            profile(stackLevel=99),
+        ):
+            assert (await csms.call("CP-00001", start(wrong))).status == "Rejected", wrong
+        # A start whose tag the CSMS then refuses: no transaction, and its profile goes with it.
+        assert (await csms.call("CP-00001", start(profile(), "BAD"))).status == "Accepted"
+        await wait_until(lambda: calls(csms, "CP-00001", "Authorize"))
+        charger = fleet.stations[0].charging.chargers[0]
+        await wait_until(lambda: charger.phase.value == "idle")
+        assert not calls(csms, "CP-00001", started)  # nothing started
+        assert (await csms.call("CP-00001", start(None))).status == "Accepted"
+        await wait_until(lambda: len(powers(csms, "CP-00001", 0)) >= 1)
+        assert set(powers(csms, "CP-00001", 0)) == {11_000}  # what the EV takes: no limit
+        tx_id = charger.tx.tx_id
+        stop = c16.RemoteStopTransaction if version == "1.6" else c201.RequestStopTransaction
+        await csms.call("CP-00001", stop(transaction_id=tx_id))
+        await wait_until(lambda: charger.counts.completed == 1)
+        since = fresh(csms, "CP-00001")
+        assert (await csms.call("CP-00001", start(profile(), connector=2))).status == "Accepted"
+        await wait_until(lambda: len(powers(csms, "CP-00001", since)) >= 2)
+        assert set(powers(csms, "CP-00001", since)) == {6 * 230 * 3}  # 6 A from the first one
+        composite = await csms.call(
+            "CP-00001",
+            c16.GetCompositeSchedule(connector_id=2, duration=600)
+            if version == "1.6"
+            else c201.GetCompositeSchedule(duration=600, evse_id=2),
+        )
+        assert composite.status == "Accepted"
+        schedule = composite.charging_schedule if version == "1.6" else composite.schedule
+        assert schedule["charging_schedule_period"] == [{"start_period": 0, "limit": 6.0}]
     assert_schema_valid(csms)
