@@ -1,10 +1,11 @@
 """A CSMS that sends every command a station answers, with random payloads valid against the ocpp
 package's schemas (``payloads.Payloads``), and answers the station's own calls with random valid
-answers, to a whole station in memory with sessions running. Whatever it sends, the station
-answers each command with a CALLRESULT its response schema accepts, sends only valid calls,
-fleet's own code never fails (no "station error" or "session error", nothing logged at ERROR),
-and the station goes on: rebooted, it boots again; at the end a TriggerMessage still brings a
-Heartbeat. A failing run names its seed, the command and its payload."""
+answers, to a whole station in memory with sessions running and its link dropping now and then.
+Whatever it sends, the station answers each command with a CALLRESULT its response schema
+accepts, sends only valid calls, fleet's own code never fails (no "station error" or "session
+error", nothing logged at ERROR), and the station goes on: dropped or rebooted, it connects
+again; at the end a TriggerMessage still brings a Heartbeat. A failing run names its seed, the
+command and its payload."""
 
 from __future__ import annotations
 
@@ -106,9 +107,11 @@ class Csms:
 async def _one_station(version: str, seed: int, caplog: pytest.LogCaptureFixture) -> Counter:
     rnd = random.Random(f"{version}:{seed}")
     commands = Payloads(version, rnd)
+    links = random.Random(f"{version}:{seed}:links")  # drops drawn apart from the commands
     scenario = make_scenario(
         stations={"count": 1, "ocpp": {version: 1}, "connectors": 2},
         sessions={**SESSIONS, "meter_interval_s": 1, "seed": seed},
+        reconnect={"resume_within_s": links.choice((0, 60))},  # boot again, or go on Accepted
     )
     summary = Summary()
     station = (StationV16 if version == "1.6" else StationV201)("CP-1", scenario, summary)
@@ -127,6 +130,14 @@ async def _one_station(version: str, seed: int, caplog: pytest.LogCaptureFixture
 
     life = await connect()
     for _ in range(COMMANDS):
+        if links.random() < 0.03 and not life.done():  # the link drops (the queue holds on)
+            station_end = station._transport
+            assert isinstance(station_end, MemoryTransport)
+            station_end.cut("fuzz: the link dropped")
+            ending = await asyncio.wait_for(life, 3)
+            assert ending in (Ending.LOST, Ending.REBOOT), ending  # a reboot may be on its way
+            sent["dropped"] += 1
+            life = await connect()
         if life.done():  # rebooted (Reset, a firmware update): it connects and boots again
             assert life.result() is Ending.REBOOT, life.result()
             sent["reconnected"] += 1
@@ -177,4 +188,4 @@ async def test_a_station_answers_whatever_valid_commands_a_csms_sends(
     routed = StationV16.routes if version == "1.6" else StationV201.routes
     assert all(seen[str(action)] for action in routed), seen
     tx = "StartTransaction" if version == "1.6" else "TransactionEvent"
-    assert seen[tx] >= 3 and seen["reconnected"] >= 1, seen
+    assert seen[tx] >= 3 and seen["reconnected"] >= 1 and seen["dropped"] >= 1, seen
