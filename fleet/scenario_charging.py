@@ -43,6 +43,10 @@ class Range(Section):
         return self
 
 
+# sessions.start: drivers plug in, then start from an app (the CSMS's remote start); the cable
+# comes first in this and plug_first (2.0.1: TxStartPoint EVConnected by default).
+BY_APP: Final = "plug_then_remote"
+PLUG_FIRST: Final = ("plug_first", BY_APP)
 _TAG: Final = re.compile(r"^[!-~]{1,20}$")  # a listed idTag: fits 1.6's CiString20
 
 
@@ -169,7 +173,9 @@ class Sessions(Section):
 
     arrivals_per_hour: float = Field(0.0, ge=0, le=3600)  # per connector, Poisson
     profile: tuple[float, ...] = ()  # 24 weights by UTC hour; empty: flat
-    start: Literal["badge_first", "plug_first", "remote_only"] = "badge_first"
+    # plug_then_remote: drivers plug in and start from an app (the CSMS's remote start; 2.0.1
+    # F01 with TxStartPoint EVConnected); without one they leave when they were due to.
+    start: Literal["badge_first", "plug_first", "plug_then_remote", "remote_only"] = "badge_first"
     seed: int = 0
     plug_in_min: Range = _range(30, 240)
     battery_kwh: Range = _range(40, 100)

@@ -342,19 +342,26 @@ class Chargers:
 
     def free_charger(self, connector: int | None, tag: str) -> int | None:
         """The index of the charger a remote start for ``tag`` goes to: the one asked for if
-        free, else the one reserved for the tag, else the first free one; None when none is.
-        A connector reserved for someone else is not free."""
+        free (or its driver, plugged in, waits for this start), else one whose driver waits,
+        else the one reserved for the tag, else the first free one; None when none is. A
+        connector reserved for someone else is not free."""
 
         def free(index: int) -> bool:
             charger = self.chargers[index]
             held = charger.connector.reservation
             return charger.free and (held is None or held.tag == tag)
 
+        def waits(index: int) -> bool:
+            return self.chargers[index].awaits_remote_start
+
         if connector is not None:
             index = connector - 1
-            return index if 0 <= index < len(self.chargers) and free(index) else None
+            known = 0 <= index < len(self.chargers)
+            return index if known and (free(index) or waits(index)) else None
+        waiting = [i for i in range(len(self.chargers)) if waits(i)]
         mine = [i for i, c in enumerate(self.chargers) if c.connector.reservation and free(i)]
-        return next(iter(mine), next((i for i in range(len(self.chargers)) if free(i)), None))
+        anyone = (i for i in range(len(self.chargers)) if free(i))
+        return next(iter(waiting + mine), next(anyone, None))
 
     def remote_start(
         self, index: int, tag: str, remote_start_id: int | None, profile: Profile | None = None

@@ -145,8 +145,10 @@ def _plug(station: Station, args: dict[str, Any]) -> str:
     chargers = _running_chargers(station, "a driver can plug in")
     index = _pick(station, chargers, args, lambda c: _free(c, tag), "free")
     chargers.decide(index, lambda charger, now: charger.plug_in(tag, now))
-    demand = chargers.chargers[index].demand
-    badged = "" if demand is None else f", badged {demand.id_tag}"
+    charger = chargers.chargers[index]
+    if charger.awaits_remote_start:
+        return f"connector {index + 1}: plugged in, waiting for the CSMS's remote start"
+    badged = "" if charger.demand is None else f", badged {charger.demand.id_tag}"
     return f"connector {index + 1}: plugged in{badged}"
 
 
@@ -283,7 +285,7 @@ def _faulted(charger: Charger) -> bool:
 
 
 def _plugged(charger: Charger) -> bool:
-    return charger.phase in (Phase.CHARGING, Phase.PARKED)
+    return charger.phase in (Phase.CHARGING, Phase.PARKED, Phase.PLUGGED)
 
 
 def _number(args: dict[str, Any], name: str, low: float, high: float) -> float:

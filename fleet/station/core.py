@@ -275,19 +275,21 @@ class Station(Configured):
         tag: str,
         remote_start_id: int | None = None,
         profile: Profile | None = None,
-    ) -> str:
+    ) -> tuple[str, Any]:
         """Start a session on ``connector`` (or a free one), under ``profile`` if the start
-        brought one: Rejected when none is free."""
+        brought one: Rejected when none is free. With the status, the transaction the start
+        joins, when one runs already (2.0.1 F01: the cable started it; else None)."""
         chosen = self.remote_transaction_status(action)
         if chosen != "Accepted":
-            return chosen
+            return chosen, None
         chargers = self.running_chargers()
         index = chargers.free_charger(connector, tag)
         if index is None:
-            return "Rejected"
+            return "Rejected", None
+        tx = chargers.chargers[index].tx
         start = partial(chargers.remote_start, index, tag, remote_start_id, profile)
         self.then(_as_coroutine(start))
-        return chosen
+        return chosen, None if tx is None else tx.tx_id
 
     def answer_remote_stop(self, action: str, tx_id: Any) -> str:
         """Stop the transaction ``tx_id``: Rejected when no connector runs it."""

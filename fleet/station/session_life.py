@@ -21,7 +21,7 @@ import math
 from dataclasses import replace
 from typing import Any, Final
 
-from fleet.scenario_charging import Sessions
+from fleet.scenario_charging import BY_APP, Sessions
 from fleet.station import pnc
 from fleet.station.connectors import Connector, Status
 from fleet.station.contracts import contracts_for
@@ -40,7 +40,7 @@ from fleet.station.transaction import (
 )
 from fleet.station.tx_readings import Readings
 
-_NOT_ASKED: Final = {"idTokenInfo": {"status": "Accepted"}}  # authorisation switched off
+NOT_ASKED: Final = {"idTokenInfo": {"status": "Accepted"}}  # authorisation switched off
 # The answers a charger acts on (besides a TransactionEvent's carrying idTokenInfo).
 # (1.6 DataTransfer: only a Plug & Charge Authorize's is sent by a charger.)
 _HEEDED = frozenset({"Authorize", "DataTransfer", "StartTransaction", "StopTransaction"})
@@ -53,6 +53,7 @@ class Phase(enum.Enum):
     CHARGING = "charging"  # a transaction runs (also while suspended)
     STOPPING = "stopping"  # 1.6: StopTransaction sent
     PARKED = "parked"  # the transaction ended, the EV is still plugged in
+    PLUGGED = "plugged"  # the driver starts from an app: waiting for the CSMS's remote start
 
 
 class SessionLife(Readings):
@@ -137,6 +138,8 @@ class SessionLife(Readings):
             return out + self._tick(now_s) if out else self._tick(now_s)
         if self.phase is Phase.PARKED and now_s >= self._leave_at:
             return out + self._leave(now_s)
+        if self.phase is Phase.PLUGGED and now_s >= self._leave_at:  # no start came: gone
+            return out + self._pulled(EV_LEFT, now_s)
         self._plan(now_s)
         return out
 
@@ -188,15 +191,22 @@ class SessionLife(Readings):
         if connector.busy or connector.status is Status.UNAVAILABLE or connector.reservation:
             self._plan_arrival(now_s)  # nobody charges here now: the driver goes elsewhere
             return []
-        return self._plugged(self.gen.demand(), now_s)
+        return self._plugged(self.gen.demand(), now_s, self.config.start == BY_APP)
 
-    def _plugged(self, demand: Demand, now_s: float) -> list[Send]:
-        """An EV is plugged in now, its driver badging ``demand.id_tag``."""
+    def _plugged(self, demand: Demand, now_s: float, by_app: bool = False) -> list[Send]:
+        """An EV is plugged in now, its driver badging ``demand.id_tag`` or (``by_app``)
+        starting from an app: the station then waits for the CSMS's remote start (1.6 in
+        Preparing; 2.0.1 F01, its transaction Started by the cable with TxStartPoint
+        EVConnected) until the driver gives up and unplugs, when the EV was due to leave."""
         self.demand = demand
         self._leave_at = now_s + demand.plugged_s
         out = self._status(Status.PREPARING, now_s)
         if self.settings.start_on_plug and self.shapes.v201:
             out += self._start(demand.id_tag, now_s, "CablePluggedIn", None, authorized=False)
+        if by_app:
+            self.phase = Phase.PLUGGED
+            self.wake_at = self._leave_at
+            return out
         return out + self._ask(demand.id_tag, now_s)
 
     def _ask(self, tag: str, now_s: float) -> list[Send]:
@@ -204,7 +214,7 @@ class SessionLife(Readings):
         offline rules when they decide, else by an Authorize to the CSMS."""
         self.phase = Phase.AUTHORIZING
         if not self.settings.authorize:  # 2.0.1 AuthCtrlr.Enabled false: nobody is asked
-            return self._authorized(_NOT_ASKED, now_s)
+            return self._authorized(NOT_ASKED, now_s)
         demand, pnc_config = self.demand, self.config.plug_and_charge
         contract = demand is not None and demand.contract and demand.id_tag == tag
         if contract and not pnc.takes_contracts(self.settings, pnc_config.validation):
@@ -226,14 +236,17 @@ class SessionLife(Readings):
             return []
         accepted = accepts(answer)
         tx = self.tx
+        remote, self._remote = self._remote, None
         if tx is not None and tx.started:  # 2.0.1 plug first: the transaction runs already
             if not accepted:
                 return self._stop(DEAUTHORIZED, now_s)
             tx.tag, tx.charging_state = self.demand.id_tag, "Charging"
             tx.contract = self.demand.contract  # a contract the station took, not its badge
+            trigger = "Authorized"
+            if remote is not None:  # started from the app (F01): with its remoteStartId
+                tx.remote_start_id, trigger = remote[0], "RemoteStart"
             self._charging(now_s)
-            return [self.shapes.update(tx, None, "Authorized", now_s), *self._needs()]
-        remote, self._remote = self._remote, None
+            return [self.shapes.update(tx, None, trigger, now_s), *self._needs()]
         if not accepted:  # the driver leaves
             return self._gone(now_s)
         if remote is not None:
@@ -345,6 +358,16 @@ class SessionLife(Readings):
         self._leave_at = -math.inf
         return self._stop(reason, now_s)
 
+    def _pulled(self, reason: StopReason, now_s: float) -> list[Send]:
+        """The cable is out now (the driver, a fault): a transaction running, or one the cable
+        started (2.0.1, waiting for an app's start), ends with ``reason``; an EV parked or
+        waiting just leaves."""
+        if self.tx is not None and self.phase in (Phase.CHARGING, Phase.PLUGGED):
+            return self._stop_unplugged(reason, now_s)
+        if self.phase in (Phase.PARKED, Phase.PLUGGED):
+            return self._leave(now_s)
+        return []
+
     def _stopped(self, now_s: float) -> list[Send]:
         if self.phase is not Phase.STOPPING:
             return []
@@ -395,7 +418,7 @@ class SessionLife(Readings):
             due = self.sampling.first_due(True, self._leave_at)
             assert due is not None
             self.wake_at = due if due > now_s else now_s
-        elif self.phase is Phase.PARKED:
+        elif self.phase in (Phase.PARKED, Phase.PLUGGED):
             self.wake_at = self._leave_at
 
     def _status(self, status: Status, now_s: float) -> list[Send]:

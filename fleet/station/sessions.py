@@ -9,11 +9,12 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from fleet.scenario_charging import BY_APP
 from fleet.station import pnc
 from fleet.station.connectors import Status
 from fleet.station.faults import FaultPlan
 from fleet.station.intents import Send
-from fleet.station.session_life import Phase, SessionLife
+from fleet.station.session_life import NOT_ASKED, Phase, SessionLife
 from fleet.station.transaction import EV_LEFT, LOCAL, REMOTE, StopReason, fault_reason
 
 __all__ = ["Charger", "FaultyCharger", "Phase"]
@@ -42,6 +43,8 @@ class Charger(SessionLife):
         """RemoteStart/RequestStart accepted for this connector: the EV is plugged in now. With
         AuthorizeRemoteTxRequests (2.0.1 AuthorizeRemoteStart) the tag is authorised first, as
         a badge would be; refused, the transaction does not start."""
+        if self.phase is Phase.PLUGGED:  # plugged in first, started from an app (F01)
+            return self._started_by_app(tag, now_s, remote_start_id)
         self.demand = replace(self.gen.demand(), id_tag=tag, contract=False)
         self._leave_at = now_s + self.demand.plugged_s
         self.wake_at = None
@@ -50,6 +53,23 @@ class Charger(SessionLife):
             self._remote = (remote_start_id,)
             return out + self._ask(tag, now_s)
         return out + self._start(tag, now_s, "RemoteStart", remote_start_id)
+
+    def _started_by_app(self, tag: str, now_s: float, remote_start_id: int | None) -> list[Send]:
+        """The remote start the plugged-in driver waited for: its tag authorised as any
+        remote start's (AuthorizeRemoteTxRequests), then the transaction starts (1.6
+        StartTransaction; 2.0.1 the one the cable started goes on, triggerReason RemoteStart)."""
+        assert self.demand is not None
+        self.demand = replace(self.demand, id_tag=tag, contract=False)
+        self._remote = (remote_start_id,)
+        self.wake_at = None
+        if self.settings.authorize_remote:
+            return self._ask(tag, now_s)
+        self.phase = Phase.AUTHORIZING
+        return self._authorized(NOT_ASKED, now_s)
+
+    @property
+    def awaits_remote_start(self) -> bool:
+        return self.phase is Phase.PLUGGED
 
     def remote_stop(self, now_s: float) -> list[Send]:
         return self._stop(REMOTE, now_s) if self.phase is Phase.CHARGING else []
@@ -70,7 +90,7 @@ class Charger(SessionLife):
         if tag is not None:
             demand = replace(demand, id_tag=tag, contract=False)
         self.wake_at = None
-        return self._plugged(demand, now_s)
+        return self._plugged(demand, now_s, tag is None and self.config.start == BY_APP)
 
     def stop_by_driver(self, now_s: float) -> list[Send]:
         """The driver badges to stop: the transaction ends (1.6 reason Local; 2.0.1
@@ -80,12 +100,9 @@ class Charger(SessionLife):
 
     def unplug(self, now_s: float) -> list[Send]:
         """The driver pulls the cable out: a running transaction ends (EVDisconnected) and
-        the connector is free; an EV parked after its transaction leaves."""
-        if self.phase is Phase.CHARGING:
-            return self._stop_unplugged(EV_LEFT, now_s)
-        if self.phase is Phase.PARKED:
-            return self._leave(now_s)
-        return []
+        the connector is free; an EV parked after its transaction, or waiting for an app's
+        start, leaves."""
+        return self._pulled(EV_LEFT, now_s)
 
     # --- connector faults (the scenario's, or one at the console) -------------------------------
 
@@ -105,11 +122,7 @@ class Charger(SessionLife):
             connector.inoperative_after = True
         self.counts.faults += 1
         out = self._status(Status.FAULTED, now_s) + self._fault_event(code, now_s, False)
-        if self.phase is Phase.CHARGING:  # the EV is unplugged with the fault
-            return out + self._stop_unplugged(fault_reason(code), now_s)
-        if self.phase is Phase.PARKED:
-            return out + self._leave(now_s)
-        return out
+        return out + self._pulled(fault_reason(code), now_s)  # the EV unplugged with it
 
     def clear_fault(self, now_s: float) -> list[Send]:
         """The fault is over: Available again (Unavailable if an Inoperative was scheduled

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Final
 
 from fleet.certs import ORGANIZATION
-from fleet.scenario_charging import MEASURANDS, Sessions
+from fleet.scenario_charging import MEASURANDS, PLUG_FIRST, Sessions
 from fleet.station.local_list import LIST_MAX, SEND_MAX
 from fleet.station.network import SLOTS
 from fleet.station.smart_charging import MAX_PERIODS, MAX_PROFILES, MAX_STACK_LEVEL
@@ -195,7 +195,7 @@ def tx_defaults(sessions: Sessions) -> dict[str, str]:
         "ClockAlignedDataInterval": f"{sessions.clock_aligned_s:g}",
         "MeterValuesSampledData": ",".join(sessions.measurands),
         "StopTransactionOnInvalidId": "true" if sessions.stop_on_invalid_id else "false",
-        "TxStartPoint": "EVConnected" if sessions.start == "plug_first" else "PowerPathClosed",
+        "TxStartPoint": "EVConnected" if sessions.start in PLUG_FIRST else "PowerPathClosed",
         "MeterValuesAlignedData": ",".join(sessions.aligned_measurands),
         "StopTxnSampledData": ",".join(sessions.end_measurands),
         "TxStartedMeasurands": ",".join(sessions.begin_measurands),

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from fleet.scenario_charging import MEASURANDS, Sessions
+from fleet.scenario_charging import MEASURANDS, PLUG_FIRST, Sessions
 from fleet.station.connectors import Status
 from fleet.station.intents import Send
 from fleet.station.local_list import LocalList
@@ -198,7 +198,7 @@ class TxSettings:
             clock_s,
             members("MeterValuesSampledData", config.measurands),
             flag("StopTransactionOnInvalidId", config.stop_on_invalid_id),
-            start == "EVConnected" if start is not None else config.start == "plug_first",
+            start == "EVConnected" if start is not None else config.start in PLUG_FIRST,
             flag("LocalPreAuthorize", False),
             local,
             flag("AllowOfflineTxForUnknownId", allow_unknown),

@@ -121,7 +121,7 @@ class StationV16(PncV16):
             profile = self.chargers().profiles().for_remote_start(parse)
         if connector_id == 0 or (charging_profile is not None and profile is None):
             return call_result.RemoteStartTransaction(status="Rejected")
-        status = self.answer_remote_start(
+        status, _ = self.answer_remote_start(
             "RemoteStartTransaction", connector_id, id_tag, profile=profile
         )
         return call_result.RemoteStartTransaction(status=status)

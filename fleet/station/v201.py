@@ -108,10 +108,10 @@ class StationV201(DeviceModelStation):
             profile = self.chargers().profiles().for_remote_start(parse)
             if profile is None:
                 return call_result.RequestStartTransaction(status="Rejected")
-        status = self.answer_remote_start(
+        status, tx_id = self.answer_remote_start(
             "RequestStartTransaction", evse_id, id_token["id_token"], remote_start_id, profile
         )
-        return call_result.RequestStartTransaction(status=status)
+        return call_result.RequestStartTransaction(status=status, transaction_id=tx_id)
 
     @on(Action.request_stop_transaction)
     def on_request_stop_transaction(

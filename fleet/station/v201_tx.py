@@ -139,8 +139,10 @@ class TxShapes:
         now_s: float,
         measurands: Measurands | None = None,
     ) -> Send:
-        payload = self._event("Updated", tx, trigger, now_s, {})
-        if trigger == "Authorized":
+        remote = trigger == "RemoteStart" and tx.remote_start_id is not None
+        info = {"remoteStartId": tx.remote_start_id} if remote else {}
+        payload = self._event("Updated", tx, trigger, now_s, info)
+        if trigger in ("Authorized", "RemoteStart"):  # the driver's token, now known
             payload["idToken"] = _token(tx.tag, tx.contract)
         if reading is not None:
             payload["meterValue"] = [

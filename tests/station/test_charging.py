@@ -31,12 +31,18 @@ from tests.conftest import (
 from tests.station.test_misbehaving_csms import raw_csms
 
 
-def remote_start(version: str, tag: str, remote_start_id: int = 1) -> object:
-    """The CSMS starting a session: 1.6 on connector 1, 2.0.1 on any free EVSE."""
+def remote_start(
+    version: str, tag: str, remote_start_id: int = 1, anywhere: bool = False, at: int = 0
+) -> object:
+    """The CSMS starting a session: 1.6 on connector 1 (``anywhere``: none named), 2.0.1 on
+    any free EVSE; ``at``: on that connector/EVSE."""
     if version == "1.6":
-        return c16.RemoteStartTransaction(id_tag=tag, connector_id=1)
+        connector = at or (None if anywhere else 1)
+        return c16.RemoteStartTransaction(id_tag=tag, connector_id=connector)
     token = {"idToken": tag, "type": "Central"}
-    return c201.RequestStartTransaction(id_token=token, remote_start_id=remote_start_id)
+    return c201.RequestStartTransaction(
+        id_token=token, remote_start_id=remote_start_id, evse_id=at or None
+    )
 
 
 def remote_stop(version: str, tx_id: object) -> object:

@@ -34,6 +34,7 @@ COMMANDS = 80
 BOOT = {"currentTime": "2030-01-01T00:00:00.000Z", "interval": 300, "status": "Accepted"}
 SESSIONS = {"arrivals_per_hour": 3600, "plug_in_min": {"min": 0.05, "max": 0.3}}
 OWN_FAILURES = ("station error", "session error")
+STARTS = ("badge_first", "plug_first", "plug_then_remote")
 
 
 class Csms:
@@ -107,10 +108,10 @@ class Csms:
 async def _one_station(version: str, seed: int, caplog: pytest.LogCaptureFixture) -> Counter:
     rnd = random.Random(f"{version}:{seed}")
     commands = Payloads(version, rnd)
-    links = random.Random(f"{version}:{seed}:links")  # drops drawn apart from the commands
+    links = random.Random(f"{version}:{seed}:links")  # drops, start mode: apart from commands
     scenario = make_scenario(
         stations={"count": 1, "ocpp": {version: 1}, "connectors": 2},
-        sessions={**SESSIONS, "meter_interval_s": 1, "seed": seed},
+        sessions={**SESSIONS, "meter_interval_s": 1, "seed": seed, "start": links.choice(STARTS)},
         reconnect={"resume_within_s": links.choice((0, 60))},  # boot again, or go on Accepted
     )
     summary = Summary()

@@ -82,8 +82,10 @@ class Run:
     def of(cls, version: str, seed: int) -> Run:
         """A charger of its own seed: sessions, faults and the station's settings drawn."""
         rnd = random.Random(f"{version}:{seed}")
+        start = rnd.choice(("badge_first", "plug_first", "plug_then_remote"))
         config = Sessions.model_validate(
             {**FAST.model_dump(), "seed": seed, "plug_in_min": {"min": 0.5, "max": 30}}
+            | {"start": start}
         )
         gen = SessionGenerator.for_connector(config, f"CP-{seed}", 1)
         shapes = Shapes16() if version == "1.6" else Shapes201()
@@ -221,7 +223,7 @@ class Run:
         faulted = connector.status is Status.FAULTED
         was = c.phase.value
         done: list[Send] | None = None
-        if name == "remote start" and free:
+        if name == "remote start" and (free or c.awaits_remote_start):
             done = c.remote_start(tag, now, rnd.randrange(1, 1000))
         elif name == "remote stop" and c.phase is Phase.CHARGING:
             done = c.remote_stop(now)
@@ -351,7 +353,7 @@ def test_a_charger_driven_at_random_keeps_what_a_csms_relies_on(version: str) ->
         assert any(key.startswith(name) for key in seen), name
     wanted = ["fault in charging", "fault in parked", "unplug in charging", "reset in charging"]
     wanted += ["inoperative in charging", "offline in charging", "offline in authorizing"]
-    wanted += ["remote start in idle", "failed answer"]
+    wanted += ["remote start in idle", "remote start in plugged", "failed answer"]
     if version == "1.6":  # waiting on the CSMS for its transactionId, or the stop's answer
         wanted += ["offline in starting", "offline in stopping", "clear in stopping"]
     for name in wanted:

@@ -313,6 +313,64 @@ def test_a_remote_start_is_authorised_first_when_the_station_is_told_to(version:
     assert "Authorize" not in [s.action for s in sent]  # by default: started at once
 
 
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+@pytest.mark.parametrize("authorize_remote", [False, True])
+def test_a_driver_who_starts_from_an_app_waits_plugged_in_for_the_remote_start(
+    version: str, authorize_remote: bool
+) -> None:
+    """sessions.start plug_then_remote: the driver plugs in and starts from an app. 1.6 waits
+    in Preparing and starts with the remote tag; 2.0.1 is F01: the cable Started the
+    transaction, the remote start goes on with it (Updated, RemoteStart, idToken and
+    remoteStartId). Nobody badges; without a remote start the driver unplugs when due."""
+    config = FAST.model_copy(
+        update={"start": "plug_then_remote", "authorize_remote_starts": authorize_remote}
+    )
+    accepted = {"idTagInfo": {"status": "Accepted"}, "idTokenInfo": {"status": "Accepted"}}
+    c = charger(version, config)
+    c.begin(T0)
+    arrival = c.wake_at
+    assert arrival is not None
+    sent = valid(version, c.on_wake(arrival))
+    cable = [] if version == "1.6" else ["TransactionEvent"]
+    assert [s.action for s in sent] == ["StatusNotification", *cable]  # no Authorize
+    assert c.phase is Phase.PLUGGED and c.wake_at == arrival + 600  # plugged in for 10 min
+    started_id = None if c.tx is None else c.tx.tx_id
+    sent = valid(version, c.remote_start("APP-1", arrival + 5, 42))
+    if authorize_remote:
+        assert [s.action for s in sent] == ["Authorize"]
+        sent = valid(version, c.on_answer("Authorize", accepted, arrival + 6))
+    if version == "1.6":
+        (start,) = [s for s in sent if s.action == "StartTransaction"]
+        assert start.payload["idTag"] == "APP-1"
+        answer = {"transactionId": 7, **accepted}
+        sent = valid(version, c.on_answer("StartTransaction", answer, arrival + 7))
+        assert [s.payload["status"] for s in sent] == ["Charging"]
+    else:
+        (update,) = [s.payload for s in sent if s.action == "TransactionEvent"]
+        assert (update["eventType"], update["triggerReason"]) == ("Updated", "RemoteStart")
+        assert update["idToken"]["idToken"] == "APP-1"
+        info = update["transactionInfo"]
+        assert (info["transactionId"], info["remoteStartId"]) == (started_id, 42)
+        assert info["chargingState"] == "Charging"
+    assert c.phase is Phase.CHARGING
+    # Another driver, whose app start never comes, leaves when due (Preparing to Available).
+    other = charger(version, config)
+    other.begin(T0)
+    arrival = other.wake_at
+    assert arrival is not None
+    other.on_wake(arrival)
+    assert other.on_wake(arrival + 300) == [] and other.phase is Phase.PLUGGED
+    sent = valid(version, other.on_wake(arrival + 600))
+    statuses = [s.payload.get("status", s.payload.get("connectorStatus")) for s in sent
+                if s.action == "StatusNotification"]  # fmt: skip
+    assert statuses == ["Available"] and other.phase is Phase.IDLE
+    if version == "2.0.1":  # the transaction the cable started ends with it
+        (ended,) = [s.payload for s in sent if s.action == "TransactionEvent"]
+        assert ended["eventType"] == "Ended"
+        assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
+    assert other.counts.completed == (1 if version == "2.0.1" else 0)
+
+
 def test_2_0_1_enabled_flags_switch_readings_and_authorisation_off() -> None:
     config = FAST.model_copy(update={"clock_aligned_s": 120})
     off = {"SampledDataEnabled": "false", "AlignedDataEnabled": "false", "AuthEnabled": "false"}
