@@ -19,9 +19,10 @@ _WORDS = ("", "A", "TAG-1", "CP-00001", "x" * 20, "Zürich", "0123456789ABCDEF")
 class Payloads:
     """Draw payloads for one OCPP version from ``rnd`` (seeded: a failing draw is reproducible)."""
 
-    def __init__(self, version: str, rnd: random.Random) -> None:
+    def __init__(self, version: str, rnd: random.Random, first: float = 0.5) -> None:
         self.version = version
         self.rnd = rnd
+        self.first = first  # how often an enum is its first value (mostly Accepted)
         self._definitions: dict[str, Any] = {}
 
     def request(self, action: str) -> dict[str, Any]:
@@ -42,8 +43,8 @@ class Payloads:
         rnd = self.rnd
         if "$ref" in schema:
             return self._value(self._definitions[schema["$ref"].rsplit("/", 1)[-1]], name)
-        if "enum" in schema:  # the first value half the time: most often Accepted, as a CSMS says
-            return schema["enum"][0] if rnd.random() < 0.5 else rnd.choice(schema["enum"])
+        if "enum" in schema:  # the first value more often: mostly Accepted, as a CSMS says
+            return schema["enum"][0] if rnd.random() < self.first else rnd.choice(schema["enum"])
         kind = schema.get("type")
         if kind == "object":
             return self._object(schema)
