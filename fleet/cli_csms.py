@@ -104,6 +104,15 @@ def add_csms_parser(sub: Any) -> None:
         "TxProfile that delivers its energy by its departure (load levelling); default Rejected",
     )
     csms.add_argument(
+        "--start-plugged",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="act as the drivers' app: send a remote start (idTag APP) for each EV plugged in "
+        "without a badge (1.6 Preparing, 2.0.1 a transaction the cable Started) this many "
+        "seconds after (for sessions.start: plug_then_remote); default: never",
+    )
+    csms.add_argument(
         "--revoke-contracts",
         default="",
         metavar="PATTERNS",
@@ -180,6 +189,7 @@ def cmd_csms(args: argparse.Namespace) -> int:
         ledger_file=args.ledger_file,
         naive_time=args.naive_time,
         schedule_ev_needs=args.schedule_ev_needs,
+        start_plugged_after_s=args.start_plugged,
         revoke_v2g=args.revoke_v2g.split(","),
         tags=TagPolicy(
             args.accept_tags.split(","),

@@ -21,6 +21,7 @@ import orjson
 from ocpp.exceptions import InternalError, OCPPError
 from ocpp.routing import on
 from ocpp.v16 import ChargePoint as ChargePoint16
+from ocpp.v16 import call as call16
 from ocpp.v16 import call_result as result16
 from ocpp.v16.enums import Action as Action16
 from ocpp.v201 import ChargePoint as ChargePoint201
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
     from fleet.csms.server import Csms
 
 logger = logging.getLogger("fleet.csms")
+APP_TAG = "APP"  # the idTag a --start-plugged remote start carries
 
 
 class _Central(CertificateAnswers, Routed):
@@ -135,6 +137,20 @@ class _Central(CertificateAnswers, Routed):
     def tag_status(self, tag: str | None) -> str:
         return self.csms.tags.status(tag)
 
+    def start_by_app(self, request: Any) -> None:
+        """--start-plugged: the drivers' app starts the EV just plugged in, after the answer
+        and the delay (a start the station refuses, its driver having badged, is left so)."""
+        after_s = self.csms.start_plugged_after_s
+        if after_s is None:
+            return
+
+        async def start() -> None:
+            await asyncio.sleep(after_s)
+            with contextlib.suppress(OCPPError, TimeoutError, KeyError, ConnectionClosed):
+                await self.csms.call(self.id, request)
+
+        self.after_answer = start
+
 
 class Central16(_Central, ChargePoint16):
     known_actions = frozenset(a.value for a in Action16)
@@ -151,7 +167,10 @@ class Central16(_Central, ChargePoint16):
         return result16.Heartbeat(current_time=self.csms.now())
 
     @on(Action16.status_notification)
-    def on_status(self, **_: Any) -> result16.StatusNotification:
+    def on_status(self, connector_id: int, status: str, **_: Any) -> result16.StatusNotification:
+        if status == "Preparing" and connector_id > 0:
+            start = call16.RemoteStartTransaction(id_tag=APP_TAG, connector_id=connector_id)
+            self.start_by_app(start)
         return result16.StatusNotification()
 
     @on(Action16.authorize)
@@ -263,6 +282,11 @@ class Central201(_Central, ChargePoint201):
         self.csms.record(self.id, "TransactionEvent", self.request)
         token = self.request.get("idToken")
         if token is None:
+            if self.request["triggerReason"] == "CablePluggedIn" and "evse" in self.request:
+                evse_id = self.request["evse"]["id"]
+                app = {"idToken": APP_TAG, "type": "Central"}
+                remote_start_id = self.csms.next_transaction_id()
+                self.start_by_app(call201.RequestStartTransaction(app, remote_start_id, evse_id))
             return result201.TransactionEvent()
         status = self.tag_status(token.get("idToken"))
         return result201.TransactionEvent(id_token_info={"status": status})

@@ -98,6 +98,7 @@ class Csms:
         door: Door | None = None,
         signer: Authority | None = None,
         schedule_ev_needs: bool = False,
+        start_plugged_after_s: float | None = None,
         revoke_v2g: Sequence[str] = (),
     ) -> None:
         if boot_status not in BOOT_STATUSES:
@@ -129,6 +130,9 @@ class Csms:
         # ISO 15118 smart charging (2.0.1 K15): NotifyEVChargingNeeds answered Accepted and a
         # TxProfile sent after it; without, Rejected (no schedules).
         self.schedule_ev_needs = schedule_ev_needs
+        # --start-plugged: as the drivers' app, a remote start for each EV plugged in without
+        # a badge (1.6 Preparing; 2.0.1 a transaction the cable Started), this long after.
+        self.start_plugged_after_s = start_plugged_after_s
         self.transactions = Transactions()
         # With a file, transaction messages survive a restart (``journal.py``).
         self.journal = None if ledger_file is None else Journal(ledger_file)

@@ -66,3 +66,32 @@ async def test_a_driver_plugged_in_is_started_from_the_app(version: str) -> None
         assert remote["transactionInfo"]["remoteStartId"] == 77
     assert fleet.summary.failures == []
     assert_schema_valid(csms)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+async def test_the_embedded_csms_plays_the_drivers_app(version: str) -> None:
+    """``fleet csms --start-plugged``: each EV plugged in without a badge gets its remote start
+    (idTag APP) a moment later, so a plug_then_remote fleet charges against the embedded
+    CSMS."""
+    sessions = {**SESSIONS, "plug_in_min": {"min": 0.02, "max": 0.04}}
+    scenario = make_scenario(stations={"ocpp": version, "count": 2}, sessions=sessions)
+    async with csms_running(interval_s=60, start_plugged_after_s=0.1) as csms:
+        async with fleet_running(scenario, csms.url) as fleet:
+            await wait_until(
+                lambda: all(
+                    s.charging is not None and s.charging.chargers[0].counts.completed >= 1
+                    for s in fleet.stations
+                ),
+                15,
+            )
+    for station in fleet.stations:
+        if version == "1.6":
+            tags = {c.message[3]["idTag"] for c in calls(csms, station.id, "StartTransaction")}
+            assert tags == {"APP"}
+        else:
+            events = [c.message[3] for c in calls(csms, station.id, "TransactionEvent")]
+            remote = [e for e in events if e["triggerReason"] == "RemoteStart"]
+            assert remote and {e["idToken"]["idToken"] for e in remote} == {"APP"}
+        assert not calls(csms, station.id, "Authorize")
+    assert fleet.summary.failures == []
+    assert_schema_valid(csms)
