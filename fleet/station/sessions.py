@@ -72,13 +72,17 @@ class Charger(SessionLife):
         return self.phase is Phase.PLUGGED
 
     def remote_stop(self, now_s: float) -> list[Send]:
-        return self._stop(REMOTE, now_s) if self.phase is Phase.CHARGING else []
+        return self._stop(REMOTE, now_s) if self.stoppable else []
 
     def end(self, reason: StopReason, now_s: float) -> list[Send]:
         """Stop a running transaction (Reset, UnlockConnector); the EV leaves with it."""
-        if self.phase is not Phase.CHARGING:
-            return []
-        return self._stop_unplugged(reason, now_s)
+        return self._stop_unplugged(reason, now_s) if self.stoppable else []
+
+    @property
+    def stoppable(self) -> bool:
+        """A transaction has begun and is not stopping yet: charging, or waiting (1.6 for
+        its transactionId; 2.0.1 started by the cable, for authorisation or an app)."""
+        return self.tx is not None and self.phase is not Phase.STOPPING
 
     # --- a driver at the station (fleet's console) ---------------------------------------------
 
@@ -178,7 +182,7 @@ class Charger(SessionLife):
         return self.counts.energy_wh + self.meter.register_wh - tx.meter_start_wh
 
     def matches(self, tx_id: Any) -> bool:
-        return self.tx is not None and self.tx.tx_id == tx_id and self.phase is Phase.CHARGING
+        return self.stoppable and self.tx is not None and self.tx.tx_id == tx_id
 
     def reconfigure(self, now_s: float) -> None:
         """The sample intervals changed: a running session samples on the new ones from now."""

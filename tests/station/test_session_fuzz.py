@@ -229,6 +229,9 @@ class Run:
             done = c.remote_stop(now)
         elif name in ("unlock", "reset"):
             done = c.end(UNLOCKED if name == "unlock" else RESET, now)
+            # Whatever the phase: a transaction that began (1.6 unconfirmed, 2.0.1 by the
+            # cable, awaiting authorisation) ends with it.
+            assert c.tx is None or c.phase is Phase.STOPPING, f"{name}: {c.phase.value}"
         elif name == "plug" and free:
             done = c.plug_in(tag, now)
         elif name == "stop" and c.phase is Phase.CHARGING:

@@ -16,7 +16,7 @@ from fleet.station.generator import SessionGenerator
 from fleet.station.intents import Send
 from fleet.station.meter import Meter
 from fleet.station.sessions import Charger, Phase
-from fleet.station.transaction import TxSettings
+from fleet.station.transaction import RESET, TxSettings
 from fleet.station.v16_tx import TxShapes as Shapes16
 from fleet.station.v201_tx import TxShapes as Shapes201
 
@@ -369,6 +369,34 @@ def test_a_driver_who_starts_from_an_app_waits_plugged_in_for_the_remote_start(
         assert ended["eventType"] == "Ended"
         assert ended["transactionInfo"]["stoppedReason"] == "EVDisconnected"
     assert other.counts.completed == (1 if version == "2.0.1" else 0)
+
+
+@pytest.mark.parametrize("version", ["1.6", "2.0.1"])
+def test_a_reset_ends_a_transaction_that_has_begun_but_does_not_charge_yet(version: str) -> None:
+    """1.6 with StartTransaction unanswered; 2.0.1 Started by the cable (plug first) with its
+    Authorize out: a Reset (or an unlock, a remote stop) ends it too, not only one charging."""
+    config = FAST.model_copy(update={"start": "plug_first"})
+    c = charger(version, config)
+    c.begin(T0)
+    assert c.wake_at is not None
+    at = c.wake_at
+    c.on_wake(at)
+    if version == "1.6":
+        c.on_answer("Authorize", {"idTagInfo": {"status": "Accepted"}}, at)
+        assert c.phase is Phase.STARTING and c.tx is not None and c.tx.tx_id is None
+    else:
+        assert c.phase is Phase.AUTHORIZING and c.tx is not None and c.tx.started
+        assert c.matches(c.tx.tx_id)  # a RequestStopTransaction finds it
+    sent = c.end(RESET, at + 1)
+    assert c.end(RESET, at + 1) == []  # once
+    if version == "1.6":  # its StopTransaction waits for the start's id (the queue fills it)
+        (stop,) = [s.payload for s in sent if s.action == "StopTransaction"]
+        assert stop["reason"] == "SoftReset" and stop["transactionId"] is None
+        assert c.phase is Phase.STOPPING
+    else:
+        (ended,) = [s.payload for s in valid(version, sent) if s.action == "TransactionEvent"]
+        assert (ended["eventType"], ended["triggerReason"]) == ("Ended", "ResetCommand")
+        assert c.phase is Phase.IDLE and c.tx is None
 
 
 def test_2_0_1_enabled_flags_switch_readings_and_authorisation_off() -> None:
