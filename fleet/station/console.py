@@ -53,7 +53,8 @@ def answer(station: Station, verb: str | None, args: dict[str, Any]) -> dict[str
 
 def find(stations: Iterable[Station], which: str, limit: int) -> dict[str, Any]:
     """The stations ``which`` names (a state, ``charging``: a transaction runs, ``faulted``: a
-    connector is Faulted): how many, and the first ``limit`` ids in order."""
+    connector is Faulted, ``waiting_for_app``: an EV plugged in waits for the CSMS's remote
+    start): how many, and the first ``limit`` ids in order."""
     fits = _FINDS.get(which)
     if fits is None:
         raise ConsoleRefused(f"state: one of {', '.join(_FINDS)}; got {which!r}")
@@ -74,10 +75,16 @@ def _with_fault(station: Station) -> bool:
     return any(station.connector_state(n) is Status.FAULTED for n in connectors)
 
 
+def _waiting_for_app(station: Station) -> bool:
+    charging = station.charging
+    return charging is not None and any(c.awaits_remote_start for c in charging.chargers)
+
+
 _FINDS: Final[dict[str, Callable[[Station], bool]]] = {
     **{state.value: _in_state(state) for state in State},
     "charging": _in_transaction,
     "faulted": _with_fault,
+    "waiting_for_app": _waiting_for_app,
 }
 FINDABLE: Final = tuple(_FINDS)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import pytest
 
+from fleet.station import console
 from fleet.station.sessions import Phase
 from tests.conftest import (
     assert_schema_valid,
@@ -36,6 +37,7 @@ async def test_a_driver_plugged_in_is_started_from_the_app(version: str) -> None
             chargers = station.charging.chargers
             await wait_until(lambda: any(c.phase is Phase.PLUGGED for c in chargers), 10)
             waiting = next(c for c in chargers if c.phase is Phase.PLUGGED)
+            assert console.find(fleet.stations, "waiting_for_app", 5)["ids"] == [station.id]
             assert not calls(csms, station.id, "Authorize")  # nobody badged
             cable_tx = None if waiting.tx is None else waiting.tx.tx_id
             # No connector named: the start goes to the EV waiting for it.

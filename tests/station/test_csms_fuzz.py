@@ -1,11 +1,11 @@
 """A CSMS that sends every command a station answers, with random payloads valid against the ocpp
-package's schemas (``payloads.Payloads``), and answers the station's own calls with random valid
-answers, to a whole station in memory with sessions running and its link dropping now and then.
-Whatever it sends, the station answers each command with a CALLRESULT its response schema
-accepts, sends only valid calls, fleet's own code never fails (no "station error" or "session
-error", nothing logged at ERROR), and the station goes on: dropped or rebooted, it connects
-again; at the end a TriggerMessage still brings a Heartbeat. A failing run names its seed, the
-command and its payload."""
+package's schemas (``payloads.Payloads``), some several at once, and answers the station's own
+calls with random valid answers, to a whole station in memory with sessions running and its link
+dropping now and then. Whatever it sends, the station answers each command with a CALLRESULT its
+response schema accepts, sends only valid calls, fleet's own code never fails (no "station error"
+or "session error", nothing logged at ERROR), every transaction message reaches the CSMS, and
+the station goes on: dropped or rebooted, it connects again; at the end a TriggerMessage still
+brings a Heartbeat. A failing run names its seed, the command and its payload."""
 
 from __future__ import annotations
 
@@ -55,7 +55,8 @@ class Csms:
         rnd = random.Random(f"{version}:{seed}:answers")
         self.answers = Payloads(version, rnd, accepting)
         self.transport: MemoryTransport | None = None
-        self.waiting: dict[str, asyncio.Future[list[Any]]] = {}
+        # Commands awaiting their answer: the link each went on, and the answer to come.
+        self.waiting: dict[str, tuple[MemoryTransport, asyncio.Future[list[Any] | None]]] = {}
         self.ids = (f"csms-{n}" for n in itertools.count(1))
         self.received: Counter[str] = Counter()
         self.problems: list[str] = []
@@ -110,12 +111,16 @@ class Csms:
         while True:
             try:
                 message = orjson.loads(await transport.recv())
-            except TransportClosed:
+            except TransportClosed:  # what was asked on this link gets no answer
+                for unique_id, (link, future) in list(self.waiting.items()):
+                    if link is transport:
+                        del self.waiting[unique_id]
+                        future.set_result(None)
                 return
             if message[0] != 2:
-                future = self.waiting.pop(message[1], None)
-                if future is not None and not future.done():
-                    future.set_result(message)
+                asked = self.waiting.pop(message[1], None)
+                if asked is not None and not asked[1].done():
+                    asked[1].set_result(message)
                 continue
             action, payload = message[2], message[3]
             self.received[action] += 1
@@ -133,14 +138,15 @@ class Csms:
                 delay = self.slow.choice((0.0, 0.0, 0.02, 0.1))
                 asyncio.get_running_loop().call_later(delay, _send, transport, frame)
             else:
-                transport.send(frame)
+                _send(transport, frame)
 
     async def command(self, action: str, payload: dict[str, Any]) -> list[Any] | None:
         """Send a command; the station's answer (None: the connection ended first)."""
         transport = self.transport
         assert transport is not None
         unique_id = next(self.ids)
-        future = self.waiting[unique_id] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[list[Any] | None] = asyncio.get_running_loop().create_future()
+        self.waiting[unique_id] = (transport, future)
         try:
             transport.send(orjson.dumps([2, unique_id, action, payload]))
         except TransportClosed:
@@ -227,17 +233,22 @@ async def _one_station(version: str, seed: int, caplog: pytest.LogCaptureFixture
             assert link.life is not None and link.life.result() is Ending.REBOOT
             sent["reconnected"] += 1
             await link.connect()
-        action = rnd.choice(actions)
-        payload = csms.aimed(commands.request(action), rnd)
-        if action == "ReserveNow":
-            csms.known["reservationId"].append(payload.get("id", payload.get("reservationId")))
-        answer = await csms.command(action, payload)
-        told = f"seed {seed}: {action} {payload} -> {answer}"
-        if answer is None:
-            continue  # the connection ended under it (a reboot)
-        assert answer[0] == 3, told
-        wire.validate(version, action, "response", answer[2])
-        sent[action] += 1
+        burst = []  # now and then several at once, as a CSMS may send before an answer
+        for _ in range(1 if links.random() < 0.8 else links.choice((2, 3))):
+            action = rnd.choice(actions)
+            payload = csms.aimed(commands.request(action), rnd)
+            if action == "ReserveNow":
+                held = payload.get("id", payload.get("reservationId"))
+                csms.known["reservationId"].append(held)
+            burst.append((action, payload))
+        answers = await asyncio.gather(*(csms.command(a, p) for a, p in burst))
+        for (action, payload), answer in zip(burst, answers, strict=True):
+            if answer is None:
+                continue  # the connection ended under it (a reboot)
+            assert answer[0] == 3, f"seed {seed}: {action} {payload} -> {answer}"
+            wire.validate(version, action, "response", answer[2])
+            sent[action] += 1
+            sent["at once"] += len(burst) > 1
         await asyncio.sleep(rnd.choice((0, 0, 0.01, 0.05)))
     beats, answer = csms.received["Heartbeat"], None
     for _ in range(3):  # a reboot may be under way
@@ -273,6 +284,7 @@ async def test_a_station_answers_whatever_valid_commands_a_csms_sends(
     assert all(seen[str(action)] for action in routed), seen
     tx = "StartTransaction" if version == "1.6" else "TransactionEvent"
     assert seen[tx] >= 3 and seen["reconnected"] >= 1 and seen["dropped"] >= 1, seen
+    assert seen["at once"] >= 10, seen
 
 
 @pytest.mark.parametrize("version", ["1.6", "2.0.1"])
