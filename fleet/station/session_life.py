@@ -7,7 +7,8 @@ it sent, a remote start or stop) and answers with the messages to send, in order
 says when it wants to be woken next. The engine sends the messages through the station's outbox
 (so they keep their order) and feeds each answer back.
 
-The life of a session, 1.6: Preparing -> Authorize (badge first / plug first) ->
+The life of a session, 1.6: Preparing -> Authorize (badge first / plug first; plug then remote:
+the CSMS's remote start, from the driver's app) ->
 StartTransaction (the CSMS's transactionId) -> Charging, MeterValues every sample interval
 (SuspendedEV once the EV is full) -> StopTransaction -> Available (EV gone) or Finishing until
 it leaves. 2.0.1: the same session as TransactionEvent Started / Updated / Ended, with a
