@@ -5,7 +5,7 @@ It negotiates ocpp1.6 / ocpp2.0.1 by subprotocol, takes the station id from the 
 segment, validates every incoming CALL against the ocpp package's schemas (compiled once, as the
 stations do), answers as ``central`` says, and keeps a per-station ledger of messages received
 per action and a per-transaction ledger (``transactions``). Over plain HTTP on the same port
-(loopback tooling, tests):
+(loopback tooling and tests; answered by ``tooling``):
 
 * ``GET /health``: 200 with the number of stations seen;
 * ``GET /ledger``: both ledgers as JSON, ``{"stations": {...}, "transactions": {...}}``;
@@ -32,21 +32,15 @@ import time
 from collections.abc import AsyncIterator, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
 
 import ocpp.messages
-import orjson
 import websockets
-from ocpp.charge_point import camel_to_snake_case
-from ocpp.exceptions import OCPPError
-from ocpp.v16 import call as call16
-from ocpp.v201 import call as call201
 from websockets.asyncio.server import Server, ServerConnection
-from websockets.datastructures import Headers
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
 from fleet.certs import Authority
+from fleet.csms import tooling
 from fleet.csms.campaign import Campaign, run_campaign
 from fleet.csms.central import CENTRAL
 from fleet.csms.door import Door, request_station
@@ -55,8 +49,7 @@ from fleet.csms.ocsp import OcspResponder
 from fleet.csms.records import Captured, StationRecord
 from fleet.csms.tags import TagPolicy
 from fleet.csms.transactions import Transactions
-from fleet.routing import to_payload
-from fleet.wire import SUBPROTOCOLS, VERSIONS, SchemaViolation, validate
+from fleet.wire import SUBPROTOCOLS, VERSIONS
 
 logger = logging.getLogger("fleet.csms")
 
@@ -221,17 +214,9 @@ class Csms:
             self.journal.close()
 
     async def _http(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path.startswith("/call/"):
-            return await self._http_call(request.path)
-        if request.path.startswith("/campaign/"):
-            return await self._http_campaign(request.path)
-        if request.path == "/campaigns":
-            body = [c.to_json() for c in self.campaigns]
-            return _json_response(http.HTTPStatus.OK, body)
-        if request.path == "/health":
-            return _json_response(http.HTTPStatus.OK, {"ok": True, "stations": len(self.ledger)})
-        if request.path == "/ledger":
-            return _json_response(http.HTTPStatus.OK, self.ledger_json())
+        answered = await tooling.answer(self, request.path)
+        if answered is not None:
+            return answered
         station_id = request_station(request)
         if not station_id or request.path.count("/") < 1:
             return connection.respond(http.HTTPStatus.NOT_FOUND, "no station id in path\n")
@@ -273,44 +258,6 @@ class Csms:
             self.connect_log.append((time.monotonic(), station_id, "disconnect"))
             logger.info("%s disconnected", station_id)
 
-    async def _http_call(self, target: str) -> Response:
-        parts = urlsplit(target)
-        _, _, station_id, action = [*parts.path.split("/"), "", ""][:4]
-        query = parse_qs(parts.query)
-        central = self.connections.get(station_id)
-        if central is None:
-            return _json_response(
-                http.HTTPStatus.NOT_FOUND, {"ok": False, "error": "not connected"}
-            )
-        module = call16 if central._ocpp_version == "1.6" else call201
-        shape = getattr(module, action, None)
-        try:
-            payload = orjson.loads(query.get("payload", ["{}"])[0])
-            request = shape(**camel_to_snake_case(payload))  # type: ignore[misc]
-            answer = await self.call(station_id, request)
-        except OCPPError as exc:
-            body = {"ok": False, "error": f"{exc.code}: {exc.description}"}
-            return _json_response(http.HTTPStatus.OK, body)
-        except (TypeError, ValueError, orjson.JSONDecodeError, TimeoutError) as exc:
-            body = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            return _json_response(http.HTTPStatus.BAD_REQUEST, body)
-        return _json_response(http.HTTPStatus.OK, {"ok": True, "response": to_payload(answer)})
-
-    async def _http_campaign(self, target: str) -> Response:
-        parts = urlsplit(target)
-        action = parts.path.split("/")[2] if parts.path.count("/") >= 2 else ""
-        query = parse_qs(parts.query)
-        try:
-            payload = orjson.loads(query.get("payload", ["{}"])[0])
-            timeout_s = float(query.get("timeout_s", ["10"])[0])
-            requests = _requests(action, payload, query.get("version", VERSIONS))
-        except (TypeError, ValueError, orjson.JSONDecodeError) as exc:
-            body = {"ok": False, "error": f"{type(exc).__name__}: {exc}"}
-            return _json_response(http.HTTPStatus.BAD_REQUEST, body)
-        pattern = query.get("stations", [None])[0]
-        campaign = await self.campaign(action, requests, pattern, timeout_s)
-        return _json_response(http.HTTPStatus.OK, {"ok": True, **campaign.to_json()})
-
     async def campaign(
         self,
         action: str,
@@ -342,35 +289,6 @@ class Csms:
 
 async def _ask(csms: Csms, request: Any, timeout_s: float, station_id: str) -> Any:
     return await csms.call(station_id, request, timeout_s)
-
-
-def _requests(
-    action: str, payload: dict[str, Any], versions: Sequence[str] = VERSIONS
-) -> dict[str, Any]:
-    """The call in each version that has it and whose schema the payload meets: version -> an
-    ``ocpp`` call dataclass (stations of other versions are skipped). A payload no version can
-    take is refused before anything is sent."""
-    requests, problems = {}, []
-    for version, module in (("1.6", call16), ("2.0.1", call201)):
-        shape = getattr(module, action, None)
-        if shape is None or version not in versions:
-            continue
-        try:
-            request = shape(**camel_to_snake_case(payload))
-            validate(version, action, "request", to_payload(request))
-        except (TypeError, SchemaViolation) as exc:
-            problems.append(f"OCPP {version}: {exc}")
-            continue
-        requests[version] = request
-    if not requests:
-        raise ValueError("; ".join(problems) or f"no OCPP version has the action {action!r}")
-    return requests
-
-
-def _json_response(status: http.HTTPStatus, body: Any) -> Response:
-    data = orjson.dumps(body)
-    headers = Headers([("Content-Type", "application/json"), ("Content-Length", str(len(data)))])
-    return Response(status.value, status.phrase, headers, data)
 
 
 @contextlib.asynccontextmanager

@@ -359,11 +359,16 @@ class SessionLife(Readings):
         self._leave_at = -math.inf
         return self._stop(reason, now_s)
 
+    @property
+    def stoppable(self) -> bool:
+        """A transaction has begun and is not stopping yet: charging, or waiting (1.6 for
+        its transactionId; 2.0.1 started by the cable, for authorisation or an app)."""
+        return self.tx is not None and self.phase is not Phase.STOPPING
+
     def _pulled(self, reason: StopReason, now_s: float) -> list[Send]:
-        """The cable is out now (the driver, a fault): a transaction running, or one the cable
-        started (2.0.1, waiting for an app's start), ends with ``reason``; an EV parked or
-        waiting just leaves."""
-        if self.tx is not None and self.phase in (Phase.CHARGING, Phase.PLUGGED):
+        """The cable is out now (the driver, a fault): a transaction that has begun ends with
+        ``reason``; an EV parked or waiting for an app's start just leaves."""
+        if self.stoppable:
             return self._stop_unplugged(reason, now_s)
         if self.phase in (Phase.PARKED, Phase.PLUGGED):
             return self._leave(now_s)

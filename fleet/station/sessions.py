@@ -78,12 +78,6 @@ class Charger(SessionLife):
         """Stop a running transaction (Reset, UnlockConnector); the EV leaves with it."""
         return self._stop_unplugged(reason, now_s) if self.stoppable else []
 
-    @property
-    def stoppable(self) -> bool:
-        """A transaction has begun and is not stopping yet: charging, or waiting (1.6 for
-        its transactionId; 2.0.1 started by the cable, for authorisation or an app)."""
-        return self.tx is not None and self.phase is not Phase.STOPPING
-
     # --- a driver at the station (fleet's console) ---------------------------------------------
 
     def plug_in(self, tag: str | None, now_s: float) -> list[Send]:
